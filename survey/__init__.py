@@ -1,0 +1,89 @@
+"""Debrief: candidate feedback surveys beside recruiters' debrief-call notes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config, ProductionConfig, config_from_env
+
+from .extensions import csrf, db, login_manager, mail, migrate
+
+
+def create_app(config_class: type[Config] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, commands, error pages."""
+    config_class = config_class or config_from_env()
+    if issubclass(config_class, ProductionConfig):
+        config_class.check()
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    app.config.from_object(config_class)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Log to stdout at INFO, where a process manager collects it."""
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    """Attach the extensions created in extensions.py."""
+    from .database import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each audience's blueprint."""
+    from . import health
+    from .api import bp as api_bp
+    from .candidate import bp as candidate_bp
+
+    app.register_blueprint(candidate_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health.bp)
+    if app.config.get("DEV_MAIL_DIR"):
+        from .dev import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals the templates share."""
+    from .templating import init_templating
+
+    init_templating(app)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Friendly error pages: never a stack trace."""
+    from .errors import init_error_handlers
+
+    init_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The `flask --app wsgi ...` commands."""
+    from .cli import init_cli
+
+    init_cli(app)

@@ -1,0 +1,65 @@
+"""The survey form, built from the question set rather than written out per item."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
+
+from ..questions import CONSENT_LABELS, TEXT_MAX_CHARS, QuestionSet
+
+
+
+def _scale_field(question) -> RadioField:
+    return RadioField(
+        question.key,
+        choices=[(value, question.label_for(value) or str(value)) for value in question.values],
+        coerce=int,
+        validate_choice=False,
+        validators=[Optional(), AnyOf(question.values, message="Please pick one of the options.")],
+    )
+
+
+def _text_field(question) -> TextAreaField:
+    return TextAreaField(
+        question.key,
+        validators=[
+            Optional(),
+            Length(
+                max=TEXT_MAX_CHARS,
+                message=f"Please keep this under {TEXT_MAX_CHARS:,} characters "
+                "(your other answers are kept below).",
+            ),
+        ],
+    )
+
+
+@cache
+def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
+    """A FlaskForm subclass with one field per question plus the required consent choice."""
+    fields: dict[str, Any] = {}
+    for question in questions.questions:
+        fields[question.key] = (
+            _scale_field(question) if question.kind == "scale" else _text_field(question)
+        )
+    fields["consent"] = RadioField(
+        "consent",
+        choices=list(CONSENT_LABELS.items()),
+        validators=[DataRequired(message="Please choose whether your recruiter may see your name.")],
+    )
+    return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)
+
+
+def answers_from(form: FlaskForm, questions: QuestionSet) -> dict[str, Any]:
+    """The answered items of a validated form."""
+    return {q.key: form[q.key].data for q in questions.questions}
+
+
+class OptOutForm(FlaskForm):
+    """The opt-out confirmation. No CSRF: the signed token is the protection (RFC 8058)."""
+
+    class Meta:
+        csrf = False

@@ -1,0 +1,93 @@
+"""The candidate's survey link and one-click opt-out."""
+
+from flask import current_app, render_template, request
+from sqlalchemy.exc import OperationalError
+
+from ..extensions import csrf, db
+from ..questions import CONSENT_LABELS, CONSENT_QUESTION, CURRENT
+from ..services.responses import (
+    AnswerError,
+    SurveyLink,
+    mark_opened,
+    opt_out,
+    resolve_link,
+    submit_response,
+)
+from ..tokens import load_opt_out_token, load_survey_token
+from . import bp
+from .forms import OptOutForm, answers_from, survey_form_class
+
+
+def render_link_state(link: SurveyLink):
+    """The page for a link that cannot be answered: invalid, expired, answered or opted out."""
+    if link.state == "expired":
+        return render_template("candidate/expired.html", expired_on=link.expired_on), 410
+    if link.state == "completed":
+        return render_template("candidate/already_answered.html")
+    if link.state == "opted_out":
+        return render_template("candidate/opted_out.html", just_now=False)
+    return render_template("errors/link_invalid.html"), 404
+
+
+def render_survey(form, status: int = 200, notice: str | None = None):
+    """The survey form, with any answers already given kept in it."""
+    return (
+        render_template(
+            "candidate/take_survey.html",
+            form=form,
+            questions=CURRENT,
+            company=current_app.config["COMPANY_NAME"],
+            consent_question=CONSENT_QUESTION,
+            consent_labels=CONSENT_LABELS,
+            notice=notice,
+        ),
+        status,
+    )
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
+def take_survey(token: str):
+    """Show the survey (never spends the link) or take the answers (spends it once)."""
+    link = resolve_link(load_survey_token, token)
+    if link.state != "open":
+        return render_link_state(link)
+    form = survey_form_class(CURRENT)()
+    if request.method == "GET":
+        mark_opened(link.invitation)
+        return render_survey(form)
+    if not form.validate():
+        return render_survey(form, 400, _form_notice(form))
+    try:
+        saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
+    except AnswerError:
+        return render_survey(form, 400, "Some answers could not be read; please check them.")
+    except OperationalError:
+        db.session.rollback()
+        current_app.logger.exception("database unavailable while saving a survey")
+        return render_survey(
+            form, 503, "We could not save your answers just now. Please try again in a "
+            "minute: your answers are still here."
+        )
+    if not saved:
+        return render_link_state(resolve_link(load_survey_token, token))
+    return render_template("candidate/thank_you.html", consent=form.consent.data)
+
+
+def _form_notice(form) -> str:
+    if "csrf_token" in form.errors:
+        return "This page was open for a long time. Your answers are still here: please press Send again."
+    return "Please check the highlighted answers. Everything else you wrote is kept."
+
+
+@bp.route("/s/<token>/opt-out", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click posts carry no CSRF token; the signed token protects it
+def opt_out_of_surveys(token: str):
+    """GET asks for confirmation; POST stops all survey email to this candidate."""
+    link = resolve_link(load_opt_out_token, token)
+    if link.state == "invalid":
+        return render_template("errors/link_invalid.html"), 404
+    if request.method == "POST":
+        opt_out(link.invitation)
+        return render_template("candidate/opted_out.html", just_now=True)
+    return render_template("candidate/confirm_opt_out.html", form=OptOutForm())

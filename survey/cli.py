@@ -1,0 +1,149 @@
+"""`flask --app wsgi ...` commands. They parse arguments, call services and print."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from .models import ROLES
+from .services.accounts import AccountError, create_api_key, create_user
+from .services.demo import demo_logins, seed_demo
+from .services.imports import ImportFileError, import_interviews
+from .services.invitations import send_due
+
+users_cli = AppGroup("users", help="Staff accounts.")
+api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
+interviews_cli = AppGroup("interviews", help="Interviews.")
+surveys_cli = AppGroup("surveys", help="Survey sending.")
+demo_cli = AppGroup("demo", help="Demo data.")
+dev_cli = AppGroup("dev", help="Development helpers.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", required=True)
+def create_user_command(email: str, role: str, name: str) -> None:
+    """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
+    password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        user = create_user(email, name, role, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@api_keys_cli.command("create")
+@click.argument("name")
+def create_api_key_command(name: str) -> None:
+    """Create an API key and print it once; only its hash is kept."""
+    api_key, plain = create_api_key(name)
+    click.echo(f"API key {api_key.name!r} (shown once, store it now):")
+    click.echo(plain)
+
+
+@interviews_cli.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_interviews_command(csv_file: Path) -> None:
+    """Import interviews from a CSV file (columns in the README); bad rows are listed."""
+    with csv_file.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
+        total = max(sum(1 for _ in handle) - 1, 0)
+    with csv_file.open(encoding="utf-8-sig", newline="") as handle, click.progressbar(
+        length=total, label="Importing", file=click.get_text_stream("stderr")
+    ) as bar:
+        try:
+            report = import_interviews(handle, on_row=lambda: bar.update(1))
+        except ImportFileError as exc:
+            raise click.ClickException(f"{csv_file}: {exc}") from exc
+    for line, reason in report.errors:
+        click.echo(f"line {line}: {reason}", err=True)
+    click.echo(report.line())
+    if report.errors:
+        raise SystemExit(1)
+
+
+@surveys_cli.command("send-due")
+def send_due_command() -> None:
+    """Issue due invitations, queue reminders, expire old links and deliver the outbox."""
+    summary = send_due()
+    click.echo(summary.line())
+    if summary.delivery.smtp_error:
+        raise SystemExit(1)
+
+
+@click.command("worker")
+@click.option("--interval", type=int, default=None, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+def worker_command(interval: int | None, once: bool) -> None:
+    """Run `surveys send-due` in a loop until stopped (SIGTERM or Ctrl-C)."""
+    interval = interval or current_app.config["WORKER_INTERVAL_SECONDS"]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"worker: running every {interval}s")
+    while not stop.is_set():
+        try:
+            click.echo(send_due().line())
+        except Exception:  # a worker must survive a bad pass (database restart, …)
+            current_app.logger.exception("worker pass failed")
+            from .extensions import db
+
+            db.session.rollback()
+        if once:
+            break
+        try:
+            stop.wait(interval)
+        except KeyboardInterrupt:
+            break
+    click.echo("worker: stopped")
+
+
+@demo_cli.command("seed")
+@click.option("--interviews", type=int, default=400, show_default=True)
+def demo_seed_command(interviews: int) -> None:
+    """Fill an empty database with demo staff, interviews and responses."""
+    report = seed_demo(interviews=interviews)
+    if report.skipped:
+        click.echo("Demo data already present; nothing added.")
+    else:
+        click.echo(
+            f"Seeded {report.interviews} interviews, {report.responses} responses, "
+            f"{report.due_now} surveys due now."
+        )
+
+
+@demo_cli.command("logins")
+def demo_logins_command() -> None:
+    """Print the demo accounts."""
+    click.echo("Demo logins (password for all: shown beside each):")
+    for email, password, role in demo_logins():
+        click.echo(f"  {role:<10} {email:<28} {password}")
+
+
+@dev_cli.command("mailcatcher")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="Defaults to MAIL_PORT.")
+def mailcatcher_command(host: str, port: int | None) -> None:
+    """Run a local SMTP server that keeps every message for the /dev/mail page."""
+    from .dev.mailcatcher import serve
+
+    mail_dir = current_app.config.get("DEV_MAIL_DIR")
+    if not mail_dir:
+        raise click.ClickException("DEV_MAIL_DIR is not set (use SURVEY_CONFIG=development).")
+    port = port or current_app.config["MAIL_PORT"]
+    click.echo(f"mailcatcher: SMTP on {host}:{port}, messages in {mail_dir}")
+    serve(mail_dir, host, port)
+
+
+def init_cli(app: Flask) -> None:
+    """Register the command groups."""
+    for group in (users_cli, api_keys_cli, interviews_cli, surveys_cli, demo_cli, dev_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(worker_command)

@@ -1,0 +1,26 @@
+"""A local SMTP server for development that stores every message in a Maildir."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+
+def serve(mail_dir: str, host: str, port: int) -> None:
+    """Accept mail on host:port until SIGINT/SIGTERM."""
+    for sub in ("tmp", "new", "cur"):  # a Maildir needs all three
+        (Path(mail_dir) / sub).mkdir(parents=True, exist_ok=True)
+    controller = Controller(Mailbox(mail_dir), hostname=host, port=port)
+    controller.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()

@@ -1,0 +1,277 @@
+"""The durable email outbox: enqueue in the caller's transaction, deliver in batches.
+
+Each batch is claimed (row locks with SKIP LOCKED where the database has them, plus a
+lease so a dead worker's claim runs out), then sent over one SMTP connection. Every
+message's outcome is committed as soon as it is known, so a crash repeats at most the
+message that was in flight.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message
+from sqlalchemy import or_, select, update
+
+from .extensions import db
+from .models import Candidate, Invitation, OutboxMessage, utcnow
+
+MAX_BACKOFF = timedelta(hours=6)
+FIRST_BACKOFF = timedelta(minutes=1)
+
+
+def enqueue(
+    kind: str,
+    to_address: str,
+    subject: str,
+    template: str,
+    context: dict,
+    *,
+    invitation: Invitation | None = None,
+    headers: dict[str, str] | None = None,
+) -> OutboxMessage:
+    """Render an email (text and HTML) into an outbox row; the caller commits."""
+    context = {"company": current_app.config["COMPANY_NAME"], **context}
+    message = OutboxMessage(
+        kind=kind,
+        to_address=to_address,
+        subject=subject,
+        body_text=render_template(f"email/{template}.txt", **context),
+        body_html=render_template(f"email/{template}.html", **context),
+        headers=headers or {},
+        message_id=make_msgid(domain=_sender_domain()),
+        invitation=invitation,
+        invitation_version=invitation.version if invitation else None,
+        status="pending",
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    return message
+
+
+def _sender_domain() -> str:
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    address = sender[1] if isinstance(sender, tuple) else sender
+    return address.rsplit("@", 1)[-1].strip(" >") or "localhost"
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    skipped: int = 0
+    smtp_error: str | None = None
+    batches: int = 0
+    sent_ids: list[int] = field(default_factory=list)
+
+
+class TransportError(Exception):
+    """The SMTP server could not be reached or dropped the connection."""
+
+
+class TimeoutConnection(Connection):
+    """Flask-Mail's connection with a socket timeout, so a hung server cannot hang a worker."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = current_app.config["MAIL_TIMEOUT_SECONDS"]
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def deliver_outbox(now: datetime | None = None, max_batches: int | None = None) -> DeliveryReport:
+    """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
+    report = DeliveryReport()
+    while max_batches is None or report.batches < max_batches:
+        batch = claim_batch(now or utcnow())
+        if not batch:
+            break
+        report.batches += 1
+        try:
+            _send_batch(batch, report, now)
+        except TransportError as exc:
+            report.smtp_error = str(exc)
+            break
+    return report
+
+
+def claim_batch(now: datetime) -> list[OutboxMessage]:
+    """Lease the next due messages to this process and commit the lease."""
+    size = current_app.config["OUTBOX_BATCH_SIZE"]
+    lease = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_(("pending", "failed")),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        .order_by(OutboxMessage.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    batch = list(db.session.scalars(stmt))
+    for message in batch:
+        message.claimed_until = now + lease
+    db.session.commit()
+    return batch
+
+
+def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, now: datetime | None) -> None:
+    state = current_app.extensions["mail"]
+    where = f"{state.server}:{state.port}"
+    connection = TimeoutConnection(state)
+    try:
+        connection.host = connection.configure_host()
+    except (OSError, smtplib.SMTPException) as exc:
+        release_claims(batch)
+        raise TransportError(f"cannot connect to {where}: {exc}") from exc
+    try:
+        for index, message in enumerate(batch):
+            try:
+                _deliver_one(connection, message, report, now or utcnow())
+            except (OSError, smtplib.SMTPServerDisconnected) as exc:
+                release_claims(batch[index:])
+                raise TransportError(f"connection to {where} lost: {exc}") from exc
+    finally:
+        _close_quietly(connection)
+
+
+def _close_quietly(connection: Connection) -> None:
+    if connection.host is None:
+        return
+    try:
+        connection.host.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.host.close()
+
+
+def release_claims(messages: list[OutboxMessage]) -> None:
+    """Give unsent messages back to the queue at once (the server, not the message, failed)."""
+    db.session.rollback()
+    ids = [message.id for message in messages]
+    if ids:
+        db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
+        )
+    db.session.commit()
+
+
+def _deliver_one(
+    connection: Connection, message: OutboxMessage, report: DeliveryReport, now: datetime
+) -> None:
+    reason = _stale_reason(message)
+    if reason:
+        _finish(message, "dead", reason)
+        report.skipped += 1
+        db.session.commit()
+        return
+    try:
+        connection.send(_to_mail(message))
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()))
+        _record_failure(message, code, text, report, now, recipient_refused=True)
+    except (smtplib.SMTPResponseException, smtplib.SMTPDataError) as exc:
+        _record_failure(message, exc.smtp_code, exc.smtp_error, report, now)
+    else:
+        _finish(message, "sent", None)
+        message.sent_at = now
+        _after_delivery(message, now)
+        report.sent += 1
+        report.sent_ids.append(message.id)
+    db.session.commit()
+
+
+def _to_mail(message: OutboxMessage) -> Message:
+    mail_message = Message(
+        subject=message.subject,
+        recipients=[message.to_address],
+        body=message.body_text,
+        html=message.body_html,
+        extra_headers=dict(message.headers or {}),
+    )
+    mail_message.msgId = message.message_id
+    return mail_message
+
+
+def _record_failure(
+    message: OutboxMessage,
+    code: int,
+    text: bytes | str,
+    report: DeliveryReport,
+    now: datetime,
+    recipient_refused: bool = False,
+) -> None:
+    detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    error = f"{code} {detail}"
+    message.attempts += 1
+    permanent = 500 <= code < 600
+    if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        _finish(message, "dead", error)
+        _after_giving_up(message, now, bounced=permanent and recipient_refused)
+        report.dead += 1
+        return
+    backoff = min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
+    message.status = "failed"
+    message.last_error = error
+    message.next_attempt_at = now + backoff
+    message.claimed_until = None
+    report.retrying += 1
+
+
+def _finish(message: OutboxMessage, status: str, error: str | None) -> None:
+    message.status = status
+    message.last_error = error
+    message.claimed_until = None
+
+
+def _stale_reason(message: OutboxMessage) -> str | None:
+    """Why an invitation email must no longer go out, if it must not."""
+    invitation = message.invitation
+    if invitation is None:
+        return None
+    if message.invitation_version != invitation.version:
+        return "superseded by a newer link"
+    if invitation.status not in ("scheduled", "sent", "opened"):
+        return f"invitation is {invitation.status}"
+    if not invitation.interview.candidate.reachable:
+        return "candidate opted out or bounced"
+    return None
+
+
+def _after_delivery(message: OutboxMessage, now: datetime) -> None:
+    invitation = message.invitation
+    if invitation is None:
+        return
+    if message.kind == "invitation":
+        invitation.sent_at = now
+        invitation.expires_at = now + timedelta(
+            days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"]
+        )
+        if invitation.status == "scheduled":
+            invitation.status = "sent"
+    elif message.kind == "reminder":
+        invitation.reminded_at = now
+
+
+def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:
+    invitation = message.invitation
+    if bounced:
+        db.session.execute(
+            update(Candidate)
+            .where(Candidate.email == message.to_address, Candidate.bounced_at.is_(None))
+            .values(bounced_at=now)
+        )
+    if invitation is not None and message.kind == "invitation" and invitation.status == "scheduled":
+        invitation.status = "failed"

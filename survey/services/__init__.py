@@ -1,0 +1,1 @@
+"""Plain functions holding the product's logic; the only code that commits."""

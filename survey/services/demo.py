@@ -1,0 +1,274 @@
+"""Demo data: staff, positions, interviews across a year, and believable answers.
+
+Rows are written with bulk inserts and pre-assigned ids so that `--interviews 100000`
+finishes in well under a minute. The seed only runs on an empty database.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from faker import Faker
+from sqlalchemy import func, insert, select, text
+
+from ..extensions import db
+from ..models import Candidate, Interview, Invitation, Position, Response, User, utcnow
+from ..questions import CURRENT
+from .accounts import create_user
+
+DEMO_PASSWORD = "debrief-demo"
+DEMO_STAFF = (
+    ("alex.morgan@example.com", "Alex Morgan", "recruiter"),
+    ("priya.shah@example.com", "Priya Shah", "recruiter"),
+    ("tom.becker@example.com", "Tom Becker", "recruiter"),
+    ("hana.kim@example.com", "Hana Kim", "hr"),
+    ("admin@example.com", "Dana Admin", "admin"),
+)
+POSITIONS = (
+    ("Backend Engineer", "Engineering", "Berlin"),
+    ("Frontend Engineer", "Engineering", "Remote"),
+    ("Data Scientist", "Engineering", "London"),
+    ("Product Designer", "Design", "Berlin"),
+    ("Account Executive", "Sales", "London"),
+    ("Sales Development Rep", "Sales", "Madrid"),
+    ("Customer Success Manager", "Customer Success", "Remote"),
+    ("People Partner", "People", "Berlin"),
+    ("Financial Analyst", "Finance", "London"),
+)
+STAGES = ("Phone screen", "Technical", "Onsite", "Hiring manager")
+# How each group tends to be experienced: added to every 1-5 item's mean.
+DEPARTMENT_BIAS = {"Engineering": 0.1, "Design": 0.3, "Sales": -0.5, "Customer Success": 0.2,
+                   "People": 0.4, "Finance": 0.0}
+STAGE_BIAS = {"Phone screen": 0.3, "Technical": -0.2, "Onsite": -0.4, "Hiring manager": 0.1}
+WENT_WELL = (
+    "The recruiter kept me informed at every step.",
+    "Friendly interviewers who clearly knew the product.",
+    "The technical exercise was relevant to the actual job.",
+    "I liked meeting the team I would work with.",
+    "Clear agenda sent before the interview.",
+    "The hiring manager was open about the challenges of the role.",
+    "Good conversation, felt like a two-way discussion.",
+)
+IMPROVE = (
+    "The interview started twenty minutes late.",
+    "Nobody had read my CV before the call.",
+    "Too many rounds for this level of role.",
+    "I still do not know the salary range.",
+    "The take-home assignment took far longer than the stated two hours.",
+    "Interviewers asked the same questions twice.",
+    "Please send feedback faster after each stage.",
+    "The video call link did not work and we lost time.",
+    "More information about the team structure would help.",
+)
+DOUBTS = (
+    "How the on-call rotation works.",
+    "Whether the role is fully remote.",
+    "Who I would report to.",
+    "What the career path looks like.",
+    "How success is measured in the first six months.",
+)
+
+
+@dataclass
+class SeedReport:
+    """What the seed wrote."""
+
+    interviews: int
+    responses: int
+    due_now: int
+    skipped: bool = False
+
+
+def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None) -> SeedReport:
+    """Fill an empty database with demo data; does nothing if interviews already exist."""
+    if db.session.scalar(select(func.count()).select_from(Interview)):
+        return SeedReport(0, 0, 0, skipped=True)
+    now = now or utcnow()
+    rng = random.Random(seed)
+    fake = Faker()
+    Faker.seed(seed)
+    recruiters = _ensure_staff()
+    positions = _ensure_positions()
+    builder = _Builder(rng, fake, now, recruiters, positions)
+    for start in range(0, interviews, 5000):
+        builder.build(min(5000, interviews - start))
+        builder.flush()
+    _reset_sequences()
+    db.session.commit()
+    return SeedReport(interviews, builder.response_count, builder.due_now)
+
+
+def _ensure_staff() -> list[User]:
+    recruiters = []
+    for email, name, role in DEMO_STAFF:
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = create_user(email, name, role, DEMO_PASSWORD)
+        if role == "recruiter":
+            recruiters.append(user)
+    return recruiters
+
+
+def _ensure_positions() -> list[Position]:
+    positions = []
+    for title, department, location in POSITIONS:
+        stmt = select(Position).where(Position.title == title, Position.department == department)
+        position = db.session.scalar(stmt)
+        if position is None:
+            position = Position(title=title, department=department, location=location)
+            db.session.add(position)
+        positions.append(position)
+    db.session.commit()
+    return positions
+
+
+def _next_id(model) -> int:
+    return (db.session.scalar(select(func.max(model.id))) or 0) + 1
+
+
+class _Builder:
+    """Generates rows in memory, then writes them with one bulk insert per table."""
+
+    def __init__(self, rng, fake, now, recruiters, positions):
+        self.rng, self.fake, self.now = rng, fake, now
+        self.recruiters, self.positions = recruiters, positions
+        self.managers = [fake.name() for _ in range(12)]
+        self.response_count = 0
+        self.due_now = 0
+        self.next_candidate = _next_id(Candidate)
+        self.next_interview = _next_id(Interview)
+        self.rows: dict[Any, list[dict]] = {}
+
+    def build(self, count: int) -> None:
+        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: []}
+        for _ in range(count):
+            self._one_interview()
+
+    def flush(self) -> None:
+        for model in (Candidate, Interview, Invitation, Response):
+            if self.rows[model]:
+                db.session.execute(insert(model), self.rows[model])
+        db.session.commit()
+
+    def _one_interview(self) -> None:
+        rng = self.rng
+        candidate_id, interview_id = self.next_candidate, self.next_interview
+        self.next_candidate += 1
+        self.next_interview += 1
+        position = rng.choice(self.positions)
+        stage = rng.choices(STAGES, weights=(4, 3, 2, 2))[0]
+        recruiter = rng.choice(self.recruiters)
+        manager = self.managers[(position.id * 2 + rng.randrange(2)) % len(self.managers)]
+        ends_at = self._interview_end()
+        self.rows[Candidate].append({
+            "id": candidate_id,
+            "name": self.fake.name(),
+            "email": f"candidate{candidate_id}@example.org",
+            "created_at": ends_at - timedelta(days=3),
+        })
+        self.rows[Interview].append({
+            "id": interview_id, "candidate_id": candidate_id, "position_id": position.id,
+            "recruiter_id": recruiter.id, "stage": stage, "hiring_manager": manager,
+            "interviewers": [self.fake.name() for _ in range(rng.randint(1, 3))],
+            "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
+            "ends_at": ends_at, "outcome": self._outcome(ends_at), "created_at": ends_at,
+        })
+        invitation = self._invitation(interview_id, ends_at)
+        self.rows[Invitation].append(invitation)
+        if invitation["status"] == "completed":
+            self._response(invitation, position, stage, manager, recruiter, ends_at)
+
+    def _interview_end(self) -> datetime:
+        # A few interviews ended just now, so `make run` has surveys due for the worker to send.
+        if self.due_now < 5:
+            self.due_now += 1
+            return self.now - timedelta(hours=3, minutes=self.due_now)
+        days_ago = self.rng.triangular(0, 365, 20)
+        end = self.now - timedelta(days=days_ago)
+        return end.replace(hour=self.rng.randint(8, 17), minute=self.rng.choice((0, 15, 30, 45)),
+                           second=0, microsecond=0)
+
+    def _outcome(self, ends_at: datetime) -> str:
+        if self.now - ends_at < timedelta(days=10):
+            return "pending"
+        return self.rng.choices(("advanced", "rejected", "hired", "withdrawn"), weights=(4, 5, 1, 1))[0]
+
+    def _invitation(self, interview_id: int, ends_at: datetime) -> dict:
+        send_after = ends_at + timedelta(hours=2)
+        row = {"id": interview_id, "interview_id": interview_id, "version": 1,
+               "send_after": send_after, "status": "scheduled"}
+        if self.now - ends_at < timedelta(hours=4):
+            return row
+        sent_at = send_after + timedelta(minutes=self.rng.randint(0, 10))
+        row.update(status="sent", issued_at=sent_at, sent_at=sent_at,
+                   expires_at=sent_at + timedelta(days=14))
+        if self.rng.random() < 0.7:
+            row.update(status="opened", opened_at=sent_at + timedelta(hours=self.rng.randint(1, 60)))
+            if self.rng.random() < 0.7 and row["opened_at"] < self.now:
+                row.update(status="completed", completed_at=row["opened_at"] + timedelta(minutes=3))
+        if row["status"] != "completed" and row["expires_at"] <= self.now:
+            row["status"] = "expired"
+        if row["status"] != "completed" and self.now - sent_at > timedelta(hours=72):
+            row.update(reminder_issued_at=sent_at + timedelta(hours=72),
+                       reminded_at=sent_at + timedelta(hours=72))
+        return row
+
+    def _response(self, invitation, position, stage, manager, recruiter, ends_at) -> None:
+        rng = self.rng
+        bias = DEPARTMENT_BIAS.get(position.department, 0) + STAGE_BIAS.get(stage, 0)
+        mood = rng.gauss(0, 0.7)
+        answers: dict[str, Any] = {}
+        for question in CURRENT.scale_questions:
+            if question.key == "nps" or rng.random() < 0.06:
+                continue
+            answers[question.key] = _clamp(round(rng.gauss(3.7 + bias + mood, 0.8)), 1, 5)
+        if stage == "Onsite" and position.department == "Engineering" and "prepared" in answers:
+            answers["prepared"] = max(1, answers["prepared"] - 1)
+        average = sum(answers.values()) / max(len(answers), 1)
+        answers["nps"] = _clamp(round(rng.gauss(average * 2.2 - 0.5, 1.5)), 0, 10)
+        self._add_comments(answers, average)
+        named = rng.random() < 0.7
+        self.response_count += 1
+        self.rows[Response].append({
+            "id": f"{invitation['id']:032x}" if named else self.fake.uuid4().replace("-", ""),
+            "invitation_id": invitation["id"] if named else None,
+            "question_set_version": CURRENT.version,
+            "consent": "named" if named else "anonymous",
+            "answers": answers, "position_id": position.id,
+            "position_title": position.title, "department": position.department,
+            "stage": stage, "hiring_manager": manager, "recruiter_id": recruiter.id,
+            "month": ends_at.strftime("%Y-%m"),
+            "submitted_at": invitation["completed_at"] if named else None,
+        })
+
+    def _add_comments(self, answers: dict[str, Any], average: float) -> None:
+        rng = self.rng
+        if rng.random() < 0.5:
+            answers["went_well"] = rng.choice(WENT_WELL)
+        if rng.random() < (0.7 if average < 3.5 else 0.3):
+            answers["improve"] = rng.choice(IMPROVE)
+        if answers.get("role_clarity", 5) <= 3 and rng.random() < 0.6:
+            answers["open_doubts"] = rng.choice(DOUBTS)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _reset_sequences() -> None:
+    """PostgreSQL: move id sequences past the ids the seed assigned."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ("candidates", "interviews", "invitations"):
+        db.session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+        ))
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(email, password, role) of each demo account, for the terminal."""
+    return [(email, DEMO_PASSWORD, role) for email, _, role in DEMO_STAFF]

@@ -1,0 +1,240 @@
+"""Interview intake shared by the JSON API, the CSV import and the recruiter's form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Candidate, Interview, Position, User
+from .invitations import schedule_invitation
+
+MAX_INTERVIEWERS = 20
+
+
+@dataclass
+class InterviewInput:
+    """A validated interview, ready to store."""
+
+    candidate_name: str
+    candidate_email: str
+    stage: str
+    position_title: str
+    ends_at: datetime
+    recruiter: User
+    candidate_external_id: str | None = None
+    department: str = ""
+    location: str = ""
+    hiring_manager: str = ""
+    interviewers: list[str] = field(default_factory=list)
+    starts_at: datetime | None = None
+    external_id: str | None = None
+
+
+class _Checker:
+    """Collects one message per bad field while reading a nested payload."""
+
+    def __init__(self, data: Any):
+        self.data = data if isinstance(data, dict) else {}
+        self.errors: dict[str, str] = {}
+        if not isinstance(data, dict):
+            self.errors["_body"] = "Expected a JSON object."
+
+    def _raw(self, path: str) -> Any:
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    def text(self, path: str, max_len: int, required: bool = False) -> str | None:
+        value = self._raw(path)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.errors[path] = "This field is required."
+            return None
+        if not isinstance(value, str):
+            self.errors[path] = "Must be a string."
+            return None
+        value = value.strip()
+        if len(value) > max_len:
+            self.errors[path] = f"Must be at most {max_len} characters."
+            return None
+        if "\x00" in value:
+            self.errors[path] = "Must not contain NUL characters."
+            return None
+        return value
+
+    def email(self, path: str) -> str | None:
+        value = self.text(path, 254, required=True)
+        if value is None:
+            return None
+        try:
+            return validate_email(value, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            self.errors[path] = f"Not a valid email address: {exc}"
+            return None
+
+    def when(self, path: str, required: bool = False) -> datetime | None:
+        value = self.text(path, 40, required=required)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.errors[path] = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+            return None
+        # A time without an offset is taken as UTC.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def names(self, path: str) -> list[str]:
+        value = self._raw(path)
+        if value is None:
+            return []
+        valid = isinstance(value, list) and all(isinstance(v, str) and len(v) <= 200 for v in value)
+        if not valid or len(value) > MAX_INTERVIEWERS:
+            self.errors[path] = f"Must be a list of at most {MAX_INTERVIEWERS} names."
+            return []
+        return [v.strip() for v in value if v.strip()]
+
+
+def validate_interview(data: Any) -> tuple[InterviewInput | None, dict[str, str]]:
+    """Check an interview payload (DESIGN's API shape); returns the input or errors by field."""
+    check = _Checker(data)
+    for section in ("candidate", "position"):
+        if section in check.data and not isinstance(check.data[section], dict):
+            check.errors[section] = "Must be an object."
+    values = {
+        "candidate_name": check.text("candidate.name", 200, required=True),
+        "candidate_email": check.email("candidate.email"),
+        "candidate_external_id": check.text("candidate.external_id", 100),
+        "position_title": check.text("position.title", 200, required=True),
+        "department": check.text("position.department", 120) or "",
+        "location": check.text("position.location", 120) or "",
+        "stage": check.text("stage", 100, required=True),
+        "hiring_manager": check.text("hiring_manager", 200) or "",
+        "interviewers": check.names("interviewers"),
+        "starts_at": check.when("starts_at"),
+        "ends_at": check.when("ends_at", required=True),
+        "external_id": check.text("external_id", 100),
+    }
+    recruiter_email = check.text("recruiter_email", 254, required=True)
+    recruiter = _find_recruiter(recruiter_email) if recruiter_email else None
+    if recruiter_email and recruiter is None:
+        check.errors["recruiter_email"] = "No active staff user has this email."
+    starts, ends = values["starts_at"], values["ends_at"]
+    if starts and ends and starts > ends:
+        check.errors["ends_at"] = "Must not be before starts_at."
+    if check.errors:
+        return None, check.errors
+    return InterviewInput(recruiter=recruiter, **values), {}
+
+
+def _find_recruiter(email: str) -> User | None:
+    stmt = select(User).where(func.lower(User.email) == email.lower(), User.active.is_(True))
+    return db.session.scalar(stmt)
+
+
+def find_by_external_id(external_id: str | None) -> Interview | None:
+    """The interview an ATS already sent under this id, if any."""
+    if not external_id:
+        return None
+    return db.session.scalar(select(Interview).where(Interview.external_id == external_id))
+
+
+def find_duplicate(data: InterviewInput) -> Interview | None:
+    """The interview already stored for this input: same external id, or, without one,
+    the same candidate, position, stage and end time (so re-importing a file adds nothing)."""
+    if data.external_id:
+        return find_by_external_id(data.external_id)
+    stmt = (
+        select(Interview)
+        .join(Interview.candidate)
+        .join(Interview.position)
+        .where(
+            Candidate.email == data.candidate_email,
+            Position.title == data.position_title,
+            Position.department == data.department,
+            Interview.stage == data.stage,
+            Interview.ends_at == data.ends_at,
+        )
+        .limit(1)
+    )
+    return db.session.scalar(stmt)
+
+
+def create_interview(data: InterviewInput) -> tuple[Interview, bool]:
+    """Store an interview and schedule its survey; (existing, False) if it is already here."""
+    existing = find_duplicate(data)
+    if existing is not None:
+        return existing, False
+    try:
+        interview = _insert_interview(data)
+        db.session.commit()
+    except IntegrityError:
+        # Another request stored the same interview, candidate or position a moment ago.
+        db.session.rollback()
+        existing = find_duplicate(data)
+        if existing is not None:
+            return existing, False
+        interview = _insert_interview(data)
+        db.session.commit()
+    return interview, True
+
+
+def _insert_interview(data: InterviewInput) -> Interview:
+    interview = Interview(
+        candidate=_candidate_for(data),
+        position=_position_for(data),
+        recruiter=data.recruiter,
+        stage=data.stage,
+        hiring_manager=data.hiring_manager,
+        interviewers=data.interviewers,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        external_id=data.external_id,
+    )
+    db.session.add(interview)
+    schedule_invitation(interview)
+    db.session.flush()
+    return interview
+
+
+def _candidate_for(data: InterviewInput) -> Candidate:
+    candidate = None
+    if data.candidate_external_id:
+        candidate = db.session.scalar(
+            select(Candidate).where(Candidate.external_id == data.candidate_external_id)
+        )
+    if candidate is None:
+        stmt = select(Candidate).where(Candidate.email == data.candidate_email)
+        candidate = db.session.scalar(stmt)
+    if candidate is None:
+        candidate = Candidate(
+            name=data.candidate_name,
+            email=data.candidate_email,
+            external_id=data.candidate_external_id,
+        )
+        db.session.add(candidate)
+    return candidate
+
+
+def _position_for(data: InterviewInput) -> Position:
+    stmt = select(Position).where(
+        Position.title == data.position_title,
+        Position.department == data.department,
+        Position.location == data.location,
+    )
+    position = db.session.scalar(stmt)
+    if position is None:
+        position = Position(
+            title=data.position_title, department=data.department, location=data.location
+        )
+        db.session.add(position)
+    return position

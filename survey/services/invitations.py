@@ -1,0 +1,234 @@
+"""Survey invitations: schedule, issue, remind, expire, resend, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
+from ..outbox import DeliveryReport, deliver_outbox, enqueue
+from ..tokens import make_opt_out_token, make_survey_token
+
+
+def schedule_invitation(interview: Interview) -> Invitation:
+    """Create the interview's invitation, due SURVEY_SEND_DELAY_MINUTES after it ends."""
+    delay = timedelta(minutes=current_app.config["SURVEY_SEND_DELAY_MINUTES"])
+    invitation = Invitation(interview=interview, send_after=interview.ends_at + delay)
+    if not interview.candidate.reachable:
+        invitation.status = "opted_out"
+    db.session.add(invitation)
+    return invitation
+
+
+def survey_url(invitation: Invitation) -> str:
+    """The public link to the invitation's survey."""
+    token = make_survey_token(invitation.id, invitation.version)
+    return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}"
+
+
+def opt_out_url(invitation: Invitation) -> str:
+    """The public one-click opt-out link."""
+    token = make_opt_out_token(invitation.id, invitation.version)
+    return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
+
+
+def enqueue_survey_email(invitation: Invitation, kind: str) -> None:
+    """Write the invitation or reminder email to the outbox."""
+    interview = invitation.interview
+    company = current_app.config["COMPANY_NAME"]
+    unsubscribe = opt_out_url(invitation)
+    subject = (
+        f"How was your interview with {company}?"
+        if kind == "invitation"
+        else f"Reminder: two minutes on your interview with {company}"
+    )
+    enqueue(
+        kind,
+        interview.candidate.email,
+        subject,
+        "survey_invitation",
+        {
+            "candidate_name": interview.candidate.name,
+            "position_title": interview.position.title,
+            "stage": interview.stage,
+            "survey_url": survey_url(invitation),
+            "opt_out_url": unsubscribe,
+            "is_reminder": kind == "reminder",
+        },
+        invitation=invitation,
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def _batch_size() -> int:
+    return current_app.config["OUTBOX_BATCH_SIZE"]
+
+
+def issue_due_invitations(now: datetime) -> dict[str, int]:
+    """Write due invitations to the outbox; ones too old to be useful expire instead."""
+    counts = {"issued": 0, "expired": 0, "opted_out": 0}
+    expiry = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+    while True:
+        stmt = (
+            select(Invitation)
+            .where(
+                Invitation.status == "scheduled",
+                Invitation.issued_at.is_(None),
+                Invitation.send_after <= now,
+            )
+            .order_by(Invitation.send_after, Invitation.id)
+            .limit(_batch_size())
+            .with_for_update(skip_locked=True, of=Invitation)
+        )
+        batch = list(db.session.scalars(stmt))
+        if not batch:
+            break
+        for invitation in batch:
+            counts[_issue_one(invitation, now, expiry)] += 1
+        db.session.commit()
+    return counts
+
+
+def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
+    if not invitation.interview.candidate.reachable:
+        invitation.status = "opted_out"
+        return "opted_out"
+    if invitation.send_after + expiry <= now:
+        invitation.status = "expired"
+        invitation.expires_at = invitation.send_after + expiry
+        return "expired"
+    invitation.issued_at = now
+    enqueue_survey_email(invitation, "invitation")
+    return "issued"
+
+
+def queue_reminders(now: datetime) -> int:
+    """Write one reminder for each survey not completed SURVEY_REMINDER_AFTER_HOURS after sending."""
+    cutoff = now - timedelta(hours=current_app.config["SURVEY_REMINDER_AFTER_HOURS"])
+    queued = 0
+    while True:
+        stmt = (
+            select(Invitation)
+            .join(Invitation.interview)
+            .join(Interview.candidate)
+            .where(
+                Invitation.status.in_(("sent", "opened")),
+                Invitation.reminder_issued_at.is_(None),
+                Invitation.sent_at <= cutoff,
+                Invitation.expires_at > now,
+                Candidate.opted_out_at.is_(None),
+                Candidate.bounced_at.is_(None),
+            )
+            .order_by(Invitation.id)
+            .limit(_batch_size())
+            .with_for_update(skip_locked=True, of=Invitation)
+        )
+        batch = list(db.session.scalars(stmt))
+        if not batch:
+            break
+        for invitation in batch:
+            invitation.reminder_issued_at = now
+            enqueue_survey_email(invitation, "reminder")
+        db.session.commit()
+        queued += len(batch)
+    return queued
+
+
+def expire_overdue(now: datetime) -> int:
+    """Mark open invitations whose link has run out as expired."""
+    result = db.session.execute(
+        update(Invitation)
+        .where(Invitation.status.in_(OPEN_STATUSES), Invitation.expires_at <= now)
+        .values(status="expired")
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+@dataclass
+class SendDueSummary:
+    """The counts `surveys send-due` prints."""
+
+    issued: int
+    reminders: int
+    expired: int
+    opted_out: int
+    delivery: DeliveryReport
+
+    def line(self) -> str:
+        """One human line of counts."""
+        text = (
+            f"issued {self.issued} invitation(s), queued {self.reminders} reminder(s), "
+            f"expired {self.expired}, skipped {self.opted_out} opted-out; "
+            f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
+            f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
+        )
+        if self.delivery.smtp_error:
+            text += f"; SMTP unavailable: {self.delivery.smtp_error}"
+        return text
+
+
+def send_due(now: datetime | None = None) -> SendDueSummary:
+    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
+    now = now or utcnow()
+    issued = issue_due_invitations(now)
+    reminders = queue_reminders(now)
+    expired = expire_overdue(now)
+    # Mail written a moment ago in this pass is due too, even when `now` was fixed earlier.
+    delivery = deliver_outbox(max(now, utcnow()))
+    return SendDueSummary(
+        issued=issued["issued"],
+        reminders=reminders,
+        expired=expired + issued["expired"],
+        opted_out=issued["opted_out"],
+        delivery=delivery,
+    )
+
+
+def load_invitation(invitation_id: int) -> Invitation | None:
+    """An invitation with its interview, candidate and position loaded."""
+    stmt = (
+        select(Invitation)
+        .where(Invitation.id == invitation_id)
+        .options(
+            joinedload(Invitation.interview).joinedload(Interview.candidate),
+            joinedload(Invitation.interview).joinedload(Interview.position),
+        )
+    )
+    return db.session.scalar(stmt)
+
+
+def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
+    """Issue a new link (new version): every earlier link stops working."""
+    if invitation.status == "completed":
+        raise ValueError("This survey has already been answered.")
+    invitation.version += 1
+    invitation.status = "scheduled"
+    invitation.issued_at = None
+    invitation.sent_at = None
+    invitation.opened_at = None
+    invitation.reminder_issued_at = None
+    invitation.reminded_at = None
+    invitation.cancelled_at = None
+    invitation.expires_at = None
+    invitation.send_after = send_after or utcnow()
+    db.session.commit()
+    return invitation
+
+
+def cancel_invitation(invitation: Invitation) -> Invitation:
+    """Stop the survey: nothing more is sent and its link stops working."""
+    if invitation.status == "completed":
+        raise ValueError("This survey has already been answered.")
+    invitation.status = "cancelled"
+    invitation.cancelled_at = utcnow()
+    db.session.commit()
+    return invitation

@@ -1,0 +1,172 @@
+"""A candidate's survey link: open it, answer it once, or opt out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import OPEN_STATUSES, Invitation, Response, utcnow
+from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
+from ..tokens import InvalidToken, TokenClaims
+from .invitations import load_invitation
+
+
+@dataclass(frozen=True)
+class SurveyLink:
+    """What a survey or opt-out link leads to.
+
+    state is one of: "open", "invalid", "expired", "completed", "opted_out".
+    """
+
+    state: str
+    invitation: Invitation | None = None
+
+    @property
+    def expired_on(self) -> datetime | None:
+        """When the link ran out, for the 410 page."""
+        return self.invitation.expires_at if self.invitation else None
+
+
+def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
+    """Check a token and say what state its invitation is in. Never spends the link."""
+    try:
+        claims: TokenClaims = load_token(token)
+    except InvalidToken:
+        return SurveyLink("invalid")
+    invitation = load_invitation(claims.invitation_id)
+    if invitation is None or invitation.version != claims.version:
+        return SurveyLink("invalid")
+    return SurveyLink(_state_of(invitation, now or utcnow()), invitation)
+
+
+def _state_of(invitation: Invitation, now: datetime) -> str:
+    if invitation.status in ("cancelled", "failed"):
+        return "invalid"
+    if invitation.status in ("completed", "opted_out", "expired"):
+        return invitation.status
+    if invitation.interview.candidate.opted_out_at is not None:
+        return "opted_out"
+    if invitation.expires_at is not None and invitation.expires_at <= now:
+        return "expired"
+    return "open"
+
+
+def mark_opened(invitation: Invitation, now: datetime | None = None) -> None:
+    """Record the first time the link was opened (a mail scanner may be the opener)."""
+    if invitation.opened_at is not None:
+        return
+    now = now or utcnow()
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
+        .values(
+            opened_at=now,
+            status=_opened_status(invitation.status),
+        )
+    )
+    db.session.commit()
+
+
+def _opened_status(status: str) -> str:
+    return "opened" if status in ("scheduled", "sent") else status
+
+
+class AnswerError(ValueError):
+    """An answer the question set does not allow."""
+
+
+def clean_answers(raw: dict[str, Any], questions: QuestionSet = CURRENT) -> dict[str, Any]:
+    """Keep only answered items, checked against the question set."""
+    limit = TEXT_MAX_CHARS
+    answers: dict[str, Any] = {}
+    for question in questions.questions:
+        value = raw.get(question.key)
+        if value is None or value == "":
+            continue
+        if question.kind == "scale":
+            if isinstance(value, bool) or not isinstance(value, int) or value not in question.values:
+                raise AnswerError(f"{question.key}: {value!r} is not on the scale")
+        else:
+            value = str(value).strip()
+            if len(value) > limit:
+                raise AnswerError(f"{question.key}: longer than {limit} characters")
+            if not value:
+                continue
+        answers[question.key] = value
+    return answers
+
+
+def submit_response(
+    invitation: Invitation,
+    raw_answers: dict[str, Any],
+    consent: str,
+    now: datetime | None = None,
+) -> bool:
+    """Store the answers and complete the invitation, once. False if the link was already spent.
+
+    The conditional UPDATE is the gate: only one request can move the invitation out of
+    an open state; the unique invitation_id on responses backs it for named answers.
+    """
+    if consent not in ("named", "anonymous"):
+        raise AnswerError("consent: choose named or anonymous")
+    answers = clean_answers(raw_answers)
+    now = now or utcnow()
+    spent = db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.version == invitation.version,
+            Invitation.status.in_(OPEN_STATUSES),
+            or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+        )
+        .values(status="completed", completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.add(_build_response(invitation, answers, consent, now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def _build_response(
+    invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime
+) -> Response:
+    interview = invitation.interview
+    named = consent == "named"
+    return Response(
+        invitation_id=invitation.id if named else None,
+        question_set_version=CURRENT.version,
+        consent=consent,
+        answers=answers,
+        position_id=interview.position_id,
+        position_title=interview.position.title,
+        department=interview.position.department,
+        stage=interview.stage,
+        hiring_manager=interview.hiring_manager,
+        recruiter_id=interview.recruiter_id,
+        month=interview.ends_at.strftime("%Y-%m"),
+        submitted_at=now if named else None,
+    )
+
+
+def opt_out(invitation: Invitation, now: datetime | None = None) -> None:
+    """Stop all email to this candidate; an open survey is closed."""
+    now = now or utcnow()
+    candidate = invitation.interview.candidate
+    if candidate.opted_out_at is None:
+        candidate.opted_out_at = now
+    if invitation.status in OPEN_STATUSES:
+        invitation.status = "opted_out"
+        invitation.opted_out_at = now
+    db.session.commit()

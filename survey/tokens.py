@@ -1,0 +1,75 @@
+"""Signed survey links: make_* / load_* pairs, one salt per purpose.
+
+A token carries only the invitation id and version, signed with SECRET_KEY. Keys listed
+in SECRET_KEY_FALLBACKS still verify, so rotating the key keeps live links working.
+Bumping an invitation's version makes every earlier token for it fail to load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SURVEY_SALT = "debrief.survey.v1"
+OPT_OUT_SALT = "debrief.opt-out.v1"
+
+
+class InvalidToken(Exception):
+    """The token is malformed, tampered with, or signed for another purpose."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a token says: which invitation, at which version."""
+
+    invitation_id: int
+    version: int
+
+
+def _serializer(salt: str) -> URLSafeSerializer:
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", []), current_app.config["SECRET_KEY"]]
+    # itsdangerous signs with the last key and verifies with any of them.
+    return URLSafeSerializer(keys, salt=salt)
+
+
+def _make(salt: str, invitation_id: int, version: int) -> str:
+    return _serializer(salt).dumps([invitation_id, version])
+
+
+def _load(salt: str, token: str) -> TokenClaims:
+    if not token or len(token) > 200:
+        raise InvalidToken("token has an impossible length")
+    try:
+        payload = _serializer(salt).loads(token)
+    except (BadSignature, UnicodeError, ValueError) as exc:
+        raise InvalidToken("bad signature") from exc
+    valid_shape = (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in payload)
+    )
+    if not valid_shape:
+        raise InvalidToken("unexpected payload")
+    return TokenClaims(invitation_id=payload[0], version=payload[1])
+
+
+def make_survey_token(invitation_id: int, version: int) -> str:
+    """The token in a survey link."""
+    return _make(SURVEY_SALT, invitation_id, version)
+
+
+def load_survey_token(token: str) -> TokenClaims:
+    """Verify a survey link's token; raises InvalidToken."""
+    return _load(SURVEY_SALT, token)
+
+
+def make_opt_out_token(invitation_id: int, version: int) -> str:
+    """The token in a one-click opt-out link."""
+    return _make(OPT_OUT_SALT, invitation_id, version)
+
+
+def load_opt_out_token(token: str) -> TokenClaims:
+    """Verify an opt-out link's token; raises InvalidToken."""
+    return _load(OPT_OUT_SALT, token)
