@@ -35,9 +35,7 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-key")
     SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'debrief.sqlite'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'debrief.sqlite'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None

@@ -49,6 +49,8 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from . import auth  # noqa: F401  (registers the user loader)
+
     with app.app_context():
         configure_engine(db.engine)
 

@@ -56,9 +56,10 @@ def import_interviews_command(csv_file: Path) -> None:
     """Import interviews from a CSV file (columns in the README); bad rows are listed."""
     with csv_file.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
-    with csv_file.open(encoding="utf-8-sig", newline="") as handle, click.progressbar(
-        length=total, label="Importing", file=click.get_text_stream("stderr")
-    ) as bar:
+    with (
+        csv_file.open(encoding="utf-8-sig", newline="") as handle,
+        click.progressbar(length=total, label="Importing", file=click.get_text_stream("stderr")) as bar,
+    ):
         try:
             report = import_interviews(handle, on_row=lambda: bar.update(1))
         except ImportFileError as exc:

@@ -5,6 +5,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+PLAIN_500 = (
+    "<!doctype html><title>Something went wrong</title>"
+    "<h1>Something went wrong</h1><p>Please try again in a minute.</p>"
+)
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
     401: ("Sign-in needed", "Please sign in to continue."),
@@ -36,8 +40,11 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return render_error(400, "The form had expired or was not sent from this site. "
-                                 "Please go back, reload the page and try again.")
+        return render_error(
+            400,
+            "The form had expired or was not sent from this site. "
+            "Please go back, reload the page and try again.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -50,4 +57,7 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError):
-        return render_error(500)
+        try:
+            return render_error(500)
+        except Exception:  # the error page itself failed: answer plainly, still no trace
+            return PLAIN_500, 500, {"Content-Type": "text/html; charset=utf-8"}

@@ -198,9 +198,7 @@ class Response(db.Model):
     __tablename__ = "responses"
     __table_args__ = (
         CheckConstraint(in_check("consent", CONSENT_CHOICES), name="consent"),
-        CheckConstraint(
-            "consent = 'named' OR invitation_id IS NULL", name="anonymous_unlinked"
-        ),
+        CheckConstraint("consent = 'named' OR invitation_id IS NULL", name="anonymous_unlinked"),
         Index("ix_responses_month", "month"),
     )
 

@@ -162,9 +162,7 @@ def release_claims(messages: list[OutboxMessage]) -> None:
     db.session.rollback()
     ids = [message.id for message in messages]
     if ids:
-        db.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
-        )
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None))
     db.session.commit()
 
 
@@ -256,9 +254,7 @@ def _after_delivery(message: OutboxMessage, now: datetime) -> None:
         return
     if message.kind == "invitation":
         invitation.sent_at = now
-        invitation.expires_at = now + timedelta(
-            days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"]
-        )
+        invitation.expires_at = now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
         if invitation.status == "scheduled":
             invitation.status = "sent"
     elif message.kind == "reminder":

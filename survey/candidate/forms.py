@@ -6,17 +6,16 @@ from functools import cache
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, TextAreaField
+from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from ..questions import CONSENT_LABELS, TEXT_MAX_CHARS, QuestionSet
 
 
-
 def _scale_field(question) -> RadioField:
     return RadioField(
         question.key,
-        choices=[(value, question.label_for(value) or str(value)) for value in question.values],
+        choices=[SelectChoice(value, question.label_for(value) or str(value)) for value in question.values],
         coerce=int,
         validate_choice=False,
         validators=[Optional(), AnyOf(question.values, message="Please pick one of the options.")],
@@ -42,12 +41,10 @@ def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
     """A FlaskForm subclass with one field per question plus the required consent choice."""
     fields: dict[str, Any] = {}
     for question in questions.questions:
-        fields[question.key] = (
-            _scale_field(question) if question.kind == "scale" else _text_field(question)
-        )
+        fields[question.key] = _scale_field(question) if question.kind == "scale" else _text_field(question)
     fields["consent"] = RadioField(
         "consent",
-        choices=list(CONSENT_LABELS.items()),
+        choices=[SelectChoice(value, label) for value, label in CONSENT_LABELS.items()],
         validators=[DataRequired(message="Please choose whether your recruiter may see your name.")],
     )
     return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)

@@ -66,8 +66,10 @@ def take_survey(token: str):
         db.session.rollback()
         current_app.logger.exception("database unavailable while saving a survey")
         return render_survey(
-            form, 503, "We could not save your answers just now. Please try again in a "
-            "minute: your answers are still here."
+            form,
+            503,
+            "We could not save your answers just now. Please try again in a "
+            "minute: your answers are still here.",
         )
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))

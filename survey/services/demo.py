@@ -40,8 +40,14 @@ POSITIONS = (
 )
 STAGES = ("Phone screen", "Technical", "Onsite", "Hiring manager")
 # How each group tends to be experienced: added to every 1-5 item's mean.
-DEPARTMENT_BIAS = {"Engineering": 0.1, "Design": 0.3, "Sales": -0.5, "Customer Success": 0.2,
-                   "People": 0.4, "Finance": 0.0}
+DEPARTMENT_BIAS = {
+    "Engineering": 0.1,
+    "Design": 0.3,
+    "Sales": -0.5,
+    "Customer Success": 0.2,
+    "People": 0.4,
+    "Finance": 0.0,
+}
 STAGE_BIAS = {"Phone screen": 0.3, "Technical": -0.2, "Onsite": -0.4, "Hiring manager": 0.1}
 WENT_WELL = (
     "The recruiter kept me informed at every step.",
@@ -163,19 +169,29 @@ class _Builder:
         recruiter = rng.choice(self.recruiters)
         manager = self.managers[(position.id * 2 + rng.randrange(2)) % len(self.managers)]
         ends_at = self._interview_end()
-        self.rows[Candidate].append({
-            "id": candidate_id,
-            "name": self.fake.name(),
-            "email": f"candidate{candidate_id}@example.org",
-            "created_at": ends_at - timedelta(days=3),
-        })
-        self.rows[Interview].append({
-            "id": interview_id, "candidate_id": candidate_id, "position_id": position.id,
-            "recruiter_id": recruiter.id, "stage": stage, "hiring_manager": manager,
-            "interviewers": [self.fake.name() for _ in range(rng.randint(1, 3))],
-            "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
-            "ends_at": ends_at, "outcome": self._outcome(ends_at), "created_at": ends_at,
-        })
+        self.rows[Candidate].append(
+            {
+                "id": candidate_id,
+                "name": self.fake.name(),
+                "email": f"candidate{candidate_id}@example.org",
+                "created_at": ends_at - timedelta(days=3),
+            }
+        )
+        self.rows[Interview].append(
+            {
+                "id": interview_id,
+                "candidate_id": candidate_id,
+                "position_id": position.id,
+                "recruiter_id": recruiter.id,
+                "stage": stage,
+                "hiring_manager": manager,
+                "interviewers": [self.fake.name() for _ in range(rng.randint(1, 3))],
+                "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
+                "ends_at": ends_at,
+                "outcome": self._outcome(ends_at),
+                "created_at": ends_at,
+            }
+        )
         invitation = self._invitation(interview_id, ends_at)
         self.rows[Invitation].append(invitation)
         if invitation["status"] == "completed":
@@ -188,8 +204,9 @@ class _Builder:
             return self.now - timedelta(hours=3, minutes=self.due_now)
         days_ago = self.rng.triangular(0, 365, 20)
         end = self.now - timedelta(days=days_ago)
-        return end.replace(hour=self.rng.randint(8, 17), minute=self.rng.choice((0, 15, 30, 45)),
-                           second=0, microsecond=0)
+        return end.replace(
+            hour=self.rng.randint(8, 17), minute=self.rng.choice((0, 15, 30, 45)), second=0, microsecond=0
+        )
 
     def _outcome(self, ends_at: datetime) -> str:
         if self.now - ends_at < timedelta(days=10):
@@ -198,13 +215,17 @@ class _Builder:
 
     def _invitation(self, interview_id: int, ends_at: datetime) -> dict:
         send_after = ends_at + timedelta(hours=2)
-        row = {"id": interview_id, "interview_id": interview_id, "version": 1,
-               "send_after": send_after, "status": "scheduled"}
+        row = {
+            "id": interview_id,
+            "interview_id": interview_id,
+            "version": 1,
+            "send_after": send_after,
+            "status": "scheduled",
+        }
         if self.now - ends_at < timedelta(hours=4):
             return row
         sent_at = send_after + timedelta(minutes=self.rng.randint(0, 10))
-        row.update(status="sent", issued_at=sent_at, sent_at=sent_at,
-                   expires_at=sent_at + timedelta(days=14))
+        row.update(status="sent", issued_at=sent_at, sent_at=sent_at, expires_at=sent_at + timedelta(days=14))
         if self.rng.random() < 0.7:
             row.update(status="opened", opened_at=sent_at + timedelta(hours=self.rng.randint(1, 60)))
             if self.rng.random() < 0.7 and row["opened_at"] < self.now:
@@ -212,8 +233,9 @@ class _Builder:
         if row["status"] != "completed" and row["expires_at"] <= self.now:
             row["status"] = "expired"
         if row["status"] != "completed" and self.now - sent_at > timedelta(hours=72):
-            row.update(reminder_issued_at=sent_at + timedelta(hours=72),
-                       reminded_at=sent_at + timedelta(hours=72))
+            row.update(
+                reminder_issued_at=sent_at + timedelta(hours=72), reminded_at=sent_at + timedelta(hours=72)
+            )
         return row
 
     def _response(self, invitation, position, stage, manager, recruiter, ends_at) -> None:
@@ -232,17 +254,23 @@ class _Builder:
         self._add_comments(answers, average)
         named = rng.random() < 0.7
         self.response_count += 1
-        self.rows[Response].append({
-            "id": f"{invitation['id']:032x}" if named else self.fake.uuid4().replace("-", ""),
-            "invitation_id": invitation["id"] if named else None,
-            "question_set_version": CURRENT.version,
-            "consent": "named" if named else "anonymous",
-            "answers": answers, "position_id": position.id,
-            "position_title": position.title, "department": position.department,
-            "stage": stage, "hiring_manager": manager, "recruiter_id": recruiter.id,
-            "month": ends_at.strftime("%Y-%m"),
-            "submitted_at": invitation["completed_at"] if named else None,
-        })
+        self.rows[Response].append(
+            {
+                "id": f"{invitation['id']:032x}" if named else self.fake.uuid4().replace("-", ""),
+                "invitation_id": invitation["id"] if named else None,
+                "question_set_version": CURRENT.version,
+                "consent": "named" if named else "anonymous",
+                "answers": answers,
+                "position_id": position.id,
+                "position_title": position.title,
+                "department": position.department,
+                "stage": stage,
+                "hiring_manager": manager,
+                "recruiter_id": recruiter.id,
+                "month": ends_at.strftime("%Y-%m"),
+                "submitted_at": invitation["completed_at"] if named else None,
+            }
+        )
 
     def _add_comments(self, answers: dict[str, Any], average: float) -> None:
         rng = self.rng
@@ -263,10 +291,12 @@ def _reset_sequences() -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     for table in ("candidates", "interviews", "invitations"):
-        db.session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
-        ))
+        db.session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+            )
+        )
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -24,7 +24,14 @@ CSV_COLUMNS = (
     "ends_at",
     "external_id",
 )
-REQUIRED_COLUMNS = ("candidate_name", "candidate_email", "position_title", "stage", "recruiter_email", "ends_at")
+REQUIRED_COLUMNS = (
+    "candidate_name",
+    "candidate_email",
+    "position_title",
+    "stage",
+    "recruiter_email",
+    "ends_at",
+)
 # The API's field names, so a row's errors read the same as the CSV header.
 API_TO_COLUMN = {
     "candidate.name": "candidate_name",
@@ -90,9 +97,7 @@ def check_header(fieldnames: Iterable[str] | None) -> None:
         raise ImportFileError(f"missing column(s): {', '.join(missing)}")
 
 
-def import_interviews(
-    lines: Iterable[str], on_row: Callable[[], None] | None = None
-) -> ImportReport:
+def import_interviews(lines: Iterable[str], on_row: Callable[[], None] | None = None) -> ImportReport:
     """Import every row; a bad row is recorded with its line number and does not stop the rest."""
     reader = csv.DictReader(lines)
     check_header(reader.fieldnames)

@@ -233,8 +233,6 @@ def _position_for(data: InterviewInput) -> Position:
     )
     position = db.session.scalar(stmt)
     if position is None:
-        position = Position(
-            title=data.position_title, department=data.department, location=data.location
-        )
+        position = Position(title=data.position_title, department=data.department, location=data.location)
         db.session.add(position)
     return position

@@ -139,9 +139,7 @@ def submit_response(
     return True
 
 
-def _build_response(
-    invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime
-) -> Response:
+def _build_response(invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime) -> Response:
     interview = invitation.interview
     named = consent == "named"
     return Response(

@@ -1,0 +1,35 @@
+# Debrief — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+export SURVEY_CONFIG ?= development
+
+.PHONY: run test install lint bench clean
+
+$(BIN)/activate: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(BIN)/activate
+
+install: $(BIN)/activate
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	@$(FLASK) demo logins
+	@echo "Open http://127.0.0.1:5000/login — caught mail: http://127.0.0.1:5000/dev/mail (Ctrl-C stops everything)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(FLASK) dev mailcatcher & \
+	  $(FLASK) worker & \
+	  $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install
+	SURVEY_CONFIG=testing $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check survey tests config.py wsgi.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

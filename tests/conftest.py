@@ -1,0 +1,150 @@
+"""Shared fixtures: a fresh app and database per test, a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+from helpers import free_port, interview_payload
+from sqlalchemy import select
+
+from config import TestingConfig
+from survey import create_app
+from survey.extensions import db
+from survey.models import Interview, Invitation
+from survey.services.accounts import create_api_key, create_user
+from survey.services.intake import create_interview, validate_interview
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The app on a fresh SQLite file (threads in one test share it)."""
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'test.sqlite'}"
+        MAIL_PORT = free_port()  # nothing listens unless a test starts the SMTP fixture
+
+    app = create_app(Config)
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@dataclass
+class CollectingHandler:
+    """aiosmtpd handler that keeps every message it receives."""
+
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list = field(default_factory=list)
+    connections: int = 0
+    refuse: dict[str, str] = field(default_factory=dict)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Message]:
+        """Messages addressed to one recipient."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+class SmtpServer:
+    """A real SMTP server on loopback that can be stopped and started again on its port."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.handler = CollectingHandler()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.handler.messages
+
+
+@pytest.fixture
+def smtp_server(app) -> Iterator[SmtpServer]:
+    """A running SMTP server on the app's MAIL_PORT."""
+    server = SmtpServer(app.config["MAIL_PORT"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def recruiter(app):
+    return create_user("rita.recruiter@example.com", "Rita Recruiter", "recruiter", "password-123")
+
+
+@pytest.fixture
+def api_key(app):
+    _, plain = create_api_key("test ATS")
+    return plain
+
+
+@pytest.fixture
+def make_interview(app, recruiter):
+    """Create an interview through the intake service; returns the Interview."""
+    counter = iter(range(1, 10_000))
+
+    def factory(**overrides) -> Interview:
+        number = next(counter)
+        overrides.setdefault("external_id", f"ats-{number}")
+        overrides.setdefault(
+            "candidate", {"name": f"Candidate {number}", "email": f"candidate{number}@example.org"}
+        )
+        data, errors = validate_interview(interview_payload(**overrides))
+        assert not errors, errors
+        interview, _ = create_interview(data)
+        return interview
+
+    return factory
+
+
+@pytest.fixture
+def sent_invitation(app, make_interview, smtp_server):
+    """An invitation whose email has been delivered; returns (invitation, email message)."""
+    from survey.services.invitations import send_due
+
+    interview = make_interview()
+    send_due(now=interview.ends_at + timedelta(hours=3))
+    invitation = db.session.scalar(select(Invitation).where(Invitation.interview_id == interview.id))
+    return invitation, smtp_server.handler.to(interview.candidate.email)[-1]

@@ -1,0 +1,66 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import UTC, datetime
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+URL_PATTERN = re.compile(r"https?://\S+")
+
+
+def free_port() -> int:
+    """A loopback port nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def interview_payload(**overrides) -> dict:
+    """A valid API payload; keyword arguments replace top-level fields."""
+    payload = {
+        "candidate": {"name": "Cara Candidate", "email": "cara@example.org"},
+        "position": {"title": "Backend Engineer", "department": "Engineering", "location": "Berlin"},
+        "stage": "Technical",
+        "hiring_manager": "Hugo Manager",
+        "interviewers": ["Ines Interviewer"],
+        "recruiter_email": "rita.recruiter@example.com",
+        "starts_at": "2026-11-20T09:00:00Z",
+        "ends_at": "2026-11-20T10:00:00Z",
+        "external_id": "ats-1",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token in a rendered form."""
+    match = CSRF_PATTERN.search(html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def link_path(url: str) -> str:
+    """The path of an absolute link from an email."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def survey_link(message) -> str:
+    """The survey link (path only) in an email's text part."""
+    text = text_part(message)
+    links = [u for u in URL_PATTERN.findall(text) if "/s/" in u and not u.endswith("/opt-out")]
+    assert links, text
+    return link_path(links[0])
+
+
+def text_part(message) -> str:
+    """The decoded text/plain part of an email."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text part")
