@@ -9,7 +9,7 @@ from flask import Flask
 
 from config import Config, ProductionConfig, config_from_env
 
-from .extensions import csrf, db, login_manager, mail, migrate
+from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     from . import auth  # noqa: F401  (registers the user loader)
 
     with app.app_context():
@@ -60,10 +61,12 @@ def register_blueprints(app: Flask) -> None:
     from . import health
     from .api import bp as api_bp
     from .candidate import bp as candidate_bp
+    from .recruiter import bp as recruiter_bp
 
     app.register_blueprint(candidate_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(recruiter_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 

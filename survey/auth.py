@@ -1,6 +1,9 @@
 """Who is signed in: Flask-Login's user loader."""
 
 from .extensions import db, login_manager
+
+login_manager.login_view = "recruiter.login"
+login_manager.login_message = "Please sign in to see this page."
 from .models import User
 
 

@@ -1,5 +1,7 @@
 """Flask extensions, created here and attached to the app in create_app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -29,3 +31,5 @@ migrate = Migrate(render_as_batch=True)
 mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# In-memory by default (per process); set RATELIMIT_STORAGE_URI to share limits between processes.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")

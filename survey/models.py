@@ -157,6 +157,7 @@ class Interview(db.Model):
     position: Mapped[Position] = relationship()
     recruiter: Mapped[User] = relationship()
     invitation: Mapped[Invitation | None] = relationship(back_populates="interview")
+    debrief: Mapped[Debrief | None] = relationship(back_populates="interview")
 
 
 class Invitation(db.Model):
@@ -265,3 +266,73 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+NEXT_STEP_SIGNALS = ("yes", "no", "unclear")
+RED_FLAG_SEVERITIES = ("none", "low", "medium", "high")
+EXPECTED_OUTCOMES = ("likely", "unlikely", "unsure")
+
+
+class Debrief(db.Model):
+    """The recruiter's notes from the post-interview call; fields mirror the survey (questions.py)."""
+
+    __tablename__ = "debriefs"
+    __table_args__ = (
+        CheckConstraint("interest BETWEEN 1 AND 5", name="interest_range"),
+        CheckConstraint("self_assessment BETWEEN 1 AND 5", name="self_assessment_range"),
+        CheckConstraint("culture_score BETWEEN 1 AND 5", name="culture_score_range"),
+        CheckConstraint("referral_potential BETWEEN 1 AND 5", name="referral_potential_range"),
+        CheckConstraint(in_check("next_step_signal", NEXT_STEP_SIGNALS), name="next_step_signal"),
+        CheckConstraint(in_check("red_flag_severity", RED_FLAG_SEVERITIES), name="red_flag_severity"),
+        CheckConstraint(in_check("expected_outcome", EXPECTED_OUTCOMES), name="expected_outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), unique=True)
+    # Candidate's interest as the recruiter sensed it (mirrors `interest`).
+    interest: Mapped[int | None] = mapped_column(Integer)
+    # Candidate's own view of how it went, as told (mirrors `self_assessment`).
+    self_assessment: Mapped[int | None] = mapped_column(Integer)
+    # Did the hiring manager signal a next step? (mirrors `next_steps`).
+    next_step_signal: Mapped[str | None] = mapped_column(String(10))
+    # Doubts about the role raised, and whether they were cleared (mirrors `role_clarity`, `open_doubts`).
+    doubts: Mapped[str] = mapped_column(Text, default="")
+    doubts_cleared: Mapped[bool | None] = mapped_column()
+    # Process issues mentioned (mirrors `on_time`, `prepared`, `improve`).
+    process_issues: Mapped[str] = mapped_column(Text, default="")
+    # How the culture came across (mirrors `culture_picture`, `impression`).
+    culture_score: Mapped[int | None] = mapped_column(Integer)
+    culture_notes: Mapped[str] = mapped_column(Text, default="")
+    # What the hiring manager's questions showed matters most (feeds the position brief).
+    what_matters: Mapped[str] = mapped_column(Text, default="")
+    red_flags: Mapped[str] = mapped_column(Text, default="")
+    red_flag_severity: Mapped[str] = mapped_column(String(10), default="none")
+    expected_outcome: Mapped[str | None] = mapped_column(String(10))
+    # Referral potential (mirrors `nps`), open to other roles.
+    referral_potential: Mapped[int | None] = mapped_column(Integer)
+    open_to_other_roles: Mapped[bool | None] = mapped_column()
+    free_notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    interview: Mapped[Interview] = relationship(back_populates="debrief")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+
+
+class AuditEvent(db.Model):
+    """Who did what, when: sign-ins, exports, role changes, erasures."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who, in words: a user's email at the time, "cli", or "api:<key name>".
+    actor_label: Mapped[str] = mapped_column(String(254), default="")
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip_address: Mapped[str | None] = mapped_column(String(45))

@@ -7,6 +7,7 @@ or reword items without touching earlier responses (each response keeps its vers
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Longest free-text answer kept; longer ones are sent back with a message.
 TEXT_MAX_CHARS = 5000
@@ -137,3 +138,67 @@ def nps_category(score: int | None) -> str | None:
     if score >= 7:
         return "passive"
     return "detractor"
+
+
+# --- The debrief mirror -------------------------------------------------------------------
+# Which debrief field mirrors which survey item. A "scale" pair compares two 1–5 numbers;
+# the gap is candidate minus recruiter and is flagged at GAP_THRESHOLD points or more.
+GAP_THRESHOLD = 2
+
+
+@dataclass(frozen=True)
+class MirrorPair:
+    """A debrief field and the survey item it mirrors."""
+
+    debrief_field: str
+    survey_key: str
+    label: str
+    kind: str = "scale"  # "scale" (1–5 vs 1–5), "next_step", or "context" (shown, not scored)
+
+
+MIRROR = (
+    MirrorPair("interest", "interest", "Interest in the role"),
+    MirrorPair("self_assessment", "self_assessment", "How well the interview went"),
+    MirrorPair("next_step_signal", "next_steps", "Next step", kind="next_step"),
+    MirrorPair("doubts_cleared", "role_clarity", "Role clarity", kind="context"),
+    MirrorPair("process_issues", "on_time", "Organised and on time", kind="context"),
+    MirrorPair("process_issues", "prepared", "Interviewers prepared", kind="context"),
+    MirrorPair("culture_score", "culture_picture", "Realistic picture of the team"),
+    MirrorPair("culture_score", "impression", "Impression of the company"),
+    MirrorPair("referral_potential", "nps", "Would recommend / refer", kind="context"),
+)
+SCALE_PAIRS = tuple(pair for pair in MIRROR if pair.kind == "scale")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One mirrored pair compared: the two answers, their difference and whether it is flagged."""
+
+    pair: MirrorPair
+    candidate: Any
+    recruiter: Any
+    difference: int | None
+    flagged: bool
+
+
+def next_step_mismatch(signal: str | None, next_steps: int | None) -> bool:
+    """DESIGN's rule: recruiter heard a next step but the candidate says ≤ 2, or heard none and ≥ 4."""
+    if signal is None or next_steps is None:
+        return False
+    return (signal == "yes" and next_steps <= 2) or (signal == "no" and next_steps >= 4)
+
+
+def compare(pair: MirrorPair, answers: dict[str, Any], debrief: Any) -> Gap:
+    """Compare one mirrored pair of a response's answers and a debrief."""
+    candidate = answers.get(pair.survey_key)
+    recruiter = getattr(debrief, pair.debrief_field, None) if debrief is not None else None
+    if pair.kind == "scale" and candidate is not None and recruiter is not None:
+        difference = candidate - recruiter
+        return Gap(pair, candidate, recruiter, difference, abs(difference) >= GAP_THRESHOLD)
+    flagged = pair.kind == "next_step" and next_step_mismatch(recruiter, candidate)
+    return Gap(pair, candidate, recruiter, None, flagged)
+
+
+def perception_gaps(answers: dict[str, Any], debrief: Any) -> list[Gap]:
+    """Every mirrored pair compared, in the order of MIRROR."""
+    return [compare(pair, answers, debrief) for pair in MIRROR]

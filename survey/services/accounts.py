@@ -7,6 +7,7 @@ import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from ..extensions import db
 from ..models import ROLES, ApiKey, User, utcnow
@@ -67,3 +68,16 @@ def authenticate_api_key(plain: str) -> ApiKey | None:
     api_key.last_used_at = utcnow()
     db.session.commit()
     return api_key
+
+
+def authenticate_user(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same answer for either mistake)."""
+    user = find_user(email or "")
+    if user is None or not user.active:
+        # Hash anyway so a wrong email takes as long as a wrong password.
+        User(password_hash=_DUMMY_HASH).check_password(password or "")
+        return None
+    return user if user.check_password(password or "") else None
+
+
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
