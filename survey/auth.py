@@ -1,10 +1,10 @@
 """Who is signed in: Flask-Login's user loader."""
 
 from .extensions import db, login_manager
+from .models import User
 
 login_manager.login_view = "recruiter.login"
 login_manager.login_message = "Please sign in to see this page."
-from .models import User
 
 
 @login_manager.user_loader
