@@ -7,9 +7,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db
-from ..services.accounts import authenticate_user
-from ..services.audit import record_event
+from ..services.accounts import sign_in
 from . import bp
 from .forms import LoginForm
 
@@ -38,14 +36,10 @@ def login():
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate_user(form.email.data, form.password.data)
+        user = sign_in(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            record_event("sign_in", actor=user)
-            db.session.commit()
             return redirect(safe_next(request.args.get("next")) or home_for(user))
-        record_event("sign_in.failed", {"email": form.email.data[:254]}, actor_label="anonymous")
-        db.session.commit()
         flash("Wrong email or password.", "error")
     return render_template("recruiter/login.html", form=form), 200 if request.method == "GET" else 400
 

@@ -81,3 +81,16 @@ def authenticate_user(email: str, password: str) -> User | None:
 
 
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+def sign_in(email: str, password: str) -> User | None:
+    """Check credentials and record the attempt, successful or not, in the audit log."""
+    from .audit import record_event
+
+    user = authenticate_user(email, password)
+    if user is None:
+        record_event("sign_in.failed", {"email": (email or "")[:254]}, actor_label="anonymous")
+    else:
+        record_event("sign_in", actor=user)
+    db.session.commit()
+    return user
