@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -54,11 +55,12 @@ def create_api_key_command(name: str) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_interviews_command(csv_file: Path) -> None:
     """Import interviews from a CSV file (columns in the README); bad rows are listed."""
-    with csv_file.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
+    # surrogateescape: a row with bytes that are not UTF-8 is reported, not fatal to the file.
+    with csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
     with (
-        csv_file.open(encoding="utf-8-sig", newline="") as handle,
-        click.progressbar(length=total, label="Importing", file=click.get_text_stream("stderr")) as bar,
+        csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle,
+        click.progressbar(length=total, label="Importing", file=sys.stderr) as bar,
     ):
         try:
             report = import_interviews(handle, on_row=lambda: bar.update(1))

@@ -10,10 +10,10 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import free_port, interview_payload
 from sqlalchemy import select
 
 from config import TestingConfig
+from helpers import free_port, interview_payload
 from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, Invitation

@@ -37,7 +37,7 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
-def enqueue_survey_email(invitation: Invitation, kind: str) -> None:
+def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
     """Write the invitation or reminder email to the outbox."""
     interview = invitation.interview
     company = current_app.config["COMPANY_NAME"]
@@ -65,6 +65,7 @@ def enqueue_survey_email(invitation: Invitation, kind: str) -> None:
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        now=now,
     )
 
 
@@ -106,7 +107,7 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
         invitation.expires_at = invitation.send_after + expiry
         return "expired"
     invitation.issued_at = now
-    enqueue_survey_email(invitation, "invitation")
+    enqueue_survey_email(invitation, "invitation", now)
     return "issued"
 
 
@@ -136,7 +137,7 @@ def queue_reminders(now: datetime) -> int:
             break
         for invitation in batch:
             invitation.reminder_issued_at = now
-            enqueue_survey_email(invitation, "reminder")
+            enqueue_survey_email(invitation, "reminder", now)
         db.session.commit()
         queued += len(batch)
     return queued
@@ -182,8 +183,7 @@ def send_due(now: datetime | None = None) -> SendDueSummary:
     issued = issue_due_invitations(now)
     reminders = queue_reminders(now)
     expired = expire_overdue(now)
-    # Mail written a moment ago in this pass is due too, even when `now` was fixed earlier.
-    delivery = deliver_outbox(max(now, utcnow()))
+    delivery = deliver_outbox(now)
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
