@@ -93,7 +93,9 @@ def worker_command(interval: int | None, once: bool) -> None:
     click.echo(f"worker: running every {interval}s")
     while not stop.is_set():
         try:
-            click.echo(send_due().line())
+            summary = send_due()
+            if summary.did_something or once:  # quiet passes stay quiet
+                click.echo(summary.line())
         except Exception:  # a worker must survive a bad pass (database restart, …)
             current_app.logger.exception("worker pass failed")
             from .extensions import db
@@ -142,7 +144,10 @@ def mailcatcher_command(host: str, port: int | None) -> None:
         raise click.ClickException("DEV_MAIL_DIR is not set (use SURVEY_CONFIG=development).")
     port = port or current_app.config["MAIL_PORT"]
     click.echo(f"mailcatcher: SMTP on {host}:{port}, messages in {mail_dir}")
-    serve(mail_dir, host, port)
+    try:
+        serve(mail_dir, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?")
 
 
 def init_cli(app: Flask) -> None:

@@ -164,6 +164,13 @@ class SendDueSummary:
     opted_out: int
     delivery: DeliveryReport
 
+    @property
+    def did_something(self) -> bool:
+        """Whether the pass changed or sent anything (or failed to)."""
+        d = self.delivery
+        counts = (self.issued, self.reminders, self.expired, self.opted_out, d.sent, d.retrying, d.dead, d.skipped)
+        return any(counts) or d.smtp_error is not None
+
     def line(self) -> str:
         """One human line of counts."""
         text = (
