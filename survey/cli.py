@@ -147,7 +147,8 @@ def mailcatcher_command(host: str, port: int | None) -> None:
     try:
         serve(mail_dir, host, port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?")
+        message = f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?"
+        raise click.ClickException(message) from exc
 
 
 def init_cli(app: Flask) -> None:

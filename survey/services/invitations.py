@@ -168,8 +168,8 @@ class SendDueSummary:
     def did_something(self) -> bool:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
-        counts = (self.issued, self.reminders, self.expired, self.opted_out, d.sent, d.retrying, d.dead, d.skipped)
-        return any(counts) or d.smtp_error is not None
+        changes = (self.issued, self.reminders, self.expired, self.opted_out)
+        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
 
     def line(self) -> str:
         """One human line of counts."""
