@@ -336,3 +336,23 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(60), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+
+
+ALERT_SOURCES = ("survey", "debrief")
+
+
+class Alert(db.Model):
+    """An alert emailed to an interview's recruiter. Unique per interview and source, so each
+    source (the candidate's answers, the debrief's red flag) alerts at most once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(in_check("source", ALERT_SOURCES), name="source"),
+        UniqueConstraint("interview_id", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"))
+    source: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
