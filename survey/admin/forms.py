@@ -5,9 +5,10 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..models import ROLES
+from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
-ROLE_CHOICES = [(role, role.capitalize() if role != "hr" else "HR") for role in ROLES]
+ROLE_CHOICES = options((role, role.capitalize() if role != "hr" else "HR") for role in ROLES)
 
 
 class NewUserForm(FlaskForm):

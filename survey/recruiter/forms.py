@@ -8,6 +8,7 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -19,6 +20,14 @@ from ..questions import TEXT_MAX_CHARS
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+ANY = ("", "Any")
 
 
 class LoginForm(FlaskForm):
@@ -40,11 +49,17 @@ class InterviewFilterForm(FlaskForm):
 
     status = SelectField(
         "Survey status",
-        choices=[("", "Any")] + [(s, s.replace("_", " ").capitalize()) for s in INVITATION_STATUSES],
+        choices=options([ANY, *((s, s.replace("_", " ").capitalize()) for s in INVITATION_STATUSES)]),
         validators=[Optional()],
     )
-    stage = SelectField("Stage", choices=[("", "Any")], validators=[Optional()])
-    position = SelectField("Position", choices=[("", "Any")], validators=[Optional()])
+    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()])
+    position = SelectField("Position", choices=options([ANY]), validators=[Optional()])
+
+    def offer(self, stages: list[str], positions: list[tuple[int, str]]) -> None:
+        """Fill the stage and position menus with what the user's interviews use."""
+        self.stage.choices = options([ANY, *((stage, stage) for stage in stages)])
+        self.position.choices = options([ANY, *((str(pid), label) for pid, label in positions)])
+
     needs_debrief = BooleanField("Needs a debrief")
 
 
@@ -127,12 +142,12 @@ def scale_field(label: str, low: str, high: str) -> SelectField:
     choices = [("", "—")] + [(str(n), str(n)) for n in range(1, 6)]
     choices[1] = ("1", f"1 · {low}")
     choices[5] = ("5", f"5 · {high}")
-    return SelectField(label, choices=choices, coerce=optional_int, validators=[Optional()])
+    return SelectField(label, choices=options(choices), coerce=optional_int, validators=[Optional()])
 
 
 def yes_no_field(label: str) -> SelectField:
     """Yes, no, or not known."""
-    return SelectField(label, choices=[("", "—"), ("yes", "Yes"), ("no", "No")], coerce=yes_no)
+    return SelectField(label, choices=options([("", "—"), ("yes", "Yes"), ("no", "No")]), coerce=yes_no)
 
 
 def notes_field(label: str) -> TextAreaField:
@@ -152,7 +167,7 @@ class DebriefForm(FlaskForm):
     self_assessment = scale_field("Candidate's own view of how it went, as told", "poorly", "very well")
     next_step_signal = SelectField(
         "Did the hiring manager signal a next step?",
-        choices=[("", "—"), *labelled(NEXT_STEP_SIGNALS)],
+        choices=options([("", "—"), *labelled(NEXT_STEP_SIGNALS)]),
         coerce=optional_str,
     )
     doubts = notes_field("Doubts about the role the candidate raised")
@@ -163,11 +178,11 @@ class DebriefForm(FlaskForm):
     what_matters = notes_field("What the hiring manager's questions showed matters most")
     red_flags = notes_field("Red flags")
     red_flag_severity = SelectField(
-        "Red flag severity", choices=labelled(RED_FLAG_SEVERITIES), default="none"
+        "Red flag severity", choices=options(labelled(RED_FLAG_SEVERITIES)), default="none"
     )
     expected_outcome = SelectField(
         "Expected outcome",
-        choices=[("", "—"), *zip(EXPECTED_OUTCOMES, OUTCOME_LABELS, strict=True)],
+        choices=options([("", "—"), *zip(EXPECTED_OUTCOMES, OUTCOME_LABELS, strict=True)]),
         coerce=optional_str,
     )
     referral_potential = scale_field("Referral potential", "none", "very high")

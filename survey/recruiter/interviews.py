@@ -49,8 +49,7 @@ def interviews():
     """The user's interviews, newest first, filtered and paginated."""
     stages, positions = filter_choices(current_user)
     form = InterviewFilterForm(formdata=request.args)
-    form.stage.choices = [("", "Any")] + [(stage, stage) for stage in stages]
-    form.position.choices = [("", "Any")] + [(str(pid), label) for pid, label in positions]
+    form.offer(stages, positions)
     filters = read_filters(form)
     page = list_interviews(current_user, filters, request.args.get("page", 1, type=int))
     args = {key: value for key, value in request.args.items() if key != "page"}
