@@ -1,7 +1,7 @@
 """Every staff route, visited by every kind of visitor: who gets in, who gets a 404, who must sign in."""
 
 import pytest
-from helpers import session_csrf, sign_in
+from helpers import csrf_token, session_csrf, sign_in
 from sqlalchemy import select
 
 from survey.extensions import db
@@ -93,8 +93,6 @@ def test_signed_out_visitor_is_sent_to_login_and_back(client, staff, world):
         and response.location == f"/login?next=%2Finterviews%2F{world['interview']}"
     )
     page = client.get(response.location)
-    from helpers import csrf_token
-
     back = client.post(
         response.location,
         data={
