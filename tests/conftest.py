@@ -164,12 +164,13 @@ def staff(app, recruiter):
 
 
 @pytest.fixture
-def answer_survey(app, smtp_server):
-    """Answer a delivered invitation through the real survey form (as the candidate, in their own
-    browser session); returns the POST's response."""
-    from helpers import survey_link
+def answer_survey(client, smtp_server):
+    """Answer a delivered invitation through the real survey form; returns the POST's response.
 
-    client = app.test_client()
+    It uses the test's own client: requests share the fixture's app context and so `g`, where
+    Flask-WTF caches the CSRF token and Flask-Login the user, so a second client would mix them up.
+    """
+    from helpers import survey_link
 
     def answer(message, consent: str = "named", **answers):
         path = survey_link(message)

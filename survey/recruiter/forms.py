@@ -13,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import TEXT_MAX_CHARS
@@ -67,7 +67,7 @@ class NewInterviewForm(FlaskForm):
     """An interview typed in by its recruiter; checked by the same intake as the API."""
 
     candidate_name = StringField("Candidate name", validators=[DataRequired(), Length(max=200)])
-    candidate_email = EmailField("Candidate email", validators=[DataRequired(), Length(max=254)])
+    candidate_email = EmailField("Candidate email", validators=[DataRequired(), Email(), Length(max=254)])
     position_title = StringField("Position", validators=[DataRequired(), Length(max=200)])
     department = StringField("Department", validators=[Optional(), Length(max=120)])
     location = StringField("Location", validators=[Optional(), Length(max=120)])
@@ -75,7 +75,8 @@ class NewInterviewForm(FlaskForm):
     hiring_manager = StringField("Hiring manager", validators=[Optional(), Length(max=200)])
     interviewers = StringField("Interviewers (comma-separated)", validators=[Optional(), Length(max=2000)])
     starts_at = DateTimeLocalField("Starts (UTC)", format=DATETIME_FORMATS, validators=[Optional()])
-    ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[DataRequired()])
+    # InputRequired, not DataRequired: a badly typed time says so rather than "required".
+    ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
 
     def payload(self, recruiter_email: str) -> dict:
         """The intake payload (the JSON API's shape) this form describes."""
@@ -113,7 +114,7 @@ class NewInterviewForm(FlaskForm):
 class RescheduleForm(FlaskForm):
     """When a not-yet-sent survey should go out."""
 
-    send_after = DateTimeLocalField("Send at (UTC)", format=DATETIME_FORMATS, validators=[DataRequired()])
+    send_after = DateTimeLocalField("Send at (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
 
 
 def optional_int(value) -> int | None:
