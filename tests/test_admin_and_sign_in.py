@@ -45,8 +45,6 @@ def throttled_app(tmp_path):
         create_user("tess@example.com", "Tess", "recruiter", "password-123")
         yield app
         db.session.remove()
-    # The next app built in this process must not inherit the switched-on limiter.
-    create_app(TestingConfig)
 
 
 def test_repeated_failed_sign_ins_are_throttled_with_a_clear_wait(throttled_app):
