@@ -239,3 +239,19 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
     invitation.cancelled_at = utcnow()
     db.session.commit()
     return invitation
+
+
+def reschedule_invitation(invitation: Invitation, send_after: datetime) -> Invitation:
+    """Change when a not-yet-sent invitation goes out."""
+    if invitation.status != "scheduled" or invitation.issued_at is not None:
+        raise ValueError("This survey has already gone out; resend it to issue a new link.")
+    invitation.send_after = send_after
+    db.session.commit()
+    return invitation
+
+
+def resend_for_owner(invitation: Invitation) -> Invitation:
+    """Resend now, unless the candidate asked us to stop or their address bounced."""
+    if not invitation.interview.candidate.reachable:
+        raise ValueError("The candidate opted out or their address bounced; nothing more can be sent.")
+    return resend_invitation(invitation)
