@@ -123,6 +123,11 @@ def test_missing_consent_keeps_answers_and_says_what_is_missing(page, sent_invit
     assert page.get_by_label("What should we do differently?").input_value() == "Shorter loop."
     assert page.get_by_text("Please choose whether your recruiter may see your name.").is_visible()
     assert stored_response() is None
+    page.get_by_role("alert").get_by_role("link", name="May your recruiter see these answers").click()
+    assert page.url.endswith("#consent-group")
+    assert page.locator("#consent-group").is_visible()
+    top = page.evaluate("document.getElementById('consent-group').getBoundingClientRect().top")
+    assert 0 <= top < 200  # scrolled to it, not left at the foot of a long page
 
 
 def test_survey_page_with_its_css_weighs_under_30_kb(page, sent_invitation):
