@@ -24,6 +24,7 @@ from survey.services.accounts import create_user
 STAFF_PASSWORD = "password-123"
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selection reads the markers
 def pytest_collection_modifyitems(config, items):
     """Everything under tests/browser is a browser test."""
     for item in items:
@@ -90,7 +91,9 @@ def staff_user(app):
     """Create a staff account the browser can sign in with: staff_user(role) -> User."""
 
     def create(role: str, email: str | None = None):
-        return create_user(email or f"{role}.browser@example.com", f"Browser {role.title()}", role, STAFF_PASSWORD)
+        return create_user(
+            email or f"{role}.browser@example.com", f"Browser {role.title()}", role, STAFF_PASSWORD
+        )
 
     return create
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from browser_harness import assert_accessible
+from browser_harness import assert_accessible, blocking_violations
 
 from survey.extensions import db
 from survey.models import utcnow
@@ -86,3 +86,10 @@ def test_signed_in_staff_home_is_accessible(signed_in_page, recruiter, live_serv
     assert page.url == f"{live_server}/"
     assert page.get_by_role("button", name="Sign out").is_visible()
     assert_accessible(page)
+
+
+def test_the_check_catches_real_faults(page):
+    """A page with an unlabelled field, low contrast and no language fails, so a pass means something."""
+    page.set_content("<title>t</title><p style='color:#bbb;background:#fff'>faint</p><input type=text>")
+    rules = {violation.rule for violation in blocking_violations(page)}
+    assert {"label", "color-contrast", "html-has-lang"} <= rules

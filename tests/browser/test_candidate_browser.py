@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from browser_harness import NARROW_PHONE, horizontal_overflow
+from browser_harness import NARROW_PHONE, PHONE, horizontal_overflow
 from sqlalchemy import select
 
 from helpers import URL_PATTERN, text_part
@@ -57,9 +57,7 @@ def test_candidate_answers_from_the_email_with_the_keyboard_alone(page, live_ser
 
     tab_to(page, "")  # the skip link comes first
     choose_with_arrows(page, "nps", 9)  # 0 → 9
-    outline = page.evaluate(
-        "getComputedStyle(document.activeElement.nextElementSibling).outlineStyle"
-    )
+    outline = page.evaluate("getComputedStyle(document.activeElement.nextElementSibling).outlineStyle")
     assert outline != "none", "the focused scale option shows no focus ring"
     choose_with_arrows(page, "on_time", 3)  # 1 → 4
     for key in ("prepared", "role_clarity", "fair", "next_steps", "culture_picture", "impression"):
@@ -127,7 +125,7 @@ def test_missing_consent_keeps_answers_and_says_what_is_missing(page, sent_invit
     assert page.url.endswith("#consent-group")
     assert page.locator("#consent-group").is_visible()
     top = page.evaluate("document.getElementById('consent-group').getBoundingClientRect().top")
-    assert 0 <= top < 200  # scrolled to it, not left at the foot of a long page
+    assert 0 <= top < PHONE["height"]  # scrolled into view from the foot of a long page
 
 
 def test_survey_page_with_its_css_weighs_under_30_kb(page, sent_invitation):
@@ -138,8 +136,9 @@ def test_survey_page_with_its_css_weighs_under_30_kb(page, sent_invitation):
     page.wait_for_load_state("load")
     kinds = sorted(r.request.resource_type for r in responses)
     assert kinds == ["document", "stylesheet"]
-    transferred = sum(r.request.sizes()["responseBodySize"] + r.request.sizes()["responseHeadersSize"]
-                      for r in responses)
+    transferred = sum(
+        r.request.sizes()["responseBodySize"] + r.request.sizes()["responseHeadersSize"] for r in responses
+    )
     assert transferred < PAGE_BUDGET_BYTES, f"{transferred} bytes"
 
 
@@ -158,4 +157,3 @@ def test_pages_fit_a_320_px_screen_without_sideways_scrolling(new_page, sent_inv
     assert horizontal_overflow(page) <= 0
     page.goto(f"{live_server}/s/not-a-real-token")
     assert horizontal_overflow(page) <= 0
-
