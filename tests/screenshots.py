@@ -8,6 +8,7 @@ is computed inside the app context from the demo data, and `sign_in_as` names a 
 from __future__ import annotations
 
 import argparse
+import logging
 import secrets
 import sys
 import tempfile
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the output
     with tempfile.TemporaryDirectory() as scratch:
         app = demo_app(Path(scratch) / "demo.sqlite")
         server = LiveServer(app).start()
