@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from browser_harness import PHONE, LiveServer, chromium_available, launch_chromium, sign_in
+from browser_harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shots = [s for s in SHOTS if not args.only or s.name in args.only]
     if not chromium_available():
-        print("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)", file=sys.stderr)
+        print(f"Chromium is not installed at {CHROMIUM_PATH} (apt-get install chromium)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the output

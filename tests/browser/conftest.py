@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from browser_harness import PHONE, LiveServer, chromium_available, launch_chromium, sign_in
+from browser_harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
 
 from survey.extensions import db
 from survey.services.accounts import create_user
@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 def browser():
     """Headless system Chromium, shared by the whole session (starting it is the slow part)."""
     if not chromium_available():
-        message = "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)"
+        message = f"Chromium is not installed at {CHROMIUM_PATH} (apt-get install chromium)"
         if os.environ.get("BROWSER_TESTS_REQUIRED"):
             pytest.fail(message)
         pytest.skip(message)
