@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: install
 
 test: install
 	SURVEY_CONFIG=testing $(BIN)/pytest
+
+# Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).
+screenshots: install
+	PYTHONPATH=. $(BIN)/python tests/screenshots.py
 
 lint: install
 	$(BIN)/ruff check survey tests config.py wsgi.py
