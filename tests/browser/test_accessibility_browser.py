@@ -81,9 +81,9 @@ def test_sign_in_page_is_accessible_empty_and_after_a_wrong_password(page, live_
 
 
 def test_signed_in_staff_home_is_accessible(signed_in_page, staff_user, live_server):
-    """A staff member signs in through the form and lands on a page with the sign-out control."""
+    """A staff member signs in through the form and lands on the interview list with the sign-out control."""
     page = signed_in_page(staff_user("hr"))
-    assert page.url == f"{live_server}/"
+    assert page.url == f"{live_server}/interviews"
     assert page.get_by_role("button", name="Sign out").is_visible()
     assert_accessible(page)
 
