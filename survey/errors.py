@@ -1,7 +1,10 @@
 """Error pages: HTML for people, JSON under /api, never a stack trace."""
 
 from flask import Flask, jsonify, render_template, request
+from flask.globals import request_ctx
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -9,6 +12,7 @@ PLAIN_500 = (
     "<!doctype html><title>Something went wrong</title>"
     "<h1>Something went wrong</h1><p>Please try again in a minute.</p>"
 )
+PLAIN_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
     401: ("Sign-in needed", "Please sign in to continue."),
@@ -32,6 +36,10 @@ def render_error(code: int, message: str | None = None):
     title, default = MESSAGES.get(code, MESSAGES[500])
     if _wants_json():
         return jsonify(error=message or default), code
+    if request_ctx.url_adapter is None:
+        # A request for a host outside TRUSTED_HOSTS has no URL map, so no templated page.
+        page = PLAIN_PAGE.format(title=escape(title), message=escape(message or default))
+        return page, code, {"Content-Type": "text/html; charset=utf-8"}
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
@@ -45,6 +53,11 @@ def init_error_handlers(app: Flask) -> None:
             "The form had expired or was not sent from this site. "
             "Please go back, reload the page and try again.",
         )
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded):
+        # The limit's own message says what to do; a bare limit string ("30 per 1 minute") does not.
+        return render_error(429, exc.limit.error_message and exc.description)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
