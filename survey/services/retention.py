@@ -77,11 +77,11 @@ class Scrubber:
         whole += [str(escape(value)) for value in whole]
         parts += [str(escape(part)) for part in parts]
         longest_first = sorted(set(filter(None, whole)), key=len, reverse=True)
-        self._whole = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE)
+        self._whole = re.compile(_any_word(longest_first), re.IGNORECASE)
         # Name parts as whole words and in their written case, so "Will" goes but "will" stays.
         by_length = sorted(set(parts), key=len, reverse=True)
         self._parts = (
-            re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in by_length)) if by_length else None
+            re.compile(_any_word(by_length)) if by_length else None
         )
 
     def text(self, value: str | None) -> str | None:
@@ -100,6 +100,11 @@ class Scrubber:
         if isinstance(value, list):
             return [self.json(item) for item in value]
         return value
+
+
+def _any_word(needles: Iterable[str]) -> str:
+    """A pattern for any of the needles standing on its own (not inside a longer word)."""
+    return "|".join(rf"(?<!\w){re.escape(needle)}(?!\w)" for needle in needles)
 
 
 def find_candidate(email: str) -> Candidate | None:
