@@ -64,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount each audience's blueprint."""
     from . import health
     from .api import bp as api_bp
+    from .audit_log import bp as audit_log_bp
     from .candidate import bp as candidate_bp
     from .recruiter import bp as recruiter_bp
 
@@ -71,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(recruiter_bp)
+    app.register_blueprint(audit_log_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 

@@ -80,9 +80,7 @@ class Scrubber:
         self._whole = re.compile(_any_word(longest_first), re.IGNORECASE)
         # Name parts as whole words and in their written case, so "Will" goes but "will" stays.
         by_length = sorted(set(parts), key=len, reverse=True)
-        self._parts = (
-            re.compile(_any_word(by_length)) if by_length else None
-        )
+        self._parts = re.compile(_any_word(by_length)) if by_length else None
 
     def text(self, value: str | None) -> str | None:
         """The text with every mention replaced by [erased]."""
