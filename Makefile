@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test install lint bench clean
+.PHONY: run test fuzz install lint bench clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: install
 
 test: install
 	SURVEY_CONFIG=testing $(BIN)/pytest
+
+# The fuzz tests with the "fuzz" Hypothesis profile: many more examples than `make test` runs.
+fuzz: install
+	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
 lint: install
 	$(BIN)/ruff check survey tests config.py wsgi.py

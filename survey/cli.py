@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import signal
 import threading
@@ -56,8 +57,7 @@ def create_api_key_command(name: str) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_interviews_command(csv_file: Path) -> None:
     """Import interviews from a CSV file (columns in the README); bad rows are listed."""
-    with csv_file.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
-        total = max(sum(1 for _ in handle) - 1, 0)
+    total = _count_utf8_lines(csv_file)
     with (
         csv_file.open(encoding="utf-8-sig", newline="") as handle,
         click.progressbar(length=total, label="Importing", file=click.get_text_stream("stderr")) as bar,
@@ -71,6 +71,27 @@ def import_interviews_command(csv_file: Path) -> None:
     click.echo(report.line())
     if report.errors:
         raise SystemExit(1)
+
+
+def _count_utf8_lines(path: Path) -> int:
+    """About how many data rows a file has (for the progress bar); refuses it unless it is UTF-8 text."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    with path.open("rb") as handle:
+        for number, chunk in enumerate(iter(lambda: handle.read(64 * 1024), b"")):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise click.ClickException(
+                    f"{path}: not UTF-8 text (byte {number * 64 * 1024 + exc.start + 1}); "
+                    "save it as 'CSV UTF-8' and try again. Nothing was imported."
+                ) from exc
+            lines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: ends in the middle of a UTF-8 character.") from exc
+    return max(lines - 1, 0)
 
 
 @surveys_cli.command("send-due")
