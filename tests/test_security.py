@@ -215,3 +215,14 @@ def test_api_is_throttled_with_a_json_429(throttled_app):
 def test_ratelimit_enabled_false_switches_throttling_off(client):
     assert not client.application.config["RATELIMIT_ENABLED"]
     assert {client.get(f"/s/guess-{n}").status_code for n in range(80)} == {404}
+
+
+def test_ratelimit_storage_uri_setting_is_honoured(tmp_path):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'storage.sqlite'}"
+        RATELIMIT_ENABLED = True
+        RATELIMIT_STORAGE_URI = "nosuchstore://127.0.0.1"
+
+    # The setting is read (and here refused), not overridden by a hard-coded default.
+    with pytest.raises(Exception, match="nosuchstore"):
+        create_app(Config)
