@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test install lint bench clean screenshots
+.PHONY: run test fuzz install lint bench clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install
 # Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).
 screenshots: install
 	PYTHONPATH=. $(BIN)/python tests/screenshots.py
+
+# The fuzz tests with the "fuzz" Hypothesis profile: many more examples than `make test` runs.
+fuzz: install
+	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
 lint: install
 	$(BIN)/ruff check survey tests config.py wsgi.py

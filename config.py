@@ -64,6 +64,9 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # Per client address. A candidate opens and sends a survey a handful of times; an ATS posts in bursts.
+    RATELIMIT_SURVEY = os.environ.get("RATELIMIT_SURVEY", "30 per minute; 300 per hour")
+    RATELIMIT_API = os.environ.get("RATELIMIT_API", "300 per minute")
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
@@ -75,6 +78,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Strict-Transport-Security max-age; 0 sends no header (plain-HTTP development).
+    HSTS_MAX_AGE_SECONDS = 0
     # Where development keeps caught mail (None: no mail viewer).
     DEV_MAIL_DIR: str | None = None
 
@@ -111,6 +116,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
+    HSTS_MAX_AGE_SECONDS = env_int("HSTS_MAX_AGE_SECONDS", 31_536_000)
 
     @classmethod
     def check(cls) -> None:

@@ -30,6 +30,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_blueprints(app)
     register_template_helpers(app)
     register_error_handlers(app)
+    register_security(app)
     register_commands(app)
     return app
 
@@ -50,7 +51,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    from . import auth  # noqa: F401  (registers the user loader)
+    from . import (
+        auth,  # noqa: F401  (registers the user loader)
+        throttling,  # noqa: F401  (limits on the survey links and the API)
+    )
 
     with app.app_context():
         configure_engine(db.engine)
@@ -61,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from . import health
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .audit_log import bp as audit_log_bp
     from .candidate import bp as candidate_bp
     from .recruiter import bp as recruiter_bp
 
@@ -69,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(recruiter_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(audit_log_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 
@@ -87,6 +93,13 @@ def register_error_handlers(app: Flask) -> None:
     from .errors import init_error_handlers
 
     init_error_handlers(app)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers on every response; unreadable input refused."""
+    from .security import init_security
+
+    init_security(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -17,6 +17,7 @@ from .services.accounts import AccountError, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
+from .services.retention import RetentionError, erase_candidate, purge_expired
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -24,6 +25,7 @@ interviews_cli = AppGroup("interviews", help="Interviews.")
 surveys_cli = AppGroup("surveys", help="Survey sending.")
 demo_cli = AppGroup("demo", help="Demo data.")
 dev_cli = AppGroup("dev", help="Development helpers.")
+data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
 
 
 @users_cli.command("create")
@@ -110,6 +112,26 @@ def worker_command(interval: int | None, once: bool) -> None:
     click.echo("worker: stopped")
 
 
+@data_cli.command("purge")
+def data_purge_command() -> None:
+    """De-identify candidates whose last interview ended over DATA_RETENTION_DAYS ago."""
+    report = purge_expired()
+    click.echo(
+        f"Purged personal data older than {current_app.config['DATA_RETENTION_DAYS']} days: {report.line()}."
+    )
+
+
+@data_cli.command("erase")
+@click.argument("email")
+def data_erase_command(email: str) -> None:
+    """Erase one candidate's personal data on request; answers stay, de-identified."""
+    try:
+        report = erase_candidate(email)
+    except RetentionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Erased: {report.line()}.")
+
+
 @demo_cli.command("seed")
 @click.option("--interviews", type=int, default=400, show_default=True)
 def demo_seed_command(interviews: int) -> None:
@@ -153,6 +175,6 @@ def mailcatcher_command(host: str, port: int | None) -> None:
 
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
-    for group in (users_cli, api_keys_cli, interviews_cli, surveys_cli, demo_cli, dev_cli):
+    for group in (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, demo_cli, dev_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

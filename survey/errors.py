@@ -4,8 +4,10 @@ import math
 import time
 
 from flask import Flask, jsonify, render_template, request
-from flask_limiter.errors import RateLimitExceeded
+from flask.globals import request_ctx
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,6 +15,7 @@ PLAIN_500 = (
     "<!doctype html><title>Something went wrong</title>"
     "<h1>Something went wrong</h1><p>Please try again in a minute.</p>"
 )
+PLAIN_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
 MESSAGES = {
     400: ("Bad request", "The request could not be understood."),
     401: ("Sign-in needed", "Please sign in to continue."),
@@ -36,6 +39,10 @@ def render_error(code: int, message: str | None = None):
     title, default = MESSAGES.get(code, MESSAGES[500])
     if _wants_json():
         return jsonify(error=message or default), code
+    if request_ctx.url_adapter is None:
+        # A request for a host outside TRUSTED_HOSTS has no URL map, so no templated page.
+        page = PLAIN_PAGE.format(title=escape(title), message=escape(message or default))
+        return page, code, {"Content-Type": "text/html; charset=utf-8"}
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
@@ -52,6 +59,9 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(exc: RateLimitExceeded):
+        # A limit with its own message says what to do; sign-in's gives the wait in words.
+        if exc.limit.error_message:
+            return render_error(429, exc.description)
         return render_error(429, f"Too many attempts. Please try again in {retry_wait()}.")
 
     @app.errorhandler(HTTPException)

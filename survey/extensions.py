@@ -32,4 +32,5 @@ mail = Mail()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 # In-memory by default (per process); set RATELIMIT_STORAGE_URI to share limits between processes.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# No storage_uri here: a constructor value would override the setting.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -113,6 +113,8 @@ class Candidate(db.Model):
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the personal data was erased (on request or by the retention purge).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

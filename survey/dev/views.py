@@ -58,3 +58,18 @@ def mail_message(key: str):
         html=_part(message, "text/html"),
         links=list(dict.fromkeys(URL_PATTERN.findall(text))),
     )
+
+
+# The caught email's HTML part uses inline styles (mail clients need them); let it render here,
+# development only, still with no script and no other origin.
+DEV_MAIL_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
+)
+
+
+@bp.after_request
+def allow_inline_mail_styles(response):
+    """The mail viewer's content security policy."""
+    response.headers["Content-Security-Policy"] = DEV_MAIL_POLICY
+    return response

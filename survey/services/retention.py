@@ -1,0 +1,259 @@
+"""Retention and erasure of candidates' personal data.
+
+Erasing a candidate keeps the interview and the survey answers for the statistics, but nothing
+that says who they were: the candidate row keeps a placeholder, every link is revoked, a named
+response loses its invitation link (it becomes like an anonymous one), and the candidate's name
+and email are scrubbed from debrief notes, answers, the outbox and the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from markupsafe import escape
+from sqlalchemy import Text, cast, exists, func, or_, select, update
+
+from ..extensions import db
+from ..models import (
+    OPEN_STATUSES,
+    AuditEvent,
+    Candidate,
+    Debrief,
+    Interview,
+    Invitation,
+    OutboxMessage,
+    Response,
+    utcnow,
+)
+from .audit import record_event
+
+ERASED_NAME = "Erased candidate"
+ERASED_MARK = "[erased]"
+ERASED_DOMAIN = "erased.invalid"
+DEBRIEF_TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matters", "red_flags", "free_notes")
+PURGE_BATCH = 200
+
+
+class RetentionError(ValueError):
+    """An erasure request that cannot be carried out, with a message for people."""
+
+
+@dataclass
+class ErasureReport:
+    """How much was de-identified."""
+
+    candidates: int = 0
+    invitations_revoked: int = 0
+    responses_deidentified: int = 0
+    debriefs_scrubbed: int = 0
+    outbox_scrubbed: int = 0
+    audit_scrubbed: int = 0
+
+    def add(self, other: ErasureReport) -> None:
+        """Add another report's counts to this one."""
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def line(self) -> str:
+        """One summary line."""
+        return ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in asdict(self).items())
+
+
+class Scrubber:
+    """Replaces a person's email and name (whole, and each part of it) in free text."""
+
+    def __init__(self, name: str, email: str):
+        whole = [email, name]
+        # "O'Quennell-Ashworth" is mentioned as itself, as "Quennell" and as "Ashworth".
+        words = re.split(r"[\s,]+", name) + re.split(r"[\s,'’\-.]+", name)
+        parts = [part for part in words if len(part) >= 2]
+        # HTML bodies hold the escaped spelling ("O&#39;Brien").
+        whole += [str(escape(value)) for value in whole]
+        parts += [str(escape(part)) for part in parts]
+        longest_first = sorted(set(filter(None, whole)), key=len, reverse=True)
+        self._whole = re.compile(_any_word(longest_first), re.IGNORECASE)
+        # Name parts as whole words and in their written case, so "Will" goes but "will" stays.
+        by_length = sorted(set(parts), key=len, reverse=True)
+        self._parts = re.compile(_any_word(by_length)) if by_length else None
+
+    def text(self, value: str | None) -> str | None:
+        """The text with every mention replaced by [erased]."""
+        if not value:
+            return value
+        value = self._whole.sub(ERASED_MARK, value)
+        return self._parts.sub(ERASED_MARK, value) if self._parts else value
+
+    def json(self, value: Any) -> Any:
+        """A JSON value with every string (keys included) scrubbed."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k): self.json(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.json(item) for item in value]
+        return value
+
+
+def _any_word(needles: Iterable[str]) -> str:
+    """A pattern for any of the needles standing on its own (not inside a longer word)."""
+    return "|".join(rf"(?<!\w){re.escape(needle)}(?!\w)" for needle in needles)
+
+
+def find_candidate(email: str) -> Candidate | None:
+    """The candidate with this email, whatever its case."""
+    return db.session.scalar(select(Candidate).where(func.lower(Candidate.email) == email.strip().lower()))
+
+
+def erase_candidate(email: str, now: datetime | None = None) -> ErasureReport:
+    """Erase one candidate's personal data on request, and record it in the audit log."""
+    candidate = find_candidate(email)
+    if candidate is None:
+        raise RetentionError("No candidate has that email address (perhaps already erased).")
+    report = deidentify(candidate, now or utcnow())
+    # The audit trail names the row, never the person.
+    record_event("data.erase", {"candidate_id": candidate.id, **asdict(report)})
+    db.session.commit()
+    return report
+
+
+def purge_expired(now: datetime | None = None, retention_days: int | None = None) -> ErasureReport:
+    """De-identify every candidate whose last interview ended more than DATA_RETENTION_DAYS ago."""
+    now = now or utcnow()
+    days = current_app.config["DATA_RETENTION_DAYS"] if retention_days is None else retention_days
+    cutoff = now - timedelta(days=days)
+    total = ErasureReport()
+    while batch := list(db.session.scalars(_expired_candidates(cutoff).limit(PURGE_BATCH))):
+        for candidate in batch:
+            total.add(deidentify(candidate, now))
+        db.session.commit()
+    record_event("data.purge", {"retention_days": days, "cutoff": cutoff.isoformat(), **asdict(total)})
+    db.session.commit()
+    return total
+
+
+def _expired_candidates(cutoff: datetime):
+    recent_interview = exists().where(Interview.candidate_id == Candidate.id, Interview.ends_at >= cutoff)
+    return (
+        select(Candidate)
+        .where(Candidate.erased_at.is_(None), Candidate.created_at < cutoff, ~recent_interview)
+        .order_by(Candidate.id)
+    )
+
+
+def deidentify(candidate: Candidate, now: datetime) -> ErasureReport:
+    """Remove one candidate's personal data everywhere; the caller commits."""
+    scrub = Scrubber(candidate.name, candidate.email)
+    invitation_ids = list(
+        db.session.scalars(
+            select(Invitation.id).join(Interview).where(Interview.candidate_id == candidate.id)
+        )
+    )
+    report = ErasureReport(
+        candidates=1,
+        invitations_revoked=_revoke_links(invitation_ids, now),
+        responses_deidentified=_unlink_responses(invitation_ids, scrub),
+        debriefs_scrubbed=_scrub_debriefs(candidate.id, scrub),
+        outbox_scrubbed=_scrub_outbox(candidate.email, candidate.name, invitation_ids, scrub),
+        audit_scrubbed=_scrub_audit(candidate.email, candidate.name, scrub),
+    )
+    candidate.name = ERASED_NAME
+    candidate.email = f"erased-{candidate.id}@{ERASED_DOMAIN}"
+    candidate.external_id = None
+    candidate.erased_at = now
+    return report
+
+
+def _revoke_links(invitation_ids: list[int], now: datetime) -> int:
+    """Bump each invitation's version (every link ever sent stops working); open ones are cancelled."""
+    if not invitation_ids:
+        return 0
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id.in_(invitation_ids), Invitation.status.in_(OPEN_STATUSES))
+        .values(status="cancelled", cancelled_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id.in_(invitation_ids))
+        .values(version=Invitation.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return len(invitation_ids)
+
+
+def _unlink_responses(invitation_ids: list[int], scrub: Scrubber) -> int:
+    """Named responses lose their invitation link and exact time, like anonymous ones."""
+    if not invitation_ids:
+        return 0
+    responses = list(db.session.scalars(select(Response).where(Response.invitation_id.in_(invitation_ids))))
+    for response in responses:
+        response.invitation_id = None
+        response.consent = "anonymous"
+        response.submitted_at = None
+        response.answers = scrub.json(response.answers)
+    return len(responses)
+
+
+def _scrub_debriefs(candidate_id: int, scrub: Scrubber) -> int:
+    debriefs = db.session.scalars(
+        select(Debrief).join(Interview).where(Interview.candidate_id == candidate_id)
+    ).all()
+    for debrief in debriefs:
+        for field in DEBRIEF_TEXT_FIELDS:
+            setattr(debrief, field, scrub.text(getattr(debrief, field)) or "")
+    return len(debriefs)
+
+
+def _mentions(column, needles: Iterable[str]):
+    """SQL: the text of a column contains any of the needles, ignoring case."""
+    text = func.lower(cast(column, Text))
+    return or_(*(text.contains(needle.lower(), autoescape=True) for needle in needles if needle))
+
+
+def _scrub_outbox(email: str, name: str, invitation_ids: list[int], scrub: Scrubber) -> int:
+    """Mail to the candidate is emptied (and never sent); mail about them loses their name."""
+    messages = db.session.scalars(
+        select(OutboxMessage).where(
+            or_(
+                func.lower(OutboxMessage.to_address) == email.lower(),
+                OutboxMessage.invitation_id.in_(invitation_ids),
+                _mentions(OutboxMessage.subject, [email, name]),
+                _mentions(OutboxMessage.body_text, [email, name]),
+            )
+        )
+    ).all()
+    for message in messages:
+        to_candidate = message.to_address.lower() == email.lower() or message.invitation_id in invitation_ids
+        if to_candidate:
+            message.to_address = f"{ERASED_MARK}@{ERASED_DOMAIN}"
+            message.body_text = message.body_html = ""
+            message.headers = {}
+            if message.status in ("pending", "failed"):
+                message.status = "dead"
+        message.subject = scrub.text(message.subject) or ""
+        message.body_text = scrub.text(message.body_text) or ""
+        message.body_html = scrub.text(message.body_html) or ""
+        message.last_error = scrub.text(message.last_error)
+    return len(messages)
+
+
+def _scrub_audit(email: str, name: str, scrub: Scrubber) -> int:
+    """Audit details that quote the candidate (a mistyped sign-in, an import) lose the quote."""
+    # JSON text may spell non-ASCII letters as \u escapes.
+    needles = [email, name, json.dumps(name)[1:-1]]
+    events = db.session.scalars(
+        select(AuditEvent).where(
+            or_(_mentions(AuditEvent.details, needles), func.lower(AuditEvent.actor_label) == email.lower())
+        )
+    ).all()
+    for event in events:
+        event.details = scrub.json(event.details)
+        event.actor_label = scrub.text(event.actor_label) or ""
+    return len(events)

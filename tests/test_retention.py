@@ -1,0 +1,163 @@
+"""Retention purge and erasure on request: personal data gone everywhere, answers kept de-identified."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Text, select
+
+from helpers import csrf_token, survey_link
+from survey.extensions import db
+from survey.models import AuditEvent, Candidate, Debrief, Invitation, OutboxMessage, Response, utcnow
+from survey.services.accounts import sign_in
+from survey.services.invitations import send_due
+
+NAME = "Zoë O'Quennell-Ashworth"
+EMAIL = "zoe.quennell@example.org"
+FORBIDDEN = (EMAIL, NAME, "Quennell", "O'Quennell", "Zoë", "Zo\\u00eb", "zoe.quennell")
+
+
+def database_text() -> str:
+    """Every text and JSON value of every row of every table, as one lower-cased string."""
+    chunks = []
+    for table in db.metadata.sorted_tables:
+        text_columns = [c for c in table.columns if isinstance(c.type, Text | db.String | db.JSON)]
+        for row in db.session.execute(select(*text_columns)).all():
+            for value in row:
+                chunks.append(json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value)
+                chunks.append(json.dumps(value))  # the escaped spelling, as JSON columns store it
+    return "\n".join(chunks).lower()
+
+
+def assert_gone(text: str) -> None:
+    for needle in FORBIDDEN:
+        assert needle.lower() not in text, needle
+
+
+@pytest.fixture
+def answered_candidate(app, client, make_interview, smtp_server):
+    """A candidate with an answered named survey, a debrief, a pending second invitation and mail."""
+    first = make_interview(candidate={"name": NAME, "email": EMAIL, "external_id": "ats-cand-77"})
+    send_due(now=first.ends_at + timedelta(hours=3))
+    path = survey_link(smtp_server.handler.to(EMAIL)[-1])
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    answers = {
+        "csrf_token": token,
+        "nps": "9",
+        "went_well": f"I am {NAME} ({EMAIL}); Zoë liked the team. Quennell out.",
+        "consent": "named",
+    }
+    assert client.post(path, data=answers).status_code == 200
+    db.session.add(
+        Debrief(
+            interview_id=first.id,
+            interest=4,
+            free_notes=f"Call with Zoë: {NAME} asked about remote work; reach her at {EMAIL}.",
+            red_flags="none for Ms O'Quennell-Ashworth",
+        )
+    )
+    db.session.commit()
+    second = make_interview(
+        candidate={"name": NAME, "email": EMAIL}, stage="Onsite", ends_at="2026-11-24T10:00:00Z"
+    )
+    sign_in(EMAIL, "wrong password")  # she typed her address into the staff sign-in
+    assert NAME.lower() in database_text() and EMAIL in database_text()
+    return {"path": path, "first": first, "second": second}
+
+
+def test_erase_leaves_the_email_and_name_nowhere_in_the_database(app, runner, answered_candidate):
+    bystander = Candidate(name="Ben Bystander", email="ben@example.org")
+    db.session.add(bystander)
+    db.session.commit()
+
+    result = runner.invoke(args=["data", "erase", EMAIL.upper()])
+    assert result.exit_code == 0, result.output
+    assert "1 candidates" in result.output and "1 responses deidentified" in result.output
+
+    db.session.expire_all()
+    assert_gone(database_text())
+    assert db.session.get(Candidate, bystander.id).email == "ben@example.org"
+
+
+def test_erase_revokes_links_and_keeps_answers_de_identified(app, client, runner, answered_candidate):
+    second_invitation_id = answered_candidate["second"].invitation.id
+    assert runner.invoke(args=["data", "erase", EMAIL]).exit_code == 0
+    db.session.expire_all()
+
+    page = client.get(answered_candidate["path"])
+    assert page.status_code == 404 and "not valid" in page.get_data(as_text=True)
+    second = db.session.get(Invitation, second_invitation_id)
+    assert second.status == "cancelled" and second.version == 2
+
+    [response] = db.session.scalars(select(Response)).all()
+    assert response.invitation_id is None
+    assert response.consent == "anonymous" and response.submitted_at is None
+    assert response.answers["nps"] == 9
+    assert "[erased]" in response.answers["went_well"] and "liked the team" in response.answers["went_well"]
+
+    debrief = db.session.scalar(select(Debrief))
+    assert "asked about remote work" in debrief.free_notes and debrief.interest == 4
+    assert all(m.status in ("sent", "dead") for m in db.session.scalars(select(OutboxMessage)))
+
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "data.erase"))
+    assert event.details["responses_deidentified"] == 1 and event.details["invitations_revoked"] == 2
+    assert EMAIL not in json.dumps(event.details)
+
+
+def test_erased_candidates_pending_mail_is_never_sent(app, runner, answered_candidate, smtp_server):
+    assert runner.invoke(args=["data", "erase", EMAIL]).exit_code == 0
+    delivered = len(smtp_server.messages)
+    send_due(now=utcnow() + timedelta(days=30))
+    assert len(smtp_server.messages) == delivered
+
+
+def test_erase_of_an_unknown_email_says_so(runner, app):
+    result = runner.invoke(args=["data", "erase", "nobody@example.org"])
+    assert result.exit_code == 1
+    assert "No candidate has that email address" in result.output
+
+
+def test_purge_de_identifies_only_candidates_past_retention(app, runner, make_interview):
+    now = utcnow()
+    old = make_interview(
+        candidate={"name": "Olga Oldfield", "email": "olga@example.org"},
+        starts_at=None,
+        ends_at=(now - timedelta(days=400)).isoformat(),
+    )
+    old.candidate.created_at = now - timedelta(days=401)
+    recent = make_interview(candidate={"name": "Rita Recent", "email": "rita@example.org"})
+    db.session.commit()
+
+    result = runner.invoke(args=["data", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "older than 365 days: 1 candidates" in result.output
+
+    db.session.expire_all()
+    assert "olga" not in database_text()
+    assert db.session.get(Candidate, old.candidate_id).erased_at is not None
+    assert db.session.get(Candidate, recent.candidate_id).email == "rita@example.org"
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "data.purge"))
+    assert event.details["candidates"] == 1 and event.details["retention_days"] == 365
+
+    # Running it again finds nothing new: already erased candidates are skipped.
+    assert "1 candidates" not in runner.invoke(args=["data", "purge"]).output
+
+
+def test_purge_honours_data_retention_days(app, runner, make_interview):
+    app.config["DATA_RETENTION_DAYS"] = 3
+    interview = make_interview(starts_at=None, ends_at=(utcnow() - timedelta(days=5)).isoformat())
+    interview.candidate.created_at = utcnow() - timedelta(days=6)
+    db.session.commit()
+    assert "older than 3 days: 1 candidates" in runner.invoke(args=["data", "purge"]).output
+
+
+def test_scrubber_replaces_whole_names_parts_and_email_but_not_ordinary_words():
+    from survey.services.retention import Scrubber
+
+    scrub = Scrubber("Will May", "will.may@example.org")
+    assert scrub.text("WILL MAY wrote from will.may@example.org; May will call.") == (
+        "[erased] wrote from [erased]; [erased] will call."
+    )
+    assert Scrubber("X", "x@example.org").text("a box") == "a box"
