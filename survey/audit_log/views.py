@@ -19,6 +19,13 @@ ACTION_LABELS = {
     "sign_in.failed": "Failed sign-in",
     "data.erase": "Candidate erased on request",
     "data.purge": "Retention purge",
+    "user.created": "User created",
+    "user.role_changed": "Role changed",
+    "user.deactivated": "User deactivated",
+    "user.reactivated": "User reactivated",
+    "api_key.created": "API key created",
+    "api_key.revoked": "API key revoked",
+    "reports.export": "Report exported",
 }
 
 
