@@ -17,6 +17,7 @@ from flask import current_app, render_template
 from flask_mail import Connection, Message
 from sqlalchemy import or_, select, update
 
+from .database import begin_claim
 from .extensions import db
 from .models import Candidate, Invitation, OutboxMessage, utcnow
 
@@ -121,6 +122,7 @@ def claim_batch(now: datetime) -> list[OutboxMessage]:
         .limit(size)
         .with_for_update(skip_locked=True)
     )
+    begin_claim(db.session)
     batch = list(db.session.scalars(stmt))
     for message in batch:
         message.claimed_until = now + lease
