@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench bench-survey bench-mail clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,22 @@ run: install
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: install
-	SURVEY_CONFIG=testing $(BIN)/pytest
+	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check survey tests config.py wsgi.py
+
+# Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
+# (set BENCH_DATABASE_URL to use a running server instead).
+bench: bench-survey bench-mail
+
+bench-survey: install
+	$(BIN)/python bench/survey_http.py sqlite
+	$(BIN)/python bench/survey_http.py postgresql
+
+bench-mail: install
+	$(BIN)/python bench/mail.py sqlite
+	$(BIN)/python bench/mail.py postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
