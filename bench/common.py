@@ -7,13 +7,11 @@ import http.client
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,14 +152,3 @@ def run_load(port: int, requests: list[Request], concurrency: int = 16) -> LoadR
     for thread in threads:
         thread.join()
     return LoadResult(len(requests), time.perf_counter() - began, latencies, errors)
-
-
-def timed(action: Callable[[], object]) -> tuple[float, object]:
-    """Seconds an action took, and its result."""
-    began = time.perf_counter()
-    result = action()
-    return time.perf_counter() - began, result
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)

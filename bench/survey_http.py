@@ -19,7 +19,14 @@ GET_REQUESTS = int(os.environ.get("BENCH_GET_REQUESTS", "3000"))
 POST_REQUESTS = int(os.environ.get("BENCH_POST_REQUESTS", "1500"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 FORM = "application/x-www-form-urlencoded"
-ANSWERS = {"nps": "9", "on_time": "4", "prepared": "5", "fair": "5", "went_well": "Clear agenda.", "consent": "named"}
+ANSWERS = {
+    "nps": "9",
+    "on_time": "4",
+    "prepared": "5",
+    "fair": "5",
+    "went_well": "Clear agenda.",
+    "consent": "named",
+}
 
 
 def prepare(database: str) -> list[str]:
