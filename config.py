@@ -66,6 +66,8 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
 
+    # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
+    PASSWORD_HASH_METHOD = "scrypt"
     MAX_CONTENT_LENGTH = 1024 * 1024
     # A candidate may leave the survey open for a while; the CSRF token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None
@@ -96,6 +98,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     PUBLIC_BASE_URL = "http://localhost"
     RATELIMIT_ENABLED = False
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     MAIL_TIMEOUT_SECONDS = 5
     COMPANY_NAME = "Acme Test Co"
     MAIL_DEFAULT_SENDER = "Acme Surveys <surveys@acme.test>"

@@ -35,8 +35,9 @@ def database_url(kind: str) -> str:
     if os.environ.get("BENCH_DATABASE_URL"):
         return _fresh_postgres_database(os.environ["BENCH_DATABASE_URL"])
     pg_temp = [str(ROOT / "scripts" / "pg-temp")]
-    url = subprocess.check_output([*pg_temp, "start", f"{folder}/pg", str(free_port())], text=True).strip()
-    atexit.register(subprocess.run, [*pg_temp, "stop", f"{folder}/pg"], check=False)
+    # The empty temporary folder becomes the server's data folder (handed to its owner by pg-temp).
+    url = subprocess.check_output([*pg_temp, "start", folder, str(free_port())], text=True).strip()
+    atexit.register(subprocess.run, [*pg_temp, "stop", folder], check=False)
     return _fresh_postgres_database(url)
 
 

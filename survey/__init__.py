@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount each audience's blueprint."""
     from . import health
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .candidate import bp as candidate_bp
     from .recruiter import bp as recruiter_bp
@@ -70,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(recruiter_bp)
+    app.register_blueprint(admin_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 

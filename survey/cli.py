@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -54,11 +55,12 @@ def create_api_key_command(name: str) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_interviews_command(csv_file: Path) -> None:
     """Import interviews from a CSV file (columns in the README); bad rows are listed."""
-    with csv_file.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
+    # surrogateescape: a row with bytes that are not UTF-8 is reported, not fatal to the file.
+    with csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
     with (
-        csv_file.open(encoding="utf-8-sig", newline="") as handle,
-        click.progressbar(length=total, label="Importing", file=click.get_text_stream("stderr")) as bar,
+        csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle,
+        click.progressbar(length=total, label="Importing", file=sys.stderr) as bar,
     ):
         try:
             report = import_interviews(handle, on_row=lambda: bar.update(1))
@@ -91,7 +93,9 @@ def worker_command(interval: int | None, once: bool) -> None:
     click.echo(f"worker: running every {interval}s")
     while not stop.is_set():
         try:
-            click.echo(send_due().line())
+            summary = send_due()
+            if summary.did_something or once:  # quiet passes stay quiet
+                click.echo(summary.line())
         except Exception:  # a worker must survive a bad pass (database restart, …)
             current_app.logger.exception("worker pass failed")
             from .extensions import db
@@ -140,7 +144,11 @@ def mailcatcher_command(host: str, port: int | None) -> None:
         raise click.ClickException("DEV_MAIL_DIR is not set (use SURVEY_CONFIG=development).")
     port = port or current_app.config["MAIL_PORT"]
     click.echo(f"mailcatcher: SMTP on {host}:{port}, messages in {mail_dir}")
-    serve(mail_dir, host, port)
+    try:
+        serve(mail_dir, host, port)
+    except OSError as exc:
+        message = f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?"
+        raise click.ClickException(message) from exc
 
 
 def init_cli(app: Flask) -> None:

@@ -1,6 +1,10 @@
 """Error pages: HTML for people, JSON under /api, never a stack trace."""
 
+import math
+import time
+
 from flask import Flask, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -46,6 +50,10 @@ def init_error_handlers(app: Flask) -> None:
             "Please go back, reload the page and try again.",
         )
 
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded):
+        return render_error(429, f"Too many attempts. Please try again in {retry_wait()}.")
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
@@ -61,3 +69,15 @@ def init_error_handlers(app: Flask) -> None:
             return render_error(500)
         except Exception:  # the error page itself failed: answer plainly, still no trace
             return PLAIN_500, 500, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def retry_wait() -> str:
+    """How long until the breached rate limit lets the next request through, in words."""
+    from .extensions import limiter
+
+    resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    seconds = max(1, math.ceil(max(resets, default=time.time() + 60) - time.time()))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

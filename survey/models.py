@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -89,7 +90,8 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         """Whether the password matches the stored hash."""
@@ -336,3 +338,23 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(60), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+
+
+ALERT_SOURCES = ("survey", "debrief")
+
+
+class Alert(db.Model):
+    """An alert emailed to an interview's recruiter. Unique per interview and source, so each
+    source (the candidate's answers, the debrief's red flag) alerts at most once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(in_check("source", ALERT_SOURCES), name="source"),
+        UniqueConstraint("interview_id", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"))
+    source: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

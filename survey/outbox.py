@@ -36,6 +36,7 @@ def enqueue(
     *,
     invitation: Invitation | None = None,
     headers: dict[str, str] | None = None,
+    now: datetime | None = None,
 ) -> OutboxMessage:
     """Render an email (text and HTML) into an outbox row; the caller commits."""
     context = {"company": current_app.config["COMPANY_NAME"], **context}
@@ -50,7 +51,7 @@ def enqueue(
         invitation=invitation,
         invitation_version=invitation.version if invitation else None,
         status="pending",
-        next_attempt_at=utcnow(),
+        next_attempt_at=now or utcnow(),
     )
     db.session.add(message)
     return message

@@ -11,10 +11,10 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import free_port, interview_payload
 from sqlalchemy import create_engine, make_url, select, text
 
 from config import TestingConfig
+from helpers import csrf_token, free_port, interview_payload
 from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, Invitation
@@ -202,3 +202,35 @@ def sent_invitation(app, make_interview, smtp_server):
     send_due(now=interview.ends_at + timedelta(hours=3))
     invitation = db.session.scalar(select(Invitation).where(Invitation.interview_id == interview.id))
     return invitation, smtp_server.handler.to(interview.candidate.email)[-1]
+
+
+@pytest.fixture
+def staff(app, recruiter):
+    """One user per kind of visitor to staff pages: the owning recruiter, another recruiter, hr, admin."""
+    from helpers import STAFF_PASSWORD
+
+    return {
+        "owner": recruiter,
+        "other": create_user("oscar.other@example.com", "Oscar Other", "recruiter", STAFF_PASSWORD),
+        "hr": create_user("hilda.hr@example.com", "Hilda HR", "hr", STAFF_PASSWORD),
+        "admin": create_user("ada.admin@example.com", "Ada Admin", "admin", STAFF_PASSWORD),
+    }
+
+
+@pytest.fixture
+def answer_survey(client, smtp_server):
+    """Answer a delivered invitation through the real survey form; returns the POST's response.
+
+    It uses the test's own client: requests share the fixture's app context and so `g`, where
+    Flask-WTF caches the CSRF token and Flask-Login the user, so a second client would mix them up.
+    """
+    from helpers import survey_link
+
+    def answer(message, consent: str = "named", **answers):
+        path = survey_link(message)
+        page = client.get(path)
+        data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "consent": consent}
+        data.update({key: str(value) for key, value in answers.items()})
+        return client.post(path, data=data)
+
+    return answer

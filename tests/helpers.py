@@ -64,3 +64,24 @@ def text_part(message) -> str:
         if part.get_content_type() == "text/plain":
             return part.get_payload(decode=True).decode()
     raise AssertionError("no text part")
+
+
+STAFF_PASSWORD = "password-123"
+ANY_CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def sign_in(client, email: str, password: str = STAFF_PASSWORD):
+    """Sign in through the real login form; returns the POST's response."""
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
+    )
+
+
+def session_csrf(client) -> str:
+    """A CSRF token valid for the client's session, from any page that has a form."""
+    page = client.get("/login", follow_redirects=True)
+    match = ANY_CSRF_PATTERN.search(page.get_data(as_text=True))
+    assert match, "no CSRF token in page"
+    return match.group(1)

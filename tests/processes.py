@@ -12,9 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from helpers import free_port
 from sqlalchemy import func, insert, select
 
+from helpers import free_port
 from survey.extensions import db
 from survey.models import Candidate, Interview, Invitation, Position, User, utcnow
 from survey.tokens import make_survey_token

@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
-from helpers import csrf_token
 from processes import Gunicorn, seed_invitations, survey_paths
 from sqlalchemy import func, select
 
+from helpers import csrf_token
 from survey.extensions import db
 from survey.models import Invitation, Response
 

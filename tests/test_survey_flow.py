@@ -1,8 +1,8 @@
 """End to end: an interview arrives, its email reaches a real SMTP server, the link is answered."""
 
-from helpers import csrf_token, survey_link
 from sqlalchemy import func, select
 
+from helpers import csrf_token, survey_link
 from survey.extensions import db
 from survey.models import Response
 

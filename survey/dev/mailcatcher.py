@@ -10,10 +10,15 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
 
+def ensure_maildir(mail_dir: str) -> None:
+    """Create the Maildir and its three folders (mailbox.Maildir skips them for an existing path)."""
+    for sub in ("tmp", "new", "cur"):
+        (Path(mail_dir) / sub).mkdir(parents=True, exist_ok=True)
+
+
 def serve(mail_dir: str, host: str, port: int) -> None:
     """Accept mail on host:port until SIGINT/SIGTERM."""
-    for sub in ("tmp", "new", "cur"):  # a Maildir needs all three
-        (Path(mail_dir) / sub).mkdir(parents=True, exist_ok=True)
+    ensure_maildir(mail_dir)
     controller = Controller(Mailbox(mail_dir), hostname=host, port=port)
     controller.start()
     stop = threading.Event()

@@ -6,19 +6,19 @@ import mailbox
 import re
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 from flask import abort, current_app, render_template
 
 from . import bp
+from .mailcatcher import ensure_maildir
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"]+")
 
 
 def _mailbox() -> mailbox.Maildir:
-    path = Path(current_app.config["DEV_MAIL_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
-    return mailbox.Maildir(str(path), create=True)
+    path = current_app.config["DEV_MAIL_DIR"]
+    ensure_maildir(path)
+    return mailbox.Maildir(path, create=True)
 
 
 def _part(message: Message, content_type: str) -> str:

@@ -1,8 +1,33 @@
 """Staff forms."""
 
+from __future__ import annotations
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+
+from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
+from ..questions import TEXT_MAX_CHARS
+
+OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+ANY = ("", "Any")
 
 
 class LoginForm(FlaskForm):
@@ -10,3 +35,157 @@ class LoginForm(FlaskForm):
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: carries only the CSRF token."""
+
+
+class InterviewFilterForm(FlaskForm):
+    """The interview list's filters, read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET form that changes nothing
+
+    status = SelectField(
+        "Survey status",
+        choices=options([ANY, *((s, s.replace("_", " ").capitalize()) for s in INVITATION_STATUSES)]),
+        validators=[Optional()],
+    )
+    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()])
+    position = SelectField("Position", choices=options([ANY]), validators=[Optional()])
+
+    def offer(self, stages: list[str], positions: list[tuple[int, str]]) -> None:
+        """Fill the stage and position menus with what the user's interviews use."""
+        self.stage.choices = options([ANY, *((stage, stage) for stage in stages)])
+        self.position.choices = options([ANY, *((str(pid), label) for pid, label in positions)])
+
+    needs_debrief = BooleanField("Needs a debrief")
+
+
+class NewInterviewForm(FlaskForm):
+    """An interview typed in by its recruiter; checked by the same intake as the API."""
+
+    candidate_name = StringField("Candidate name", validators=[DataRequired(), Length(max=200)])
+    candidate_email = EmailField("Candidate email", validators=[DataRequired(), Email(), Length(max=254)])
+    position_title = StringField("Position", validators=[DataRequired(), Length(max=200)])
+    department = StringField("Department", validators=[Optional(), Length(max=120)])
+    location = StringField("Location", validators=[Optional(), Length(max=120)])
+    stage = StringField("Stage", validators=[DataRequired(), Length(max=100)])
+    hiring_manager = StringField("Hiring manager", validators=[Optional(), Length(max=200)])
+    interviewers = StringField("Interviewers (comma-separated)", validators=[Optional(), Length(max=2000)])
+    starts_at = DateTimeLocalField("Starts (UTC)", format=DATETIME_FORMATS, validators=[Optional()])
+    # InputRequired, not DataRequired: a badly typed time says so rather than "required".
+    ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+
+    def payload(self, recruiter_email: str) -> dict:
+        """The intake payload (the JSON API's shape) this form describes."""
+        return {
+            "candidate": {"name": self.candidate_name.data, "email": self.candidate_email.data},
+            "position": {
+                "title": self.position_title.data,
+                "department": self.department.data,
+                "location": self.location.data,
+            },
+            "stage": self.stage.data,
+            "hiring_manager": self.hiring_manager.data,
+            "interviewers": [n.strip() for n in (self.interviewers.data or "").split(",") if n.strip()],
+            "starts_at": self.starts_at.data.isoformat() if self.starts_at.data else None,
+            "ends_at": self.ends_at.data.isoformat() if self.ends_at.data else None,
+            "recruiter_email": recruiter_email,
+        }
+
+    # Intake error keys → the field that shows them.
+    FIELD_FOR = {
+        "candidate.name": "candidate_name",
+        "candidate.email": "candidate_email",
+        "position.title": "position_title",
+        "position.department": "department",
+        "position.location": "location",
+    }
+
+    def add_intake_errors(self, errors: dict[str, str]) -> None:
+        """Show the intake's messages beside the fields they are about."""
+        for key, message in errors.items():
+            field = getattr(self, self.FIELD_FOR.get(key, key), None) or self.candidate_name
+            field.errors = [*field.errors, message]
+
+
+class RescheduleForm(FlaskForm):
+    """When a not-yet-sent survey should go out."""
+
+    send_after = DateTimeLocalField("Send at (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+
+
+def optional_int(value) -> int | None:
+    """'' → None, '3' → 3 (a ValueError for anything else becomes a field error)."""
+    return None if value in ("", None) else int(value)
+
+
+def optional_str(value) -> str | None:
+    """'' → None."""
+    return value or None
+
+
+def yes_no(value) -> bool | None:
+    """'yes'/'no'/'' from the form, or a stored True/False/None."""
+    if value in (True, "yes"):
+        return True
+    if value in (False, "no"):
+        return False
+    if value in ("", None):
+        return None
+    raise ValueError("yes, no or blank")
+
+
+def scale_field(label: str, low: str, high: str) -> SelectField:
+    """A 1–5 choice that may be left blank."""
+    choices = [("", "—")] + [(str(n), str(n)) for n in range(1, 6)]
+    choices[1] = ("1", f"1 · {low}")
+    choices[5] = ("5", f"5 · {high}")
+    return SelectField(label, choices=options(choices), coerce=optional_int, validators=[Optional()])
+
+
+def yes_no_field(label: str) -> SelectField:
+    """Yes, no, or not known."""
+    return SelectField(label, choices=options([("", "—"), ("yes", "Yes"), ("no", "No")]), coerce=yes_no)
+
+
+def notes_field(label: str) -> TextAreaField:
+    """Free text up to the survey's own limit."""
+    return TextAreaField(label, validators=[Optional(), Length(max=TEXT_MAX_CHARS)])
+
+
+def labelled(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Choices whose label is the value, capitalised."""
+    return [(value, value.capitalize()) for value in values]
+
+
+class DebriefForm(FlaskForm):
+    """The debrief-call notes: every field of DESIGN's mirror table."""
+
+    interest = scale_field("Candidate's interest, as you sensed it", "not at all", "extremely")
+    self_assessment = scale_field("Candidate's own view of how it went, as told", "poorly", "very well")
+    next_step_signal = SelectField(
+        "Did the hiring manager signal a next step?",
+        choices=options([("", "—"), *labelled(NEXT_STEP_SIGNALS)]),
+        coerce=optional_str,
+    )
+    doubts = notes_field("Doubts about the role the candidate raised")
+    doubts_cleared = yes_no_field("Were the doubts cleared?")
+    process_issues = notes_field("Process issues mentioned")
+    culture_score = scale_field("How the culture came across to the candidate", "badly", "very well")
+    culture_notes = notes_field("Culture notes")
+    what_matters = notes_field("What the hiring manager's questions showed matters most")
+    red_flags = notes_field("Red flags")
+    red_flag_severity = SelectField(
+        "Red flag severity", choices=options(labelled(RED_FLAG_SEVERITIES)), default="none"
+    )
+    expected_outcome = SelectField(
+        "Expected outcome",
+        choices=options([("", "—"), *zip(EXPECTED_OUTCOMES, OUTCOME_LABELS, strict=True)]),
+        coerce=optional_str,
+    )
+    referral_potential = scale_field("Referral potential", "none", "very high")
+    open_to_other_roles = yes_no_field("Open to other roles?")
+    free_notes = notes_field("Free notes")

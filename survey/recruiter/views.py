@@ -5,8 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..extensions import limiter
 from ..services.accounts import sign_in
 from . import bp
 from .forms import LoginForm
@@ -26,10 +28,25 @@ def safe_next(target: str | None) -> str | None:
 
 def home_for(user) -> str:
     """Where a user lands after signing in."""
-    return url_for("recruiter.home")
+    return url_for("recruiter.interviews")
 
 
+def login_key() -> str:
+    """Throttle key for sign-in: the address and the email tried, so one attacker cannot lock
+    out a colleague signing in from elsewhere."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"{get_remote_address()}|{email}"
+
+
+def sign_in_failed(response) -> bool:
+    """Only failed attempts count towards the limit (success redirects)."""
+    return response.status_code != 302
+
+
+# Per address and email: a password guesser; per address alone: one address trying many emails.
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", key_func=login_key, methods=["POST"], deduct_when=sign_in_failed)
+@limiter.limit("50 per hour", key_func=get_remote_address, methods=["POST"], deduct_when=sign_in_failed)
 def login():
     """Staff sign-in; one message for a wrong email or a wrong password."""
     if current_user.is_authenticated:
@@ -56,5 +73,5 @@ def logout():
 @bp.get("/")
 @login_required
 def home():
-    """The staff home page."""
-    return render_template("recruiter/home.html")
+    """The staff home page is the interview list."""
+    return redirect(home_for(current_user))

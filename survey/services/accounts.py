@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from ..extensions import db
 from ..models import ROLES, ApiKey, User, utcnow
+from .audit import record_event
 
 API_KEY_PREFIX = "dbk_"
 MIN_PASSWORD_LENGTH = 8
@@ -35,6 +36,7 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
     user = User(email=email, name=name.strip() or email, role=role)
     user.set_password(password)
     db.session.add(user)
+    record_event("user.created", {"email": email, "role": role})
     db.session.commit()
     return user
 
@@ -54,6 +56,7 @@ def create_api_key(name: str) -> tuple[ApiKey, str]:
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(name=name, prefix=plain[:12], key_hash=hash_api_key(plain))
     db.session.add(api_key)
+    record_event("api_key.created", {"name": name, "prefix": api_key.prefix})
     db.session.commit()
     return api_key, plain
 
@@ -85,8 +88,6 @@ _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 def sign_in(email: str, password: str) -> User | None:
     """Check credentials and record the attempt, successful or not, in the audit log."""
-    from .audit import record_event
-
     user = authenticate_user(email, password)
     if user is None:
         record_event("sign_in.failed", {"email": (email or "")[:254]}, actor_label="anonymous")
@@ -94,3 +95,37 @@ def sign_in(email: str, password: str) -> User | None:
         record_event("sign_in", actor=user)
     db.session.commit()
     return user
+
+
+def change_role(user: User, role: str, actor: User) -> User:
+    """Give a user another role; an admin cannot demote themselves (someone must stay admin)."""
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
+    if user.id == actor.id and role != user.role:
+        raise AccountError("You cannot change your own role.")
+    if role != user.role:
+        record_event("user.role_changed", {"email": user.email, "from": user.role, "to": role}, actor=actor)
+        user.role = role
+        db.session.commit()
+    return user
+
+
+def set_active(user: User, active: bool, actor: User) -> User:
+    """Deactivate (or reactivate) an account; a deactivated user is signed out on the next request."""
+    if user.id == actor.id and not active:
+        raise AccountError("You cannot deactivate your own account.")
+    if user.active != active:
+        action = "user.reactivated" if active else "user.deactivated"
+        record_event(action, {"email": user.email}, actor=actor)
+        user.active = active
+        db.session.commit()
+    return user
+
+
+def revoke_api_key(api_key: ApiKey, actor: User) -> ApiKey:
+    """Revoke a key: the ATS using it is refused from now on."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = utcnow()
+        record_event("api_key.revoked", {"name": api_key.name, "prefix": api_key.prefix}, actor=actor)
+        db.session.commit()
+    return api_key

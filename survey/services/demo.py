@@ -15,7 +15,7 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 
 from ..extensions import db
-from ..models import Candidate, Interview, Invitation, Position, Response, User, utcnow
+from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..questions import CURRENT
 from .accounts import create_user
 
@@ -68,6 +68,31 @@ IMPROVE = (
     "Please send feedback faster after each stage.",
     "The video call link did not work and we lost time.",
     "More information about the team structure would help.",
+)
+WHAT_MATTERS = (
+    "Ownership: asked twice how I handle a project with no clear owner.",
+    "Stakeholder communication, especially saying no to sales.",
+    "Depth in SQL and data modelling.",
+    "Coaching juniors; several questions about mentoring.",
+    "Pace: how fast I ship and how I cut scope.",
+    "Customer empathy; wanted real examples of difficult clients.",
+)
+PROCESS_ISSUES = (
+    "Interviewer joined ten minutes late.",
+    "The panel had not seen the take-home submission.",
+    "Candidate was told two different salary ranges.",
+    "Scheduling took three reschedules.",
+)
+RED_FLAGS = (
+    "Has a competing offer expiring Friday.",
+    "Spoke negatively about every former manager.",
+    "Hiring manager cut the interview short.",
+)
+FREE_NOTES = (
+    "Warm call, wants feedback by next week.",
+    "Asked to be considered for the senior opening too.",
+    "Prefers email over phone for updates.",
+    "Relocation is possible but not before spring.",
 )
 DOUBTS = (
     "How the on-call rotation works.",
@@ -149,12 +174,12 @@ class _Builder:
         self.rows: dict[Any, list[dict]] = {}
 
     def build(self, count: int) -> None:
-        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: []}
+        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], Debrief: []}
         for _ in range(count):
             self._one_interview()
 
     def flush(self) -> None:
-        for model in (Candidate, Interview, Invitation, Response):
+        for model in (Candidate, Interview, Invitation, Response, Debrief):
             if self.rows[model]:
                 db.session.execute(insert(model), self.rows[model])
         db.session.commit()
@@ -194,8 +219,12 @@ class _Builder:
         )
         invitation = self._invitation(interview_id, ends_at)
         self.rows[Invitation].append(invitation)
+        answers = None
         if invitation["status"] == "completed":
-            self._response(invitation, position, stage, manager, recruiter, ends_at)
+            answers = self._response(invitation, position, stage, manager, recruiter, ends_at)
+        # Most calls a day or more ago have a debrief; the rest show up as "needs a debrief".
+        if self.now - ends_at > timedelta(days=1) and rng.random() < 0.75:
+            self._debrief(interview_id, recruiter, ends_at, answers or {})
 
     def _interview_end(self) -> datetime:
         # A few interviews ended just now, so `make run` has surveys due for the worker to send.
@@ -238,7 +267,7 @@ class _Builder:
             )
         return row
 
-    def _response(self, invitation, position, stage, manager, recruiter, ends_at) -> None:
+    def _response(self, invitation, position, stage, manager, recruiter, ends_at) -> dict[str, Any]:
         rng = self.rng
         bias = DEPARTMENT_BIAS.get(position.department, 0) + STAGE_BIAS.get(stage, 0)
         mood = rng.gauss(0, 0.7)
@@ -269,6 +298,44 @@ class _Builder:
                 "recruiter_id": recruiter.id,
                 "month": ends_at.strftime("%Y-%m"),
                 "submitted_at": invitation["completed_at"] if named else None,
+            }
+        )
+        return answers
+
+    def _debrief(self, interview_id: int, recruiter: User, ends_at: datetime, answers: dict) -> None:
+        rng = self.rng
+
+        def read(key: str) -> int:
+            # The recruiter's read follows the candidate's answer; one call in five misjudges it badly.
+            heard = answers.get(key, rng.randint(2, 5))
+            if rng.random() < 0.2:
+                return _clamp(heard + rng.choice((-3, -2, 2, 3)), 1, 5)
+            return _clamp(heard + rng.choice((-1, 0, 0, 0, 1)), 1, 5)
+
+        severity = rng.choices(("none", "low", "medium", "high"), weights=(80, 10, 7, 3))[0]
+        at = ends_at + timedelta(days=1)
+        self.rows[Debrief].append(
+            {
+                "interview_id": interview_id,
+                "interest": read("interest"),
+                "self_assessment": read("self_assessment"),
+                "next_step_signal": rng.choices(("yes", "no", "unclear"), weights=(5, 2, 3))[0],
+                "doubts": rng.choice(DOUBTS) if rng.random() < 0.4 else "",
+                "doubts_cleared": rng.random() < 0.6,
+                "process_issues": rng.choice(PROCESS_ISSUES) if rng.random() < 0.3 else "",
+                "culture_score": read("culture_picture"),
+                "culture_notes": "",
+                "what_matters": rng.choice(WHAT_MATTERS) if rng.random() < 0.7 else "",
+                "red_flags": rng.choice(RED_FLAGS) if severity != "none" else "",
+                "red_flag_severity": severity,
+                "expected_outcome": rng.choice(("likely", "unlikely", "unsure")),
+                "referral_potential": rng.randint(1, 5),
+                "open_to_other_roles": rng.random() < 0.5,
+                "free_notes": rng.choice(FREE_NOTES) if rng.random() < 0.5 else "",
+                "created_by_id": recruiter.id,
+                "updated_by_id": recruiter.id,
+                "created_at": at,
+                "updated_at": at,
             }
         )
 

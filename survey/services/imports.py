@@ -120,6 +120,9 @@ def _import_row(line: int, row: dict[str, Any], report: ImportReport) -> None:
     if None in row:
         report.errors.append((line, "more cells than columns in the header"))
         return
+    if not all(_is_utf8(value) for value in row.values()):
+        report.errors.append((line, "not valid UTF-8 text (save the file as UTF-8)"))
+        return
     data, errors = validate_interview(row_to_payload(row))
     if errors:
         reasons = "; ".join(f"{API_TO_COLUMN.get(k, k)}: {v}" for k, v in sorted(errors.items()))
@@ -130,3 +133,14 @@ def _import_row(line: int, row: dict[str, Any], report: ImportReport) -> None:
         report.created += 1
     else:
         report.existing += 1
+
+
+def _is_utf8(value: object) -> bool:
+    """False for text decoded with surrogateescape from bytes that are not UTF-8."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

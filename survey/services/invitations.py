@@ -38,7 +38,7 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
-def enqueue_survey_email(invitation: Invitation, kind: str) -> None:
+def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
     """Write the invitation or reminder email to the outbox."""
     interview = invitation.interview
     company = current_app.config["COMPANY_NAME"]
@@ -66,6 +66,7 @@ def enqueue_survey_email(invitation: Invitation, kind: str) -> None:
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        now=now,
     )
 
 
@@ -108,7 +109,7 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
         invitation.expires_at = invitation.send_after + expiry
         return "expired"
     invitation.issued_at = now
-    enqueue_survey_email(invitation, "invitation")
+    enqueue_survey_email(invitation, "invitation", now)
     return "issued"
 
 
@@ -139,7 +140,7 @@ def queue_reminders(now: datetime) -> int:
             break
         for invitation in batch:
             invitation.reminder_issued_at = now
-            enqueue_survey_email(invitation, "reminder")
+            enqueue_survey_email(invitation, "reminder", now)
         db.session.commit()
         queued += len(batch)
     return queued
@@ -166,6 +167,13 @@ class SendDueSummary:
     opted_out: int
     delivery: DeliveryReport
 
+    @property
+    def did_something(self) -> bool:
+        """Whether the pass changed or sent anything (or failed to)."""
+        d = self.delivery
+        changes = (self.issued, self.reminders, self.expired, self.opted_out)
+        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+
     def line(self) -> str:
         """One human line of counts."""
         text = (
@@ -185,8 +193,7 @@ def send_due(now: datetime | None = None) -> SendDueSummary:
     issued = issue_due_invitations(now)
     reminders = queue_reminders(now)
     expired = expire_overdue(now)
-    # Mail written a moment ago in this pass is due too, even when `now` was fixed earlier.
-    delivery = deliver_outbox(max(now, utcnow()))
+    delivery = deliver_outbox(now)
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
@@ -235,3 +242,19 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
     invitation.cancelled_at = utcnow()
     db.session.commit()
     return invitation
+
+
+def reschedule_invitation(invitation: Invitation, send_after: datetime) -> Invitation:
+    """Change when a not-yet-sent invitation goes out."""
+    if invitation.status != "scheduled" or invitation.issued_at is not None:
+        raise ValueError("This survey has already gone out; resend it to issue a new link.")
+    invitation.send_after = send_after
+    db.session.commit()
+    return invitation
+
+
+def resend_for_owner(invitation: Invitation) -> Invitation:
+    """Resend now, unless the candidate asked us to stop or their address bounced."""
+    if not invitation.interview.candidate.reachable:
+        raise ValueError("The candidate opted out or their address bounced; nothing more can be sent.")
+    return resend_invitation(invitation)

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import OPEN_STATUSES, Invitation, Response, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..tokens import InvalidToken, TokenClaims
+from .alerts import queue_alert, survey_alert_reasons
 from .invitations import load_invitation
 
 
@@ -131,6 +132,9 @@ def submit_response(
         db.session.rollback()
         return False
     db.session.add(_build_response(invitation, answers, consent, now))
+    if consent == "named":
+        # Anonymous answers never alert: see services/alerts.py.
+        queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
     try:
         db.session.commit()
     except IntegrityError:

@@ -1,0 +1,158 @@
+"""Interviews: the list, a new one, the combined view, the owner's survey actions, the debrief."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..access import role_required
+from ..models import ROLES
+from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
+from ..services.intake import create_interview, validate_interview
+from ..services.interviews import (
+    InterviewFilters,
+    combined_view,
+    filter_choices,
+    interview_for,
+    list_interviews,
+)
+from ..services.invitations import cancel_invitation, reschedule_invitation, resend_for_owner
+from . import bp
+from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
+
+
+def owned_interview_or_404(interview_id: int):
+    """The signed-in recruiter's own interview; anyone else's is a 404 that confirms nothing."""
+    interview = interview_for(current_user, interview_id, to_change=True)
+    if interview is None:
+        abort(404)
+    return interview
+
+
+def read_filters(form: InterviewFilterForm) -> InterviewFilters:
+    """The filters the form's valid fields ask for (an unknown value means "any")."""
+    form.validate()
+    position = form.position.data if not form.position.errors else ""
+    return InterviewFilters(
+        status=form.status.data if not form.status.errors else None,
+        stage=form.stage.data if not form.stage.errors else None,
+        position_id=int(position) if position else None,
+        needs_debrief=bool(form.needs_debrief.data),
+    )
+
+
+@bp.get("/interviews")
+@role_required(*ROLES)
+def interviews():
+    """The user's interviews, newest first, filtered and paginated."""
+    stages, positions = filter_choices(current_user)
+    form = InterviewFilterForm(formdata=request.args)
+    form.offer(stages, positions)
+    filters = read_filters(form)
+    page = list_interviews(current_user, filters, request.args.get("page", 1, type=int))
+    args = {key: value for key, value in request.args.items() if key != "page"}
+    return render_template("recruiter/interviews.html", form=form, page=page, args=args)
+
+
+@bp.route("/interviews/new", methods=["GET", "POST"])
+@role_required("recruiter")
+def new_interview():
+    """Add an interview by hand; its survey is scheduled like any other."""
+    form = NewInterviewForm()
+    if form.validate_on_submit():
+        data, errors = validate_interview(form.payload(current_user.email))
+        if data is not None:
+            interview, created = create_interview(data)
+            if created:
+                flash("Interview added; its survey is scheduled.", "success")
+                return redirect(url_for("recruiter.interview", interview_id=interview.id))
+            errors = {"ends_at": "This interview is already here (same candidate, position, stage and end)."}
+        form.add_intake_errors(errors)
+    status = 400 if request.method == "POST" else 200
+    return render_template("recruiter/new_interview.html", form=form), status
+
+
+@bp.get("/interviews/<int:interview_id>")
+@role_required(*ROLES)
+def interview(interview_id: int):
+    """The combined view: the candidate's answers beside the debrief, gaps flagged."""
+    found = interview_for(current_user, interview_id)
+    if found is None:
+        abort(404)
+    invitation = found.invitation
+    reschedule = RescheduleForm(send_after=invitation.send_after.replace(tzinfo=None) if invitation else None)
+    return render_template(
+        "recruiter/interview.html",
+        view=combined_view(found),
+        is_owner=found.recruiter_id == current_user.id,
+        action_form=ActionForm(),
+        reschedule_form=reschedule,
+    )
+
+
+def survey_action(interview_id: int, action, done: str):
+    """Run one owner action on the interview's invitation and go back to the interview."""
+    found = owned_interview_or_404(interview_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if found.invitation is None:
+        abort(404)
+    try:
+        action(found.invitation)
+        flash(done, "success")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("recruiter.interview", interview_id=interview_id))
+
+
+@bp.post("/interviews/<int:interview_id>/cancel")
+@role_required("recruiter")
+def cancel_survey(interview_id: int):
+    """Cancel the survey: nothing more is sent and the link stops working."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return survey_action(
+        interview_id, cancel_invitation, "The survey is cancelled; its link no longer works."
+    )
+
+
+@bp.post("/interviews/<int:interview_id>/resend")
+@role_required("recruiter")
+def resend_survey(interview_id: int):
+    """Send a new link now; every earlier link stops working."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return survey_action(
+        interview_id, resend_for_owner, "A new link will go out shortly; the old one is void."
+    )
+
+
+@bp.post("/interviews/<int:interview_id>/reschedule")
+@role_required("recruiter")
+def reschedule_survey(interview_id: int):
+    """Change when a survey that has not gone out yet is sent."""
+    form = RescheduleForm()
+    if not form.validate_on_submit():
+        owned_interview_or_404(interview_id)
+        flash("Please give a date and time for sending.", "error")
+        return redirect(url_for("recruiter.interview", interview_id=interview_id))
+    send_after = form.send_after.data.replace(tzinfo=UTC)
+    return survey_action(
+        interview_id, lambda invitation: reschedule_invitation(invitation, send_after), "Send time changed."
+    )
+
+
+@bp.route("/interviews/<int:interview_id>/debrief", methods=["GET", "POST"])
+@role_required("recruiter")
+def debrief(interview_id: int):
+    """Record or edit the debrief-call notes of one's own interview."""
+    found = owned_interview_or_404(interview_id)
+    form = DebriefForm(obj=found.debrief)
+    if form.validate_on_submit():
+        save_debrief(found, {field: getattr(form, field).data for field in DEBRIEF_FIELDS}, current_user)
+        flash("Debrief saved.", "success")
+        return redirect(url_for("recruiter.interview", interview_id=interview_id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("recruiter/debrief.html", form=form, interview=found), status
