@@ -1,6 +1,7 @@
 """Running it for real: gunicorn with the repository's config, health checks, redacted logs."""
 
 import pytest
+from flask import request
 from processes import Gunicorn, seed_invitations, survey_paths
 
 from config import TestingConfig
@@ -42,3 +43,19 @@ def test_gunicorn_access_log_goes_to_stdout_without_survey_tokens(app, recruiter
     assert '"GET /s/[redacted]/opt-out HTTP/1.1" 200' in log
     assert '"http://localhost/s/[redacted]"' in log
     assert token not in log and opt_out_token not in log
+
+
+@pytest.mark.parametrize(("proxies", "seen"), [(0, "10.0.0.2"), (1, "203.0.113.9")])
+def test_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(database_url, proxies, seen):
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+        TRUSTED_PROXY_COUNT = proxies
+
+    app = create_app(Config)
+    app.add_url_rule("/_whoami", "whoami", lambda: f"{request.remote_addr} {request.scheme}")
+    response = app.test_client().get(
+        "/_whoami",
+        headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+    assert response.get_data(as_text=True) == f"{seen} {'https' if proxies else 'http'}"
