@@ -29,7 +29,7 @@ test: install
 	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check survey tests config.py wsgi.py
+	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
