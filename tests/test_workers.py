@@ -31,7 +31,9 @@ def test_three_workers_at_once_send_each_of_500_invitations_exactly_once(app, re
 
     outputs = run_workers(app, 3, OUTBOX_BATCH_SIZE="20")
 
-    assert all("delivered 0 email" not in output for output in outputs), "the workers did not overlap"
+    # The processes really ran side by side (a late starter may find the queue already empty).
+    busy = [output for output in outputs if "delivered 0 email" not in output]
+    assert len(busy) >= 2, outputs
 
     received = delivered_per_candidate(smtp_server)
     assert len(received) == 500
