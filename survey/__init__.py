@@ -62,11 +62,13 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .candidate import bp as candidate_bp
     from .recruiter import bp as recruiter_bp
+    from .reports import bp as reports_bp
 
     app.register_blueprint(candidate_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(recruiter_bp)
+    app.register_blueprint(reports_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 

@@ -15,8 +15,9 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 
 from ..extensions import db
-from ..models import Candidate, Interview, Invitation, Position, Response, User, utcnow
+from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..questions import CURRENT
+from ..reports.cells import rebuild_cells
 from .accounts import create_user
 
 DEMO_PASSWORD = "debrief-demo"
@@ -69,6 +70,19 @@ IMPROVE = (
     "The video call link did not work and we lost time.",
     "More information about the team structure would help.",
 )
+PROCESS_ISSUES = (
+    "Interview started late because the room was double booked.",
+    "Panel had not seen the take-home submission.",
+    "Candidate waited a week for the scheduling email.",
+    "Too many interview rounds for the seniority.",
+    "Video call dropped twice.",
+)
+WHAT_MATTERS = (
+    "Ownership of production systems.",
+    "Clear written communication.",
+    "Experience with enterprise customers.",
+    "Mentoring junior colleagues.",
+)
 DOUBTS = (
     "How the on-call rotation works.",
     "Whether the role is fully remote.",
@@ -104,6 +118,7 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
         builder.flush()
     _reset_sequences()
     db.session.commit()
+    rebuild_cells()
     return SeedReport(interviews, builder.response_count, builder.due_now)
 
 
@@ -149,12 +164,12 @@ class _Builder:
         self.rows: dict[Any, list[dict]] = {}
 
     def build(self, count: int) -> None:
-        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: []}
+        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], Debrief: []}
         for _ in range(count):
             self._one_interview()
 
     def flush(self) -> None:
-        for model in (Candidate, Interview, Invitation, Response):
+        for model in (Candidate, Interview, Invitation, Response, Debrief):
             if self.rows[model]:
                 db.session.execute(insert(model), self.rows[model])
         db.session.commit()
@@ -253,6 +268,8 @@ class _Builder:
         answers["nps"] = _clamp(round(rng.gauss(average * 2.2 - 0.5, 1.5)), 0, 10)
         self._add_comments(answers, average)
         named = rng.random() < 0.7
+        if named and rng.random() < 0.5:
+            self._debrief(invitation["interview_id"], recruiter, stage, answers, invitation["completed_at"])
         self.response_count += 1
         self.rows[Response].append(
             {
@@ -261,6 +278,7 @@ class _Builder:
                 "question_set_version": CURRENT.version,
                 "consent": "named" if named else "anonymous",
                 "answers": answers,
+                "improve_text": answers.get("improve"),
                 "position_id": position.id,
                 "position_title": position.title,
                 "department": position.department,
@@ -269,6 +287,46 @@ class _Builder:
                 "recruiter_id": recruiter.id,
                 "month": ends_at.strftime("%Y-%m"),
                 "submitted_at": invitation["completed_at"] if named else None,
+            }
+        )
+
+    def _debrief(self, interview_id, recruiter, stage, answers, when) -> None:
+        """The recruiter's call notes: close to what the candidate says, with a habit or two."""
+        rng = self.rng
+        # Recruiters tend to over-read interest after onsite interviews.
+        optimism = 1 if stage == "Onsite" else 0
+
+        def sensed(key: str, shift: int = 0) -> int | None:
+            value = answers.get(key)
+            return None if value is None else _clamp(value + shift + round(rng.gauss(0, 0.6)), 1, 5)
+
+        signal = (
+            "yes"
+            if answers.get("next_steps", 3) >= 3 or rng.random() < 0.2
+            else rng.choice(("no", "unclear"))
+        )
+        self.rows[Debrief].append(
+            {
+                "interview_id": interview_id,
+                "interest": sensed("interest", optimism),
+                "self_assessment": sensed("self_assessment"),
+                "next_step_signal": signal,
+                "doubts": rng.choice(DOUBTS) if answers.get("open_doubts") else "",
+                "doubts_cleared": rng.random() < 0.6 if answers.get("open_doubts") else None,
+                "process_issues": rng.choice(PROCESS_ISSUES) if rng.random() < 0.35 else "",
+                "culture_score": sensed("culture_picture"),
+                "culture_notes": "",
+                "what_matters": rng.choice(WHAT_MATTERS),
+                "red_flags": "",
+                "red_flag_severity": "none",
+                "expected_outcome": rng.choice(("likely", "unlikely", "unsure")),
+                "referral_potential": _clamp(round(answers["nps"] / 2), 1, 5),
+                "open_to_other_roles": rng.random() < 0.4,
+                "free_notes": "",
+                "created_by_id": recruiter.id,
+                "updated_by_id": recruiter.id,
+                "created_at": when,
+                "updated_at": when,
             }
         )
 

@@ -1,0 +1,336 @@
+"""Every aggregate of the HR reports, computed in SQL.
+
+Scale items are read from report_cells (a tally per combination of grouping attributes with a
+count per answer value), so n, sum and sum of squares are sums of columns. Gaps and free text
+need the individual responses and are grouped in SQL over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+
+from ..extensions import db
+from ..models import Debrief, Interview, Invitation, Position, Response, User, report_cells, value_column
+from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
+from .filters import ReportFilters
+from .stats import Summary, nps_score
+
+CELLS = report_cells.c
+SCALE = tuple(CURRENT.scale_questions)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A grouping attribute reports break figures down by."""
+
+    name: str
+    label: str
+    key: str  # column in report_cells and responses
+    title: str  # column holding the group's name (the key itself unless it is an id)
+
+
+DIMENSIONS = (
+    Dimension("stage", "Stage", "stage", "stage"),
+    Dimension("department", "Department", "department", "department"),
+    Dimension("position", "Position", "position_id", "position_title"),
+    Dimension("hiring_manager", "Hiring manager", "hiring_manager", "hiring_manager"),
+    Dimension("recruiter", "Recruiter", "recruiter_id", "recruiter_id"),
+)
+MONTH = Dimension("month", "Month", "month", "month")
+DIMENSIONS_BY_NAME = {dimension.name: dimension for dimension in (*DIMENSIONS, MONTH)}
+
+
+@dataclass
+class GroupFigures:
+    """The figures of one group (or of everything, for the headline)."""
+
+    key: Any
+    label: str
+    responses: int
+    items: dict[str, Summary]
+    promoters: int = 0
+    detractors: int = 0
+    hidden: bool = False
+    hidden_items: set[str] = field(default_factory=set)
+
+    @property
+    def nps_answers(self) -> int:
+        """How many answered the recommendation item."""
+        return self.items["nps"].n
+
+    @property
+    def nps(self) -> float | None:
+        """cNPS of the group."""
+        return nps_score(self.promoters, self.detractors, self.nps_answers)
+
+    def share(self, count: int) -> float | None:
+        """A count as a percentage of the recommendation answers."""
+        return 100 * count / self.nps_answers if self.nps_answers else None
+
+    @property
+    def passives(self) -> int:
+        """Answers of 7 or 8."""
+        return self.nps_answers - self.promoters - self.detractors
+
+
+def _value_sum(question: Question, weight) -> ColumnElement:
+    """SUM over cells of Σ weight(value) × count(value): n, total or squares of one item."""
+    terms = []
+    for value in question.values:
+        column = CELLS[value_column(question.key, value)]
+        if weight(value):
+            terms.append(column if weight(value) == 1 else column * literal_column(str(weight(value))))
+    return func.coalesce(func.sum(sum(terms[1:], terms[0])), 0)
+
+
+@cache
+def _figure_columns() -> list[ColumnElement]:
+    """The aggregates of a figures query, built once (they are the same for every query)."""
+    columns = [func.coalesce(func.sum(CELLS.responses), 0).label("responses")]
+    for question in SCALE:
+        columns.append(_value_sum(question, lambda value: 1).label(f"{question.key}__n"))
+        columns.append(_value_sum(question, lambda value: value).label(f"{question.key}__total"))
+        columns.append(_value_sum(question, lambda value: value * value).label(f"{question.key}__squares"))
+    nps = CURRENT.get("nps")
+    columns.append(_value_sum(nps, lambda value: int(value >= 9)).label("promoters"))
+    columns.append(_value_sum(nps, lambda value: int(value <= 6)).label("detractors"))
+    return columns
+
+
+def _figures(row: Any, key: Any, label: str) -> GroupFigures:
+    mapping = row._mapping
+    items = {
+        q.key: Summary(mapping[f"{q.key}__n"], mapping[f"{q.key}__total"], mapping[f"{q.key}__squares"])
+        for q in SCALE
+    }
+    return GroupFigures(key, label, mapping["responses"], items, mapping["promoters"], mapping["detractors"])
+
+
+def overall(filters: ReportFilters) -> GroupFigures:
+    """Headline figures of every response the filters select."""
+    row = db.session.execute(select(*_figure_columns()).where(*filters.on_columns(CELLS))).one()
+    return _figures(row, None, "All responses")
+
+
+def by_group(filters: ReportFilters, dimension: Dimension) -> list[GroupFigures]:
+    """Figures per group of one dimension, largest groups first (months in order)."""
+    key, title = CELLS[dimension.key], CELLS[dimension.title]
+    statement = (
+        select(key.label("group_key"), func.max(title).label("group_title"), *_figure_columns())
+        .where(*filters.on_columns(CELLS))
+        .group_by(key)
+    )
+    rows = db.session.execute(statement).all()
+    names = recruiter_names() if dimension.name == "recruiter" else {}
+    groups = [_figures(row, row.group_key, _label(dimension, row, names)) for row in rows]
+    if dimension is MONTH:
+        return sorted(groups, key=lambda group: group.key)
+    return sorted(groups, key=lambda group: (-group.responses, group.label))
+
+
+def _label(dimension: Dimension, row: Any, names: dict[int, str]) -> str:
+    if dimension.name == "recruiter":
+        return names.get(row.group_key, "(no recruiter)")
+    return str(row.group_title) if row.group_title not in (None, "") else "(not set)"
+
+
+def counts_by(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, int]:
+    """Responses per group (or in total, keyed None): what suppression is decided on."""
+    if dimension is None:
+        total = db.session.scalar(select(func.sum(CELLS.responses)).where(*filters.on_columns(CELLS)))
+        return {None: total or 0}
+    key = CELLS[dimension.key]
+    statement = select(key, func.sum(CELLS.responses)).where(*filters.on_columns(CELLS)).group_by(key)
+    return {group: n for group, n in db.session.execute(statement)}
+
+
+def distributions(filters: ReportFilters) -> dict[str, dict[int, int]]:
+    """How many gave each answer value, per scale item."""
+    columns = [
+        func.coalesce(func.sum(CELLS[value_column(q.key, value)]), 0).label(value_column(q.key, value))
+        for q in SCALE
+        for value in q.values
+    ]
+    row = db.session.execute(select(*columns).where(*filters.on_columns(CELLS))).one()._mapping
+    return {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
+
+
+def invitations_sent(filters: ReportFilters) -> int:
+    """Invitations emailed for the interviews the filters select."""
+    statement = (
+        select(func.count())
+        .select_from(Invitation)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .join(Position, Position.id == Interview.position_id)
+        .where(Invitation.sent_at.is_not(None), *filters.on_interviews())
+    )
+    return db.session.scalar(statement) or 0
+
+
+def recruiter_names() -> dict[int, str]:
+    """Staff names by id, for labels."""
+    return dict(db.session.execute(select(User.id, User.name)).all())
+
+
+def filter_options() -> dict[str, list[tuple[Any, str]]]:
+    """The values each filter can take, from the data (one small query per attribute)."""
+    options: dict[str, list[tuple[Any, str]]] = {}
+    for name, column, title in (
+        ("department", CELLS.department, CELLS.department),
+        ("position_id", CELLS.position_id, CELLS.position_title),
+        ("stage", CELLS.stage, CELLS.stage),
+        ("hiring_manager", CELLS.hiring_manager, CELLS.hiring_manager),
+    ):
+        rows = db.session.execute(select(column, func.max(title)).group_by(column).order_by(func.max(title)))
+        options[name] = [(value, label) for value, label in rows if value not in ("", 0)]
+    ids = db.session.scalars(select(CELLS.recruiter_id).distinct()).all()
+    names = recruiter_names()
+    options["recruiter_id"] = sorted(((i, names[i]) for i in ids if i in names), key=lambda pair: pair[1])
+    months = db.session.scalars(select(CELLS.month).distinct().order_by(CELLS.month)).all()
+    options["month"] = [(month, month) for month in months]
+    return options
+
+
+# --- Perception gaps: candidate minus recruiter, over named responses with a debrief ----------
+
+
+@dataclass
+class GapFigures:
+    """The perception gaps of one group: a Summary of the difference per mirrored scale pair."""
+
+    key: Any
+    label: str
+    pairs: int
+    gaps: dict[str, Summary]
+    flagged: dict[str, int]
+    next_step_checked: int
+    next_step_mismatches: int
+    hidden: bool = False
+
+
+def _gap_columns() -> list[ColumnElement]:
+    columns = [func.count().label("pairs")]
+    for pair in SCALE_PAIRS:
+        gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
+        key = pair.survey_key
+        columns += [
+            func.count(gap).label(f"{key}__n"),
+            func.coalesce(func.sum(gap), 0).label(f"{key}__total"),
+            func.coalesce(func.sum(gap * gap), 0).label(f"{key}__squares"),
+            func.coalesce(func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))), 0).label(
+                f"{key}__flagged"
+            ),
+        ]
+    next_steps = Response.answers["next_steps"].as_integer()
+    signal = Debrief.next_step_signal
+    mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
+    checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
+    columns.append(func.coalesce(func.sum(case((checked, 1))), 0).label("next_checked"))
+    columns.append(func.coalesce(func.sum(case((mismatch, 1))), 0).label("next_mismatch"))
+    return columns
+
+
+def gaps_by_group(filters: ReportFilters, dimension: Dimension) -> list[GapFigures]:
+    """Mean candidate-minus-recruiter difference per mirrored pair, per group."""
+    key = getattr(Response, dimension.key)
+    statement = (
+        select(key.label("group_key"), func.max(getattr(Response, dimension.title)).label("group_title"))
+        .add_columns(*_gap_columns())
+        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
+        .select_from(Debrief)
+        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
+        .join(Response, Response.invitation_id == Invitation.id)
+        .where(*filters.on_columns(Response))
+        .group_by(key)
+    )
+    names = recruiter_names() if dimension.name == "recruiter" else {}
+    groups = []
+    for row in db.session.execute(statement):
+        m = row._mapping
+        groups.append(
+            GapFigures(
+                key=row.group_key,
+                label=_label(dimension, row, names),
+                pairs=m["pairs"],
+                gaps={
+                    p.survey_key: Summary(
+                        m[f"{p.survey_key}__n"], m[f"{p.survey_key}__total"], m[f"{p.survey_key}__squares"]
+                    )
+                    for p in SCALE_PAIRS
+                },
+                flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
+                next_step_checked=m["next_checked"],
+                next_step_mismatches=m["next_mismatch"],
+            )
+        )
+    return sorted(groups, key=lambda group: (-group.pairs, group.label))
+
+
+# --- Free text ---------------------------------------------------------------------------------
+
+
+def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
+    """(group, `improve` answer, how many gave it), grouped in SQL."""
+    text = func.trim(Response.improve_text)
+    inner = select(getattr(Response, dimension.key).label("group_key"), text.label("text")).where(
+        *filters.on_columns(Response)
+    )
+    inner = inner.subquery()
+    statement = (
+        select(inner.c.group_key, inner.c.text, func.count())
+        .where(inner.c.text.is_not(None), inner.c.text != "")
+        .group_by(inner.c.group_key, inner.c.text)
+    )
+    return [tuple(row) for row in db.session.execute(statement)]
+
+
+def process_issue_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
+    """(group, debrief process issues, how many), for interviews the filters select."""
+    columns = {"position_id": Interview.position_id, "department": Position.department}
+    key = columns.get(dimension.key, getattr(Interview, dimension.key, None))
+    text = func.trim(Debrief.process_issues)
+    statement = (
+        select(key, text, func.count())
+        .select_from(Debrief)
+        .join(Interview, Interview.id == Debrief.interview_id)
+        .join(Position, Position.id == Interview.position_id)
+        .where(Debrief.process_issues != "", *filters.on_interviews())
+        .group_by(key, text)
+    )
+    return [tuple(row) for row in db.session.execute(statement)]
+
+
+def debriefs_by_group(filters: ReportFilters, dimension: Dimension) -> dict[Any, int]:
+    """Debriefs per group: the size a theme from debrief notes is measured against."""
+    columns = {"position_id": Interview.position_id, "department": Position.department}
+    key = columns.get(dimension.key, getattr(Interview, dimension.key, None))
+    statement = (
+        select(key, func.count())
+        .select_from(Debrief)
+        .join(Interview, Interview.id == Debrief.interview_id)
+        .join(Position, Position.id == Interview.position_id)
+        .where(*filters.on_interviews())
+        .group_by(key)
+    )
+    return dict(db.session.execute(statement).all())
+
+
+def raw_responses(filters: ReportFilters, batch: int = 1000) -> Iterator[Response]:
+    """Every selected response, streamed from the database in batches."""
+    statement = (
+        select(Response)
+        .where(*filters.on_columns(Response))
+        .order_by(Response.month, Response.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from db.session.scalars(statement)
+
+
+def response_count(filters: ReportFilters) -> int:
+    """How many responses an export of raw rows will hold."""
+    return counts_by(filters, None)[None]
