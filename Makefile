@@ -28,6 +28,13 @@ run: install
 test: install
 	SURVEY_CONFIG=testing $(BIN)/pytest
 
+# A scratch SQLite database with 100,000 demo interviews (seeded once, reused by later runs).
+BENCH_DB ?= /tmp/debrief-bench.sqlite
+bench: install
+	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
+	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
+	DATABASE_URL=sqlite:///$(BENCH_DB) PYTHONPATH=. $(BIN)/python bench/bench_reports.py
+
 lint: install
 	$(BIN)/ruff check survey tests config.py wsgi.py
 

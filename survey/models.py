@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -204,6 +205,14 @@ class Response(db.Model):
         CheckConstraint(in_check("consent", CONSENT_CHOICES), name="consent"),
         CheckConstraint("consent = 'named' OR invitation_id IS NULL", name="anonymous_unlinked"),
         Index("ix_responses_month", "month"),
+        # Covers the report's theme query: answers to `improve`, by stage, without the JSON.
+        Index(
+            "ix_responses_stage_improve",
+            "stage",
+            "improve_text",
+            sqlite_where=text("improve_text IS NOT NULL"),
+            postgresql_where=text("improve_text IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)

@@ -115,6 +115,10 @@ def aggregate_rows(report: Report) -> Iterator[list[Any]]:
     yield ["All", "All responses", "invitations_sent", report.invitations_sent, "", "", ""]
     if report.response_rate is not None:
         yield ["All", "All responses", "response_rate_pct", round(report.response_rate, 1), "", "", ""]
+    for key, counts in report.distributions.items():
+        if key not in report.overall.hidden_items:
+            for value, count in counts.items():
+                yield ["All", "All responses", f"answers:{key}={value}", count, "", "", ""]
     for group in report.trend.groups:
         yield from _figure_rows(MONTH.label, group)
     for breakdown in report.breakdowns:

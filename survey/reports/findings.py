@@ -143,21 +143,20 @@ def themes(report: Any, known_names: list[str]) -> list[Finding]:
     """Most frequent phrases in `improve` answers and debrief process issues, per stage shown."""
     stage = queries.DIMENSIONS_BY_NAME["stage"]
     hidden = report.breakdown("stage").hidden_keys
-    debriefs = queries.debriefs_by_group(report.filters, stage)
+    issues = queries.process_issue_texts(report.filters)
+    debriefs: dict[Any, int] = {}
+    for key, _, count in issues:
+        debriefs[key] = debriefs.get(key, 0) + count
+    small = {key for key, n in debriefs.items() if n < report.threshold}
     sources = (
         ("improve", "candidates ask us to improve", queries.improve_texts(report.filters, stage), hidden),
-        (
-            "process_issues",
-            "debrief calls mention",
-            queries.process_issue_texts(report.filters, stage),
-            {key for key, n in debriefs.items() if n < report.threshold} | hidden,
-        ),
+        ("process_issues", "debrief calls mention", issues, small | hidden),
     )
     findings = []
     for item, wording, rows, excluded in sources:
         by_group: dict[Any, list[tuple[str, int]]] = {}
         for key, text, count in rows:
-            if key not in excluded:
+            if key not in excluded and text:
                 by_group.setdefault(key, []).append((text, count))
         for key in sorted(by_group, key=str):
             top = top_phrases(by_group[key], report.threshold, known_names=known_names)

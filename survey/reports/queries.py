@@ -12,7 +12,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 
 from ..extensions import db
 from ..models import Debrief, Interview, Invitation, Position, Response, User, report_cells, value_column
@@ -160,16 +172,22 @@ def distributions(filters: ReportFilters) -> dict[str, dict[int, int]]:
     return {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
 
 
+def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:
+    """Restrict a statement to the interviews the filters select, joining only what they need."""
+    conditions = filters.on_interviews()
+    if not conditions:
+        return statement
+    if filters.department is not None:
+        statement = statement.join(Position, Position.id == Interview.position_id)
+    return statement.where(*conditions)
+
+
 def invitations_sent(filters: ReportFilters) -> int:
     """Invitations emailed for the interviews the filters select."""
-    statement = (
-        select(func.count())
-        .select_from(Invitation)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .join(Position, Position.id == Interview.position_id)
-        .where(Invitation.sent_at.is_not(None), *filters.on_interviews())
-    )
-    return db.session.scalar(statement) or 0
+    statement = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
+    if filters.active():
+        statement = statement.join(Interview, Interview.id == Invitation.interview_id)
+    return db.session.scalar(_scoped_to_interviews(statement, filters)) or 0
 
 
 def recruiter_names() -> dict[int, str]:
@@ -213,11 +231,30 @@ class GapFigures:
     hidden: bool = False
 
 
-def _gap_columns() -> list[ColumnElement]:
-    columns = [func.count().label("pairs")]
+def _gap_rows(filters: ReportFilters) -> Any:
+    """Per pair of response and debrief: the grouping keys and each difference, read once."""
+    columns = [Response.stage, Response.recruiter_id]
     for pair in SCALE_PAIRS:
         gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
+        columns.append(gap.label(pair.survey_key))
+    columns += [Response.answers["next_steps"].as_integer().label("next_steps"), Debrief.next_step_signal]
+    statement = (
+        select(*columns)
+        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
+        .select_from(Debrief)
+        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
+        .join(Response, Response.invitation_id == Invitation.id)
+        .where(*filters.on_columns(Response))
+    )
+    # Materialised so the JSON of each response is parsed once for both groupings.
+    return statement.cte("gap_rows").prefix_with("MATERIALIZED")
+
+
+def _gap_columns(rows: Any) -> list[ColumnElement]:
+    columns = [func.count().label("pairs")]
+    for pair in SCALE_PAIRS:
         key = pair.survey_key
+        gap = rows.c[key]
         columns += [
             func.count(gap).label(f"{key}__n"),
             func.coalesce(func.sum(gap), 0).label(f"{key}__total"),
@@ -226,8 +263,7 @@ def _gap_columns() -> list[ColumnElement]:
                 f"{key}__flagged"
             ),
         ]
-    next_steps = Response.answers["next_steps"].as_integer()
-    signal = Debrief.next_step_signal
+    next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
     mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
     checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
     columns.append(func.coalesce(func.sum(case((checked, 1))), 0).label("next_checked"))
@@ -235,27 +271,33 @@ def _gap_columns() -> list[ColumnElement]:
     return columns
 
 
-def gaps_by_group(filters: ReportFilters, dimension: Dimension) -> list[GapFigures]:
-    """Mean candidate-minus-recruiter difference per mirrored pair, per group."""
-    key = getattr(Response, dimension.key)
-    statement = (
-        select(key.label("group_key"), func.max(getattr(Response, dimension.title)).label("group_title"))
-        .add_columns(*_gap_columns())
-        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
-        .select_from(Debrief)
-        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
-        .join(Response, Response.invitation_id == Invitation.id)
-        .where(*filters.on_columns(Response))
-        .group_by(key)
+GAP_GROUPINGS = ("stage", "recruiter")
+
+
+def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
+    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter."""
+    rows = _gap_rows(filters)
+    by_stage = select(literal("stage").label("grouping"), cast(rows.c.stage, String).label("group_key"))
+    by_recruiter = select(
+        literal("recruiter").label("grouping"), cast(rows.c.recruiter_id, String).label("group_key")
     )
-    names = recruiter_names() if dimension.name == "recruiter" else {}
-    groups = []
+    statement = union_all(
+        by_stage.add_columns(*_gap_columns(rows)).group_by(rows.c.stage),
+        by_recruiter.add_columns(*_gap_columns(rows)).group_by(rows.c.recruiter_id),
+    )
+    names = recruiter_names()
+    result: dict[str, list[GapFigures]] = {name: [] for name in GAP_GROUPINGS}
     for row in db.session.execute(statement):
         m = row._mapping
-        groups.append(
+        if row.grouping == "recruiter":
+            key = int(row.group_key) if row.group_key is not None else None
+            label = names.get(key, "(no recruiter)")
+        else:
+            key, label = row.group_key, row.group_key or "(not set)"
+        result[row.grouping].append(
             GapFigures(
-                key=row.group_key,
-                label=_label(dimension, row, names),
+                key=key,
+                label=label,
                 pairs=m["pairs"],
                 gaps={
                     p.survey_key: Summary(
@@ -268,7 +310,9 @@ def gaps_by_group(filters: ReportFilters, dimension: Dimension) -> list[GapFigur
                 next_step_mismatches=m["next_mismatch"],
             )
         )
-    return sorted(groups, key=lambda group: (-group.pairs, group.label))
+    for groups in result.values():
+        groups.sort(key=lambda group: (-group.pairs, group.label))
+    return result
 
 
 # --- Free text ---------------------------------------------------------------------------------
@@ -278,7 +322,7 @@ def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[An
     """(group, `improve` answer, how many gave it), grouped in SQL."""
     text = func.trim(Response.improve_text)
     inner = select(getattr(Response, dimension.key).label("group_key"), text.label("text")).where(
-        *filters.on_columns(Response)
+        Response.improve_text.is_not(None), *filters.on_columns(Response)
     )
     inner = inner.subquery()
     statement = (
@@ -289,35 +333,16 @@ def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[An
     return [tuple(row) for row in db.session.execute(statement)]
 
 
-def process_issue_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
-    """(group, debrief process issues, how many), for interviews the filters select."""
-    columns = {"position_id": Interview.position_id, "department": Position.department}
-    key = columns.get(dimension.key, getattr(Interview, dimension.key, None))
-    text = func.trim(Debrief.process_issues)
+def process_issue_texts(filters: ReportFilters) -> list[tuple[str, str, int]]:
+    """(stage, debrief process issues or "", how many) over the debriefs the filters select."""
+    text = func.trim(func.coalesce(Debrief.process_issues, ""))
     statement = (
-        select(key, text, func.count())
+        select(Interview.stage, text, func.count())
         .select_from(Debrief)
         .join(Interview, Interview.id == Debrief.interview_id)
-        .join(Position, Position.id == Interview.position_id)
-        .where(Debrief.process_issues != "", *filters.on_interviews())
-        .group_by(key, text)
+        .group_by(Interview.stage, text)
     )
-    return [tuple(row) for row in db.session.execute(statement)]
-
-
-def debriefs_by_group(filters: ReportFilters, dimension: Dimension) -> dict[Any, int]:
-    """Debriefs per group: the size a theme from debrief notes is measured against."""
-    columns = {"position_id": Interview.position_id, "department": Position.department}
-    key = columns.get(dimension.key, getattr(Interview, dimension.key, None))
-    statement = (
-        select(key, func.count())
-        .select_from(Debrief)
-        .join(Interview, Interview.id == Debrief.interview_id)
-        .join(Position, Position.id == Interview.position_id)
-        .where(*filters.on_interviews())
-        .group_by(key)
-    )
-    return dict(db.session.execute(statement).all())
+    return [tuple(row) for row in db.session.execute(_scoped_to_interviews(statement, filters))]
 
 
 def raw_responses(filters: ReportFilters, batch: int = 1000) -> Iterator[Response]:

@@ -14,7 +14,6 @@ from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, safe_difference, too_small
 from .queries import DIMENSIONS, MONTH, SCALE, Dimension, GapFigures, GroupFigures
 
-GAP_DIMENSIONS = ("stage", "recruiter")
 FILTER_LABELS = {
     "month_from": "from month",
     "month_to": "to month",
@@ -75,12 +74,14 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     if report.withheld:
         return report
     report.overall = queries.overall(filters)
+    report.overall.hidden_items = {
+        q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
+    }
     report.invitations_sent = queries.invitations_sent(filters)
     report.distributions = queries.distributions(filters)
     report.trend = protected_breakdown(filters, MONTH, report.threshold)
     report.breakdowns = [protected_breakdown(filters, d, report.threshold) for d in DIMENSIONS]
-    for name in GAP_DIMENSIONS:
-        groups = queries.gaps_by_group(filters, queries.DIMENSIONS_BY_NAME[name])
+    for name, groups in queries.gaps_by_group(filters).items():
         hidden = hidden_keys({g.key: g.pairs for g in groups}, report.threshold)
         for group in groups:
             group.hidden = group.key in hidden

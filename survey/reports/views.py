@@ -58,8 +58,13 @@ def charts_for(report: Report) -> dict:
         (group.label, None if group.hidden else group.nps, _number(group.nps, "{:.0f}", group.hidden))
         for group in report.trend.groups
     ]
+    overall = report.overall
     items = [
-        (q.prompt(""), report.overall.items[q.key].mean, _number(report.overall.items[q.key].mean, "{:.2f}"))
+        (
+            q.prompt(""),
+            None if q.key in overall.hidden_items else overall.items[q.key].mean,
+            _number(overall.items[q.key].mean, "{:.2f}", q.key in overall.hidden_items),
+        )
         for q in queries.SCALE
         if q.key != "nps"
     ]
