@@ -47,6 +47,11 @@ class Finding:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
+def p_text(p_value: float) -> str:
+    """A p-value as people read it."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+
+
 def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
     """Every finding of a report: significant ones by effect size, then themes."""
     significant = below_organisation(report) + systematic_gaps(report)
@@ -81,7 +86,7 @@ def below_organisation(report: Any) -> list[Finding]:
         text = (
             f"{dimension.label} {group.label}: “{SHORT_LABELS[question.key]}” averages {mine.mean:.1f} "
             f"against {rest.mean:.1f} across the rest of the organisation (n = {mine.n}; "
-            f"difference significant at 95%, p = {comparison.p_value:.3g}, d = {comparison.effect_size:.2f})."
+            f"difference significant at 95%, {p_text(comparison.p_value)}, d = {comparison.effect_size:.2f})."
         )
         numbers = {
             "mean": round(mine.mean, 3),
@@ -122,7 +127,7 @@ def systematic_gaps(report: Any) -> list[Finding]:
             f"{dimension.label} {group.label}: recruiters {verb} “{pair.label.lower()}” — candidates rate it "
             f"{abs(gap.mean):.1f} points {direction} than the debrief notes (n = {gap.n} pairs; "
             f"{group.flagged[pair.survey_key]} gaps of 2 or more; significant at 95%, "
-            f"p = {comparison.p_value:.3g})."
+            f"{p_text(comparison.p_value)})."
         )
         numbers = {
             "mean_gap": round(gap.mean, 3),

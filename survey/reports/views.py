@@ -13,6 +13,9 @@ from .export import MEDIA_TYPES, record_export, stream_csv, stream_json, stream_
 from .forms import ReportFilterForm
 from .report import Report, build_report
 
+# The page lists the strongest findings; the downloads carry all of them.
+PAGE_FINDINGS = 15
+
 
 def _filters_from_request() -> tuple[ReportFilterForm, Report]:
     form = ReportFilterForm(request.args)
@@ -32,6 +35,7 @@ def index():
         charts=charts_for(report),
         scale=queries.SCALE,
         scale_pairs=SCALE_PAIRS,
+        page_findings=PAGE_FINDINGS,
     )
 
 
