@@ -329,3 +329,21 @@ def test_names_are_masked_in_free_text():
         "Great chat with [name]. [name] [name] was late"
     )
     assert top_phrases([("Spoke to Tom Becker about salary range", 6)], 5) == [("salary range", 6)]
+
+
+def test_a_single_response_in_a_department_is_not_tied_to_it_anywhere(client, hr_user, respond):
+    for _ in range(10):
+        respond(department="Engineering")
+    for _ in range(6):
+        respond(department="Sales")
+    respond(department="Legal", nps=0, improve="Only one person said this")
+    sign_in(client, hr_user.email)
+    page = client.get("/reports").text
+    assert "suppressed" in page.split('<th scope="row">Legal</th>')[1].split("</tr>")[0]
+    sections = csv_sections(client.get("/reports/export.csv").text)
+    lone = [row for row in sections["responses"] if row["improve"] == "Only one person said this"]
+    assert lone and lone[0]["department"] == "(suppressed)" and lone[0]["position"] == "(suppressed)"
+    assert all(row["value"] == "(suppressed)" for row in sections["aggregates"] if row["group"] == "Legal")
+    payload = json.loads(client.get("/reports/export.json").data)
+    assert all(row["department"] != "Legal" for row in payload["responses"])
+    assert "Fewer than 5" in client.get("/reports?department=Legal").text

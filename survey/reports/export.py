@@ -159,7 +159,7 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
     hidden["position_title"] = set()
     position_hidden = report.breakdown("position").hidden_keys
     names = recruiter_names()
-    people = known_names()
+    people = tuple(known_names())
     columns = [getattr(Response, name) for name in ATTRIBUTES]
     statement = (
         select(*columns, Response.position_id, Response.consent, Response.answers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 STOP_WORDS = frozenset(
     [
@@ -189,12 +190,22 @@ FIRST_NAME = re.compile(r"\b[A-Z][a-z]+\s+" + MASK)
 SENTENCE = re.compile(r"(?<=[.!?\n])(?=\s)")
 
 
+@lru_cache(maxsize=8)
+def _names_pattern(known_names: tuple[str, ...]) -> re.Pattern | None:
+    """One case-insensitive pattern for every part of every known name (compiled once per list)."""
+    parts = sorted({part for name in known_names for part in name.split() if len(part) > 1}, key=len)
+    if not parts:
+        return None
+    return re.compile(
+        r"\b(?:" + "|".join(re.escape(part) for part in reversed(parts)) + r")\b", re.IGNORECASE
+    )
+
+
 def mask_names(text: str, known_names: Iterable[str] = ()) -> str:
     """The text with known names and capitalised mid-sentence words replaced by a mask."""
-    for name in sorted(known_names, key=len, reverse=True):
-        for part in name.split():
-            if len(part) > 1:
-                text = re.sub(rf"\b{re.escape(part)}\b", MASK, text, flags=re.IGNORECASE)
+    pattern = _names_pattern(tuple(known_names))
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
     masked = "".join(_mask_capitalised(sentence) for sentence in SENTENCE.split(text))
     # "Tom Becker was late": the first name opens the sentence, the masked surname gives it away.
     return FIRST_NAME.sub(MASK + " " + MASK, masked)
