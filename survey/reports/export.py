@@ -48,7 +48,15 @@ RESPONSE_HEADER = [
     *(q.key for q in SCALE),
     *TEXT_KEYS,
 ]
-ATTRIBUTES = ("month", "position_title", "department", "stage", "hiring_manager", "recruiter_id")
+# (column shown, column its group is keyed by) of each grouping attribute in the raw rows.
+ATTRIBUTES = (
+    ("month", "month"),
+    ("position_title", "position_id"),
+    ("department", "department"),
+    ("stage", "stage"),
+    ("hiring_manager", "hiring_manager"),
+    ("recruiter_id", "recruiter_id"),
+)
 
 
 def neutralise(value: Any) -> Any:
@@ -150,32 +158,26 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
 
 
 def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[list[Any]]:
-    """One de-identified row per response; attributes of suppressed groups are blanked."""
+    """One de-identified row per response; attributes of suppressed groups read "(suppressed)"."""
     if report.withheld:
         return
-    hidden = {"month": report.trend.hidden_keys}
-    for breakdown in report.breakdowns:
-        hidden[breakdown.dimension.title] = breakdown.hidden_keys
-    hidden["position_title"] = set()
-    position_hidden = report.breakdown("position").hidden_keys
+    # Per grouping, the keys of its suppressed groups (a position is keyed by id, shown by title).
+    suppressed = {breakdown.dimension.key: breakdown.hidden_keys for breakdown in report.breakdowns}
+    suppressed["month"] = report.trend.hidden_keys
     names = recruiter_names()
     people = tuple(known_names())
-    columns = [getattr(Response, name) for name in ATTRIBUTES]
     statement = (
-        select(*columns, Response.position_id, Response.consent, Response.answers)
+        select(*(getattr(Response, shown) for shown, _ in ATTRIBUTES), Response.position_id)
+        .add_columns(Response.consent, Response.answers)
         .where(*report.filters.on_columns(Response))
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
     for row in db.session.execute(statement):
-        values = []
-        for name in ATTRIBUTES:
-            value = getattr(row, name)
-            key = row.position_id if name == "position_title" else value
-            blocked = hidden.get(name, set()) | (position_hidden if name == "position_title" else set())
-            if name == "recruiter_id":
-                value = names.get(value, "")
-            values.append(SUPPRESSED if key in blocked else value)
+        values: list[Any] = []
+        for shown, key in ATTRIBUTES:
+            value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
+            values.append(SUPPRESSED if getattr(row, key) in suppressed[key] else value)
         answers = row.answers or {}
         values.append(row.consent)
         values.extend(answers.get(q.key) for q in SCALE)

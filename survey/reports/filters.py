@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,7 +65,6 @@ class ReportFilters:
         return conditions
 
 
-FILTER_NAMES = tuple(field.name for field in fields(ReportFilters))
 MONTH_PATTERN = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 

@@ -7,7 +7,6 @@ need the individual responses and are grouped in SQL over them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -343,17 +342,6 @@ def process_issue_texts(filters: ReportFilters) -> list[tuple[str, str, int]]:
         .group_by(Interview.stage, text)
     )
     return [tuple(row) for row in db.session.execute(_scoped_to_interviews(statement, filters))]
-
-
-def raw_responses(filters: ReportFilters, batch: int = 1000) -> Iterator[Response]:
-    """Every selected response, streamed from the database in batches."""
-    statement = (
-        select(Response)
-        .where(*filters.on_columns(Response))
-        .order_by(Response.month, Response.id)
-        .execution_options(yield_per=batch)
-    )
-    yield from db.session.scalars(statement)
 
 
 def response_count(filters: ReportFilters) -> int:
