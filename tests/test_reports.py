@@ -154,7 +154,7 @@ def test_unknown_filter_value_is_reported_not_a_500(client, hr_user, respond):
     for _ in range(5):
         respond()
     sign_in(client, hr_user.email)
-    response = client.get("/reports?department=Nowhere&month_from=garbage")
+    response = client.get("/reports?department=Nowhere&month_from=garbage&fmt=csv")
     assert response.status_code == 200
     assert "Not a valid choice" in response.text
 
