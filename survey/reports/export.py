@@ -177,7 +177,10 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         values: list[Any] = []
         for shown, key in ATTRIBUTES:
             value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
-            values.append(SUPPRESSED if getattr(row, key) in suppressed[key] else value)
+            group = getattr(row, key)
+            if key.endswith("_id"):
+                group = group or 0  # report_cells keys a missing position or recruiter as 0
+            values.append(SUPPRESSED if group in suppressed[key] else value)
         answers = row.answers or {}
         values.append(row.consent)
         values.extend(answers.get(q.key) for q in SCALE)

@@ -128,26 +128,40 @@ def overall(filters: ReportFilters) -> GroupFigures:
     return _figures(row, None, "All responses")
 
 
-def by_group(filters: ReportFilters, dimension: Dimension) -> list[GroupFigures]:
-    """Figures per group of one dimension, largest groups first (months in order)."""
-    key, title = CELLS[dimension.key], CELLS[dimension.title]
-    statement = (
-        select(key.label("group_key"), func.max(title).label("group_title"), *_figure_columns())
+NUMERIC_KEYS = ("position_id", "recruiter_id")
+
+
+def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
+    """Figures per group of each dimension, in one statement; largest groups first, months in order."""
+    parts = [
+        select(
+            literal(dimension.name).label("dimension"),
+            cast(CELLS[dimension.key], String).label("group_key"),
+            func.max(CELLS[dimension.title]).label("group_title"),
+            *_figure_columns(),
+        )
         .where(*filters.on_columns(CELLS))
-        .group_by(key)
-    )
-    rows = db.session.execute(statement).all()
-    names = recruiter_names() if dimension.name == "recruiter" else {}
-    groups = [_figures(row, row.group_key, _label(dimension, row, names)) for row in rows]
-    if dimension is MONTH:
-        return sorted(groups, key=lambda group: group.key)
-    return sorted(groups, key=lambda group: (-group.responses, group.label))
+        .group_by(CELLS[dimension.key])
+        for dimension in dimensions
+    ]
+    names = recruiter_names()
+    result: dict[str, list[GroupFigures]] = {dimension.name: [] for dimension in dimensions}
+    for row in db.session.execute(union_all(*parts)):
+        dimension = DIMENSIONS_BY_NAME[row.dimension]
+        key = int(row.group_key) if dimension.key in NUMERIC_KEYS else row.group_key
+        result[dimension.name].append(_figures(row, key, _label(dimension, key, row.group_title, names)))
+    for name, groups in result.items():
+        if name == MONTH.name:
+            groups.sort(key=lambda group: group.key)
+        else:
+            groups.sort(key=lambda group: (-group.responses, group.label))
+    return result
 
 
-def _label(dimension: Dimension, row: Any, names: dict[int, str]) -> str:
+def _label(dimension: Dimension, key: Any, title: Any, names: dict[int, str]) -> str:
     if dimension.name == "recruiter":
-        return names.get(row.group_key, "(no recruiter)")
-    return str(row.group_title) if row.group_title not in (None, "") else "(not set)"
+        return names.get(key, "(no recruiter)")
+    return str(title) if title not in (None, "") else "(not set)"
 
 
 def counts_by(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, int]:

@@ -79,8 +79,11 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     }
     report.invitations_sent = queries.invitations_sent(filters)
     report.distributions = queries.distributions(filters)
-    report.trend = protected_breakdown(filters, MONTH, report.threshold)
-    report.breakdowns = [protected_breakdown(filters, d, report.threshold) for d in DIMENSIONS]
+    groups = queries.by_groups(filters, (MONTH, *DIMENSIONS))
+    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
+    report.breakdowns = [
+        protected_breakdown(filters, d, groups[d.name], report.threshold) for d in DIMENSIONS
+    ]
     for name, groups in queries.gaps_by_group(filters).items():
         hidden = hidden_keys({g.key: g.pairs for g in groups}, report.threshold)
         for group in groups:
@@ -108,9 +111,10 @@ def withheld_reason(filters: ReportFilters, threshold: int) -> str | None:
     return None
 
 
-def protected_breakdown(filters: ReportFilters, dimension: Dimension, threshold: int) -> Breakdown:
+def protected_breakdown(
+    filters: ReportFilters, dimension: Dimension, groups: list[GroupFigures], threshold: int
+) -> Breakdown:
     """A breakdown with small groups, their complements and differencing risks hidden."""
-    groups = queries.by_group(filters, dimension)
     counts = {group.key: group.responses for group in groups}
     risky: set[Any] = set()
     for name in filters.active():
