@@ -122,10 +122,37 @@ def _figures(row: Any, key: Any, label: str) -> GroupFigures:
     return GroupFigures(key, label, mapping["responses"], items, mapping["promoters"], mapping["detractors"])
 
 
-def overall(filters: ReportFilters) -> GroupFigures:
-    """Headline figures of every response the filters select."""
-    row = db.session.execute(select(*_figure_columns()).where(*filters.on_columns(CELLS))).one()
-    return _figures(row, None, "All responses")
+def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, int]]]:
+    """Headline figures of every response the filters select, and how many gave each answer value.
+
+    One query sums every value column; n, total and sum of squares follow from the value counts.
+    """
+    columns = [
+        func.coalesce(func.sum(CELLS[value_column(q.key, value)]), 0).label(value_column(q.key, value))
+        for q in SCALE
+        for value in q.values
+    ]
+    responses = func.coalesce(func.sum(CELLS.responses), 0).label("responses")
+    row = db.session.execute(select(responses, *columns).where(*filters.on_columns(CELLS))).one()._mapping
+    counts = {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
+    items = {
+        key: Summary(
+            sum(by_value.values()),
+            sum(value * n for value, n in by_value.items()),
+            sum(value * value * n for value, n in by_value.items()),
+        )
+        for key, by_value in counts.items()
+    }
+    nps = counts["nps"]
+    figures = GroupFigures(
+        None,
+        "All responses",
+        row["responses"],
+        items,
+        promoters=sum(n for value, n in nps.items() if value >= 9),
+        detractors=sum(n for value, n in nps.items() if value <= 6),
+    )
+    return figures, counts
 
 
 NUMERIC_KEYS = ("position_id", "recruiter_id")
@@ -172,17 +199,6 @@ def counts_by(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, 
     key = CELLS[dimension.key]
     statement = select(key, func.sum(CELLS.responses)).where(*filters.on_columns(CELLS)).group_by(key)
     return {group: n for group, n in db.session.execute(statement)}
-
-
-def distributions(filters: ReportFilters) -> dict[str, dict[int, int]]:
-    """How many gave each answer value, per scale item."""
-    columns = [
-        func.coalesce(func.sum(CELLS[value_column(q.key, value)]), 0).label(value_column(q.key, value))
-        for q in SCALE
-        for value in q.values
-    ]
-    row = db.session.execute(select(*columns).where(*filters.on_columns(CELLS))).one()._mapping
-    return {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
 
 
 def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:

@@ -73,12 +73,11 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     report.withheld = withheld_reason(filters, report.threshold)
     if report.withheld:
         return report
-    report.overall = queries.overall(filters)
+    report.overall, report.distributions = queries.overall(filters)
     report.overall.hidden_items = {
         q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
     }
     report.invitations_sent = queries.invitations_sent(filters)
-    report.distributions = queries.distributions(filters)
     groups = queries.by_groups(filters, (MONTH, *DIMENSIONS))
     report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
     report.breakdowns = [
