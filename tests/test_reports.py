@@ -345,3 +345,30 @@ def test_a_single_response_in_a_department_is_not_tied_to_it_anywhere(client, hr
     payload = json.loads(client.get("/reports/export.json").data)
     assert all(row["department"] != "Legal" for row in payload["responses"])
     assert "Fewer than 5" in client.get("/reports?department=Legal").text
+
+
+def test_page_query_count_does_not_grow_with_the_data(client, hr_user, respond):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    def queries_for_page() -> int:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/reports").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    sign_in(client, hr_user.email)
+    for _ in range(5):
+        respond(department="Engineering", stage="Technical")
+    small = queries_for_page()
+    for department, stage in (("Sales", "Onsite"), ("Legal", "Phone screen"), ("Sales", "Technical")):
+        for _ in range(6):
+            respond(department=department, stage=stage, consent="named")
+    assert queries_for_page() == small
