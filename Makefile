@@ -36,6 +36,13 @@ screenshots: install
 fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
+# A scratch SQLite database with 100,000 demo interviews (seeded once, reused by later runs).
+BENCH_DB ?= /tmp/debrief-bench.sqlite
+bench: install
+	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
+	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
+	DATABASE_URL=sqlite:///$(BENCH_DB) PYTHONPATH=. $(BIN)/python bench/bench_reports.py
+
 lint: install
 	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
 

@@ -80,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from .audit_log import bp as audit_log_bp
     from .candidate import bp as candidate_bp
     from .recruiter import bp as recruiter_bp
+    from .reports import bp as reports_bp
 
     app.register_blueprint(candidate_bp)
     app.register_blueprint(api_bp)
@@ -87,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(recruiter_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_log_bp)
+    app.register_blueprint(reports_bp)
     if app.config.get("DEV_MAIL_DIR"):
         from .dev import bp as dev_bp
 

@@ -13,6 +13,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .models import ROLES
+from .reports.cells import rebuild_cells
+from .reports.export import FORMATS, record_export, write_export
+from .reports.filters import parse_filters
+from .reports.queries import response_count
+from .reports.report import build_report
 from .services.accounts import AccountError, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
@@ -24,6 +29,7 @@ api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
 interviews_cli = AppGroup("interviews", help="Interviews.")
 surveys_cli = AppGroup("surveys", help="Survey sending.")
 demo_cli = AppGroup("demo", help="Demo data.")
+reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
 
@@ -132,6 +138,38 @@ def data_erase_command(email: str) -> None:
     click.echo(f"Erased: {report.line()}.")
 
 
+@reports_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True)
+@click.option("--from", "month_from", metavar="YYYY-MM", help="First month (inclusive).")
+@click.option("--to", "month_to", metavar="YYYY-MM", help="Last month (inclusive).")
+@click.option("--department")
+@click.option("--position-id", type=int)
+@click.option("--stage")
+@click.option("--hiring-manager")
+@click.option("--recruiter-id", type=int)
+def reports_export_command(fmt: str, out: str, **filters) -> None:
+    """Export findings, aggregates and de-identified responses (same filters as /reports)."""
+    try:
+        report_filters = parse_filters(filters)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    report = build_report(report_filters)
+    record_export(fmt, report_filters, actor_label="cli")
+    total = 0 if report.withheld else response_count(report_filters)
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        write_export(fmt, report, out, on_row=lambda: bar.update(1))
+    if report.withheld:
+        click.echo(report.withheld, err=True)
+    click.echo(f"Wrote {out} ({total} responses).")
+
+
+@reports_cli.command("rebuild-cells")
+def reports_rebuild_cells_command() -> None:
+    """Recount the report tallies from the stored responses."""
+    click.echo(f"Rebuilt {rebuild_cells()} report cells.")
+
+
 @demo_cli.command("seed")
 @click.option("--interviews", type=int, default=400, show_default=True)
 def demo_seed_command(interviews: int) -> None:
@@ -175,6 +213,7 @@ def mailcatcher_command(host: str, port: int | None) -> None:
 
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
-    for group in (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, demo_cli, dev_cli):
+    groups = (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, reports_cli, demo_cli, dev_cli)
+    for group in groups:
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

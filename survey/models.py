@@ -11,19 +11,23 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .questions import CURRENT
 
 
 def utcnow() -> datetime:
@@ -205,6 +209,14 @@ class Response(db.Model):
         CheckConstraint(in_check("consent", CONSENT_CHOICES), name="consent"),
         CheckConstraint("consent = 'named' OR invitation_id IS NULL", name="anonymous_unlinked"),
         Index("ix_responses_month", "month"),
+        # Covers the report's theme query: answers to `improve`, by stage, without the JSON.
+        Index(
+            "ix_responses_stage_improve",
+            "stage",
+            "improve_text",
+            sqlite_where=text("improve_text IS NOT NULL"),
+            postgresql_where=text("improve_text IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
@@ -213,6 +225,8 @@ class Response(db.Model):
     question_set_version: Mapped[int] = mapped_column(Integer)
     consent: Mapped[str] = mapped_column(String(20))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A plain copy of answers["improve"], so report themes group it without parsing JSON per row.
+    improve_text: Mapped[str | None] = mapped_column(Text)
     position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"), index=True)
     position_title: Mapped[str] = mapped_column(String(200))
     department: Mapped[str] = mapped_column(String(120), default="")
@@ -360,3 +374,46 @@ class Alert(db.Model):
     source: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Report cells -----------------------------------------------------------------------------
+# A running tally of responses per combination of grouping attributes, with a count per answer
+# value of every scale item, kept in step at submit time (survey.reports.cells). HR reports read
+# these few thousand rows instead of scanning every response's JSON, so /reports stays fast on
+# hundreds of thousands of responses; counts per value give n, sum and sum of squares exactly.
+CELL_KEYS = (
+    "month",
+    "position_id",
+    "position_title",
+    "department",
+    "stage",
+    "hiring_manager",
+    "recruiter_id",
+)
+
+
+def value_column(key: str, value: int) -> str:
+    """Name of the report_cells column counting one answer value of one scale item."""
+    return f"{key}_{value}"
+
+
+report_cells = Table(
+    "report_cells",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("month", String(7), nullable=False),
+    # 0 when the response has no position or recruiter (keeps the unique key NOT NULL).
+    Column("position_id", Integer, nullable=False),
+    Column("position_title", String(200), nullable=False),
+    Column("department", String(120), nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("hiring_manager", String(200), nullable=False),
+    Column("recruiter_id", Integer, nullable=False),
+    Column("responses", Integer, nullable=False, server_default="0"),
+    *(
+        Column(value_column(question.key, value), Integer, nullable=False, server_default="0")
+        for question in CURRENT.scale_questions
+        for value in question.values
+    ),
+    UniqueConstraint(*CELL_KEYS, name="uq_report_cells_key"),
+)

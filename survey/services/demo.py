@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, text
 from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..questions import CURRENT
+from ..reports.cells import rebuild_cells
 from .accounts import create_user
 
 DEMO_PASSWORD = "debrief-demo"
@@ -82,6 +83,11 @@ PROCESS_ISSUES = (
     "The panel had not seen the take-home submission.",
     "Candidate was told two different salary ranges.",
     "Scheduling took three reschedules.",
+    "Interview started late because the room was double booked.",
+    "Panel had not seen the take-home submission.",
+    "Candidate waited a week for the scheduling email.",
+    "Too many interview rounds for the seniority.",
+    "Video call dropped twice.",
 )
 RED_FLAGS = (
     "Has a competing offer expiring Friday.",
@@ -129,6 +135,7 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
         builder.flush()
     _reset_sequences()
     db.session.commit()
+    rebuild_cells()
     return SeedReport(interviews, builder.response_count, builder.due_now)
 
 
@@ -224,7 +231,7 @@ class _Builder:
             answers = self._response(invitation, position, stage, manager, recruiter, ends_at)
         # Most calls a day or more ago have a debrief; the rest show up as "needs a debrief".
         if self.now - ends_at > timedelta(days=1) and rng.random() < 0.75:
-            self._debrief(interview_id, recruiter, ends_at, answers or {})
+            self._debrief(interview_id, recruiter, stage, ends_at, answers or {})
 
     def _interview_end(self) -> datetime:
         # A few interviews ended just now, so `make run` has surveys due for the worker to send.
@@ -290,6 +297,7 @@ class _Builder:
                 "question_set_version": CURRENT.version,
                 "consent": "named" if named else "anonymous",
                 "answers": answers,
+                "improve_text": answers.get("improve"),
                 "position_id": position.id,
                 "position_title": position.title,
                 "department": position.department,
@@ -302,12 +310,16 @@ class _Builder:
         )
         return answers
 
-    def _debrief(self, interview_id: int, recruiter: User, ends_at: datetime, answers: dict) -> None:
+    def _debrief(
+        self, interview_id: int, recruiter: User, stage: str, ends_at: datetime, answers: dict
+    ) -> None:
         rng = self.rng
+        # Recruiters tend to over-read interest after onsite interviews: a gap HR findings can show.
+        optimism = {"interest": 1} if stage == "Onsite" else {}
 
         def read(key: str) -> int:
             # The recruiter's read follows the candidate's answer; one call in five misjudges it badly.
-            heard = answers.get(key, rng.randint(2, 5))
+            heard = answers.get(key, rng.randint(2, 5)) + optimism.get(key, 0)
             if rng.random() < 0.2:
                 return _clamp(heard + rng.choice((-3, -2, 2, 3)), 1, 5)
             return _clamp(heard + rng.choice((-1, 0, 0, 0, 1)), 1, 5)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import OPEN_STATUSES, Invitation, Response, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
+from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
 from .alerts import queue_alert, survey_alert_reasons
 from .invitations import load_invitation
@@ -131,7 +132,9 @@ def submit_response(
     if spent.rowcount != 1:
         db.session.rollback()
         return False
-    db.session.add(_build_response(invitation, answers, consent, now))
+    response = _build_response(invitation, answers, consent, now)
+    db.session.add(response)
+    record_response(response)
     if consent == "named":
         # Anonymous answers never alert: see services/alerts.py.
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
@@ -151,6 +154,7 @@ def _build_response(invitation: Invitation, answers: dict[str, Any], consent: st
         question_set_version=CURRENT.version,
         consent=consent,
         answers=answers,
+        improve_text=answers.get("improve"),
         position_id=interview.position_id,
         position_title=interview.position.title,
         department=interview.position.department,

@@ -1,0 +1,47 @@
+"""The report filter form: a GET form, so a filtered view is a URL that can be shared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+from .filters import ReportFilters
+
+ANY = ("", "All")
+
+
+class ReportFilterForm(FlaskForm):
+    """Month range and grouping attributes. GET only and read-only, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    month_from = SelectField("From month")
+    month_to = SelectField("To month")
+    department = SelectField("Department")
+    position_id = SelectField("Position")
+    stage = SelectField("Stage")
+    hiring_manager = SelectField("Hiring manager")
+    recruiter_id = SelectField("Recruiter")
+
+    def set_choices(self, options: dict[str, list[tuple[Any, str]]]) -> None:
+        """Fill each list from the values present in the data."""
+        for name in ("department", "position_id", "stage", "hiring_manager", "recruiter_id"):
+            getattr(self, name).choices = [ANY, *((str(value), label) for value, label in options[name])]
+        for name in ("month_from", "month_to"):
+            getattr(self, name).choices = [ANY, *((str(value), label) for value, label in options["month"])]
+
+    def to_filters(self) -> ReportFilters:
+        """The valid filters; an unknown value is reported on its field and left out."""
+        self.validate()
+        values: dict[str, Any] = {}
+        for field in self:
+            if field.errors or not field.data:
+                continue
+            values[field.name] = int(field.data) if field.name.endswith("_id") else field.data
+        if values.get("month_from") and values.get("month_to") and values["month_from"] > values["month_to"]:
+            self.month_to.errors = [*self.month_to.errors, "The end month is before the start month."]
+            values.pop("month_to")
+        return ReportFilters(**values)

@@ -1,0 +1,379 @@
+"""Every aggregate of the HR reports, computed in SQL.
+
+Scale items are read from report_cells (a tally per combination of grouping attributes with a
+count per answer value), so n, sum and sum of squares are sums of columns. Gaps and free text
+need the individual responses and are grouped in SQL over them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+
+from ..extensions import db
+from ..models import Debrief, Interview, Invitation, Position, Response, User, report_cells, value_column
+from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
+from .filters import ReportFilters
+from .stats import Summary, nps_score
+
+CELLS = report_cells.c
+SCALE = tuple(CURRENT.scale_questions)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A grouping attribute reports break figures down by."""
+
+    name: str
+    label: str
+    key: str  # column in report_cells and responses
+    title: str  # column holding the group's name (the key itself unless it is an id)
+
+
+DIMENSIONS = (
+    Dimension("stage", "Stage", "stage", "stage"),
+    Dimension("department", "Department", "department", "department"),
+    Dimension("position", "Position", "position_id", "position_title"),
+    Dimension("hiring_manager", "Hiring manager", "hiring_manager", "hiring_manager"),
+    Dimension("recruiter", "Recruiter", "recruiter_id", "recruiter_id"),
+)
+MONTH = Dimension("month", "Month", "month", "month")
+DIMENSIONS_BY_NAME = {dimension.name: dimension for dimension in (*DIMENSIONS, MONTH)}
+
+
+@dataclass
+class GroupFigures:
+    """The figures of one group (or of everything, for the headline)."""
+
+    key: Any
+    label: str
+    responses: int
+    items: dict[str, Summary]
+    promoters: int = 0
+    detractors: int = 0
+    hidden: bool = False
+    hidden_items: set[str] = field(default_factory=set)
+
+    @property
+    def nps_answers(self) -> int:
+        """How many answered the recommendation item."""
+        return self.items["nps"].n
+
+    @property
+    def nps(self) -> float | None:
+        """cNPS of the group."""
+        return nps_score(self.promoters, self.detractors, self.nps_answers)
+
+    def share(self, count: int) -> float | None:
+        """A count as a percentage of the recommendation answers."""
+        return 100 * count / self.nps_answers if self.nps_answers else None
+
+    @property
+    def passives(self) -> int:
+        """Answers of 7 or 8."""
+        return self.nps_answers - self.promoters - self.detractors
+
+
+def _value_sum(question: Question, weight) -> ColumnElement:
+    """SUM over cells of Σ weight(value) × count(value): n, total or squares of one item."""
+    terms = []
+    for value in question.values:
+        column = CELLS[value_column(question.key, value)]
+        if weight(value):
+            terms.append(column if weight(value) == 1 else column * literal_column(str(weight(value))))
+    return func.coalesce(func.sum(sum(terms[1:], terms[0])), 0)
+
+
+@cache
+def _figure_columns() -> list[ColumnElement]:
+    """The aggregates of a figures query, built once (they are the same for every query)."""
+    columns = [func.coalesce(func.sum(CELLS.responses), 0).label("responses")]
+    for question in SCALE:
+        columns.append(_value_sum(question, lambda value: 1).label(f"{question.key}__n"))
+        columns.append(_value_sum(question, lambda value: value).label(f"{question.key}__total"))
+        columns.append(_value_sum(question, lambda value: value * value).label(f"{question.key}__squares"))
+    nps = CURRENT.get("nps")
+    columns.append(_value_sum(nps, lambda value: int(value >= 9)).label("promoters"))
+    columns.append(_value_sum(nps, lambda value: int(value <= 6)).label("detractors"))
+    return columns
+
+
+def _figures(row: Any, key: Any, label: str) -> GroupFigures:
+    mapping = row._mapping
+    items = {
+        q.key: Summary(mapping[f"{q.key}__n"], mapping[f"{q.key}__total"], mapping[f"{q.key}__squares"])
+        for q in SCALE
+    }
+    return GroupFigures(key, label, mapping["responses"], items, mapping["promoters"], mapping["detractors"])
+
+
+def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, int]]]:
+    """Headline figures of every response the filters select, and how many gave each answer value.
+
+    One query sums every value column; n, total and sum of squares follow from the value counts.
+    """
+    columns = [
+        func.coalesce(func.sum(CELLS[value_column(q.key, value)]), 0).label(value_column(q.key, value))
+        for q in SCALE
+        for value in q.values
+    ]
+    responses = func.coalesce(func.sum(CELLS.responses), 0).label("responses")
+    row = db.session.execute(select(responses, *columns).where(*filters.on_columns(CELLS))).one()._mapping
+    counts = {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
+    items = {
+        key: Summary(
+            sum(by_value.values()),
+            sum(value * n for value, n in by_value.items()),
+            sum(value * value * n for value, n in by_value.items()),
+        )
+        for key, by_value in counts.items()
+    }
+    nps = counts["nps"]
+    figures = GroupFigures(
+        None,
+        "All responses",
+        row["responses"],
+        items,
+        promoters=sum(n for value, n in nps.items() if value >= 9),
+        detractors=sum(n for value, n in nps.items() if value <= 6),
+    )
+    return figures, counts
+
+
+NUMERIC_KEYS = ("position_id", "recruiter_id")
+
+
+def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
+    """Figures per group of each dimension, in one statement; largest groups first, months in order."""
+    parts = [
+        select(
+            literal(dimension.name).label("dimension"),
+            cast(CELLS[dimension.key], String).label("group_key"),
+            func.max(CELLS[dimension.title]).label("group_title"),
+            *_figure_columns(),
+        )
+        .where(*filters.on_columns(CELLS))
+        .group_by(CELLS[dimension.key])
+        for dimension in dimensions
+    ]
+    names = recruiter_names()
+    result: dict[str, list[GroupFigures]] = {dimension.name: [] for dimension in dimensions}
+    for row in db.session.execute(union_all(*parts)):
+        dimension = DIMENSIONS_BY_NAME[row.dimension]
+        key = int(row.group_key) if dimension.key in NUMERIC_KEYS else row.group_key
+        result[dimension.name].append(_figures(row, key, _label(dimension, key, row.group_title, names)))
+    for name, groups in result.items():
+        if name == MONTH.name:
+            groups.sort(key=lambda group: group.key)
+        else:
+            groups.sort(key=lambda group: (-group.responses, group.label))
+    return result
+
+
+def _label(dimension: Dimension, key: Any, title: Any, names: dict[int, str]) -> str:
+    if dimension.name == "recruiter":
+        return names.get(key, "(no recruiter)")
+    return str(title) if title not in (None, "") else "(not set)"
+
+
+def counts_by(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, int]:
+    """Responses per group (or in total, keyed None): what suppression is decided on."""
+    if dimension is None:
+        total = db.session.scalar(select(func.sum(CELLS.responses)).where(*filters.on_columns(CELLS)))
+        return {None: total or 0}
+    key = CELLS[dimension.key]
+    statement = select(key, func.sum(CELLS.responses)).where(*filters.on_columns(CELLS)).group_by(key)
+    return {group: n for group, n in db.session.execute(statement)}
+
+
+def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:
+    """Restrict a statement to the interviews the filters select, joining only what they need."""
+    conditions = filters.on_interviews()
+    if not conditions:
+        return statement
+    if filters.department is not None:
+        statement = statement.join(Position, Position.id == Interview.position_id)
+    return statement.where(*conditions)
+
+
+def invitations_sent(filters: ReportFilters) -> int:
+    """Invitations emailed for the interviews the filters select."""
+    statement = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
+    if filters.active():
+        statement = statement.join(Interview, Interview.id == Invitation.interview_id)
+    return db.session.scalar(_scoped_to_interviews(statement, filters)) or 0
+
+
+def recruiter_names() -> dict[int, str]:
+    """Staff names by id, for labels."""
+    return dict(db.session.execute(select(User.id, User.name)).all())
+
+
+def filter_options() -> dict[str, list[tuple[Any, str]]]:
+    """The values each filter can take, from the data (one small query per attribute)."""
+    options: dict[str, list[tuple[Any, str]]] = {}
+    for name, column, title in (
+        ("department", CELLS.department, CELLS.department),
+        ("position_id", CELLS.position_id, CELLS.position_title),
+        ("stage", CELLS.stage, CELLS.stage),
+        ("hiring_manager", CELLS.hiring_manager, CELLS.hiring_manager),
+    ):
+        rows = db.session.execute(select(column, func.max(title)).group_by(column).order_by(func.max(title)))
+        options[name] = [(value, label) for value, label in rows if value not in ("", 0)]
+    ids = db.session.scalars(select(CELLS.recruiter_id).distinct()).all()
+    names = recruiter_names()
+    options["recruiter_id"] = sorted(((i, names[i]) for i in ids if i in names), key=lambda pair: pair[1])
+    months = db.session.scalars(select(CELLS.month).distinct().order_by(CELLS.month)).all()
+    options["month"] = [(month, month) for month in months]
+    return options
+
+
+# --- Perception gaps: candidate minus recruiter, over named responses with a debrief ----------
+
+
+@dataclass
+class GapFigures:
+    """The perception gaps of one group: a Summary of the difference per mirrored scale pair."""
+
+    key: Any
+    label: str
+    pairs: int
+    gaps: dict[str, Summary]
+    flagged: dict[str, int]
+    next_step_checked: int
+    next_step_mismatches: int
+    hidden: bool = False
+
+
+def _gap_rows(filters: ReportFilters) -> Any:
+    """Per pair of response and debrief: the grouping keys and each difference, read once."""
+    columns = [Response.stage, Response.recruiter_id]
+    for pair in SCALE_PAIRS:
+        gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
+        columns.append(gap.label(pair.survey_key))
+    columns += [Response.answers["next_steps"].as_integer().label("next_steps"), Debrief.next_step_signal]
+    statement = (
+        select(*columns)
+        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
+        .select_from(Debrief)
+        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
+        .join(Response, Response.invitation_id == Invitation.id)
+        .where(*filters.on_columns(Response))
+    )
+    # Materialised so the JSON of each response is parsed once for both groupings.
+    return statement.cte("gap_rows").prefix_with("MATERIALIZED")
+
+
+def _gap_columns(rows: Any) -> list[ColumnElement]:
+    columns = [func.count().label("pairs")]
+    for pair in SCALE_PAIRS:
+        key = pair.survey_key
+        gap = rows.c[key]
+        columns += [
+            func.count(gap).label(f"{key}__n"),
+            func.coalesce(func.sum(gap), 0).label(f"{key}__total"),
+            func.coalesce(func.sum(gap * gap), 0).label(f"{key}__squares"),
+            func.coalesce(func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))), 0).label(
+                f"{key}__flagged"
+            ),
+        ]
+    next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
+    mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
+    checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
+    columns.append(func.coalesce(func.sum(case((checked, 1))), 0).label("next_checked"))
+    columns.append(func.coalesce(func.sum(case((mismatch, 1))), 0).label("next_mismatch"))
+    return columns
+
+
+GAP_GROUPINGS = ("stage", "recruiter")
+
+
+def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
+    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter."""
+    rows = _gap_rows(filters)
+    by_stage = select(literal("stage").label("grouping"), cast(rows.c.stage, String).label("group_key"))
+    by_recruiter = select(
+        literal("recruiter").label("grouping"), cast(rows.c.recruiter_id, String).label("group_key")
+    )
+    statement = union_all(
+        by_stage.add_columns(*_gap_columns(rows)).group_by(rows.c.stage),
+        by_recruiter.add_columns(*_gap_columns(rows)).group_by(rows.c.recruiter_id),
+    )
+    names = recruiter_names()
+    result: dict[str, list[GapFigures]] = {name: [] for name in GAP_GROUPINGS}
+    for row in db.session.execute(statement):
+        m = row._mapping
+        if row.grouping == "recruiter":
+            key = int(row.group_key) if row.group_key is not None else None
+            label = names.get(key, "(no recruiter)")
+        else:
+            key, label = row.group_key, row.group_key or "(not set)"
+        result[row.grouping].append(
+            GapFigures(
+                key=key,
+                label=label,
+                pairs=m["pairs"],
+                gaps={
+                    p.survey_key: Summary(
+                        m[f"{p.survey_key}__n"], m[f"{p.survey_key}__total"], m[f"{p.survey_key}__squares"]
+                    )
+                    for p in SCALE_PAIRS
+                },
+                flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
+                next_step_checked=m["next_checked"],
+                next_step_mismatches=m["next_mismatch"],
+            )
+        )
+    for groups in result.values():
+        groups.sort(key=lambda group: (-group.pairs, group.label))
+    return result
+
+
+# --- Free text ---------------------------------------------------------------------------------
+
+
+def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
+    """(group, `improve` answer, how many gave it), grouped in SQL."""
+    text = func.trim(Response.improve_text)
+    inner = select(getattr(Response, dimension.key).label("group_key"), text.label("text")).where(
+        Response.improve_text.is_not(None), *filters.on_columns(Response)
+    )
+    inner = inner.subquery()
+    statement = (
+        select(inner.c.group_key, inner.c.text, func.count())
+        .where(inner.c.text.is_not(None), inner.c.text != "")
+        .group_by(inner.c.group_key, inner.c.text)
+    )
+    return [tuple(row) for row in db.session.execute(statement)]
+
+
+def process_issue_texts(filters: ReportFilters) -> list[tuple[str, str, int]]:
+    """(stage, debrief process issues or "", how many) over the debriefs the filters select."""
+    text = func.trim(func.coalesce(Debrief.process_issues, ""))
+    statement = (
+        select(Interview.stage, text, func.count())
+        .select_from(Debrief)
+        .join(Interview, Interview.id == Debrief.interview_id)
+        .group_by(Interview.stage, text)
+    )
+    return [tuple(row) for row in db.session.execute(_scoped_to_interviews(statement, filters))]
+
+
+def response_count(filters: ReportFilters) -> int:
+    """How many responses an export of raw rows will hold."""
+    return counts_by(filters, None)[None]

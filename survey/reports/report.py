@@ -1,0 +1,136 @@
+"""One report: the figures the filters select, with small groups suppressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import User, report_cells
+from . import queries
+from .filters import ReportFilters
+from .privacy import hidden_keys, min_group_size, safe_difference, too_small
+from .queries import DIMENSIONS, MONTH, SCALE, Dimension, GapFigures, GroupFigures
+
+FILTER_LABELS = {
+    "month_from": "from month",
+    "month_to": "to month",
+    "department": "department",
+    "position_id": "position",
+    "stage": "stage",
+    "hiring_manager": "hiring manager",
+    "recruiter_id": "recruiter",
+}
+
+
+@dataclass
+class Breakdown:
+    """Figures per group of one dimension, with the suppressed groups marked."""
+
+    dimension: Dimension
+    groups: list[GroupFigures]
+
+    @property
+    def hidden_keys(self) -> set[Any]:
+        """Keys of the groups not shown."""
+        return {group.key for group in self.groups if group.hidden}
+
+
+@dataclass
+class Report:
+    """Everything the reports page and the exports show."""
+
+    filters: ReportFilters
+    threshold: int
+    withheld: str | None = None
+    overall: GroupFigures | None = None
+    invitations_sent: int = 0
+    distributions: dict[str, dict[int, int]] = field(default_factory=dict)
+    trend: Breakdown | None = None
+    breakdowns: list[Breakdown] = field(default_factory=list)
+    gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
+    findings: list[Any] = field(default_factory=list)
+
+    @property
+    def response_rate(self) -> float | None:
+        """Responses per invitation sent, as a percentage."""
+        if not self.overall or not self.invitations_sent:
+            return None
+        return 100 * self.overall.responses / self.invitations_sent
+
+    def breakdown(self, name: str) -> Breakdown | None:
+        """The breakdown by one dimension."""
+        return next((b for b in self.breakdowns if b.dimension.name == name), None)
+
+
+def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
+    """Compute the report, withholding it or its groups wherever they would expose a few people."""
+    from .findings import build_findings
+
+    report = Report(filters, min_group_size())
+    report.withheld = withheld_reason(filters, report.threshold)
+    if report.withheld:
+        return report
+    report.overall, report.distributions = queries.overall(filters)
+    report.overall.hidden_items = {
+        q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
+    }
+    report.invitations_sent = queries.invitations_sent(filters)
+    groups = queries.by_groups(filters, (MONTH, *DIMENSIONS))
+    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
+    report.breakdowns = [
+        protected_breakdown(filters, d, groups[d.name], report.threshold) for d in DIMENSIONS
+    ]
+    for name, groups in queries.gaps_by_group(filters).items():
+        hidden = hidden_keys({g.key: g.pairs for g in groups}, report.threshold)
+        for group in groups:
+            group.hidden = group.key in hidden
+        report.gaps[name] = groups
+    if with_findings:
+        report.findings = build_findings(report, known_names())
+    return report
+
+
+def withheld_reason(filters: ReportFilters, threshold: int) -> str | None:
+    """Why nothing can be shown for these filters, or None."""
+    total = queries.counts_by(filters, None)[None]
+    if total == 0:
+        return "No responses match these filters."
+    if too_small(total, threshold):
+        return f"Fewer than {threshold} responses match these filters, so nothing is shown."
+    for name in filters.active():
+        broader = queries.counts_by(filters.without(name), None)[None]
+        if not safe_difference(broader, total, threshold):
+            return (
+                f"These filters differ from the same view without the {FILTER_LABELS[name]} filter by "
+                f"fewer than {threshold} responses; comparing the two would expose them, so nothing is shown."
+            )
+    return None
+
+
+def protected_breakdown(
+    filters: ReportFilters, dimension: Dimension, groups: list[GroupFigures], threshold: int
+) -> Breakdown:
+    """A breakdown with small groups, their complements and differencing risks hidden."""
+    counts = {group.key: group.responses for group in groups}
+    risky: set[Any] = set()
+    for name in filters.active():
+        broader = queries.counts_by(filters.without(name), dimension)
+        risky |= {key for key, n in counts.items() if not safe_difference(broader.get(key, 0), n, threshold)}
+    hidden = hidden_keys(counts, threshold, risky)
+    hidden_items = {
+        q.key: hidden_keys({g.key: g.items[q.key].n for g in groups}, threshold, hidden) for q in SCALE
+    }
+    for group in groups:
+        group.hidden = group.key in hidden
+        group.hidden_items = {key for key, keys in hidden_items.items() if group.key in keys}
+    return Breakdown(dimension, groups)
+
+
+def known_names() -> list[str]:
+    """Names of people the reports must never print in free text: staff and hiring managers."""
+    staff = db.session.scalars(select(User.name)).all()
+    managers = db.session.scalars(select(report_cells.c.hiring_manager).distinct()).all()
+    return [name for name in (*staff, *managers) if name]
