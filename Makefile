@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test fuzz install lint bench clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ run: install
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: install
-	SURVEY_CONFIG=testing $(BIN)/pytest
+	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
 
 # Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).
 screenshots: install
@@ -37,7 +37,19 @@ fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
 lint: install
-	$(BIN)/ruff check survey tests config.py wsgi.py
+	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
+
+# Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
+# (set BENCH_DATABASE_URL to use a running server instead).
+bench: bench-survey bench-mail
+
+bench-survey: install
+	$(BIN)/python bench/survey_http.py sqlite
+	$(BIN)/python bench/survey_http.py postgresql
+
+bench-mail: install
+	$(BIN)/python bench/mail.py sqlite
+	$(BIN)/python bench/mail.py postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -39,6 +39,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     TRUSTED_HOSTS = env_list("TRUSTED_HOSTS") or None
+    # How many proxies (TLS terminator, load balancer) sit in front and set X-Forwarded-*; 0: none.
+    TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
     COMPANY_NAME = os.environ.get("COMPANY_NAME", "Debrief Demo Ltd")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")

@@ -2,6 +2,7 @@
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 
 def configure_engine(engine: Engine) -> None:
@@ -16,4 +17,19 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=15000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def begin_claim(session: Session) -> None:
+    """Start a transaction that claims queue rows; on SQLite, take the write lock before reading.
+
+    PostgreSQL locks the selected rows (FOR UPDATE SKIP LOCKED). SQLite has no row locks, and
+    its default deferred transaction would let two processes read the same due rows before
+    either writes; BEGIN IMMEDIATE makes the read-then-claim one exclusive step instead.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -9,6 +9,8 @@ message that was in flight.
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -17,6 +19,7 @@ from flask import current_app, render_template
 from flask_mail import Connection, Message
 from sqlalchemy import or_, select, update
 
+from .database import begin_claim
 from .extensions import db
 from .models import Candidate, Invitation, OutboxMessage, utcnow
 
@@ -94,17 +97,33 @@ class TimeoutConnection(Connection):
 def deliver_outbox(now: datetime | None = None, max_batches: int | None = None) -> DeliveryReport:
     """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
     report = DeliveryReport()
-    while max_batches is None or report.batches < max_batches:
-        batch = claim_batch(now or utcnow())
-        if not batch:
-            break
-        report.batches += 1
-        try:
-            _send_batch(batch, report, now)
-        except TransportError as exc:
-            report.smtp_error = str(exc)
-            break
+    with _keep_batch_loaded():
+        while max_batches is None or report.batches < max_batches:
+            batch = claim_batch(now or utcnow())
+            if not batch:
+                break
+            report.batches += 1
+            try:
+                _send_batch(batch, report, now)
+            except TransportError as exc:
+                report.smtp_error = str(exc)
+                break
     return report
+
+
+@contextmanager
+def _keep_batch_loaded() -> Iterator[None]:
+    """Commit after every message without expiring the rest of the batch.
+
+    The claimed rows are leased to this process, so nobody else changes them meanwhile;
+    expiring them on each commit would reload every remaining message once per email sent.
+    """
+    session = db.session()
+    previous, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
 
 
 def claim_batch(now: datetime) -> list[OutboxMessage]:
@@ -122,6 +141,7 @@ def claim_batch(now: datetime) -> list[OutboxMessage]:
         .limit(size)
         .with_for_update(skip_locked=True)
     )
+    begin_claim(db.session)
     batch = list(db.session.scalars(stmt))
     for message in batch:
         message.claimed_until = now + lease

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -10,7 +11,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 
 from config import TestingConfig
 from helpers import csrf_token, free_port, interview_payload
@@ -20,21 +21,74 @@ from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
 from survey.services.intake import create_interview, validate_interview
 
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `postgres` tests, visibly, without a PostgreSQL; in CI (REQUIRE_POSTGRES=1) fail instead."""
+    if ON_POSTGRES:
+        return
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not a PostgreSQL URL")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """On PostgreSQL: one fresh database for the run, schema created once (tests truncate it)."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    url = make_url(POSTGRES_URL)
+    name = f"debrief_test_{os.getpid()}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(test_url)
+    db.metadata.create_all(engine)
+    engine.dispose()
+    yield test_url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
 
 @pytest.fixture
-def app(tmp_path):
-    """The app on a fresh SQLite file (threads in one test share it)."""
+def database_url(tmp_path, postgres_database) -> str:
+    """The URL of this test's database (subprocesses started by a test use it too)."""
+    return postgres_database or f"sqlite:///{tmp_path / 'test.sqlite'}"
+
+
+def _empty_tables() -> None:
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(database_url):
+    """The app on a fresh database: a new SQLite file, or emptied PostgreSQL tables."""
 
     class Config(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'test.sqlite'}"
+        SQLALCHEMY_DATABASE_URI = database_url
         MAIL_PORT = free_port()  # nothing listens unless a test starts the SMTP fixture
 
     app = create_app(Config)
     with app.app_context():
-        db.create_all()
+        if ON_POSTGRES:
+            _empty_tables()
+        else:
+            db.create_all()
         yield app
         db.session.remove()
-        db.drop_all()
+        if not ON_POSTGRES:
+            db.drop_all()
         db.engine.dispose()
 
 

@@ -45,14 +45,31 @@ def render_survey(form, status: int = 200, notice: str | None = None):
     )
 
 
+RETRY_NOTICE = (
+    "We could not save your answers just now. Please try again in a minute: your answers are still here."
+)
+
+
 @bp.route("/s/<token>", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
+    form = survey_form_class(CURRENT)()
+    try:
+        return _answer_survey(token, form)
+    except OperationalError:
+        # The database is unreachable: whatever the candidate typed goes back to them.
+        db.session.rollback()
+        if request.method != "POST":
+            raise
+        current_app.logger.exception("database unavailable while saving a survey")
+        return render_survey(form, 503, RETRY_NOTICE)
+
+
+def _answer_survey(token: str, form):
     link = resolve_link(load_survey_token, token)
     if link.state != "open":
         return render_link_state(link)
-    form = survey_form_class(CURRENT)()
     if request.method == "GET":
         mark_opened(link.invitation)
         return render_survey(form)
@@ -62,15 +79,6 @@ def take_survey(token: str):
         saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
     except AnswerError:
         return render_survey(form, 400, "Some answers could not be read; please check them.")
-    except OperationalError:
-        db.session.rollback()
-        current_app.logger.exception("database unavailable while saving a survey")
-        return render_survey(
-            form,
-            503,
-            "We could not save your answers just now. Please try again in a "
-            "minute: your answers are still here.",
-        )
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
     return render_template("candidate/thank_you.html", consent=form.consent.data)

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from ..database import begin_claim
 from ..extensions import db
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
@@ -89,6 +90,7 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
             .limit(_batch_size())
             .with_for_update(skip_locked=True, of=Invitation)
         )
+        begin_claim(db.session)
         batch = list(db.session.scalars(stmt))
         if not batch:
             break
@@ -132,6 +134,7 @@ def queue_reminders(now: datetime) -> int:
             .limit(_batch_size())
             .with_for_update(skip_locked=True, of=Invitation)
         )
+        begin_claim(db.session)
         batch = list(db.session.scalars(stmt))
         if not batch:
             break

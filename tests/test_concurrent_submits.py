@@ -1,0 +1,55 @@
+"""Many candidates answering at once through a real WSGI server: one response per link, no 5xx."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+import pytest
+from processes import Gunicorn, seed_invitations, survey_paths
+from sqlalchemy import func, select
+
+from helpers import csrf_token
+from survey.extensions import db
+from survey.models import Invitation, Response
+
+pytestmark = pytest.mark.slow
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def open_survey(server: Gunicorn, path: str) -> dict:
+    """GET the survey as a browser would: the session cookie and the form's CSRF token."""
+    status, headers, body = server.get(path)
+    assert status == 200, body
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    return {"path": path, "cookie": cookie, "csrf_token": csrf_token(body)}
+
+
+def submit(server: Gunicorn, visit: dict, start: threading.Barrier):
+    """POST answers once every submitter is ready, so they really arrive together."""
+    body = urlencode({"csrf_token": visit["csrf_token"], "nps": "9", "fair": "5", "consent": "named"})
+    start.wait()
+    status, _, page = server.request(
+        "POST", visit["path"], body=body, headers={"Content-Type": FORM, "Cookie": visit["cookie"]}
+    )
+    return status, page
+
+
+def test_200_candidates_and_50_double_submits_at_once_store_one_response_per_link(app, recruiter):
+    ids = seed_invitations(250, recruiter, status="sent")
+    with Gunicorn(app, workers=2, threads=8) as server, ThreadPoolExecutor(max_workers=300) as pool:
+        visits = list(pool.map(lambda path: open_survey(server, path), survey_paths(ids)))
+        # 200 candidates once each, and 50 who press Send twice (two tabs, a double click).
+        posts = visits + visits[200:]
+        start = threading.Barrier(len(posts))
+        results = list(pool.map(lambda visit: submit(server, visit, start), posts))
+
+    statuses = [status for status, _ in results]
+    assert statuses.count(200) == 300, sorted(set(statuses))
+    thanked = sum("Thank you" in page and "already have your answers" not in page for _, page in results)
+    already = sum("already have your answers" in page for _, page in results)
+    assert (thanked, already) == (250, 50)
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 250
+    assert db.session.scalar(select(func.count(func.distinct(Response.invitation_id)))) == 250
+    completed = select(func.count()).where(Invitation.status == "completed", Invitation.id.in_(ids))
+    assert db.session.scalar(completed) == 250
