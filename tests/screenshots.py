@@ -8,6 +8,7 @@ is computed inside the app context from the demo data, and `sign_in_as` names a 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import secrets
 import sys
@@ -23,7 +24,8 @@ from sqlalchemy import select
 from config import Config
 from survey import create_app
 from survey.extensions import db
-from survey.models import Invitation, utcnow
+from survey.models import Debrief, Interview, Invitation, Response, User, utcnow
+from survey.questions import perception_gaps
 from survey.services.demo import DEMO_PASSWORD, seed_demo
 from survey.tokens import make_survey_token
 
@@ -44,6 +46,26 @@ def open_survey_path() -> str:
     return f"/s/{make_survey_token(invitation.id, invitation.version)}"
 
 
+def combined_view_path(recruiter_email: str = "alex.morgan@example.com") -> str:
+    """The recruiter's most recent demo interview with named answers, written comments on both sides and a
+    flagged gap of 2 or more points: the combined view at its most telling."""
+    rows = db.session.execute(
+        select(Interview.id, Response.answers, Debrief)
+        .join(Invitation, Invitation.interview_id == Interview.id)
+        .join(Response, Response.invitation_id == Invitation.id)
+        .join(Debrief, Debrief.interview_id == Interview.id)
+        .join(User, User.id == Interview.recruiter_id)
+        .where(User.email == recruiter_email)
+        .order_by(Interview.ends_at.desc())
+    )
+    for interview_id, answers, debrief in rows:
+        commented = any(key in answers for key in ("went_well", "improve", "open_doubts"))
+        flagged = any(gap.flagged and gap.difference for gap in perception_gaps(answers, debrief))
+        if commented and flagged and debrief.free_notes:
+            return f"/interviews/{interview_id}"
+    raise SystemExit("the demo data has no debriefed interview with a flagged gap to photograph")
+
+
 @dataclass(frozen=True)
 class Shot:
     """One screenshot: where to go, on what screen, as whom."""
@@ -54,13 +76,14 @@ class Shot:
     sign_in_as: str | None = None
 
 
-# Staff pages join here as they land, for example:
-#   Shot("combined-view", lambda: f"/interviews/{some_debriefed_interview_id()}", DESKTOP,
-#        sign_in_as="alex.morgan@example.com"),
-#   Shot("reports", lambda: "/reports", DESKTOP, sign_in_as="hana.kim@example.com"),
+# The HR reports are photographed once they are part of the build (they may land after this file).
+REPORTS_BUILT = importlib.util.find_spec("survey.reports") is not None
 SHOTS: list[Shot] = [
     Shot("survey-phone", open_survey_path, PHONE),
+    Shot("combined-view", combined_view_path, DESKTOP, sign_in_as="alex.morgan@example.com"),
 ]
+if REPORTS_BUILT:
+    SHOTS.append(Shot("reports", lambda: "/reports", DESKTOP, sign_in_as="hana.kim@example.com"))
 
 
 def demo_app(database: Path):

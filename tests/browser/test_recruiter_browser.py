@@ -1,0 +1,71 @@
+"""The recruiter's loop in a real browser: the candidate answers, the recruiter records the debrief call and
+reads both side by side, with the disagreements flagged."""
+
+from __future__ import annotations
+
+from browser_harness import assert_accessible
+
+from survey.services.invitations import survey_url
+
+CANDIDATE_PHRASE = "Marmalade harbour: the whiteboard round felt like a real design review."
+NOTES_PHRASE = "Copper lantern: says the loop was fine but wants the platform team."
+
+
+def answer_by_name(page, invitation, text: str, **scores: int) -> None:
+    """The candidate opens the survey on a phone, picks scores, writes one comment and shares by name."""
+    page.goto(survey_url(invitation))
+    for key, value in scores.items():
+        page.locator(f"input[name={key}][value='{value}']").check()
+    page.get_by_label("What went well?").fill(text)
+    page.get_by_text("Share my answers with my recruiter by name").click()
+    page.get_by_role("button", name="Send my answers").click()
+    assert page.get_by_role("heading", name="Thank you").is_visible()
+
+
+def row(page, item: str):
+    """The combined view's row for one mirrored item."""
+    return page.locator("table.mirror tbody tr").filter(has=page.get_by_role("cell", name=item, exact=True))
+
+
+def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged(
+    page, signed_in_page, recruiter, make_interview, sent_invitation, live_server
+):
+    """Sign in → find the interview → fill the debrief form → combined view shows both voices and the gap."""
+    invitation = sent_invitation[0]
+    candidate = invitation.interview.candidate.name
+    make_interview(candidate={"name": "Other Candidate", "email": "other@example.org"})
+    answer_by_name(page, invitation, CANDIDATE_PHRASE, interest=5, self_assessment=4, fair=5)
+
+    desk = signed_in_page(recruiter)
+    assert desk.url == f"{live_server}/interviews"
+    desk.get_by_label("Needs a debrief").check()
+    desk.get_by_role("button", name="Filter").click()
+    assert "needs_debrief=y" in desk.url
+    assert desk.get_by_role("link", name="Other Candidate").is_visible()
+    desk.get_by_role("link", name=candidate).click()
+    assert desk.get_by_role("heading", name=candidate, level=1).is_visible()
+
+    desk.get_by_role("link", name="Record debrief").click()
+    desk.get_by_label("Candidate's interest, as you sensed it").select_option(label="1 · not at all")
+    desk.get_by_label("Candidate's own view of how it went, as told").select_option("4")
+    desk.get_by_label("Did the hiring manager signal a next step?").select_option(label="Yes")
+    desk.get_by_label("Free notes").fill(NOTES_PHRASE)
+    desk.get_by_role("button", name="Save debrief").click()
+
+    assert desk.get_by_role("status").filter(has_text="Debrief saved.").is_visible()
+    assert desk.url == f"{live_server}/interviews/{invitation.interview_id}"
+    said = desk.locator(".panel", has_text="In the candidate's words").get_by_text(CANDIDATE_PHRASE)
+    noted = desk.locator(".panel", has_text="From the debrief call").get_by_text(NOTES_PHRASE)
+    assert said.is_visible() and noted.is_visible()
+    left, right = said.bounding_box(), noted.bounding_box()
+    assert left["x"] + left["width"] <= right["x"], "the two voices are not side by side"
+    assert abs(left["y"] - right["y"]) < 60, "the two voices do not start level"
+
+    interest, went = row(desk, "Interest in the role"), row(desk, "How well the interview went")
+    assert interest.locator(".gap-flag").inner_text() == "⚑ +4"  # candidate 5, recruiter 1
+    assert interest.locator(".gap-flag").is_visible()
+    assert went.locator(".gap-flag").count() == 0  # 4 and 4 agree
+    background = "el => getComputedStyle(el).backgroundColor"
+    assert interest.evaluate(background) != went.evaluate(background), "the flagged row does not stand out"
+    assert desk.get_by_text("1 item where the candidate and the debrief disagree by 2 or more").is_visible()
+    assert_accessible(desk)

@@ -1,0 +1,80 @@
+"""HR reports in a real browser: filter, read the figures, download the CSV; axe-core on the page."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from browser_harness import NARROW_PHONE, assert_accessible, horizontal_overflow
+
+pytest.importorskip("survey.reports", reason="the HR reports are not in this build yet")
+
+from survey.services.demo import seed_demo  # noqa: E402
+
+DEPARTMENT = "Engineering"
+
+
+@pytest.fixture
+def demo_data(app):
+    """A few hundred demo interviews: enough responses per department to show figures, not suppress them."""
+    seed_demo(interviews=300)
+
+
+def headline(page, name: str) -> str:
+    """One of the headline figures, as shown."""
+    figure = page.locator("dl.figures div").filter(has=page.locator("dt", has_text=name))
+    return figure.locator("dd").inner_text()
+
+
+def csv_sections(path) -> dict[str, list[list[str]]]:
+    """The downloaded CSV's blocks ("# name", header, rows…), by name, header row first."""
+    sections: dict[str, list[list[str]]] = {}
+    current: list[list[str]] = []
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        for row in csv.reader(file):
+            if row and row[0].startswith("# "):
+                current = sections.setdefault(row[0][2:], [])
+            elif row:
+                current.append(row)
+    return sections
+
+
+def test_hr_filters_the_reports_and_downloads_the_csv(signed_in_page, staff_user, demo_data, live_server):
+    """Change a filter → the URL keeps it, the figures change; the CSV carries the same filter."""
+    page = signed_in_page(staff_user("hr"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
+    assert page.get_by_role("alert").count() == 0, "the unfiltered page reports errors in its filters"
+    everyone = int(headline(page, "Responses"))
+
+    page.get_by_label("Department", exact=True).select_option(DEPARTMENT)
+    page.get_by_role("button", name="Apply").click()
+    assert f"department={DEPARTMENT}" in page.url
+    assert page.get_by_label("Department", exact=True).input_value() == DEPARTMENT
+    engineering = int(headline(page, "Responses"))
+    assert 0 < engineering < everyone
+    page.reload()  # the filtered view is a URL: it survives a reload or a shared link
+    assert int(headline(page, "Responses")) == engineering
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSV").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    sections = csv_sections(download.path())
+    aggregates, responses = sections["aggregates"], sections["responses"]
+    assert aggregates[0][:4] == ["dimension", "group", "measure", "value"]
+    assert ["All", "All responses", "responses", str(engineering)] in [row[:4] for row in aggregates[1:]]
+    department = responses[0].index("department")
+    assert len(responses) - 1 == engineering
+    assert {row[department] for row in responses[1:]} == {DEPARTMENT}
+
+
+def test_reports_page_is_accessible_and_fits_a_phone(signed_in_page, staff_user, demo_data, live_server):
+    """axe-core on the full report; no sideways scrolling at 320 px (wide tables scroll in their own box)."""
+    page = signed_in_page(staff_user("hr"))
+    page.goto(f"{live_server}/reports")
+    assert page.locator("dl.figures").is_visible()
+    assert_accessible(page)
+
+    phone = signed_in_page(staff_user("hr", email="hr.phone@example.com"), viewport=NARROW_PHONE)
+    phone.goto(f"{live_server}/reports")
+    assert horizontal_overflow(phone) <= 0
