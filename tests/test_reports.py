@@ -89,12 +89,12 @@ def test_signed_out_visitor_is_sent_to_login(client):
 
 def test_hr_sees_the_reports_link(client, hr_user):
     sign_in(client, hr_user.email)
-    assert 'href="/reports"' in client.get("/").text
+    assert 'href="/reports"' in client.get("/interviews").text
 
 
 def test_recruiter_sees_no_reports_link(client, recruiter):
     sign_in(client, recruiter.email)
-    assert 'href="/reports"' not in client.get("/").text
+    assert 'href="/reports"' not in client.get("/interviews").text
 
 
 # --- Figures -----------------------------------------------------------------------------------

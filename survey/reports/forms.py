@@ -18,13 +18,13 @@ class ReportFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    month_from = SelectField("From month")
-    month_to = SelectField("To month")
-    department = SelectField("Department")
-    position_id = SelectField("Position")
-    stage = SelectField("Stage")
-    hiring_manager = SelectField("Hiring manager")
-    recruiter_id = SelectField("Recruiter")
+    month_from = SelectField("From month", default="")
+    month_to = SelectField("To month", default="")
+    department = SelectField("Department", default="")
+    position_id = SelectField("Position", default="")
+    stage = SelectField("Stage", default="")
+    hiring_manager = SelectField("Hiring manager", default="")
+    recruiter_id = SelectField("Recruiter", default="")
 
     def set_choices(self, options: dict[str, list[tuple[Any, str]]]) -> None:
         """Fill each list from the values present in the data."""
