@@ -1,6 +1,9 @@
 """The candidate's survey link and one-click opt-out."""
 
+from functools import lru_cache
+
 from flask import current_app, render_template, request
+from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
@@ -29,17 +32,39 @@ def render_link_state(link: SurveyLink):
     return render_template("errors/link_invalid.html"), 404
 
 
+def _questions_context(company: str) -> dict:
+    return {
+        "questions": CURRENT,
+        "company": company,
+        "consent_question": CONSENT_QUESTION,
+        "consent_labels": CONSENT_LABELS,
+    }
+
+
+@lru_cache(maxsize=8)
+def blank_questions_html(company: str, version: int) -> Markup:
+    """The unanswered questions as HTML, rendered once per company name and question set.
+
+    Most survey requests are a first GET of an empty form: reusing its sixty-odd labelled
+    radio buttons roughly halves the page's cost (see bench/survey_http.py).
+    """
+    html = render_template("candidate/_questions.html", answers={}, errors={}, **_questions_context(company))
+    return Markup(html)
+
+
 def render_survey(form, status: int = 200, notice: str | None = None):
     """The survey form, with any answers already given kept in it."""
+    company = current_app.config["COMPANY_NAME"]
+    sent_back = request.method == "POST"
     return (
         render_template(
             "candidate/take_survey.html",
             form=form,
-            questions=CURRENT,
-            company=current_app.config["COMPANY_NAME"],
-            consent_question=CONSENT_QUESTION,
-            consent_labels=CONSENT_LABELS,
+            answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
+            errors=form.errors if sent_back else {},
+            blank_questions=None if sent_back else blank_questions_html(company, CURRENT.version),
             notice=notice,
+            **_questions_context(company),
         ),
         status,
     )

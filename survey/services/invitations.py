@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
@@ -78,26 +79,36 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
     """Write due invitations to the outbox; ones too old to be useful expire instead."""
     counts = {"issued": 0, "expired": 0, "opted_out": 0}
     expiry = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
-    while True:
-        stmt = (
-            select(Invitation)
-            .where(
-                Invitation.status == "scheduled",
-                Invitation.issued_at.is_(None),
-                Invitation.send_after <= now,
-            )
-            .order_by(Invitation.send_after, Invitation.id)
-            .limit(_batch_size())
-            .with_for_update(skip_locked=True, of=Invitation)
+    due = (
+        select(Invitation)
+        .where(
+            Invitation.status == "scheduled",
+            Invitation.issued_at.is_(None),
+            Invitation.send_after <= now,
         )
-        begin_claim(db.session)
-        batch = list(db.session.scalars(stmt))
-        if not batch:
-            break
+        .order_by(Invitation.send_after, Invitation.id)
+    )
+    for batch in _claimed_batches(due):
         for invitation in batch:
             counts[_issue_one(invitation, now, expiry)] += 1
-        db.session.commit()
     return counts
+
+
+def _claimed_batches(stmt: Select) -> Iterator[list[Invitation]]:
+    """Batches of invitations locked for this process (SKIP LOCKED: other workers take other rows).
+
+    What the caller changes in a batch is committed before the next one is claimed; a batch
+    left alone by the query (its rows no longer match) ends the loop.
+    """
+    claim = stmt.limit(_batch_size()).with_for_update(skip_locked=True, of=Invitation)
+    while True:
+        begin_claim(db.session)
+        batch = list(db.session.scalars(claim))
+        if not batch:
+            db.session.rollback()  # release SQLite's write lock taken by begin_claim
+            return
+        yield batch
+        db.session.commit()
 
 
 def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
@@ -116,32 +127,25 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
 def queue_reminders(now: datetime) -> int:
     """Write one reminder for each survey not completed SURVEY_REMINDER_AFTER_HOURS after sending."""
     cutoff = now - timedelta(hours=current_app.config["SURVEY_REMINDER_AFTER_HOURS"])
-    queued = 0
-    while True:
-        stmt = (
-            select(Invitation)
-            .join(Invitation.interview)
-            .join(Interview.candidate)
-            .where(
-                Invitation.status.in_(("sent", "opened")),
-                Invitation.reminder_issued_at.is_(None),
-                Invitation.sent_at <= cutoff,
-                Invitation.expires_at > now,
-                Candidate.opted_out_at.is_(None),
-                Candidate.bounced_at.is_(None),
-            )
-            .order_by(Invitation.id)
-            .limit(_batch_size())
-            .with_for_update(skip_locked=True, of=Invitation)
+    unreminded = (
+        select(Invitation)
+        .join(Invitation.interview)
+        .join(Interview.candidate)
+        .where(
+            Invitation.status.in_(("sent", "opened")),
+            Invitation.reminder_issued_at.is_(None),
+            Invitation.sent_at <= cutoff,
+            Invitation.expires_at > now,
+            Candidate.opted_out_at.is_(None),
+            Candidate.bounced_at.is_(None),
         )
-        begin_claim(db.session)
-        batch = list(db.session.scalars(stmt))
-        if not batch:
-            break
+        .order_by(Invitation.id)
+    )
+    queued = 0
+    for batch in _claimed_batches(unreminded):
         for invitation in batch:
             invitation.reminder_issued_at = now
             enqueue_survey_email(invitation, "reminder", now)
-        db.session.commit()
         queued += len(batch)
     return queued
 
