@@ -164,7 +164,8 @@ def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict
         select(
             literal(dimension.name).label("dimension"),
             cast(CELLS[dimension.key], String).label("group_key"),
-            func.max(CELLS[dimension.title]).label("group_title"),
+            # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
+            cast(func.max(CELLS[dimension.title]), String).label("group_title"),
             *_figure_columns(),
         )
         .where(*filters.on_columns(CELLS))
