@@ -25,7 +25,7 @@ run: install
 	  $(FLASK) worker & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: install
+test: install lint
 	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
 
 # Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).

@@ -5,14 +5,13 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import g, jsonify, request, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from ..extensions import csrf, db
 from ..models import Interview
 from ..services.accounts import authenticate_api_key
 from ..services.intake import create_interview, validate_interview
+from ..services.interviews import interview_details
 from . import bp
 
 csrf.exempt(bp)
@@ -93,17 +92,7 @@ def create_interview_endpoint():
 @require_api_key
 def get_interview(interview_id: int):
     """One interview with its survey status."""
-    stmt = (
-        select(Interview)
-        .where(Interview.id == interview_id)
-        .options(
-            joinedload(Interview.candidate),
-            joinedload(Interview.position),
-            joinedload(Interview.recruiter),
-            joinedload(Interview.invitation),
-        )
-    )
-    interview = db.session.scalar(stmt)
+    interview = db.session.scalar(interview_details(interview_id))
     if interview is None:
         return jsonify(error="No interview with this id."), 404
     return jsonify(interview_json(interview))

@@ -26,9 +26,9 @@ def scoped(stmt: Select, user: User) -> Select:
     return stmt if sees_all(user) else stmt.where(Interview.recruiter_id == user.id)
 
 
-def interview_for(user: User, interview_id: int, *, to_change: bool = False) -> Interview | None:
-    """The interview if this user may see it (or change it: owners only), else None."""
-    stmt = (
+def interview_details(interview_id: int) -> Select:
+    """One interview with everything its pages and the API show, loaded in a single query."""
+    return (
         select(Interview)
         .where(Interview.id == interview_id)
         .options(
@@ -39,7 +39,11 @@ def interview_for(user: User, interview_id: int, *, to_change: bool = False) -> 
             joinedload(Interview.recruiter),
         )
     )
-    interview = db.session.scalar(scoped(stmt, user))
+
+
+def interview_for(user: User, interview_id: int, *, to_change: bool = False) -> Interview | None:
+    """The interview if this user may see it (or change it: owners only), else None."""
+    interview = db.session.scalar(scoped(interview_details(interview_id), user))
     if interview is None or (to_change and interview.recruiter_id != user.id):
         return None
     return interview
