@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from ..extensions import db
 from ..models import CELL_KEYS, Response, report_cells, value_column
@@ -34,21 +36,25 @@ def answered_columns(answers: dict[str, Any]) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> tuple[Insert, tuple[str, ...]]:
+    """One fixed-shape upsert per database, so SQLAlchemy compiles it once, not per response."""
+    value_columns = tuple(value_column(q.key, value) for q in CURRENT.scale_questions for value in q.values)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(report_cells)
+    counted = ("responses", *value_columns)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(CELL_KEYS),
+        set_={column: report_cells.c[column] + statement.excluded[column] for column in counted},
+    )
+    return statement, value_columns
+
+
 def record_response(response: Response) -> None:
     """Count a new response in its cell (same transaction as the response; caller commits)."""
-    columns = answered_columns(response.answers)
-    dialect = db.session.get_bind().dialect.name
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(report_cells)
-    statement = upsert.values(
-        **cell_key(response), responses=1, **{column: 1 for column in columns}
-    ).on_conflict_do_update(
-        index_elements=list(CELL_KEYS),
-        set_={
-            "responses": report_cells.c.responses + 1,
-            **{column: report_cells.c[column] + 1 for column in columns},
-        },
-    )
-    db.session.execute(statement)
+    statement, value_columns = _upsert(db.session.get_bind().dialect.name)
+    answered = set(answered_columns(response.answers))
+    row = {column: int(column in answered) for column in value_columns}
+    db.session.execute(statement, {**cell_key(response), "responses": 1, **row})
 
 
 def rebuild_cells() -> int:
