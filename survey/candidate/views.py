@@ -52,10 +52,10 @@ def blank_questions_html(company: str, version: int) -> Markup:
     return Markup(html)
 
 
-def render_survey(form, status: int = 200, notice: str | None = None):
+def render_survey(form=None, status: int = 200, notice: str | None = None):
     """The survey form, with any answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
-    sent_back = request.method == "POST"
+    sent_back = form is not None
     return (
         render_template(
             "candidate/take_survey.html",
@@ -79,7 +79,8 @@ RETRY_NOTICE = (
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
-    form = survey_form_class(CURRENT)()
+    # A first visit needs no form object: the blank page is cached and carries a CSRF token.
+    form = survey_form_class(CURRENT)() if request.method == "POST" else None
     try:
         return _answer_survey(token, form)
     except OperationalError:
@@ -97,7 +98,7 @@ def _answer_survey(token: str, form):
         return render_link_state(link)
     if request.method == "GET":
         mark_opened(link.invitation)
-        return render_survey(form)
+        return render_survey()
     if not form.validate():
         return render_survey(form, 400, _form_notice(form))
     try:
