@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,9 @@ screenshots: install
 fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
-# A scratch SQLite database with 100,000 demo interviews (seeded once, reused by later runs).
+# HR reports on a scratch SQLite database with 100,000 demo interviews (seeded once, reused later).
 BENCH_DB ?= /tmp/debrief-bench.sqlite
-bench: install
+bench-reports: install
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
 	DATABASE_URL=sqlite:///$(BENCH_DB) PYTHONPATH=. $(BIN)/python bench/bench_reports.py
@@ -48,7 +48,7 @@ lint: install
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
-bench: bench-survey bench-mail
+bench: bench-survey bench-mail bench-reports
 
 bench-survey: install
 	$(BIN)/python bench/survey_http.py sqlite
