@@ -8,10 +8,20 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` limited to 1 … 2³¹−1, the range of an integer primary key."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
@@ -26,6 +36,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.config.from_object(config_class)
+    # Ids in URLs fit the database's integer; a larger one is simply "not found", not a crash.
+    app.url_map.converters["int"] = DatabaseIdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
     trust_proxies(app)

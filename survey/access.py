@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 
@@ -22,3 +22,12 @@ def role_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+MAX_PAGE = 100_000
+
+
+def requested_page() -> int:
+    """The `page` query argument as a sane page number (1 when missing, bad or absurd)."""
+    page = request.args.get("page", 1, type=int) or 1
+    return min(max(page, 1), MAX_PAGE)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from flask import current_app, render_template
-from flask_mail import Connection, Message
+from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import or_, select, update
 
 from .database import begin_claim
@@ -198,6 +198,12 @@ def _deliver_one(
         return
     try:
         connection.send(_to_mail(message))
+    except (BadHeaderError, ValueError) as exc:
+        # The message itself can never be sent (e.g. a newline in a header): give it up at once,
+        # so one bad row cannot stop every message queued behind it.
+        _finish(message, "dead", f"unsendable: {exc.__class__.__name__}: {exc}"[:500])
+        _after_giving_up(message, now, bounced=False)
+        report.dead += 1
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         _record_failure(message, code, text, report, now, recipient_refused=True)

@@ -373,3 +373,14 @@ def test_page_query_count_does_not_grow_with_the_data(client, hr_user, respond):
         for _ in range(6):
             respond(department=department, stage=stage, consent="named")
     assert queries_for_page() == small
+
+
+def test_control_characters_in_answers_do_not_break_the_xlsx_export(client, hr_user, respond):
+    for _ in range(5):
+        respond(improve="late\x0bstart")
+    sign_in(client, hr_user.email)
+    response = client.get("/reports/export.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data))["Responses"]
+    column = [cell.value for cell in sheet[1]].index("improve")
+    assert {row[column].value for row in sheet.iter_rows(min_row=2)} == {"latestart"}

@@ -125,3 +125,18 @@ def test_forms_posted_without_csrf_token_are_refused_and_change_nothing(client, 
     assert db.session.get(ApiKey, world["key"]).revoked_at is None
     assert staff["other"].active
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action.like("user.de%"))) is None
+
+
+def test_absurd_ids_pages_and_filters_are_not_found_or_ignored_never_a_500(app, client, staff, api_key):
+    from helpers import sign_in
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    huge = "99999999999999999999"
+    sign_in(client, staff["owner"].email)
+    for path in (f"/interviews/{huge}", f"/interviews/{huge}/debrief", f"/positions/{huge}/brief",
+                 "/interviews/0"):
+        assert client.get(path).status_code == 404, path
+    for path in (f"/interviews?page={huge}", "/interviews?page=-3", "/interviews?position=%20"):
+        assert client.get(path).status_code == 200, path
+    api = client.get(f"/api/v1/interviews/{huge}", headers={"Authorization": f"Bearer {api_key}"})
+    assert api.status_code == 404

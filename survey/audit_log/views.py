@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 
-from ..access import role_required
+from ..access import requested_page, role_required
 from ..extensions import db
 from ..models import AuditEvent
 from . import bp
@@ -56,5 +56,5 @@ def events():
     stmt = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if form.validate() and form.action.data:
         stmt = stmt.where(AuditEvent.action == form.action.data)
-    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    page = db.paginate(stmt, page=requested_page(), per_page=PER_PAGE, error_out=False)
     return render_template("audit_log/events.html", form=form, page=page, action_label=action_label)

@@ -7,7 +7,7 @@ from datetime import UTC
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access import role_required
+from ..access import requested_page, role_required
 from ..models import ROLES
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
 from ..services.intake import create_interview, validate_interview
@@ -38,7 +38,7 @@ def read_filters(form: InterviewFilterForm) -> InterviewFilters:
     return InterviewFilters(
         status=form.status.data if not form.status.errors else None,
         stage=form.stage.data if not form.stage.errors else None,
-        position_id=int(position) if position else None,
+        position_id=int(position) if position and position.strip().isdigit() else None,
         needs_debrief=bool(form.needs_debrief.data),
     )
 
@@ -51,7 +51,7 @@ def interviews():
     form = InterviewFilterForm(formdata=request.args)
     form.offer(stages, positions)
     filters = read_filters(form)
-    page = list_interviews(current_user, filters, request.args.get("page", 1, type=int))
+    page = list_interviews(current_user, filters, requested_page())
     args = {key: value for key, value in request.args.items() if key != "page"}
     return render_template("recruiter/interviews.html", form=form, page=page, args=args)
 

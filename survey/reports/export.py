@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from ..extensions import db
@@ -247,6 +248,12 @@ def stream_json(report: Report, on_row: Callable[[], None] | None = None) -> Ite
     yield "}"
 
 
+def xlsx_cell(value: Any) -> Any:
+    """A neutralised cell without the control characters a worksheet cannot hold."""
+    value = neutralise(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def write_xlsx(report: Report, handle: Any, on_row: Callable[[], None] | None = None) -> None:
     """XLSX: one worksheet per section, written in openpyxl's write-only (streaming) mode."""
     workbook = Workbook(write_only=True)
@@ -254,7 +261,7 @@ def write_xlsx(report: Report, handle: Any, on_row: Callable[[], None] | None = 
         sheet = workbook.create_sheet(name.capitalize())
         sheet.append(header)
         for row in rows:
-            sheet.append([neutralise(value) for value in row])
+            sheet.append([xlsx_cell(value) for value in row])
     workbook.save(handle)
 
 

@@ -56,7 +56,7 @@ def queue_alert(interview: Interview, source: str, reasons: list[str], context: 
     enqueue(
         "alert",
         recruiter.email,
-        f"Alert: {interview.candidate.name}, {interview.position.title} ({interview.stage})",
+        one_line(f"Alert: {interview.candidate.name}, {interview.position.title} ({interview.stage})"),
         "recruiter_alert",
         {
             "recruiter_name": recruiter.name,
@@ -73,3 +73,8 @@ def queue_alert(interview: Interview, source: str, reasons: list[str], context: 
 def interview_url(interview: Interview) -> str:
     """The absolute link to an interview's combined view, for emails (works outside a request)."""
     return f"{current_app.config['PUBLIC_BASE_URL']}/interviews/{interview.id}"
+
+
+def one_line(text: str) -> str:
+    """Collapse line breaks and other control characters, which an email header cannot carry."""
+    return " ".join("".join(" " if ord(char) < 32 or ord(char) == 127 else char for char in text).split())

@@ -66,8 +66,9 @@ class _Checker:
         if len(value) > max_len:
             self.errors[path] = f"Must be at most {max_len} characters."
             return None
-        if "\x00" in value:
-            self.errors[path] = "Must not contain NUL characters."
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            # Names and titles end up in email headers and spreadsheets: one line, printable only.
+            self.errors[path] = "Must be a single line without control characters."
             return None
         return value
 
