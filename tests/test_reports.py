@@ -384,3 +384,20 @@ def test_control_characters_in_answers_do_not_break_the_xlsx_export(client, hr_u
     sheet = load_workbook(io.BytesIO(response.data))["Responses"]
     column = [cell.value for cell in sheet[1]].index("improve")
     assert {row[column].value for row in sheet.iter_rows(min_row=2)} == {"latestart"}
+
+
+def test_an_anonymous_raw_row_cannot_be_tied_to_a_small_combination(client, hr_user, respond):
+    for _ in range(5):
+        respond(department="Engineering", stage="Onsite")
+    for _ in range(5):
+        respond(department="Legal", stage="Technical")
+    respond(department="Legal", stage="Onsite", nps=0, improve="The panel laughed at my accent")
+    sign_in(client, hr_user.email)
+    rows = client.get("/reports/export.json").json["responses"]
+    [lone] = [row for row in rows if row["improve"] == "The panel laughed at my accent"]
+    hidden = ("department", "stage", "position", "hiring_manager", "recruiter")
+    assert {lone[key] for key in hidden} == {"(suppressed)"}
+    assert lone["month"] == "2026-11"  # shared by 11 anonymous answers
+    legal = client.get("/reports/export.json?department=Legal").json["responses"]
+    assert {row["department"] for row in legal} == {"Legal"}  # the filter already says so
+    assert {row["stage"] for row in legal} == {"(suppressed)"}

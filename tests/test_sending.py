@@ -210,9 +210,20 @@ def test_worker_once_runs_a_pass(runner, make_interview, smtp_server):
 def test_an_unsendable_message_is_given_up_and_the_rest_still_go(app, make_interview, smtp_server):
     from survey.outbox import deliver_outbox, enqueue
 
-    enqueue("alert", "rita.recruiter@example.com", "Alert: Eve\nEvil", "survey_invitation", {
-        "candidate_name": "x", "position_title": "x", "stage": "x", "survey_url": "x", "opt_out_url": "x",
-        "is_reminder": False})
+    enqueue(
+        "alert",
+        "rita.recruiter@example.com",
+        "Alert: Eve\nEvil",
+        "survey_invitation",
+        {
+            "candidate_name": "x",
+            "position_title": "x",
+            "stage": "x",
+            "survey_url": "x",
+            "opt_out_url": "x",
+            "is_reminder": False,
+        },
+    )
     db.session.commit()
     interview = make_interview()
     send_due(now=interview.ends_at + timedelta(hours=3))
@@ -227,5 +238,7 @@ def test_names_with_line_breaks_are_refused_at_intake(app, recruiter):
     from helpers import interview_payload
     from survey.services.intake import validate_interview
 
-    _, errors = validate_interview(interview_payload(candidate={"name": "Eve\nEvil", "email": "eve@example.org"}))
+    _, errors = validate_interview(
+        interview_payload(candidate={"name": "Eve\nEvil", "email": "eve@example.org"})
+    )
     assert errors == {"candidate.name": "Must be a single line without control characters."}

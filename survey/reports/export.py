@@ -16,7 +16,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Response
@@ -158,6 +158,35 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     ]
 
 
+def _months_with_enough_anonymous(report: Report) -> set[str]:
+    """Months holding at least the threshold of anonymous responses (within the filters)."""
+    statement = (
+        select(Response.month)
+        .where(Response.consent == "anonymous", *report.filters.on_columns(Response))
+        .group_by(Response.month)
+        .having(func.count() >= report.threshold)
+    )
+    return set(db.session.scalars(statement))
+
+
+def _anonymous_attributes(row: Any, open_months: set[str], report: Report, names: dict) -> list[Any]:
+    """An anonymous row's grouping attributes: its month among enough other anonymous answers,
+    and what the export's own filters already fix for every row; nothing finer.
+
+    Staff can tell which interviews were answered anonymously, so any other attribute (or a month
+    with few anonymous answers) could tie such a row back to one candidate.
+    """
+    values = []
+    for shown, key in ATTRIBUTES:
+        if key == "month":
+            values.append(row.month if row.month in open_months else SUPPRESSED)
+        elif getattr(report.filters, key) is not None:
+            values.append(names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown))
+        else:
+            values.append(SUPPRESSED)
+    return values
+
+
 def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[list[Any]]:
     """One de-identified row per response; attributes of suppressed groups read "(suppressed)"."""
     if report.withheld:
@@ -174,9 +203,12 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
+    open_months = _months_with_enough_anonymous(report)
     for row in db.session.execute(statement):
         values: list[Any] = []
-        for shown, key in ATTRIBUTES:
+        if row.consent == "anonymous":
+            values = _anonymous_attributes(row, open_months, report, names)
+        for shown, key in ATTRIBUTES if not values else ():
             value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
             group = getattr(row, key)
             if key.endswith("_id"):
