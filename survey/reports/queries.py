@@ -8,6 +8,7 @@ need the individual responses and are grouped in SQL over them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -99,34 +100,28 @@ class GroupFigures:
         return self.nps_answers - self.promoters - self.detractors
 
 
-def _total(expression: Any) -> ColumnElement:
-    """SUM, 0 when nothing matches; cast because PostgreSQL sums bigints (sums of sums) to numeric."""
-    return func.coalesce(cast(func.sum(expression), BigInteger), 0)
-
-
-def _value_sum(columns: Any, question: Question, weight) -> ColumnElement:
+def _value_sum(question: Question, weight) -> ColumnElement:
     """SUM over cells of Σ weight(value) × count(value): n, total or squares of one item."""
     terms = []
     for value in question.values:
-        column = columns[value_column(question.key, value)]
+        column = CELLS[value_column(question.key, value)]
         if weight(value):
             terms.append(column if weight(value) == 1 else column * literal_column(str(weight(value))))
-    return _total(sum(terms[1:], terms[0]))
+    return func.coalesce(func.sum(sum(terms[1:], terms[0])), 0)
 
 
-def _figure_columns(columns: Any) -> list[ColumnElement]:
-    """The aggregates of a figures query over report_cells or a table with its counting columns."""
-    figures = [_total(columns.responses).label("responses")]
+@cache
+def _figure_columns() -> list[ColumnElement]:
+    """The aggregates of a figures query, built once (they are the same for every query)."""
+    columns = [func.coalesce(func.sum(CELLS.responses), 0).label("responses")]
     for question in SCALE:
-        figures.append(_value_sum(columns, question, lambda value: 1).label(f"{question.key}__n"))
-        figures.append(_value_sum(columns, question, lambda value: value).label(f"{question.key}__total"))
-        figures.append(
-            _value_sum(columns, question, lambda value: value * value).label(f"{question.key}__squares")
-        )
+        columns.append(_value_sum(question, lambda value: 1).label(f"{question.key}__n"))
+        columns.append(_value_sum(question, lambda value: value).label(f"{question.key}__total"))
+        columns.append(_value_sum(question, lambda value: value * value).label(f"{question.key}__squares"))
     nps = CURRENT.get("nps")
-    figures.append(_value_sum(columns, nps, lambda value: int(value >= 9)).label("promoters"))
-    figures.append(_value_sum(columns, nps, lambda value: int(value <= 6)).label("detractors"))
-    return figures
+    columns.append(_value_sum(nps, lambda value: int(value >= 9)).label("promoters"))
+    columns.append(_value_sum(nps, lambda value: int(value <= 6)).label("detractors"))
+    return columns
 
 
 def _figures(row: Any, key: Any, label: str) -> GroupFigures:
@@ -175,26 +170,29 @@ NUMERIC_KEYS = ("position_id", "recruiter_id")
 
 
 def _cells_over_months(filters: ReportFilters) -> Any:
-    """The selected cells summed over their months: a few hundred rows instead of thousands, so
-    the groupings other than the month each sort and add up far fewer, narrower rows."""
+    """The figures of the selected cells summed over their months: a few hundred rows instead of
+    thousands, so the groupings other than the month each sort and add up far fewer rows."""
     keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
-    counted = ["responses", *(value_column(q.key, value) for q in SCALE for value in q.values)]
-    statement = (
-        select(*keys, *(func.sum(CELLS[name]).label(name) for name in counted))
-        .where(*filters.on_columns(CELLS))
-        .group_by(*keys)
-    )
+    statement = select(*keys, *_figure_columns()).where(*filters.on_columns(CELLS)).group_by(*keys)
     return statement.cte("cells_over_months").prefix_with("MATERIALIZED")
+
+
+def _summed_figures(rolled: Any) -> list[ColumnElement]:
+    # Cast: PostgreSQL sums bigints (these are sums already) to numeric, which comes back as Decimal.
+    return [
+        func.coalesce(cast(func.sum(rolled[column.name]), BigInteger), 0).label(column.name)
+        for column in _figure_columns()
+    ]
 
 
 def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
     """Figures per group of each dimension, in one statement; largest groups first, months in order."""
     rolled = _cells_over_months(filters).c
-    per_cell, per_rolled = _figure_columns(CELLS), _figure_columns(rolled)
+    summed = _summed_figures(rolled)
     parts = []
     for dimension in dimensions:
         # The month grouping reads the cells (their unique key starts with the month, so it needs
-        # no sort); the others read the cells summed over months.
+        # no sort); the others add up the cells summed over months.
         by_month = dimension.key == MONTH.key
         source = CELLS if by_month else rolled
         part = select(
@@ -202,7 +200,7 @@ def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict
             cast(source[dimension.key], String).label("group_key"),
             # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
             cast(func.max(source[dimension.title]), String).label("group_title"),
-            *(per_cell if by_month else per_rolled),
+            *(_figure_columns() if by_month else summed),
         ).group_by(source[dimension.key])
         parts.append(part.where(*filters.on_columns(CELLS)) if by_month else part)
     names = recruiter_names()
