@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     String,
     and_,
@@ -26,7 +27,17 @@ from sqlalchemy import (
 )
 
 from ..extensions import db
-from ..models import Debrief, Interview, Invitation, Position, Response, User, report_cells, value_column
+from ..models import (
+    CELL_KEYS,
+    Debrief,
+    Interview,
+    Invitation,
+    Position,
+    Response,
+    User,
+    report_cells,
+    value_column,
+)
 from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
 from .filters import ReportFilters
 from .stats import Summary, nps_score
@@ -158,20 +169,40 @@ def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, i
 NUMERIC_KEYS = ("position_id", "recruiter_id")
 
 
+def _cells_over_months(filters: ReportFilters) -> Any:
+    """The figures of the selected cells summed over their months: a few hundred rows instead of
+    thousands, so the groupings other than the month each sort and add up far fewer rows."""
+    keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
+    statement = select(*keys, *_figure_columns()).where(*filters.on_columns(CELLS)).group_by(*keys)
+    return statement.cte("cells_over_months").prefix_with("MATERIALIZED")
+
+
+def _summed_figures(rolled: Any) -> list[ColumnElement]:
+    # Cast: PostgreSQL sums bigints (these are sums already) to numeric, which comes back as Decimal.
+    return [
+        func.coalesce(cast(func.sum(rolled[column.name]), BigInteger), 0).label(column.name)
+        for column in _figure_columns()
+    ]
+
+
 def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
     """Figures per group of each dimension, in one statement; largest groups first, months in order."""
-    parts = [
-        select(
+    rolled = _cells_over_months(filters).c
+    summed = _summed_figures(rolled)
+    parts = []
+    for dimension in dimensions:
+        # The month grouping reads the cells (their unique key starts with the month, so it needs
+        # no sort); the others add up the cells summed over months.
+        by_month = dimension.key == MONTH.key
+        source = CELLS if by_month else rolled
+        part = select(
             literal(dimension.name).label("dimension"),
-            cast(CELLS[dimension.key], String).label("group_key"),
+            cast(source[dimension.key], String).label("group_key"),
             # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
-            cast(func.max(CELLS[dimension.title]), String).label("group_title"),
-            *_figure_columns(),
-        )
-        .where(*filters.on_columns(CELLS))
-        .group_by(CELLS[dimension.key])
-        for dimension in dimensions
-    ]
+            cast(func.max(source[dimension.title]), String).label("group_title"),
+            *(_figure_columns() if by_month else summed),
+        ).group_by(source[dimension.key])
+        parts.append(part.where(*filters.on_columns(CELLS)) if by_month else part)
     names = recruiter_names()
     result: dict[str, list[GroupFigures]] = {dimension.name: [] for dimension in dimensions}
     for row in db.session.execute(union_all(*parts)):
@@ -276,29 +307,43 @@ def _gap_rows(filters: ReportFilters) -> Any:
         .join(Response, Response.invitation_id == Invitation.id)
         .where(*filters.on_columns(Response))
     )
-    # Materialised so the JSON of each response is parsed once for both groupings.
+    # Materialised so the JSON of each response is read once, not once per aggregate using it.
     return statement.cte("gap_rows").prefix_with("MATERIALIZED")
 
 
-def _gap_columns(rows: Any) -> list[ColumnElement]:
-    columns = [func.count().label("pairs")]
+def _gap_cells(rows: Any) -> Any:
+    """The gap rows summed per stage and recruiter: the groupings below add up these few cells,
+    so the rows are scanned and grouped once rather than once per grouping."""
+    columns = [rows.c.stage, rows.c.recruiter_id, func.count().label("pairs")]
     for pair in SCALE_PAIRS:
         key = pair.survey_key
         gap = rows.c[key]
         columns += [
             func.count(gap).label(f"{key}__n"),
-            func.coalesce(func.sum(gap), 0).label(f"{key}__total"),
-            func.coalesce(func.sum(gap * gap), 0).label(f"{key}__squares"),
-            func.coalesce(func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))), 0).label(
-                f"{key}__flagged"
-            ),
+            func.sum(gap).label(f"{key}__total"),
+            func.sum(gap * gap).label(f"{key}__squares"),
+            func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))).label(f"{key}__flagged"),
         ]
     next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
     mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
     checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
-    columns.append(func.coalesce(func.sum(case((checked, 1))), 0).label("next_checked"))
-    columns.append(func.coalesce(func.sum(case((mismatch, 1))), 0).label("next_mismatch"))
-    return columns
+    columns.append(func.sum(case((checked, 1))).label("next_checked"))
+    columns.append(func.sum(case((mismatch, 1))).label("next_mismatch"))
+    statement = select(*columns).group_by(rows.c.stage, rows.c.recruiter_id)
+    return statement.cte("gap_cells").prefix_with("MATERIALIZED")
+
+
+GAP_SUMS = (
+    "pairs",
+    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in ("n", "total", "squares", "flagged")),
+    "next_checked",
+    "next_mismatch",
+)
+
+
+def _gap_columns(cells: Any) -> list[ColumnElement]:
+    # Cast: PostgreSQL sums bigints to numeric, which would come back as Decimal.
+    return [func.coalesce(cast(func.sum(cells.c[name]), BigInteger), 0).label(name) for name in GAP_SUMS]
 
 
 GAP_GROUPINGS = ("stage", "recruiter")
@@ -306,14 +351,14 @@ GAP_GROUPINGS = ("stage", "recruiter")
 
 def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
     """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter."""
-    rows = _gap_rows(filters)
-    by_stage = select(literal("stage").label("grouping"), cast(rows.c.stage, String).label("group_key"))
+    cells = _gap_cells(_gap_rows(filters))
+    by_stage = select(literal("stage").label("grouping"), cast(cells.c.stage, String).label("group_key"))
     by_recruiter = select(
-        literal("recruiter").label("grouping"), cast(rows.c.recruiter_id, String).label("group_key")
+        literal("recruiter").label("grouping"), cast(cells.c.recruiter_id, String).label("group_key")
     )
     statement = union_all(
-        by_stage.add_columns(*_gap_columns(rows)).group_by(rows.c.stage),
-        by_recruiter.add_columns(*_gap_columns(rows)).group_by(rows.c.recruiter_id),
+        by_stage.add_columns(*_gap_columns(cells)).group_by(cells.c.stage),
+        by_recruiter.add_columns(*_gap_columns(cells)).group_by(cells.c.recruiter_id),
     )
     names = recruiter_names()
     result: dict[str, list[GapFigures]] = {name: [] for name in GAP_GROUPINGS}
@@ -364,15 +409,25 @@ def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[An
 
 
 def process_issue_texts(filters: ReportFilters) -> list[tuple[str, str, int]]:
-    """(stage, debrief process issues or "", how many) over the debriefs the filters select."""
-    text = func.trim(func.coalesce(Debrief.process_issues, ""))
-    statement = (
-        select(Interview.stage, text, func.count())
+    """(stage, debrief process issues or "", how many) over the debriefs the filters select.
+
+    Counted per stored text first, then per trimmed text: most debriefs share a few texts (most
+    often none), so the trimming and the second grouping run over a handful of rows.
+    """
+    per_text = (
+        select(
+            Interview.stage.label("stage"), Debrief.process_issues.label("issues"), func.count().label("n")
+        )
         .select_from(Debrief)
         .join(Interview, Interview.id == Debrief.interview_id)
-        .group_by(Interview.stage, text)
+        .group_by(Interview.stage, Debrief.process_issues)
     )
-    return [tuple(row) for row in db.session.execute(_scoped_to_interviews(statement, filters))]
+    per_text = _scoped_to_interviews(per_text, filters).subquery()
+    text = func.trim(func.coalesce(per_text.c.issues, ""))
+    statement = select(per_text.c.stage, text, cast(func.sum(per_text.c.n), BigInteger)).group_by(
+        per_text.c.stage, text
+    )
+    return [tuple(row) for row in db.session.execute(statement)]
 
 
 def response_count(filters: ReportFilters) -> int:
