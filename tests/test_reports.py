@@ -401,3 +401,30 @@ def test_an_anonymous_raw_row_cannot_be_tied_to_a_small_combination(client, hr_u
     legal = client.get("/reports/export.json?department=Legal").json["responses"]
     assert {row["department"] for row in legal} == {"Legal"}  # the filter already says so
     assert {row["stage"] for row in legal} == {"(suppressed)"}
+
+
+def test_two_month_ranges_cannot_be_subtracted_to_expose_a_quiet_month(client, hr_user, make_interview):
+    def answer_in(month: str, nps: int) -> None:
+        interview = make_interview(
+            position=POSITIONS["Engineering"],
+            ends_at=f"{month}-10T10:00:00Z",
+            starts_at=f"{month}-10T09:00:00Z",
+        )
+        assert submit_response(interview.invitation, {**BASE, "nps": nps}, "anonymous")
+
+    for month, count in (("2026-06", 5), ("2026-07", 1), ("2026-08", 5)):
+        for _ in range(count):
+            answer_in(month, 0 if month == "2026-07" else 8)
+    sign_in(client, hr_user.email)
+    july_on = client.get("/reports?month_from=2026-07").text
+    august_on = client.get("/reports?month_from=2026-08").text
+    # One of the two must be withheld, or their difference is July's single answer.
+    assert "would split a stretch of months" in july_on or "would split a stretch of months" in august_on
+    assert "would split a stretch of months" not in client.get("/reports?month_from=2026-06").text
+
+
+def test_month_blocks_merge_quiet_months_into_their_neighbours():
+    from survey.reports.report import month_blocks
+
+    counts = {"2026-01": 5, "2026-02": 1, "2026-03": 0, "2026-04": 5, "2026-05": 2}
+    assert month_blocks(counts, 5) == [["2026-01"], ["2026-02", "2026-04", "2026-05"]]

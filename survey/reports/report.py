@@ -100,12 +100,66 @@ def withheld_reason(filters: ReportFilters, threshold: int) -> str | None:
         return "No responses match these filters."
     if too_small(total, threshold):
         return f"Fewer than {threshold} responses match these filters, so nothing is shown."
+    month_problem = month_range_problem(filters, threshold)
+    if month_problem:
+        return month_problem
     for name in filters.active():
         broader = queries.counts_by(filters.without(name), None)[None]
         if not safe_difference(broader, total, threshold):
             return (
                 f"These filters differ from the same view without the {FILTER_LABELS[name]} filter by "
                 f"fewer than {threshold} responses; comparing the two would expose them, so nothing is shown."
+            )
+    return None
+
+
+def month_blocks(counts: dict[str, int], threshold: int) -> list[list[str]]:
+    """Consecutive months (with responses) merged into blocks of at least `threshold` responses."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for month in sorted(month for month, n in counts.items() if n):
+        current.append(month)
+        size += counts[month]
+        if size >= threshold:
+            blocks.append(current)
+            current, size = [], 0
+    if current:  # a small tail joins the block before it
+        if blocks:
+            blocks[-1].extend(current)
+        else:
+            blocks.append(current)
+    return blocks
+
+
+def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:
+    """Why a month range is refused: it must start and end on whole blocks of months.
+
+    Two ranges that differ by a stretch of quiet months would otherwise expose that stretch's few
+    responses by subtraction (e.g. "from January" minus "from February").
+    """
+    if not (filters.month_from or filters.month_to):
+        return None
+    counts = queries.counts_by(filters.without("month_from").without("month_to"), MONTH)
+    blocks = month_blocks(counts, threshold)
+    starts = {block[0] for block in blocks}
+    ends = {block[-1] for block in blocks}
+    months = sorted(month for block in blocks for month in block)
+    if filters.month_from:
+        first = next((m for m in months if m >= filters.month_from), None)
+        if first is not None and first not in starts:
+            allowed = ", ".join(sorted(starts))
+            return (
+                f"Starting at {filters.month_from} would split a stretch of months with fewer than "
+                f"{threshold} responses; start the range at one of: {allowed}."
+            )
+    if filters.month_to:
+        last = next((m for m in reversed(months) if m <= filters.month_to), None)
+        if last is not None and last not in ends:
+            allowed = ", ".join(sorted(ends))
+            return (
+                f"Ending at {filters.month_to} would split a stretch of months with fewer than "
+                f"{threshold} responses; end the range at one of: {allowed}."
             )
     return None
 
