@@ -30,7 +30,7 @@ test: install lint
 
 # Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).
 screenshots: install
-	PYTHONPATH=. $(BIN)/python tests/screenshots.py
+	PYTHONPATH=tests $(BIN)/python -m browser.screenshots
 
 # The fuzz tests with the "fuzz" Hypothesis profile: many more examples than `make test` runs.
 fuzz: install
@@ -41,7 +41,7 @@ BENCH_DB ?= /tmp/debrief-bench.sqlite
 bench-reports: install
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
-	DATABASE_URL=sqlite:///$(BENCH_DB) PYTHONPATH=. $(BIN)/python bench/bench_reports.py
+	DATABASE_URL=sqlite:///$(BENCH_DB) $(BIN)/python -m bench.bench_reports
 
 lint: install
 	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
@@ -51,12 +51,12 @@ lint: install
 bench: bench-survey bench-mail bench-reports
 
 bench-survey: install
-	$(BIN)/python bench/survey_http.py sqlite
-	$(BIN)/python bench/survey_http.py postgresql
+	$(BIN)/python -m bench.survey_http sqlite
+	$(BIN)/python -m bench.survey_http postgresql
 
 bench-mail: install
-	$(BIN)/python bench/mail.py sqlite
-	$(BIN)/python bench/mail.py postgresql
+	$(BIN)/python -m bench.mail sqlite
+	$(BIN)/python -m bench.mail postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

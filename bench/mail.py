@@ -1,6 +1,6 @@
 """Benchmark: 1,000 emails from the outbox to a local SMTP server (a separate process).
 
-    python bench/mail.py sqlite|postgresql
+    python -m bench.mail sqlite|postgresql
 
 One SMTP connection per batch (the outbox's way) against one connection per message, in
 the same run. Target: 1,000 emails in under 5 s.
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, database_url, free_port, production_env
+from .common import ROOT, database_url, free_port, production_env
 
 EMAILS = int(os.environ.get("BENCH_EMAILS", "1000"))
 

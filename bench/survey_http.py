@@ -1,6 +1,6 @@
 """Benchmark: the candidate survey page (GET and POST) under gunicorn, against a bare Flask route.
 
-    python bench/survey_http.py sqlite|postgresql
+    python -m bench.survey_http sqlite|postgresql
 
 Both are served by gunicorn with the repository's gunicorn.conf.py and 2 workers in the same
 run; the figures that matter are the ratios to the bare route (targets: GET >= 0.5x, POST >= 0.25x).
@@ -13,7 +13,7 @@ import re
 import sys
 from urllib.parse import urlencode
 
-from common import GunicornServer, database_url, production_env, run_load
+from .common import GunicornServer, database_url, production_env, run_load
 
 GET_REQUESTS = int(os.environ.get("BENCH_GET_REQUESTS", "3000"))
 POST_REQUESTS = int(os.environ.get("BENCH_POST_REQUESTS", "1500"))

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, make_url, select, text
 
 from config import TestingConfig
-from helpers import csrf_token, free_port, interview_payload
+from helpers import SmtpServer, csrf_token, free_port, interview_payload
 from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, Invitation
@@ -100,58 +96,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-@dataclass
-class CollectingHandler:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    messages: list[Message] = field(default_factory=list)
-    envelopes: list = field(default_factory=list)
-    connections: int = 0
-    refuse: dict[str, str] = field(default_factory=dict)
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        self.connections += 1
-        session.host_name = hostname
-        return responses
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[Message]:
-        """Messages addressed to one recipient."""
-        return [m for m in self.messages if m["To"] == address]
-
-
-class SmtpServer:
-    """A real SMTP server on loopback that can be stopped and started again on its port."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.handler = CollectingHandler()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    @property
-    def messages(self) -> list[Message]:
-        return self.handler.messages
 
 
 @pytest.fixture

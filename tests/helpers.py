@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 import socket
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+
+from aiosmtpd.controller import Controller
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 URL_PATTERN = re.compile(r"https?://\S+")
@@ -85,3 +90,58 @@ def session_csrf(client) -> str:
     match = ANY_CSRF_PATTERN.search(page.get_data(as_text=True))
     assert match, "no CSRF token in page"
     return match.group(1)
+
+
+# --- A real SMTP server on loopback -------------------------------------------------------
+
+
+@dataclass
+class CollectingHandler:
+    """aiosmtpd handler that keeps every message it receives."""
+
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list = field(default_factory=list)
+    connections: int = 0
+    refuse: dict[str, str] = field(default_factory=dict)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Message]:
+        """Messages addressed to one recipient."""
+        return [m for m in self.messages if m["To"] == address]
+
+
+class SmtpServer:
+    """A real SMTP server on loopback that can be stopped and started again on its port."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.handler = CollectingHandler()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.handler.messages

@@ -10,8 +10,7 @@ from processes import seed_invitations, start_flask, survey_paths
 from sqlalchemy import select, update
 
 from config import TestingConfig
-from conftest import CollectingHandler, SmtpServer
-from helpers import csrf_token
+from helpers import CollectingHandler, SmtpServer, csrf_token
 from survey import create_app
 from survey.extensions import db
 from survey.models import OutboxMessage, Response, utcnow

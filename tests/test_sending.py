@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from conftest import SmtpServer
-from helpers import survey_link, text_part
+from helpers import SmtpServer, survey_link, text_part
 from survey.extensions import db
 from survey.models import Invitation, OutboxMessage
 from survey.services.invitations import send_due

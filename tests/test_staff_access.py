@@ -133,8 +133,12 @@ def test_absurd_ids_pages_and_filters_are_not_found_or_ignored_never_a_500(app, 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     huge = "99999999999999999999"
     sign_in(client, staff["owner"].email)
-    for path in (f"/interviews/{huge}", f"/interviews/{huge}/debrief", f"/positions/{huge}/brief",
-                 "/interviews/0"):
+    for path in (
+        f"/interviews/{huge}",
+        f"/interviews/{huge}/debrief",
+        f"/positions/{huge}/brief",
+        "/interviews/0",
+    ):
         assert client.get(path).status_code == 404, path
     for path in (f"/interviews?page={huge}", "/interviews?page=-3", "/interviews?position=%20"):
         assert client.get(path).status_code == 200, path

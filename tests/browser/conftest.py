@@ -15,10 +15,11 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
-from browser_harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
 
 from survey.extensions import db
 from survey.services.accounts import create_user
+
+from .harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
 
 # The same password as the root `recruiter` fixture, so signed_in_page(recruiter) just works.
 STAFF_PASSWORD = "password-123"

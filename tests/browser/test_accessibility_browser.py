@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from browser_harness import assert_accessible, blocking_violations
-
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.invitations import opt_out_url, survey_url
+
+from .harness import assert_accessible, blocking_violations
 
 
 def test_survey_page_and_its_error_state_are_accessible(page, sent_invitation):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from browser_harness import NARROW_PHONE, PHONE, horizontal_overflow
 from sqlalchemy import select
 
 from helpers import URL_PATTERN, text_part
 from survey.extensions import db
 from survey.models import Response
+
+from .harness import NARROW_PHONE, PHONE, horizontal_overflow
 
 PAGE_BUDGET_BYTES = 30 * 1024
 

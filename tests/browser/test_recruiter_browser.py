@@ -3,9 +3,9 @@ reads both side by side, with the disagreements flagged."""
 
 from __future__ import annotations
 
-from browser_harness import assert_accessible
-
 from survey.services.invitations import survey_url
+
+from .harness import assert_accessible
 
 CANDIDATE_PHRASE = "Marmalade harbour: the whiteboard round felt like a real design review."
 NOTES_PHRASE = "Copper lantern: says the loop was fine but wants the platform team."

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 
 import pytest
-from browser_harness import NARROW_PHONE, assert_accessible, horizontal_overflow
+
+from .harness import NARROW_PHONE, assert_accessible, horizontal_overflow
 
 pytest.importorskip("survey.reports", reason="the HR reports are not in this build yet")
 

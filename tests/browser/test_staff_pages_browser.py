@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from browser_harness import NARROW_PHONE, PHONE, assert_accessible, horizontal_overflow
 
 from survey.services.accounts import create_api_key
 from survey.services.debriefs import DEBRIEF_FIELDS, save_debrief
 from survey.services.responses import submit_response
+
+from .harness import NARROW_PHONE, PHONE, assert_accessible, horizontal_overflow
 
 ANSWERS = {
     "nps": 10,

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from browser_harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
@@ -28,7 +27,9 @@ from survey.questions import perception_gaps
 from survey.services.demo import DEMO_PASSWORD, seed_demo
 from survey.tokens import make_survey_token
 
-ROOT = Path(__file__).resolve().parent.parent
+from .harness import CHROMIUM_PATH, PHONE, LiveServer, chromium_available, launch_chromium, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 
