@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -78,12 +79,15 @@ def authenticate_user(email: str, password: str) -> User | None:
     user = find_user(email or "")
     if user is None or not user.active:
         # Hash anyway so a wrong email takes as long as a wrong password.
-        User(password_hash=_DUMMY_HASH).check_password(password or "")
+        User(password_hash=_dummy_hash()).check_password(password or "")
         return None
     return user if user.check_password(password or "") else None
 
 
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+@cache
+def _dummy_hash() -> str:
+    """A hash to check wrong emails against; made on first use, not at every process start."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 def sign_in(email: str, password: str) -> User | None:
