@@ -70,6 +70,9 @@ class Config:
     RATELIMIT_SURVEY = os.environ.get("RATELIMIT_SURVEY", "30 per minute; 300 per hour")
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "300 per minute")
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
+    # The candidate's language and IANA time zone when an interview names none.
+    DEFAULT_LANGUAGE = os.environ.get("DEFAULT_LANGUAGE", "en").strip() or "en"
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "UTC").strip() or "UTC"
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"

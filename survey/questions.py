@@ -1,7 +1,9 @@
-"""The survey's question sets as versioned data.
+"""The survey's questions as the candidate sees them, and the debrief mirror.
 
-Templates, forms, storage and reports all read from here, so a later version can add
-or reword items without touching earlier responses (each response keeps its version).
+Question sets live in the database (survey.services.question_sets): each version is a JSON
+document of items with texts per language. `localize` turns one version into these immutable
+objects in one language; templates, forms and answer checks read them, so a later version can
+add or reword items without touching earlier responses (each response keeps its version).
 """
 
 from __future__ import annotations
@@ -11,52 +13,97 @@ from typing import Any
 
 # Longest free-text answer kept; longer ones are sent back with a message.
 TEXT_MAX_CHARS = 5000
-AGREE_LABELS = ("Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree")
+ITEM_TYPES = ("nps", "scale", "choice", "text")
+NUMERIC_TYPES = ("nps", "scale")
+SCALE_VALUES = {"nps": tuple(range(0, 11)), "scale": tuple(range(1, 6))}
+CONSENT_CHOICES = ("named", "anonymous")
 
 
 @dataclass(frozen=True)
 class Question:
-    """One survey item. `kind` is "scale" (integers low..high) or "text"."""
+    """One survey item in one language.
+
+    `kind` is "nps" (0–10), "scale" (1–5), "choice" (one of `options`) or "text". `labels` are the
+    scale's end labels (two) or one per value; `mirrors` names the debrief field the item mirrors.
+    """
 
     key: str
     text: str
     kind: str
-    low: int = 1
-    high: int = 5
-    labels: tuple[str, ...] = AGREE_LABELS
-    group: str = "process"
+    labels: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    mirrors: str | None = None
 
     @property
-    def values(self) -> list[int]:
-        """The allowed answers of a scale item."""
-        return list(range(self.low, self.high + 1))
+    def numeric(self) -> bool:
+        """Whether answers are numbers on a scale (nps or scale)."""
+        return self.kind in NUMERIC_TYPES
+
+    @property
+    def values(self) -> list[Any]:
+        """The allowed answers: the scale's integers or the choice's option values."""
+        if self.kind == "choice":
+            return [value for value, _ in self.options]
+        return list(SCALE_VALUES.get(self.kind, ()))
+
+    @property
+    def low(self) -> int:
+        """The lowest point of a numeric item."""
+        return self.values[0]
+
+    @property
+    def high(self) -> int:
+        """The highest point of a numeric item."""
+        return self.values[-1]
+
+    @property
+    def end_labels(self) -> tuple[str, str]:
+        """The words at either end of a numeric item's scale."""
+        return (self.labels[0], self.labels[-1]) if self.labels else ("", "")
 
     def prompt(self, company: str) -> str:
         """The question text with the company's name filled in."""
         return self.text.replace("{company}", company)
 
-    def label_for(self, value: int) -> str:
-        """The label shown for one point of the scale."""
-        if len(self.labels) == len(self.values):
-            return self.labels[value - self.low]
-        return str(value)
+    def label_for(self, value: Any) -> str:
+        """The label of one answer value: a choice's text, or a scale point's word (if it has one)."""
+        if self.kind == "choice":
+            return dict(self.options).get(value, str(value))
+        values = self.values
+        if value not in values:
+            return str(value)
+        if len(self.labels) == len(values):
+            return self.labels[values.index(value)]
+        if len(self.labels) == 2 and value in (values[0], values[-1]):
+            return self.labels[0] if value == values[0] else self.labels[1]
+        return ""
 
 
 @dataclass(frozen=True)
 class QuestionSet:
-    """A numbered, immutable list of questions."""
+    """One published (or draft) version of a question set, in one language.
+
+    `version` is the version's database id: what invitations and responses record.
+    """
 
     version: int
     questions: tuple[Question, ...]
+    language: str = "en"
+    name: str = ""
+    number: int = 1
 
     def get(self, key: str) -> Question:
         """The question with this key."""
         return next(q for q in self.questions if q.key == key)
 
+    def has(self, key: str) -> bool:
+        """Whether the set asks this item."""
+        return any(q.key == key for q in self.questions)
+
     @property
     def scale_questions(self) -> list[Question]:
-        """The items answered on a scale."""
-        return [q for q in self.questions if q.kind == "scale"]
+        """The items answered on a numeric scale (nps and 1–5)."""
+        return [q for q in self.questions if q.numeric]
 
     @property
     def text_questions(self) -> list[Question]:
@@ -64,69 +111,36 @@ class QuestionSet:
         return [q for q in self.questions if q.kind == "text"]
 
 
-V1 = QuestionSet(
-    version=1,
-    questions=(
-        Question(
-            "nps",
-            "How likely are you to recommend applying to {company} to a friend?",
-            "scale",
-            low=0,
-            high=10,
-            labels=("Not at all likely", "", "", "", "", "", "", "", "", "", "Extremely likely"),
-            group="overall",
-        ),
-        Question("on_time", "The interview was well organised and respected my time.", "scale"),
-        Question("prepared", "The interviewers were prepared and had read my background.", "scale"),
-        Question("role_clarity", "I understand the role and what would be expected of me.", "scale"),
-        Question("fair", "I was treated fairly and with respect.", "scale"),
-        Question("next_steps", "I know what happens next and when.", "scale"),
-        Question(
-            "culture_picture",
-            "I got a realistic picture of the team and how it works.",
-            "scale",
-            group="culture",
-        ),
-        Question(
-            "impression",
-            "After this interview my impression of {company} is …",
-            "scale",
-            labels=("Much worse", "Worse", "Unchanged", "Better", "Much better"),
-            group="culture",
-        ),
-        Question(
-            "interest",
-            "How interested are you in this role now?",
-            "scale",
-            labels=("Not at all", "Slightly", "Moderately", "Very", "Extremely"),
-            group="candidate",
-        ),
-        Question(
-            "self_assessment",
-            "How well do you feel you could answer the questions?",
-            "scale",
-            labels=("Poorly", "Not so well", "Fairly well", "Well", "Very well"),
-            group="candidate",
-        ),
-        Question("went_well", "What went well?", "text"),
-        Question("improve", "What should we do differently?", "text"),
-        Question("open_doubts", "Is anything about the role still unclear?", "text"),
-    ),
-)
+def localize(document: dict[str, Any], language: str, version: int = 0, **meta: Any) -> QuestionSet:
+    """A stored question-set document as questions in one of its languages.
 
-QUESTION_SETS = {V1.version: V1}
-CURRENT = V1
-
-CONSENT_QUESTION = "May your recruiter see these answers with your name?"
-CONSENT_LABELS = {
-    "named": "Share my answers with my recruiter by name",
-    "anonymous": "Keep them anonymous (used only in aggregate)",
-}
+    The caller picks a language the document speaks (see `pick_language`).
+    """
+    questions = []
+    for item in document["questions"]:
+        labels = item.get("labels", {}).get(language, ())
+        options = tuple((option["value"], option["text"][language]) for option in item.get("options", ()))
+        questions.append(
+            Question(
+                key=item["key"],
+                text=item["text"][language],
+                kind=item["type"],
+                labels=tuple(labels),
+                options=options,
+                mirrors=item.get("mirrors"),
+            )
+        )
+    return QuestionSet(version=version, questions=tuple(questions), language=language, **meta)
 
 
-def question_set(version: int) -> QuestionSet:
-    """The question set a response was given under."""
-    return QUESTION_SETS[version]
+def pick_language(wanted: str | None, languages: list[str]) -> str:
+    """The language to show a set in: the one wanted if the set speaks it (or its base language,
+    "de" for "de_AT"), else the set's first language."""
+    if wanted:
+        for candidate in (wanted, wanted.replace("-", "_").split("_")[0]):
+            if candidate in languages:
+                return candidate
+    return languages[0]
 
 
 def nps_category(score: int | None) -> str | None:
@@ -168,6 +182,8 @@ MIRROR = (
     MirrorPair("referral_potential", "nps", "Would recommend / refer", kind="context"),
 )
 SCALE_PAIRS = tuple(pair for pair in MIRROR if pair.kind == "scale")
+# The debrief fields an item of a question set may say it mirrors ("mirrors" in the set's file).
+MIRRORABLE_FIELDS = tuple(sorted({pair.debrief_field for pair in MIRROR} | {"doubts"}))
 
 
 @dataclass(frozen=True)

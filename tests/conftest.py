@@ -16,6 +16,7 @@ from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
 from survey.services.intake import create_interview, validate_interview
+from survey.services.question_sets import seed_default_set
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
@@ -81,6 +82,8 @@ def app(database_url):
             _empty_tables()
         else:
             db.create_all()
+        # What the migrations seed: the default question set (DESIGN's v1) as version id 1.
+        seed_default_set()
         yield app
         db.session.remove()
         if not ON_POSTGRES:

@@ -3,11 +3,15 @@
 from functools import lru_cache
 
 from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
-from ..questions import CONSENT_LABELS, CONSENT_QUESTION, CURRENT
+from ..i18n import use_candidate_locale
+from ..questions import QuestionSet
+from ..services.question_sets import remembered_questions
 from ..services.responses import (
     AnswerError,
     SurveyLink,
@@ -15,10 +19,20 @@ from ..services.responses import (
     opt_out,
     resolve_link,
     submit_response,
+    survey_questions,
 )
 from ..tokens import load_opt_out_token, load_survey_token
 from . import bp
 from .forms import OptOutForm, answers_from, survey_form_class
+
+
+def speak_to_candidate(link: SurveyLink) -> QuestionSet | None:
+    """Switch this request to the candidate's language and time zone; their questions, if any."""
+    if link.invitation is None:
+        return None
+    questions = survey_questions(link.invitation)
+    use_candidate_locale(questions.language, link.invitation.interview.timezone)
+    return questions
 
 
 def render_link_state(link: SurveyLink):
@@ -32,27 +46,25 @@ def render_link_state(link: SurveyLink):
     return render_template("errors/link_invalid.html"), 404
 
 
-def _questions_context(company: str) -> dict:
-    return {
-        "questions": CURRENT,
-        "company": company,
-        "consent_question": CONSENT_QUESTION,
-        "consent_labels": CONSENT_LABELS,
-    }
+def _questions_context(company: str, questions: QuestionSet) -> dict:
+    return {"questions": questions, "company": company}
 
 
-@lru_cache(maxsize=8)
-def blank_questions_html(company: str, version: int) -> Markup:
-    """The unanswered questions as HTML, rendered once per company name and question set.
+@lru_cache(maxsize=64)
+def blank_questions_html(company: str, questions: QuestionSet) -> Markup:
+    """The unanswered questions as HTML, rendered once per company name, question-set version and
+    language (the set's value is the key: a version never changes once published).
 
     Most survey requests are a first GET of an empty form: reusing its sixty-odd labelled
     radio buttons roughly halves the page's cost (see bench/survey_http.py).
     """
-    html = render_template("candidate/_questions.html", answers={}, errors={}, **_questions_context(company))
+    html = render_template(
+        "candidate/_questions.html", answers={}, errors={}, **_questions_context(company, questions)
+    )
     return Markup(html)
 
 
-def render_survey(form=None, status: int = 200, notice: str | None = None):
+def render_survey(questions: QuestionSet, form=None, status: int = 200, notice: str | None = None):
     """The survey form, with any answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
     sent_back = form is not None
@@ -62,15 +74,15 @@ def render_survey(form=None, status: int = 200, notice: str | None = None):
             form=form,
             answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
             errors=form.errors if sent_back else {},
-            blank_questions=None if sent_back else blank_questions_html(company, CURRENT.version),
+            blank_questions=None if sent_back else blank_questions_html(company, questions),
             notice=notice,
-            **_questions_context(company),
+            **_questions_context(company, questions),
         ),
         status,
     )
 
 
-RETRY_NOTICE = (
+RETRY_NOTICE = _l(
     "We could not save your answers just now. Please try again in a minute: your answers are still here."
 )
 
@@ -79,32 +91,36 @@ RETRY_NOTICE = (
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
-    # A first visit needs no form object: the blank page is cached and carries a CSRF token.
-    form = survey_form_class(CURRENT)() if request.method == "POST" else None
     try:
-        return _answer_survey(token, form)
+        link = resolve_link(load_survey_token, token)
+        questions = speak_to_candidate(link)
+        if link.state != "open":
+            return render_link_state(link)
+        # A first visit needs no form object: the blank page is cached and carries a CSRF token.
+        form = survey_form_class(questions)() if request.method == "POST" else None
+        return _answer_survey(token, link, questions, form)
     except OperationalError:
-        # The database is unreachable: whatever the candidate typed goes back to them.
+        # The database is unreachable: whatever the candidate typed goes back to them, in the
+        # questions the page was showing (remembered by this process, else the default set's).
         db.session.rollback()
         if request.method != "POST":
             raise
         current_app.logger.exception("database unavailable while saving a survey")
-        return render_survey(form, 503, RETRY_NOTICE)
+        questions = remembered_questions(request.form.get("question_set", ""))
+        use_candidate_locale(questions.language, current_app.config["DEFAULT_TIMEZONE"])
+        return render_survey(questions, survey_form_class(questions)(), 503, str(RETRY_NOTICE))
 
 
-def _answer_survey(token: str, form):
-    link = resolve_link(load_survey_token, token)
-    if link.state != "open":
-        return render_link_state(link)
+def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet, form):
     if request.method == "GET":
         mark_opened(link.invitation)
-        return render_survey()
+        return render_survey(questions)
     if not form.validate():
-        return render_survey(form, 400, _form_notice(form))
+        return render_survey(questions, form, 400, _form_notice(form))
     try:
-        saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
+        saved = submit_response(link.invitation, answers_from(form, questions), form.consent.data, questions)
     except AnswerError:
-        return render_survey(form, 400, "Some answers could not be read; please check them.")
+        return render_survey(questions, form, 400, _("Some answers could not be read; please check them."))
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
     return render_template("candidate/thank_you.html", consent=form.consent.data)
@@ -112,8 +128,8 @@ def _answer_survey(token: str, form):
 
 def _form_notice(form) -> str:
     if "csrf_token" in form.errors:
-        return "This page was open for a long time. Your answers are still here: please press Send again."
-    return "Please check the highlighted answers. Everything else you wrote is kept."
+        return _("This page was open for a long time. Your answers are still here: please press Send again.")
+    return _("Please check the highlighted answers. Everything else you wrote is kept.")
 
 
 @bp.route("/s/<token>/opt-out", methods=["GET", "POST"])
@@ -121,6 +137,7 @@ def _form_notice(form) -> str:
 def opt_out_of_surveys(token: str):
     """GET asks for confirmation; POST stops all survey email to this candidate."""
     link = resolve_link(load_opt_out_token, token)
+    speak_to_candidate(link)
     if link.state == "invalid":
         return render_template("errors/link_invalid.html"), 404
     if request.method == "POST":

@@ -20,10 +20,9 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Response
-from ..questions import CURRENT
 from ..services.audit import record_event
 from .filters import ReportFilters
-from .queries import MONTH, SCALE, recruiter_names
+from .queries import MONTH, recruiter_names, report_items
 from .report import Report, known_names
 from .themes import redact
 
@@ -37,18 +36,19 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SUPPRESSED = "(suppressed)"
 FINDING_HEADER = ["kind", "dimension", "group", "item", "statement", "effect_size", "numbers"]
 AGGREGATE_HEADER = ["dimension", "group", "measure", "value", "n", "ci_low", "ci_high"]
-TEXT_KEYS = [q.key for q in CURRENT.text_questions]
-RESPONSE_HEADER = [
-    "month",
-    "position",
-    "department",
-    "stage",
-    "hiring_manager",
-    "recruiter",
-    "consent",
-    *(q.key for q in SCALE),
-    *TEXT_KEYS,
-]
+RESPONSE_ATTRIBUTES = ["month", "position", "department", "stage", "hiring_manager", "recruiter", "consent"]
+
+
+def text_keys() -> list[str]:
+    """The free-text items of every published version, in the reports' order."""
+    return [item.key for item in report_items(include_text=True) if item.kind == "text"]
+
+
+def response_header(report: Report) -> list[str]:
+    """The raw rows' columns: attributes, every answered item (numbers and choices), then free text."""
+    return [*RESPONSE_ATTRIBUTES, *(item.key for item in report.items), *text_keys()]
+
+
 # (column shown, column its group is keyed by) of each grouping attribute in the raw rows.
 ATTRIBUTES = (
     ("month", "month"),
@@ -107,13 +107,31 @@ def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
         for name, count in (("promoters", group.promoters), ("passives", group.passives)):
             yield [dimension, group.label, f"{name}_pct", round(group.share(count), 1), n, "", ""]
         yield [dimension, group.label, "detractors_pct", round(group.share(group.detractors), 1), n, "", ""]
-    for question in SCALE:
-        summary = group.items[question.key]
-        if question.key in group.hidden_items or not summary.n:
+    for key, summary in group.items.items():
+        if key in group.hidden_items or not summary.n:
             continue
         margin = summary.margin
         low, high = (round(summary.mean - margin, 3), round(summary.mean + margin, 3)) if margin else ("", "")
-        yield [dimension, group.label, f"mean:{question.key}", round(summary.mean, 3), summary.n, low, high]
+        yield [dimension, group.label, f"mean:{key}", round(summary.mean, 3), summary.n, low, high]
+    yield from _choice_rows(dimension, group)
+
+
+def _choice_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
+    """A choice item's share of each option (it has no mean), with the item's n."""
+    for key, counts in group.counts.items():
+        if key in group.items or key in group.hidden_items:
+            continue
+        answered = sum(counts.values())
+        for value, count in counts.items() if answered else ():
+            yield [
+                dimension,
+                group.label,
+                f"share:{key}={value}",
+                round(100 * count / answered, 1),
+                answered,
+                "",
+                "",
+            ]
 
 
 def aggregate_rows(report: Report) -> Iterator[list[Any]]:
@@ -204,6 +222,7 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .execution_options(yield_per=1000)
     )
     open_months = _months_with_enough_anonymous(report)
+    texts = text_keys()
     for row in db.session.execute(statement):
         values: list[Any] = []
         if row.consent == "anonymous":
@@ -216,23 +235,17 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
             values.append(SUPPRESSED if group in suppressed[key] else value)
         answers = row.answers or {}
         values.append(row.consent)
-        values.extend(answers.get(q.key) for q in SCALE)
-        values.extend(redact(answers[key], people) if answers.get(key) else "" for key in TEXT_KEYS)
+        values.extend(answers.get(item.key) for item in report.items)
+        values.extend(redact(answers[key], people) if answers.get(key) else "" for key in texts)
         if on_row:
             on_row()
         yield values
 
 
-SECTIONS = (
-    ("findings", FINDING_HEADER, finding_rows),
-    ("aggregates", AGGREGATE_HEADER, aggregate_rows),
-    ("responses", RESPONSE_HEADER, response_rows),
-)
-
-
 def _sections(report: Report, on_row: Callable[[], None] | None):
-    for name, header, rows in SECTIONS:
-        yield name, header, (rows(report, on_row) if rows is response_rows else rows(report))
+    yield "findings", FINDING_HEADER, finding_rows(report)
+    yield "aggregates", AGGREGATE_HEADER, aggregate_rows(report)
+    yield "responses", response_header(report), response_rows(report, on_row)
 
 
 # --- Formats ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..questions import CURRENT, SCALE_PAIRS
+from ..questions import SCALE_PAIRS
 from . import queries
 from .stats import Comparison, benjamini_hochberg, one_sample, welch
 from .themes import top_phrases
@@ -47,6 +47,13 @@ class Finding:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
+def short_label(item: Any) -> str:
+    """A few words naming an item in a finding: the default set's own, else the question itself."""
+    if item.key in SHORT_LABELS:
+        return SHORT_LABELS[item.key]
+    return item.text if len(item.text) <= 60 else item.text[:57].rstrip() + "…"
+
+
 def p_text(p_value: float) -> str:
     """A p-value as people read it."""
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
@@ -71,7 +78,7 @@ def below_organisation(report: Any) -> list[Finding]:
         for group in breakdown.groups:
             if group.hidden:
                 continue
-            for question in CURRENT.scale_questions:
+            for question in report.numeric_items:
                 if question.key in group.hidden_items:
                     continue
                 mine = group.items[question.key]
@@ -84,7 +91,7 @@ def below_organisation(report: Any) -> list[Finding]:
         if comparison.difference >= 0 or abs(comparison.effect_size) < MIN_EFFECT_SIZE:
             continue
         text = (
-            f"{dimension.label} {group.label}: “{SHORT_LABELS[question.key]}” averages {mine.mean:.1f} "
+            f"{dimension.label} {group.label}: “{short_label(question)}” averages {mine.mean:.1f} "
             f"against {rest.mean:.1f} across the rest of the organisation (n = {mine.n}; "
             f"difference significant at 95%, {p_text(comparison.p_value)}, d = {comparison.effect_size:.2f})."
         )

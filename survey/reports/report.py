@@ -12,7 +12,7 @@ from ..models import User, report_cells
 from . import queries
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, safe_difference, too_small
-from .queries import DIMENSIONS, MONTH, SCALE, Dimension, GapFigures, GroupFigures
+from .queries import DIMENSIONS, MONTH, Dimension, GapFigures, GroupFigures, ReportItem
 
 FILTER_LABELS = {
     "month_from": "from month",
@@ -44,6 +44,8 @@ class Report:
 
     filters: ReportFilters
     threshold: int
+    # Every item of every published question-set version (free text aside), pooled by key.
+    items: tuple[ReportItem, ...] = ()
     withheld: str | None = None
     overall: GroupFigures | None = None
     invitations_sent: int = 0
@@ -52,6 +54,11 @@ class Report:
     breakdowns: list[Breakdown] = field(default_factory=list)
     gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
+
+    @property
+    def numeric_items(self) -> tuple[ReportItem, ...]:
+        """The items with a mean (nps and scales)."""
+        return tuple(item for item in self.items if item.numeric)
 
     @property
     def response_rate(self) -> float | None:
@@ -69,19 +76,19 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     """Compute the report, withholding it or its groups wherever they would expose a few people."""
     from .findings import build_findings
 
-    report = Report(filters, min_group_size())
+    report = Report(filters, min_group_size(), queries.report_items())
     report.withheld = withheld_reason(filters, report.threshold)
     if report.withheld:
         return report
-    report.overall, report.distributions = queries.overall(filters)
+    report.overall, report.distributions = queries.overall(filters, report.items)
     report.overall.hidden_items = {
-        q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
+        item.key for item in report.items if too_small(report.overall.answered(item.key), report.threshold)
     }
     report.invitations_sent = queries.invitations_sent(filters)
-    groups = queries.by_groups(filters, (MONTH, *DIMENSIONS))
-    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
+    groups = queries.by_groups(filters, (MONTH, *DIMENSIONS), report.items)
+    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold, report.items)
     report.breakdowns = [
-        protected_breakdown(filters, d, groups[d.name], report.threshold) for d in DIMENSIONS
+        protected_breakdown(filters, d, groups[d.name], report.threshold, report.items) for d in DIMENSIONS
     ]
     for name, groups in queries.gaps_by_group(filters).items():
         hidden = hidden_keys({g.key: g.pairs for g in groups}, report.threshold)
@@ -165,7 +172,11 @@ def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:
 
 
 def protected_breakdown(
-    filters: ReportFilters, dimension: Dimension, groups: list[GroupFigures], threshold: int
+    filters: ReportFilters,
+    dimension: Dimension,
+    groups: list[GroupFigures],
+    threshold: int,
+    items: tuple[ReportItem, ...] = (),
 ) -> Breakdown:
     """A breakdown with small groups, their complements and differencing risks hidden."""
     counts = {group.key: group.responses for group in groups}
@@ -175,7 +186,8 @@ def protected_breakdown(
         risky |= {key for key, n in counts.items() if not safe_difference(broader.get(key, 0), n, threshold)}
     hidden = hidden_keys(counts, threshold, risky)
     hidden_items = {
-        q.key: hidden_keys({g.key: g.items[q.key].n for g in groups}, threshold, hidden) for q in SCALE
+        item.key: hidden_keys({g.key: g.answered(item.key) for g in groups}, threshold, hidden)
+        for item in items
     }
     for group in groups:
         group.hidden = group.key in hidden

@@ -33,7 +33,7 @@ def index():
         form=form,
         report=report,
         charts=charts_for(report),
-        scale=queries.SCALE,
+        scale=report.numeric_items,
         scale_pairs=SCALE_PAIRS,
         page_findings=PAGE_FINDINGS,
     )
@@ -69,17 +69,20 @@ def charts_for(report: Report) -> dict:
             None if q.key in overall.hidden_items else overall.items[q.key].mean,
             _number(overall.items[q.key].mean, "{:.2f}", q.key in overall.hidden_items),
         )
-        for q in queries.SCALE
+        for q in report.numeric_items
         if q.key != "nps"
     ]
     distributions = {
         q.key: bar_chart(
             q.prompt(""),
-            [(str(value), count, str(count)) for value, count in report.distributions[q.key].items()],
+            [
+                (str(value) if q.numeric else q.label_for(value), count, str(count))
+                for value, count in report.distributions[q.key].items()
+            ],
             0,
-            max(max(report.distributions[q.key].values()), 1),
+            max(max(report.distributions[q.key].values(), default=0), 1),
         )
-        for q in queries.SCALE
+        for q in report.items
     }
     return {
         "trend": bar_chart("cNPS by month", months, -100, 100),

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
+from ..i18n import candidate_locale
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, QuestionSetVersion, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
+from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
+from .question_sets import version_for_stage
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -39,36 +43,57 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
+def fix_question_set(invitation: Invitation) -> QuestionSetVersion:
+    """The invitation's question-set version, fixed now if it was not yet: a link, once issued,
+    always shows the questions it was sent with."""
+    if invitation.question_set_version_id is None:
+        invitation.question_set_version_id = version_for_stage(invitation.interview.stage).id
+    return db.session.get(QuestionSetVersion, invitation.question_set_version_id)
+
+
+def candidate_language(interview: Interview, version: QuestionSetVersion) -> str:
+    """The language the candidate reads: theirs if the set speaks it, else the set's first."""
+    return pick_language(interview.language, version.languages)
+
+
 def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
-    """Write the invitation or reminder email to the outbox."""
+    """Write the invitation or reminder email to the outbox, in the candidate's language and zone."""
     interview = invitation.interview
     company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
-    subject = (
-        f"How was your interview with {company}?"
-        if kind == "invitation"
-        else f"Reminder: two minutes on your interview with {company}"
-    )
-    enqueue(
-        kind,
-        interview.candidate.email,
-        subject,
-        "survey_invitation",
-        {
-            "candidate_name": interview.candidate.name,
-            "position_title": interview.position.title,
-            "stage": interview.stage,
-            "survey_url": survey_url(invitation),
-            "opt_out_url": unsubscribe,
-            "is_reminder": kind == "reminder",
-        },
-        invitation=invitation,
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-        now=now,
-    )
+    language = candidate_language(interview, fix_question_set(invitation))
+    expiry = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+    with candidate_locale(language, interview.timezone):
+        subject = (
+            gettext("How was your interview with %(company)s?", company=company)
+            if kind == "invitation"
+            else gettext("Reminder: two minutes on your interview with %(company)s", company=company)
+        )
+        enqueue(
+            kind,
+            interview.candidate.email,
+            subject,
+            "survey_invitation",
+            {
+                "candidate_name": interview.candidate.name,
+                "position_title": interview.position.title,
+                "stage": interview.stage,
+                "interview_at": interview.starts_at or interview.ends_at,
+                # Links run out SURVEY_EXPIRES_AFTER_DAYS after delivery, so at the earliest this.
+                "open_until": (invitation.sent_at or now or utcnow()) + expiry,
+                "survey_url": survey_url(invitation),
+                "opt_out_url": unsubscribe,
+                "is_reminder": kind == "reminder",
+                "language": language,
+            },
+            invitation=invitation,
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "Content-Language": language.replace("_", "-"),
+            },
+            now=now,
+        )
 
 
 def _batch_size() -> int:

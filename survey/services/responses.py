@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import OPEN_STATUSES, Invitation, Response, utcnow
-from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
 from .alerts import queue_alert, survey_alert_reasons
-from .invitations import load_invitation
+from .invitations import candidate_language, fix_question_set, load_invitation
+from .question_sets import questions_for
 
 
 @dataclass(frozen=True)
@@ -78,25 +79,33 @@ def _opened_status(status: str) -> str:
     return "opened" if status in ("scheduled", "sent") else status
 
 
+def survey_questions(invitation: Invitation) -> QuestionSet:
+    """The questions the invitation's link shows: its fixed version, in the candidate's language."""
+    version = fix_question_set(invitation)
+    return questions_for(version, candidate_language(invitation.interview, version))
+
+
 class AnswerError(ValueError):
     """An answer the question set does not allow."""
 
 
-def clean_answers(raw: dict[str, Any], questions: QuestionSet = CURRENT) -> dict[str, Any]:
+def clean_answers(raw: dict[str, Any], questions: QuestionSet) -> dict[str, Any]:
     """Keep only answered items, checked against the question set."""
-    limit = TEXT_MAX_CHARS
     answers: dict[str, Any] = {}
     for question in questions.questions:
         value = raw.get(question.key)
         if value is None or value == "":
             continue
-        if question.kind == "scale":
+        if question.numeric:
             if isinstance(value, bool) or not isinstance(value, int) or value not in question.values:
                 raise AnswerError(f"{question.key}: {value!r} is not on the scale")
+        elif question.kind == "choice":
+            if value not in question.values:
+                raise AnswerError(f"{question.key}: {value!r} is not one of the options")
         else:
             value = str(value).strip()
-            if len(value) > limit:
-                raise AnswerError(f"{question.key}: longer than {limit} characters")
+            if len(value) > TEXT_MAX_CHARS:
+                raise AnswerError(f"{question.key}: longer than {TEXT_MAX_CHARS} characters")
             if not value:
                 continue
         answers[question.key] = value
@@ -107,6 +116,7 @@ def submit_response(
     invitation: Invitation,
     raw_answers: dict[str, Any],
     consent: str,
+    questions: QuestionSet | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Store the answers and complete the invitation, once. False if the link was already spent.
@@ -114,9 +124,10 @@ def submit_response(
     The conditional UPDATE is the gate: only one request can move the invitation out of
     an open state; the unique invitation_id on responses backs it for named answers.
     """
-    if consent not in ("named", "anonymous"):
+    if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
-    answers = clean_answers(raw_answers)
+    questions = questions or survey_questions(invitation)
+    answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     spent = db.session.execute(
         update(Invitation)
@@ -133,8 +144,9 @@ def submit_response(
         db.session.rollback()
         return False
     response = _build_response(invitation, answers, consent, now)
+    response.question_set_version = questions.version
     db.session.add(response)
-    record_response(response)
+    record_response(response, questions)
     if consent == "named":
         # Anonymous answers never alert: see services/alerts.py.
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
@@ -151,7 +163,6 @@ def _build_response(invitation: Invitation, answers: dict[str, Any], consent: st
     named = consent == "named"
     return Response(
         invitation_id=invitation.id if named else None,
-        question_set_version=CURRENT.version,
         consent=consent,
         answers=answers,
         improve_text=answers.get("improve"),
