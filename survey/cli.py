@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -22,6 +23,15 @@ from .services.accounts import AccountError, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
+from .services.question_sets import (
+    QuestionSetError,
+    export_document,
+    import_document,
+    latest_published,
+    list_sets,
+    parse_file,
+    stage_list,
+)
 from .services.retention import RetentionError, erase_candidate, purge_expired
 
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -32,6 +42,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
+question_sets_cli = AppGroup("question-sets", help="Question sets: import, export, list.")
 
 
 @users_cli.command("create")
@@ -211,9 +222,67 @@ def mailcatcher_command(host: str, port: int | None) -> None:
         raise click.ClickException(message) from exc
 
 
+@question_sets_cli.command("import")
+@click.argument("json_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_question_set_command(json_file: Path) -> None:
+    """Create and publish a set from FILE.json, or publish it as the next version of the set with
+    that name; every problem of a bad file is listed with its path and nothing is stored."""
+    try:
+        text = json_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{json_file}: not UTF-8 text; nothing was stored.") from exc
+    try:
+        result = import_document(parse_file(text), actor_label="cli")
+    except QuestionSetError as exc:
+        for path, message in exc.problems:
+            click.echo(f"{path}: {message}", err=True)
+        raise click.ClickException(
+            f"{json_file}: {len(exc.problems)} problem(s); nothing was stored."
+        ) from exc
+    click.echo(f"{result.name} version {result.number}" + (" (unchanged)" if result.unchanged else ""))
+    for stage in result.stages_taken:
+        click.echo(f"note: {stage} now uses {result.name}", err=True)
+
+
+@question_sets_cli.command("export")
+@click.argument("name")
+@click.option("--version", "number", type=click.IntRange(min=1), help="Version number (default: newest).")
+def export_question_set_command(name: str, number: int | None) -> None:
+    """Print a set's version as the JSON file `import` reads."""
+    try:
+        document = export_document(name, number)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@question_sets_cli.command("list")
+def list_question_sets_command() -> None:
+    """Every set: its newest published version, a draft if any, stages and languages."""
+    for question_set in list_sets():
+        version = latest_published(question_set)
+        drafts = [v.number for v in question_set.versions if v.status == "draft"]
+        stages = ", ".join(stage_list(question_set)) or "(no stage)"
+        languages = ", ".join(version.languages) if version else ""
+        line = f"{question_set.name}: version {version.number if version else '-'}"
+        if drafts:
+            line += f" (draft {drafts[0]})"
+        click.echo(f"{line}; stages: {stages}; languages: {languages}")
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
-    groups = (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, reports_cli, demo_cli, dev_cli)
+    groups = (
+        users_cli,
+        api_keys_cli,
+        interviews_cli,
+        surveys_cli,
+        data_cli,
+        reports_cli,
+        demo_cli,
+        dev_cli,
+        question_sets_cli,
+    )
     for group in groups:
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

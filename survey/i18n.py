@@ -116,7 +116,7 @@ def _zone() -> ZoneInfo:
 def local_datetime(moment: datetime | None) -> str:
     """A moment as the candidate reads it, in their language and time zone: the locale's long
     date and short time with the zone's name ("30. November 2026 um 15:00 MEZ")."""
-    if moment is None:
+    if not isinstance(moment, datetime):  # None, or a template's undefined value
         return ""
     locale = get_locale() or "en"
     zone = _zone()
@@ -130,7 +130,7 @@ def local_datetime(moment: datetime | None) -> str:
 
 def local_date(moment: datetime | None) -> str:
     """A date as the candidate reads it, in their language and time zone."""
-    if moment is None:
+    if not isinstance(moment, datetime):  # None, or a template's undefined value
         return ""
     return format_date(moment.astimezone(_zone()), format="long", locale=get_locale() or "en")
 

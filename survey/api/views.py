@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from ..extensions import csrf, db
 from ..models import Interview
 from ..services.accounts import authenticate_api_key
-from ..services.intake import create_interview, validate_interview
+from ..services.intake import create_interview, intake_warnings, validate_interview
 from ..services.interviews import interview_details
 from . import bp
 
@@ -58,6 +58,8 @@ def interview_json(interview: Interview) -> dict:
         "starts_at": _iso(interview.starts_at),
         "ends_at": _iso(interview.ends_at),
         "outcome": interview.outcome,
+        "language": interview.language,
+        "timezone": interview.timezone,
         "survey": {
             "status": invitation.status if invitation else None,
             "send_after": _iso(invitation.send_after) if invitation else None,
@@ -83,7 +85,11 @@ def create_interview_endpoint():
     if errors:
         return jsonify(errors=errors), 400
     interview, created = create_interview(data)
-    response = jsonify(interview_json(interview))
+    body = interview_json(interview)
+    warnings = intake_warnings(data)
+    if warnings:
+        body["warnings"] = warnings
+    response = jsonify(body)
     response.headers["Location"] = url_for("api.get_interview", interview_id=interview.id)
     return response, 201 if created else 200
 

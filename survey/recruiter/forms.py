@@ -15,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from ..i18n import LANGUAGE_NAMES, SHIPPED_LANGUAGES
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import TEXT_MAX_CHARS
 
@@ -77,6 +78,14 @@ class NewInterviewForm(FlaskForm):
     starts_at = DateTimeLocalField("Starts (UTC)", format=DATETIME_FORMATS, validators=[Optional()])
     # InputRequired, not DataRequired: a badly typed time says so rather than "required".
     ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+    language = SelectField(
+        "Candidate's language",
+        choices=options((code, LANGUAGE_NAMES[code]) for code in SHIPPED_LANGUAGES),
+        # Checked by the intake like the API's field; blank means DEFAULT_LANGUAGE.
+        validate_choice=False,
+        validators=[Optional()],
+    )
+    timezone = StringField("Candidate's time zone", validators=[Optional(), Length(max=64)])
 
     def payload(self, recruiter_email: str) -> dict:
         """The intake payload (the JSON API's shape) this form describes."""
@@ -93,6 +102,8 @@ class NewInterviewForm(FlaskForm):
             "starts_at": self.starts_at.data.isoformat() if self.starts_at.data else None,
             "ends_at": self.ends_at.data.isoformat() if self.ends_at.data else None,
             "recruiter_email": recruiter_email,
+            "language": self.language.data or None,
+            "timezone": self.timezone.data or None,
         }
 
     # Intake error keys → the field that shows them.

@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..i18n import valid_timezone
 from ..models import Candidate, Interview, Position, User
 from .invitations import schedule_invitation
+from .question_sets import language_warning, normalize_language, version_for_stage
 
 MAX_INTERVIEWERS = 20
 
@@ -34,6 +37,8 @@ class InterviewInput:
     interviewers: list[str] = field(default_factory=list)
     starts_at: datetime | None = None
     external_id: str | None = None
+    language: str = "en"
+    timezone: str = "UTC"
 
 
 class _Checker:
@@ -94,6 +99,24 @@ class _Checker:
         # A time without an offset is taken as UTC.
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
+    def language(self, path: str) -> str:
+        value = self.text(path, 20)
+        if value is None:
+            return current_app.config["DEFAULT_LANGUAGE"]
+        code = normalize_language(value)
+        if code is None:
+            self.errors[path] = 'Must be a language code such as "en", "de", "fr" or "es".'
+        return code or ""
+
+    def timezone(self, path: str) -> str:
+        value = self.text(path, 64)
+        if value is None:
+            return current_app.config["DEFAULT_TIMEZONE"]
+        zone = valid_timezone(value)
+        if zone is None:
+            self.errors[path] = 'Must be an IANA time zone name such as "Europe/Berlin" or "UTC".'
+        return zone or ""
+
     def names(self, path: str) -> list[str]:
         value = self._raw(path)
         if value is None:
@@ -124,6 +147,8 @@ def validate_interview(data: Any) -> tuple[InterviewInput | None, dict[str, str]
         "starts_at": check.when("starts_at"),
         "ends_at": check.when("ends_at", required=True),
         "external_id": check.text("external_id", 100),
+        "language": check.language("language"),
+        "timezone": check.timezone("timezone"),
     }
     recruiter_email = check.text("recruiter_email", 254, required=True)
     recruiter = _find_recruiter(recruiter_email) if recruiter_email else None
@@ -170,6 +195,13 @@ def find_duplicate(data: InterviewInput) -> Interview | None:
     return db.session.scalar(stmt)
 
 
+def intake_warnings(data: InterviewInput) -> dict[str, str]:
+    """What the caller should know but is not an error: e.g. the stage's question set does not
+    speak the candidate's language, so they will see the set's first language."""
+    warning = language_warning(version_for_stage(data.stage), data.language)
+    return {"language": warning} if warning else {}
+
+
 def create_interview(data: InterviewInput) -> tuple[Interview, bool]:
     """Store an interview and schedule its survey; (existing, False) if it is already here."""
     existing = find_duplicate(data)
@@ -200,6 +232,8 @@ def _insert_interview(data: InterviewInput) -> Interview:
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         external_id=data.external_id,
+        language=data.language,
+        timezone=data.timezone,
     )
     db.session.add(interview)
     schedule_invitation(interview)

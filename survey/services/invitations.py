@@ -43,12 +43,21 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
-def fix_question_set(invitation: Invitation) -> QuestionSetVersion:
+def fix_question_set(invitation: Invitation, memo: dict | None = None) -> QuestionSetVersion:
     """The invitation's question-set version, fixed now if it was not yet: a link, once issued,
-    always shows the questions it was sent with."""
+    always shows the questions it was sent with. `memo` keeps the versions (and the choice per
+    stage) for one sending pass: a batch holds a write lock, so it should not ask 100 times."""
+    memo = memo if memo is not None else {}
     if invitation.question_set_version_id is None:
-        invitation.question_set_version_id = version_for_stage(invitation.interview.stage).id
-    return db.session.get(QuestionSetVersion, invitation.question_set_version_id)
+        stage = ("stage", invitation.interview.stage.strip().lower())
+        if stage not in memo:
+            version = version_for_stage(invitation.interview.stage)
+            memo[stage], memo[version.id] = version.id, version
+        invitation.question_set_version_id = memo[stage]
+    version_id = invitation.question_set_version_id
+    if version_id not in memo:
+        memo[version_id] = db.session.get(QuestionSetVersion, version_id)
+    return memo[version_id]
 
 
 def candidate_language(interview: Interview, version: QuestionSetVersion) -> str:
@@ -56,12 +65,14 @@ def candidate_language(interview: Interview, version: QuestionSetVersion) -> str
     return pick_language(interview.language, version.languages)
 
 
-def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
+def enqueue_survey_email(
+    invitation: Invitation, kind: str, now: datetime | None = None, memo: dict | None = None
+) -> None:
     """Write the invitation or reminder email to the outbox, in the candidate's language and zone."""
     interview = invitation.interview
     company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
-    language = candidate_language(interview, fix_question_set(invitation))
+    language = candidate_language(interview, fix_question_set(invitation, memo))
     expiry = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
     with candidate_locale(language, interview.timezone):
         subject = (
@@ -113,9 +124,10 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
         )
         .order_by(Invitation.send_after, Invitation.id)
     )
+    memo: dict = {}
     for batch in _claimed_batches(due):
         for invitation in batch:
-            counts[_issue_one(invitation, now, expiry)] += 1
+            counts[_issue_one(invitation, now, expiry, memo)] += 1
     return counts
 
 
@@ -136,7 +148,7 @@ def _claimed_batches(stmt: Select) -> Iterator[list[Invitation]]:
         db.session.commit()
 
 
-def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
+def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta, memo: dict) -> str:
     if not invitation.interview.candidate.reachable:
         invitation.status = "opted_out"
         return "opted_out"
@@ -145,7 +157,7 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
         invitation.expires_at = invitation.send_after + expiry
         return "expired"
     invitation.issued_at = now
-    enqueue_survey_email(invitation, "invitation", now)
+    enqueue_survey_email(invitation, "invitation", now, memo)
     return "issued"
 
 

@@ -396,6 +396,7 @@ class ImportResult:
     number: int
     created: bool
     stages_taken: list[str]
+    unchanged: bool = False
 
 
 def import_document(data: Any, actor: Any = None, actor_label: str | None = None) -> ImportResult:
@@ -407,6 +408,12 @@ def import_document(data: Any, actor: Any = None, actor_label: str | None = None
         question_set = QuestionSet(name=document["name"])
         db.session.add(question_set)
         db.session.flush()
+    newest = None if created else latest_published(question_set)
+    if newest is not None and newest.document == body(document):
+        # The same file again (a deploy script re-run): no new version, stages as the file says.
+        taken = assign_stages(question_set, document["stages"])
+        db.session.commit()
+        return ImportResult(question_set.name, newest.number, False, taken, unchanged=True)
     version = QuestionSetVersion(
         question_set=question_set,
         number=_next_number(question_set),
@@ -455,6 +462,12 @@ def list_sets() -> list[QuestionSet]:
         .order_by(QuestionSet.is_default.desc(), QuestionSet.name)
     )
     return list(db.session.scalars(statement))
+
+
+def shipped_default(language: str = "en") -> LocalizedSet:
+    """The shipped default set (version id 1) read from its file, without the database."""
+    document = json.loads(DEFAULT_DOCUMENT.read_text(encoding="utf-8"))
+    return localize(document, pick_language(language, document["languages"]), 1, name=document["name"])
 
 
 def seed_default_set() -> QuestionSetVersion:
@@ -528,9 +541,7 @@ def remembered_questions(reference: str) -> LocalizedSet:
     default set when this process has not shown them (answers to the same keys are kept)."""
     if reference in _RECENT:
         return _RECENT[reference]
-    language = reference.partition(":")[2]
-    document = json.loads(DEFAULT_DOCUMENT.read_text(encoding="utf-8"))
-    return localize(document, pick_language(language, document["languages"]), 1, name=document["name"])
+    return shipped_default(reference.partition(":")[2])
 
 
 def _frozen(document: dict[str, Any]) -> str:
