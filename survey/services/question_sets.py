@@ -13,6 +13,7 @@ makes a draft, publishing the draft makes the next version.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -432,6 +433,110 @@ def import_document(data: Any, actor: Any = None, actor_label: str | None = None
     )
     db.session.commit()
     return ImportResult(question_set.name, version.number, created, taken)
+
+
+# --- Drafts (the admin pages) -------------------------------------------------------------------
+
+BLANK_ITEMS = {
+    "nps": {"type": "nps"},
+    "scale": {"type": "scale", "labels": {}},
+    "choice": {"type": "choice", "options": []},
+    "text": {"type": "text"},
+}
+
+
+def start_draft(source: QuestionSet, new_name: str | None = None, actor: Any = None) -> QuestionSetVersion:
+    """A draft copied from a set's newest version: of the same set, or of a new set called `new_name`
+    (which has no stage until one is assigned). An existing draft of the target set is returned as is.
+    Commits."""
+    base = latest_published(source) or draft_of(source)
+    document = copy.deepcopy(base.document) if base else {"languages": ["en"], "questions": []}
+    target = source
+    if new_name and new_name != source.name:
+        clean = _single_line(new_name, 100)
+        if clean is None:
+            raise QuestionSetError([("name", "must be a one-line text of 1–100 characters")])
+        if find_set(clean) is not None:
+            raise QuestionSetError([("name", f"a set called {clean!r} already exists")])
+        target = QuestionSet(name=clean)
+        db.session.add(target)
+        db.session.flush()
+    existing = draft_of(target)
+    if existing is not None:
+        return existing
+    draft = QuestionSetVersion(
+        question_set=target, number=_next_number(target), status="draft", document=document
+    )
+    db.session.add(draft)
+    record_event("question_sets.draft", {"name": target.name, "from": source.name}, actor=actor)
+    db.session.commit()
+    return draft
+
+
+def _editable(draft: QuestionSetVersion) -> None:
+    if draft.status != "draft":
+        # The promise every link relies on: a published version never changes.
+        raise QuestionSetError([("(version)", "a published version cannot be changed; copy it into a draft")])
+
+
+def save_draft(
+    draft: QuestionSetVersion, document: dict[str, Any], actor: Any = None
+) -> list[tuple[str, str]]:
+    """Store a draft as edited (it may still be incomplete); returns what would stop it being
+    published. Commits."""
+    _editable(draft)
+    draft.document = document
+    record_event("question_sets.edit", {"name": draft.question_set.name, "draft": draft.number}, actor=actor)
+    db.session.commit()
+    return draft_problems(draft)
+
+
+def draft_problems(draft: QuestionSetVersion) -> list[tuple[str, str]]:
+    """What stops a draft being published, each with its path."""
+    question_set = draft.question_set
+    try:
+        check_document({"name": question_set.name, "stages": stage_list(question_set), **draft.document})
+    except QuestionSetError as exc:
+        return exc.problems
+    return []
+
+
+def publish_draft(draft: QuestionSetVersion, actor: Any = None) -> QuestionSetVersion:
+    """Publish a complete draft as the set's next version; raises QuestionSetError otherwise. Commits."""
+    _editable(draft)
+    problems = draft_problems(draft)
+    if problems:
+        raise QuestionSetError(problems)
+    question_set = draft.question_set
+    highest = db.session.scalar(
+        select(func.max(QuestionSetVersion.number)).where(
+            QuestionSetVersion.question_set_id == question_set.id, QuestionSetVersion.id != draft.id
+        )
+    )
+    # Numbered after every other version (an import may have published one meanwhile).
+    draft.number = (highest or 0) + 1
+    draft.status = "published"
+    draft.published_at = utcnow()
+    record_event("question_sets.publish", {"name": question_set.name, "version": draft.number}, actor=actor)
+    db.session.commit()
+    return draft
+
+
+def set_stages(question_set: QuestionSet, stages: list[str], actor: Any = None) -> list[str]:
+    """Assign stages (and "default") to a set, as the admin page asks; returns stages taken from
+    other sets. Commits."""
+    checker = _Checker()
+    clean = checker.stages(stages)
+    if checker.problems:
+        raise QuestionSetError(checker.problems)
+    if question_set.is_default and DEFAULT_STAGE not in (stage.lower() for stage in clean):
+        raise QuestionSetError([("stages", "the default set stays the default until another set takes it")])
+    if any(stage.lower() == DEFAULT_STAGE for stage in clean) and latest_published(question_set) is None:
+        raise QuestionSetError([("stages", "publish a version before making this set the default")])
+    taken = assign_stages(question_set, clean)
+    record_event("question_sets.stages", {"name": question_set.name, "stages": clean}, actor=actor)
+    db.session.commit()
+    return taken
 
 
 def export_document(name: str, number: int | None = None) -> dict[str, Any]:
