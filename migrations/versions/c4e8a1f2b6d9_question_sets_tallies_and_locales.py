@@ -149,6 +149,8 @@ def create_tallies():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_tallies')),
     sa.UniqueConstraint(*KEYS, 'item', 'value', name='uq_report_tallies_key')
     )
+    op.create_index('ix_report_tallies_month', 'report_tallies', ['month', 'item', 'value', 'count'])
+    op.create_index('ix_report_tallies_over_months', 'report_tallies', [*KEYS[1:], 'item', 'value', 'count'])
     names = [f'{key}_{value}' for key, values in SCALE_ITEMS.items() for value in values]
     cells = sa.table('report_cells', *(sa.column(name) for name in (*KEYS, *names)))
     tallies = sa.table('report_tallies', *(sa.column(name) for name in (*KEYS, 'item', 'value', 'count')))

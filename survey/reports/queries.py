@@ -214,10 +214,15 @@ def overall(
 ) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     """Headline figures of every response the filters select, and how many gave each answer value."""
     items = items if items is not None else report_items()
-    statement = (
-        select(TALLIES.item, TALLIES.value, func.sum(TALLIES["count"]))
+    # Summed per month first: that grouping reads the month index in order (no sort of every row).
+    by_month = (
+        select(TALLIES.month, TALLIES.item, TALLIES.value, func.sum(TALLIES["count"]).label("n"))
         .where(*filters.on_columns(TALLIES))
-        .group_by(TALLIES.item, TALLIES.value)
+        .group_by(TALLIES.month, TALLIES.item, TALLIES.value)
+        .subquery()
+    )
+    statement = select(by_month.c.item, by_month.c.value, func.sum(by_month.c.n)).group_by(
+        by_month.c.item, by_month.c.value
     )
     tallies: dict[str, dict[str, int]] = defaultdict(dict)
     for item, value, count in db.session.execute(statement):
