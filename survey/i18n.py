@@ -142,6 +142,11 @@ def html_language() -> str:
 
 def init_i18n(app: Flask) -> None:
     """Compile the catalogs, attach Flask-Babel, and label candidate responses with their language."""
+    if valid_timezone(app.config["DEFAULT_TIMEZONE"]) is None:
+        raise RuntimeError(
+            f"DEFAULT_TIMEZONE must be an IANA time zone such as UTC or Europe/Berlin, "
+            f"not {app.config['DEFAULT_TIMEZONE']!r}."
+        )
     target = Path(app.instance_path) / "translations"
     compile_catalogs(SOURCE_DIR, target)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
