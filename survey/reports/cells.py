@@ -111,20 +111,21 @@ def rebuild_cells() -> int:
     """Recount every cell and tally from the responses, in SQL; returns the number of cells. Commits."""
     db.session.execute(delete(report_cells))
     db.session.execute(delete(report_tallies))
-    cells = select(*_grouping_columns(Response), func.count().label("responses")).group_by(
-        *_grouping_columns(Response)
-    )
+    # Grouped over a subquery's columns: PostgreSQL matches GROUP BY to the select list by name.
+    rows = select(*_grouping_columns(Response), Response.answers).subquery()
+    keys = [rows.c[name] for name in CELL_KEYS]
+    cells = select(*keys, func.count().label("responses")).group_by(*keys)
     db.session.execute(insert(report_cells).from_select([*CELL_KEYS, "responses"], cells))
     parts = []
     for key, kind in counted_items().items():
-        answer = Response.answers[key]
+        answer = rows.c.answers[key]
         value = cast(answer.as_integer(), String) if kind in ("nps", "scale") else answer.as_string()
-        source = (
-            select(*_grouping_columns(Response), value.label("value")).where(value.is_not(None)).subquery()
-        )
+        source = select(*keys, value.label("value")).subquery()
         grouping = [source.c[name] for name in (*CELL_KEYS, "value")]
         parts.append(
-            select(*grouping[:-1], literal(key).label("item"), grouping[-1], func.count()).group_by(*grouping)
+            select(*grouping[:-1], literal(key).label("item"), grouping[-1], func.count())
+            .where(source.c.value.is_not(None))
+            .group_by(*grouping)
         )
     if parts:
         db.session.execute(insert(report_tallies).from_select([*TALLY_KEYS, "count"], union_all(*parts)))
