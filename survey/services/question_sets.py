@@ -17,7 +17,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -653,7 +653,7 @@ def _frozen(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, ensure_ascii=False)
 
 
-@cache
+@lru_cache(maxsize=256)
 def _localized(version_id: int, document: str, language: str, name: str, number: int) -> LocalizedSet:
     # Keyed by the document's text too: a published version never changes, but a test database
     # (or a draft preview) may reuse an id for other content.
