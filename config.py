@@ -189,9 +189,11 @@ class Config:
     DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 365)
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # A SQLite file shared by every process on this machine; redis://host:6379 for several machines.
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", f"sqlite:///{INSTANCE_DIR / 'ratelimits.sqlite'}")
+    RATELIMIT_STORAGE_URI = os.environ.get(
+        "RATELIMIT_STORAGE_URI", f"sqlite:///{INSTANCE_DIR / 'ratelimits.sqlite'}"
+    )
     RATELIMIT_HEADERS_ENABLED = True
-    # Failed sign-ins: per address and email (a password guesser), per address alone (one address, many emails).
+    # Failed sign-ins per address and email (a password guesser), per address (one address, many emails).
     RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "5 per 15 minutes")
     RATELIMIT_SIGN_IN_ADDRESS = os.environ.get("RATELIMIT_SIGN_IN_ADDRESS", "50 per hour")
     # Per client address. A candidate opens and sends a survey a handful of times; an ATS posts in bursts.
@@ -204,7 +206,7 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     # A candidate may leave the survey open for a while; the CSRF token lives as long as the session.
     WTF_CSRF_TIME_LIMIT = None
-    # Staff are signed out after this many seconds without a request (the cookie's signature carries the time).
+    # Staff are signed out after this many seconds without a request (the cookie's signature holds the time).
     PERMANENT_SESSION_LIFETIME = timedelta(seconds=env_int("PERMANENT_SESSION_LIFETIME", 12 * 3600))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
