@@ -64,27 +64,33 @@ def _alphabet_bits_per_character(key: str) -> float:
 
 
 def estimated_bits(key: str) -> tuple[float, bool]:
-    """A cautious entropy estimate, and whether the key holds common words or patterns.
+    """A cautious entropy estimate, and whether common words or patterns make up half the key or more.
 
-    zxcvbn splits the key into dictionary words, sequences, repeats, dates and the rest; words and
-    patterns count what zxcvbn says they cost to guess, the rest counts the alphabet's bits per
-    character. The letter-frequency bound caps the total, so a key of few distinct characters is low.
+    zxcvbn finds the dictionary words, sequences, repeats, dates and keyboard runs in the key; the
+    cheapest way to spell the key from those (at zxcvbn's guess count each) and single characters
+    (at the alphabet's bits each) is its estimate. The letter-frequency bound caps the total, so a
+    key of few distinct characters scores low.
     """
     if not key:
         return 0.0, False
-    from zxcvbn import zxcvbn  # loaded only when a production key is checked
+    from zxcvbn import matching, scoring  # loaded only when a production key is checked
 
+    key = key[:256]
     per_character = _alphabet_bits_per_character(key)
-    bits, patterned = 0.0, False
-    for match in zxcvbn(key[:256])["sequence"]:
-        if match["pattern"] == "bruteforce":
-            bits += len(match["token"]) * per_character
-        else:
-            patterned = True
-            bits += match["guesses_log10"] * math.log2(10)
+    # cheapest[n]: fewest bits to spell key[:n]; covered[n]: how many of its characters are patterns.
+    cheapest, covered = [0.0] + [math.inf] * len(key), [0] * (len(key) + 1)
+    ending_at: dict[int, list[dict]] = {}
+    for match in matching.omnimatch(key):
+        ending_at.setdefault(match["j"] + 1, []).append(match)
+    for end in range(1, len(key) + 1):
+        cheapest[end], covered[end] = cheapest[end - 1] + per_character, covered[end - 1]
+        for match in ending_at.get(end, []):
+            bits = cheapest[match["i"]] + math.log2(scoring.estimate_guesses(match, key))
+            if bits < cheapest[end]:
+                cheapest[end], covered[end] = bits, covered[match["i"]] + end - match["i"]
     counts = Counter(key).values()
     frequency_bits = -len(key) * sum(n / len(key) * math.log2(n / len(key)) for n in counts)
-    return min(bits, frequency_bits), patterned
+    return min(cheapest[-1], frequency_bits), covered[-1] * 2 >= len(key)
 
 
 def secret_key_problem(key: str) -> str | None:

@@ -156,7 +156,9 @@ def signed_session_cookie(app, values: dict, age_seconds: int, monkeypatch) -> s
 
 
 @pytest.mark.parametrize(("hours", "signed_in"), [(11, True), (13, False)])
-def test_staff_session_ends_after_12_hours_without_a_request(app, client, staff, monkeypatch, hours, signed_in):
+def test_staff_session_ends_after_12_hours_without_a_request(
+    app, client, staff, monkeypatch, hours, signed_in
+):
     assert app.permanent_session_lifetime.total_seconds() == 12 * 3600
     sign_in(client, staff["owner"].email)
     with client.session_transaction() as session:
