@@ -1,7 +1,7 @@
 """question sets as data, report tallies in long form, the candidate's language and time zone
 
 Revision ID: c4e8a1f2b6d9
-Revises: 86182fb676eb
+Revises: c41d7e2a9b14
 Create Date: 2026-11-29 12:40:00
 
 - question_sets / question_set_stages / question_set_versions, seeded with the default set
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f2b6d9'
-down_revision = '86182fb676eb'
+down_revision = 'c41d7e2a9b14'
 branch_labels = None
 depends_on = None
 
