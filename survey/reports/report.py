@@ -52,6 +52,7 @@ class Report:
     breakdowns: list[Breakdown] = field(default_factory=list)
     gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
+    family: Any = None  # the comparisons the findings were adjusted over (findings.Family)
 
     @property
     def response_rate(self) -> float | None:

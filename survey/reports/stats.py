@@ -1,19 +1,33 @@
-"""Statistics from sufficient statistics (n, sum, sum of squares) computed in SQL.
+"""Statistics of the HR reports, as pure functions over answer counts.
 
-Means carry a 95% confidence interval from Student's t. Groups are compared with the
-rest of the organisation by Welch's unequal-variances t-test (two-sided), and the p-values
-of one report's comparisons are corrected for multiple testing by Benjamini–Hochberg, so a
-report with hundreds of comparisons does not "find" chance differences. Effect size is
-Cohen's d (difference of means over the pooled standard deviation).
+Every function here takes counts: how many people gave each answer value (a vector over the
+scale's values), per group and per stratum. How those counts are stored and summed is the
+queries' business; nothing here touches the database.
+
+- Means carry a 95% confidence interval from Student's t (`Summary`).
+- A group is compared with a reference by the Mann–Whitney U test with the tie correction,
+  stratified (van Elteren) when the comparison is made within strata such as department × stage.
+  A rank test suits 1–5 and 0–10 answers: it needs no normality and no standard error of the
+  group, so five identical answers are tested like any others.
+- The difference in scale points and its interval come from the least-squares model with one
+  level per stratum and one group effect (what `statsmodels` OLS gives on the raw rows).
+- The effect size is the rank-biserial correlation (Cliff's δ): the chance that a group member
+  answers higher minus the chance they answer lower than the reference, from −1 to 1.
+- p-values of one report are adjusted by Benjamini–Hochberg (q-values, scipy).
+- Systematic perception gaps use the sign test (exact binomial, scipy).
+- cNPS carries an interval too (`nps_interval`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from scipy.special import stdtr, stdtrit
+import numpy as np
+from scipy import stats
+from scipy.special import stdtrit
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -27,6 +41,14 @@ class Summary:
     total: float
     squares: float
 
+    @classmethod
+    def of_counts(cls, values: Sequence[int], counts: Sequence[int]) -> Summary:
+        """The summary of answers given as a count per value."""
+        n = int(sum(counts))
+        total = float(sum(v * c for v, c in zip(values, counts, strict=True)))
+        squares = float(sum(v * v * c for v, c in zip(values, counts, strict=True)))
+        return cls(n, total, squares)
+
     @property
     def mean(self) -> float | None:
         """The mean, or None with no answers."""
@@ -38,6 +60,11 @@ class Summary:
         if self.n < 2:
             return 0.0
         return max(self.squares - self.total * self.total / self.n, 0.0) / (self.n - 1)
+
+    @property
+    def sum_of_squares(self) -> float:
+        """Squared deviations from the mean, summed."""
+        return self.variance * (self.n - 1) if self.n > 1 else 0.0
 
     @cached_property
     def margin(self) -> float | None:
@@ -52,60 +79,152 @@ class Summary:
         return Summary(self.n - other.n, self.total - other.total, self.squares - other.squares)
 
 
+# --- Rank test from counts ---------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Comparison:
-    """A group against the rest: difference of means, Welch's t-test p-value, Cohen's d."""
+class RankTest:
+    """A group against a reference: Mann–Whitney U (stratified when several strata), from counts."""
 
-    difference: float
+    u: float  # U of the group, summed over strata
+    z: float
     p_value: float
-    effect_size: float
+    effect_size: float  # rank-biserial correlation (Cliff's δ), −1 … 1
+    n: int  # group answers that took part (in strata with a reference)
+    reference_n: int
 
 
-def two_sided_p(t_value: float, df: float) -> float:
-    """Two-sided p-value of Student's t with df degrees of freedom."""
-    return float(2 * stdtr(df, -abs(t_value)))
+def _stratum_u(group: np.ndarray, reference: np.ndarray) -> tuple[float, float, float, int, int]:
+    """(U, E[U], Var[U] with the tie correction, n1, n2) of one stratum, from counts per value."""
+    n1, n2 = int(group.sum()), int(reference.sum())
+    together = group + reference
+    total = n1 + n2
+    # Mid-rank of each value: everyone below it, plus the middle of its own tie block.
+    below = np.concatenate(([0], np.cumsum(together)[:-1]))
+    midranks = below + (together + 1) / 2
+    u = float((group * midranks).sum() - n1 * (n1 + 1) / 2)
+    ties = float((together**3 - together).sum())
+    variance = n1 * n2 / 12 * ((total + 1) - ties / (total * (total - 1))) if total > 1 else 0.0
+    return u, n1 * n2 / 2, variance, n1, n2
 
 
-def welch(group: Summary, rest: Summary) -> Comparison | None:
-    """Welch's t-test of group against rest; None when either side has fewer than two answers."""
-    if group.n < 2 or rest.n < 2:
+def rank_test(groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]) -> RankTest | None:
+    """Mann–Whitney U of a group against a reference within each stratum, combined (van Elteren).
+
+    `groups[s]` and `references[s]` are the counts per answer value in stratum s. A stratum
+    missing either side adds nothing. With one stratum this is the two-sided Mann–Whitney test
+    with the tie correction and no continuity correction (scipy's `mannwhitneyu(...,
+    use_continuity=False, method="asymptotic")`). Weights 1/(N+1) per stratum are van Elteren's.
+    Returns None when no stratum holds both sides.
+    """
+    u_sum = shift = variance = weighted_u = weighted_pairs = 0.0
+    n = reference_n = 0
+    for group_counts, reference_counts in zip(groups, references, strict=True):
+        group = np.asarray(group_counts, dtype=float)
+        reference = np.asarray(reference_counts, dtype=float)
+        if group.sum() == 0 or reference.sum() == 0:
+            continue
+        u, expected, var, n1, n2 = _stratum_u(group, reference)
+        weight = 1 / (n1 + n2 + 1)
+        u_sum += u
+        shift += weight * (u - expected)
+        variance += weight * weight * var
+        weighted_u += weight * u
+        weighted_pairs += weight * n1 * n2
+        n += n1
+        reference_n += n2
+    if not n:
         return None
-    difference = group.mean - rest.mean
-    se_squared = group.variance / group.n + rest.variance / rest.n
-    pooled_sd = math.sqrt(
-        ((group.n - 1) * group.variance + (rest.n - 1) * rest.variance) / (group.n + rest.n - 2)
-    )
-    if se_squared == 0 or pooled_sd == 0:
+    # Every answer tied everywhere: nothing to tell the group from the reference.
+    z = shift / math.sqrt(variance) if variance > 0 else 0.0
+    p_value = float(2 * stats.norm.sf(abs(z))) if variance > 0 else 1.0
+    effect = 2 * weighted_u / weighted_pairs - 1
+    return RankTest(u_sum, z, min(p_value, 1.0), effect, n, reference_n)
+
+
+# --- Difference in scale points ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The group's mean minus the reference's, adjusted for strata, with its 95% interval."""
+
+    estimate: float
+    low: float | None
+    high: float | None
+    group_mean: float
+    reference_mean: float
+
+
+def stratified_difference(
+    values: Sequence[int], groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]
+) -> Difference | None:
+    """Least-squares group effect with one level per stratum: y = stratum + β·in_group.
+
+    β is the average of the within-stratum differences of means weighted by n1·n2/(n1+n2), and its
+    standard error uses the residual variance of that model, so it equals the coefficient and
+    t-interval statsmodels' OLS gives on the raw answers with stratum dummies (one stratum: the
+    equal-variance two-sample t-interval). Only strata holding both sides take part.
+    """
+    weights = differences = residual = 0.0
+    strata = rows = 0
+    group_total = reference_total = 0.0
+    group_n = reference_n = 0
+    parts = []
+    for group_counts, reference_counts in zip(groups, references, strict=True):
+        mine, theirs = Summary.of_counts(values, group_counts), Summary.of_counts(values, reference_counts)
+        if not mine.n or not theirs.n:
+            continue
+        weight = mine.n * theirs.n / (mine.n + theirs.n)
+        parts.append((weight, mine.mean - theirs.mean))
+        weights += weight
+        differences += weight * (mine.mean - theirs.mean)
+        residual += mine.sum_of_squares + theirs.sum_of_squares
+        strata += 1
+        rows += mine.n + theirs.n
+        group_total, group_n = group_total + mine.total, group_n + mine.n
+        reference_total, reference_n = reference_total + theirs.total, reference_n + theirs.n
+    if not strata:
         return None
-    df = se_squared**2 / (
-        (group.variance / group.n) ** 2 / (group.n - 1) + (rest.variance / rest.n) ** 2 / (rest.n - 1)
-    )
-    t_value = difference / math.sqrt(se_squared)
-    p_value = two_sided_p(t_value, df)
-    return Comparison(difference, p_value, difference / pooled_sd)
+    estimate = differences / weights
+    # Strata whose own difference strays from the common one add to the residual too.
+    residual += sum(weight * (difference - estimate) ** 2 for weight, difference in parts)
+    df = rows - strata - 1
+    low = high = None
+    if df > 0:
+        margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / weights)
+        low, high = estimate - margin, estimate + margin
+    return Difference(estimate, low, high, group_total / group_n, reference_total / reference_n)
 
 
-def one_sample(summary: Summary) -> Comparison | None:
-    """One-sample t-test of a mean against 0 (used for candidate-minus-recruiter gaps)."""
-    if summary.n < 2 or summary.variance == 0:
+# --- Multiple comparisons, perception gaps, cNPS -------------------------------------------------
+
+
+def q_values(p_values: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (q): a comparison is a finding when q ≤ 5%."""
+    if not len(p_values):
+        return []
+    return [float(q) for q in stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """Whether candidate-minus-recruiter gaps lean one way: the exact sign test."""
+
+    lower: int  # pairs where the candidate answered lower than the recruiter's read
+    higher: int
+    p_value: float
+
+
+def sign_test(lower: int, higher: int) -> SignTest | None:
+    """Exact two-sided binomial test of lower against higher gaps (ties left out); None if none.
+
+    Unlike a t-test it needs no spread, so gaps that are all −2 are a clear result, not "no result".
+    """
+    if lower + higher == 0:
         return None
-    sd = math.sqrt(summary.variance)
-    t_value = summary.mean / (sd / math.sqrt(summary.n))
-    p_value = two_sided_p(t_value, summary.n - 1)
-    return Comparison(summary.mean, p_value, summary.mean / sd)
-
-
-def benjamini_hochberg(p_values: list[float], rate: float = ALPHA) -> list[bool]:
-    """Which of these p-values stay significant with the false discovery rate held at `rate`."""
-    order = sorted(range(len(p_values)), key=lambda index: p_values[index])
-    cutoff = -1
-    for rank, index in enumerate(order, start=1):
-        if p_values[index] <= rate * rank / len(p_values):
-            cutoff = rank
-    significant = [False] * len(p_values)
-    for rank, index in enumerate(order, start=1):
-        significant[index] = rank <= cutoff
-    return significant
+    p_value = stats.binomtest(higher, lower + higher, 0.5).pvalue
+    return SignTest(lower, higher, float(p_value))
 
 
 def nps_score(promoters: int, detractors: int, answered: int) -> float | None:
@@ -113,3 +232,20 @@ def nps_score(promoters: int, detractors: int, answered: int) -> float | None:
     if not answered:
         return None
     return 100 * (promoters - detractors) / answered
+
+
+def nps_interval(promoters: int, detractors: int, answered: int) -> tuple[float, float] | None:
+    """95% interval of a cNPS, in points, within −100 … 100.
+
+    cNPS is the mean of +1 (promoter), 0 (passive), −1 (detractor), so its variance is
+    (P + D − (P − D)²)/n. The proportions are taken after adding one answer of each kind (n + 3)
+    so that a small group whose answers are all alike does not get an interval of zero width;
+    on 13 answers the plain interval covers the true score far less often than 95%.
+    """
+    if not answered:
+        return None
+    n = answered + 3
+    p, d = (promoters + 1) / n, (detractors + 1) / n
+    centre = 100 * (promoters - detractors) / answered
+    margin = 100 * float(stats.norm.ppf(1 - ALPHA / 2)) * math.sqrt((p + d - (p - d) ** 2) / n)
+    return max(centre - margin, -100.0), min(centre + margin, 100.0)
