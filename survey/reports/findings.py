@@ -416,7 +416,7 @@ def themes(report: Any, known_names: list[str]) -> list[Finding]:
                         str(key),
                         text,
                         wording,
-                        items=[{"item": item, "phrases": theme.phrases}],
+                        items=[{"item": item, "theme": theme.label, "unit": unit, "phrases": theme.phrases}],
                         quotes=quotes,
                         count=theme.count,
                     )

@@ -40,7 +40,7 @@ from ..models import (
     value_column,
 )
 from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
-from .filters import ReportFilters
+from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
@@ -260,6 +260,8 @@ def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict
 def _label(dimension: Dimension, key: Any, title: Any, names: dict[int, str]) -> str:
     if dimension.name == "recruiter":
         return names.get(key, "(no recruiter)")
+    if dimension.name == MONTH.name:
+        return month_words(key)
     return str(title) if title not in (None, "") else "(not set)"
 
 

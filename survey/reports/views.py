@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 
 from ..access import role_required
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from . import bp, queries
-from .charts import bar_chart
+from .charts import bar_chart, interval_rows, likert_rows
 from .export import MEDIA_TYPES, record_export, stream_csv, stream_json, stream_xlsx
+from .findings import q_text
 from .forms import ReportFilterForm
 from .report import Report, build_report
 
@@ -36,6 +37,7 @@ def index():
         scale=queries.SCALE,
         scale_pairs=SCALE_PAIRS,
         page_findings=PAGE_FINDINGS,
+        q_text=q_text,
     )
 
 
@@ -55,40 +57,43 @@ def export(fmt: str):
 
 
 def charts_for(report: Report) -> dict:
-    """The SVG charts of a report: cNPS by month, and the mean of each item."""
+    """The charts of a report: diverging bars of every 1–5 item, cNPS by month with its interval,
+    and each item's distribution."""
     if report.withheld:
         return {}
-    months = [
-        (group.label, None if group.hidden else group.nps, _number(group.nps, "{:.0f}", group.hidden))
-        for group in report.trend.groups
-    ]
     overall = report.overall
-    items = [
+    likert = likert_rows(
+        [
+            (q.prompt(current_app.config["COMPANY_NAME"]), report.distributions[q.key])
+            for q in queries.SCALE
+            if q.key != "nps" and q.key not in overall.hidden_items
+        ]
+    )
+    months = [
         (
-            q.prompt(""),
-            None if q.key in overall.hidden_items else overall.items[q.key].mean,
-            _number(overall.items[q.key].mean, "{:.2f}", q.key in overall.hidden_items),
+            group.label,
+            None if group.hidden or "nps" in group.hidden_items else group.nps,
+            None if group.hidden or "nps" in group.hidden_items else group.nps_interval,
+            _nps_text(group),
         )
-        for q in queries.SCALE
-        if q.key != "nps"
+        for group in report.trend.groups
     ]
     distributions = {
         q.key: bar_chart(
-            q.prompt(""),
+            q.prompt(current_app.config["COMPANY_NAME"]),
             [(str(value), count, str(count)) for value, count in report.distributions[q.key].items()],
             0,
             max(max(report.distributions[q.key].values()), 1),
         )
         for q in queries.SCALE
     }
-    return {
-        "trend": bar_chart("cNPS by month", months, -100, 100),
-        "items": bar_chart("Mean of each item (1–5)", items, 1, 5),
-        "distributions": distributions,
-    }
+    return {"likert": likert, "trend": interval_rows(months, -100, 100), "distributions": distributions}
 
 
-def _number(value: float | None, pattern: str, hidden: bool = False) -> str:
-    if hidden:
+def _nps_text(group) -> str:
+    if group.hidden or "nps" in group.hidden_items:
         return "suppressed"
-    return "—" if value is None else pattern.format(value)
+    interval = group.nps_interval
+    if group.nps is None or interval is None:
+        return "—"
+    return f"{group.nps:+.0f} (95% CI {interval[0]:+.0f} to {interval[1]:+.0f}, n = {group.nps_answers})"
