@@ -55,20 +55,13 @@ def sign_in(client, email, password="password-123"):
     assert response.status_code == 302
 
 
-def csv_sections(text: str) -> dict[str, list[dict]]:
-    """The blocks of a report CSV, each as a list of dicts."""
-    sections, name, header = {}, None, None
-    for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))):
-        if not row:
-            name = None
-        elif row[0].startswith("# "):
-            name, header = row[0][2:], None
-            sections[name] = []
-        elif header is None:
-            header = row
-        else:
-            sections[name].append(dict(zip(header, row, strict=False)))
-    return sections
+def csv_rows(text: str) -> list[dict]:
+    """One CSV part of a report (one header row, then data) as dicts."""
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def export_csv(client, part: str = "aggregates", query: str = "") -> list[dict]:
+    return csv_rows(client.get(f"/reports/export.csv?part={part}{query}").text)
 
 
 # --- Access ------------------------------------------------------------------------------------
@@ -204,12 +197,12 @@ def test_complementary_suppression_hides_enough_to_protect_the_small_group():
 
 def test_exports_do_not_reveal_the_small_group(client, hr_user, small_legal_group):
     sign_in(client, hr_user.email)
-    sections = csv_sections(client.get("/reports/export.csv").text)
-    legal = [row for row in sections["aggregates"] if row["group"] == "Legal"]
-    assert legal and all(row["value"] == "(suppressed)" for row in legal)
-    assert not any(row["department"] == "Legal" for row in sections["responses"])
-    assert not any(row["position"] == "Counsel" for row in sections["responses"])
-    assert not any("Legal" in row["statement"] for row in sections["findings"])
+    legal = [row for row in export_csv(client) if row["group"] == "Legal"]
+    assert legal and all(row["value"] == "" and row["suppressed"] == "true" for row in legal)
+    responses = export_csv(client, "responses")
+    assert not any(row["department"] == "Legal" for row in responses)
+    assert not any(row["position"] == "Counsel" for row in responses)
+    assert not any("Legal" in row["statement"] for row in export_csv(client, "findings"))
     payload = json.loads(client.get("/reports/export.json").data)
     assert all(row["department"] != "Legal" for row in payload["responses"])
     workbook = load_workbook(io.BytesIO(client.get("/reports/export.xlsx").data), read_only=True)
@@ -225,7 +218,7 @@ def test_formula_in_a_comment_arrives_as_text_in_csv_and_xlsx(client, hr_user, r
         respond(improve="=SUM(1,2)")
     respond(improve="@cmd")
     sign_in(client, hr_user.email)
-    rows = csv_sections(client.get("/reports/export.csv").text)["responses"]
+    rows = export_csv(client, "responses")
     assert {row["improve"] for row in rows} == {"'=SUM(1,2)", "'@cmd"}
     workbook = load_workbook(io.BytesIO(client.get("/reports/export.xlsx").data))
     sheet = workbook["Responses"]
@@ -246,11 +239,19 @@ def test_export_formats_parse_and_are_audited(client, hr_user, respond):
     assert len(data["responses"]) == 5
     assert data["responses"][0]["improve"] == "[name] [name] kept me waiting"
     assert "email" not in data["responses"][0] and "name" not in data["responses"][0]
-    assert any(row["measure"] == "cnps" for row in data["aggregates"])
+    [cnps] = [row for row in data["aggregates"] if row["statistic"] == "cnps" and row["dimension"] == "All"]
+    assert isinstance(cnps["value"], float) and cnps["ci_low"] <= cnps["value"] <= cnps["ci_high"]
+    assert isinstance(data["responses"][0]["nps"], int) and isinstance(data["findings"], list)
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "department-Sales" in response.headers["Content-Disposition"]
+    csv_response = client.get("/reports/export.csv?department=Sales")
+    assert csv_response.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
+    assert 'filename="debrief-aggregates-department-Sales-' in csv_response.headers["Content-Disposition"]
     assert client.get("/reports/export.xlsx").headers["Content-Type"].startswith("application/vnd.openxml")
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "reports.export")).all()
     assert [(e.actor_label, e.details) for e in events] == [
         ("hana.hr@example.com", {"format": "json", "filters": {"department": "Sales"}}),
+        ("hana.hr@example.com", {"format": "csv", "filters": {"department": "Sales"}}),
         ("hana.hr@example.com", {"format": "xlsx", "filters": {}}),
     ]
 
@@ -260,10 +261,10 @@ def test_cli_export_writes_the_file_and_audits(runner, respond, tmp_path):
         respond(stage="Onsite")
     out = tmp_path / "report.csv"
     result = runner.invoke(
-        args=["reports", "export", "--format", "csv", "--out", str(out), "--stage", "Onsite"]
+        args=["reports", "export", "--format", "csv", "--out", str(out), "--stage", "Onsite", "--part", "responses"]
     )
     assert result.exit_code == 0, result.output
-    assert len(csv_sections(out.read_text(encoding="utf-8"))["responses"]) == 5
+    assert len(csv_rows(out.read_text(encoding="utf-8"))) == 5
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reports.export"))
     assert event.actor_label == "cli" and event.details["filters"] == {"stage": "Onsite"}
 
@@ -335,10 +336,9 @@ def test_a_single_response_in_a_department_is_not_tied_to_it_anywhere(client, hr
     sign_in(client, hr_user.email)
     page = client.get("/reports").text
     assert "suppressed" in page.split('<th scope="row">Legal</th>')[1].split("</tr>")[0]
-    sections = csv_sections(client.get("/reports/export.csv").text)
-    lone = [row for row in sections["responses"] if row["improve"] == "Only one person said this"]
+    lone = [row for row in export_csv(client, "responses") if row["improve"] == "Only one person said this"]
     assert lone and lone[0]["department"] == "(suppressed)" and lone[0]["position"] == "(suppressed)"
-    assert all(row["value"] == "(suppressed)" for row in sections["aggregates"] if row["group"] == "Legal")
+    assert all(row["suppressed"] == "true" for row in export_csv(client) if row["group"] == "Legal")
     payload = json.loads(client.get("/reports/export.json").data)
     assert all(row["department"] != "Legal" for row in payload["responses"])
     assert "Fewer than 5" in client.get("/reports?department=Legal").text
@@ -392,11 +392,11 @@ def test_an_anonymous_raw_row_cannot_be_tied_to_a_small_combination(client, hr_u
     rows = client.get("/reports/export.json").json["responses"]
     [lone] = [row for row in rows if row["improve"] == "The panel laughed at my accent"]
     hidden = ("department", "stage", "position", "hiring_manager", "recruiter")
-    assert {lone[key] for key in hidden} == {"(suppressed)"}
+    assert {lone[key] for key in hidden} == {None}
     assert lone["month"] == "2026-11"  # shared by 11 anonymous answers
     legal = client.get("/reports/export.json?department=Legal").json["responses"]
     assert {row["department"] for row in legal} == {"Legal"}  # the filter already says so
-    assert {row["stage"] for row in legal} == {"(suppressed)"}
+    assert {row["stage"] for row in legal} == {None}
 
 
 def test_two_month_ranges_cannot_be_subtracted_to_expose_a_quiet_month(client, hr_user, make_interview):

@@ -9,7 +9,15 @@ from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from . import bp, queries
 from .charts import bar_chart, interval_rows, likert_rows
-from .export import MEDIA_TYPES, record_export, stream_csv, stream_json, stream_xlsx
+from .export import (
+    CSV_PARTS,
+    MEDIA_TYPES,
+    export_filename,
+    record_export,
+    stream_csv,
+    stream_json,
+    stream_xlsx,
+)
 from .findings import q_text
 from .forms import ReportFilterForm
 from .report import Report, build_report
@@ -44,14 +52,24 @@ def index():
 @bp.get("/export.<any(csv, xlsx, json):fmt>")
 @role_required("hr", "admin")
 def export(fmt: str):
-    """Download the report with the page's filters; the download is recorded in the audit log."""
+    """Download the report with the page's filters; the download is recorded in the audit log.
+
+    CSV holds one table, chosen by `part`: the tidy aggregates (default), the raw responses or the
+    findings; XLSX and JSON hold all three."""
+    part = request.args.get("part", "aggregates") if fmt == "csv" else None
+    if part is not None and part not in CSV_PARTS:
+        part = "aggregates"
     _, report = _filters_from_request()
     record_export(fmt, report.filters)
-    streams = {"csv": stream_csv, "json": stream_json, "xlsx": stream_xlsx}
-    filename = f"debrief-report-{utcnow():%Y%m%d-%H%M}.{fmt}"
+    filename = export_filename(fmt, report.filters, part, utcnow())
+    if fmt == "csv":
+        body = stream_csv(report, part=part)
+    else:
+        body = {"json": stream_json, "xlsx": stream_xlsx}[fmt](report)
     return Response(
-        stream_with_context(streams[fmt](report)),
-        mimetype=MEDIA_TYPES[fmt],
+        stream_with_context(body),
+        mimetype=None,
+        content_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
