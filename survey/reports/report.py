@@ -133,6 +133,13 @@ def month_blocks(counts: dict[str, int], threshold: int) -> list[list[str]]:
     return blocks
 
 
+def month_bounds(filters: ReportFilters, threshold: int) -> tuple[list[str], list[str]]:
+    """The months a range may start on and end on under these filters (whole blocks only)."""
+    counts = queries.counts_by(filters.without("month_from").without("month_to"), MONTH)
+    blocks = month_blocks(counts, threshold)
+    return [block[0] for block in blocks], [block[-1] for block in blocks]
+
+
 def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:
     """Why a month range is refused: it must start and end on whole blocks of months.
 

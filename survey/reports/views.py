@@ -20,7 +20,8 @@ from .export import (
 )
 from .findings import q_text
 from .forms import ReportFilterForm
-from .report import Report, build_report
+from .privacy import min_group_size
+from .report import Report, build_report, month_bounds
 
 # The page lists the strongest findings; the downloads carry all of them.
 PAGE_FINDINGS = 15
@@ -29,6 +30,8 @@ PAGE_FINDINGS = 15
 def _filters_from_request() -> tuple[ReportFilterForm, Report]:
     form = ReportFilterForm(request.args)
     form.set_choices(queries.filter_options())
+    # The month lists depend on the other filters: offer only the months the range will accept.
+    form.limit_months(*month_bounds(form.to_filters(), min_group_size()))
     return form, build_report(form.to_filters())
 
 
