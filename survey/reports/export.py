@@ -356,9 +356,11 @@ def _family(report: Report) -> dict[str, Any] | None:
     return {
         "comparisons": family.comparisons,
         "groups_tested": family.groups,
+        "family_sizes": family.sizes,
         "perception_gap_comparisons": family.gap_comparisons,
         "min_responses": family.min_responses,
-        "adjustment": "Benjamini-Hochberg over all comparisons of the report, q <= 0.05",
+        "adjustment": "Benjamini-Hochberg within each family (organisation: departments and stages; "
+        "people: positions, hiring managers, recruiters; perception gaps), q <= 0.05",
     }
 
 

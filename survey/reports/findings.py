@@ -9,9 +9,11 @@ How a finding is decided (the README's "What a finding means" says it for HR):
   department and stage*, so nobody inherits their department's or stage's effect.
 - A comparison takes part only when both the group and its reference hold at least
   FINDINGS_MIN_RESPONSES answers on the item (apart from, and above, the privacy threshold).
-- All comparisons made on the page are one family: their p-values are adjusted together by
-  Benjamini–Hochberg, and an item counts when its q ≤ 5% and its effect (Cliff's δ) is at
-  least MIN_EFFECT_SIZE.
+- The comparisons of departments and stages are one family, those of positions, hiring managers
+  and recruiters another: each family's p-values are adjusted together by Benjamini–Hochberg, and
+  an item counts when its q ≤ 5% and its effect (Cliff's δ) is at least MIN_EFFECT_SIZE. Keeping
+  people apart means the many real department and stage differences cannot loosen the bar for
+  naming a person.
 - A group with such items is one finding, listing them with the difference in scale points, its
   95% interval, δ and q. Below the reference is a weakness, above it a strength.
 - Systematic perception gaps: per stage and per recruiter, the sign test of candidate-minus-
@@ -55,6 +57,14 @@ COMPARED_WITHIN = {
     "position": ("department", "stage"),
     "hiring_manager": ("department", "stage"),
     "recruiter": ("department", "stage"),
+}
+# Which family each grouping's comparisons are adjusted in.
+FAMILY_OF = {
+    "department": "organisation",
+    "stage": "organisation",
+    "position": "people",
+    "hiring_manager": "people",
+    "recruiter": "people",
 }
 GROUPING_FILTERS = ("department", "position_id", "stage", "hiring_manager", "recruiter_id")
 
@@ -114,6 +124,7 @@ class Family:
 
     comparisons: int = 0
     groups: dict[str, int] = field(default_factory=dict)  # dimension label → groups tested
+    sizes: dict[str, int] = field(default_factory=dict)  # "organisation" / "people" → comparisons
     gap_comparisons: int = 0
     min_responses: int = 20
 
@@ -242,7 +253,13 @@ def group_findings(report: Any, counts: queries.CellCounts, min_responses: int) 
     """One finding per group with items significantly above or below its reference."""
     comparisons = _all_comparisons(report, counts, min_responses)
     report.family.comparisons = len(comparisons)
-    kept = set(map(id, significant([result for _, _, result in comparisons])))
+    kept = set()
+    for family in ("organisation", "people"):
+        members = [
+            result for breakdown, _, result in comparisons if FAMILY_OF[breakdown.dimension.name] == family
+        ]
+        report.family.sizes[family] = len(members)
+        kept |= set(map(id, significant(members)))
     by_group: dict[tuple[str, Any], list[ItemResult]] = {}
     owners = {}
     for breakdown, group, result in comparisons:
