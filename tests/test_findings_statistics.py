@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
+from test_reports import respond  # noqa: F401  (the fixture that answers surveys through the services)
 
 from survey.reports.filters import ReportFilters
-from survey.reports.findings import ItemResult, compare_within_strata, significant
+from survey.reports.findings import ItemResult, adjust, compare_within_strata
+from survey.reports.findings import counts as counts_as_finding
 from survey.reports.report import build_report
 from survey.reports.stats import nps_interval, q_values, rank_test, sign_test, stratified_difference
 from survey.reports.themes import cluster_themes
 from survey.services.demo import seed_demo
-from test_reports import respond  # noqa: F401  (the fixture that answers surveys through the services)
 
 LIKERT = np.arange(1, 6)
 SKEWED = np.array([0.04, 0.08, 0.18, 0.40, 0.30])  # the usual shape of candidate answers
@@ -61,7 +62,10 @@ def test_all_identical_answers_are_tested_not_given_a_zero_standard_error():
 
 def test_stratified_rank_test_equals_van_elteren_from_raw_ranks():
     rng = np.random.default_rng(5)
-    strata = [(rng.choice(LIKERT, n1, p=SKEWED), rng.choice(LIKERT, n2, p=SKEWED)) for n1, n2 in ((3, 40), (25, 60), (1, 2))]
+    strata = [
+        (rng.choice(LIKERT, n1, p=SKEWED), rng.choice(LIKERT, n2, p=SKEWED))
+        for n1, n2 in ((3, 40), (25, 60), (1, 2))
+    ]
     shift = variance = 0.0
     for group, rest in strata:
         ranks = scipy_stats.rankdata(np.concatenate([group, rest]))
@@ -128,15 +132,29 @@ def test_sign_test_matches_scipy_binomtest_and_a_constant_gap_is_a_result():
     assert sign_test(0, 0) is None
 
 
-def test_cnps_interval_is_the_multinomial_interval_and_never_zero_width():
+def test_cnps_interval_is_the_multinomial_interval_with_one_answer_of_each_kind_added():
     promoters, detractors, n = 40, 25, 100
-    scores = np.array([1] * (promoters + 1) + [-1] * (detractors + 1) + [0] * (n - promoters - detractors + 1))
-    half = 100 * scipy_stats.norm.ppf(0.975) * scores.std(ddof=0) / np.sqrt(len(scores))
+    # One promoter, passive and detractor added: the mean and standard error of the +1/0/−1 scores.
+    scores = np.array(
+        [1] * (promoters + 1) + [-1] * (detractors + 1) + [0] * (n - promoters - detractors + 1)
+    )
+    half = scipy_stats.norm.ppf(0.975) * scores.std(ddof=0) / np.sqrt(len(scores))
     low, high = nps_interval(promoters, detractors, n)
-    assert (low, high) == pytest.approx((15 - half, 15 + half))
+    assert (low, high) == pytest.approx((100 * (scores.mean() - half), 100 * (scores.mean() + half)))
     low, high = nps_interval(5, 0, 5)  # five promoters: +100, but not certainly so
     assert high == 100 and low < 60
     assert nps_interval(0, 0, 0) is None
+
+
+def test_cnps_interval_covers_the_true_score_about_95_percent_of_the_time_on_small_groups():
+    rng = np.random.default_rng(13)
+    truth = (0.6, 0.3, 0.1)
+    covered = 0
+    for _ in range(4000):
+        promoters, _, detractors = rng.multinomial(13, truth)
+        low, high = nps_interval(promoters, detractors, 13)
+        covered += low <= 50 <= high
+    assert 0.93 <= covered / 4000 <= 0.99
 
 
 # --- Findings: planted effects, identical answers, null data -------------------------------------
@@ -162,14 +180,21 @@ def _simulated_tables(rng, department_effect=0.0, responses=600):
     return tables
 
 
+FAMILY = {"department": "organisation", "stage": "organisation", "hiring_manager": "people"}
+
+
 def _findings(tables, min_responses=20):
+    """The (grouping, group) pairs named, with the report's families and adjustment."""
     results = []
     for name, table in tables.items():
         eligible = [True] * table.shape[0]
         for index, test, difference in compare_within_strata(table, LIKERT, eligible, min_responses):
             results.append((name, index, ItemResult("item", "item", test, difference)))
-    kept = set(map(id, significant([r for _, _, r in results])))
-    return {(name, index) for name, index, r in results if id(r) in kept}
+    families = {"organisation": [], "people": []}
+    for name, _, result in results:
+        families[FAMILY[name]].append(result)
+    adjust(families)
+    return {(name, index) for name, index, result in results if counts_as_finding(result)}
 
 
 def test_a_department_effect_names_the_department_and_no_manager_inside_it():
@@ -179,22 +204,30 @@ def test_a_department_effect_names_the_department_and_no_manager_inside_it():
     assert not any(name == "hiring_manager" for name, _ in named), named
 
 
-def test_a_zero_variance_group_of_five_yields_no_finding(app, respond):
+def test_a_zero_variance_group_of_five_yields_no_finding(app, respond):  # noqa: F811
     app.config["FINDINGS_MIN_RESPONSES"] = 5  # even with the floor lowered to the group's size
     for _ in range(5):
-        respond(department="Legal", **{key: 3 for key in ("on_time", "prepared", "role_clarity", "fair")}, nps=6)
+        respond(
+            department="Legal", **{key: 3 for key in ("on_time", "prepared", "role_clarity", "fair")}, nps=6
+        )
     spread = ("on_time", "prepared", "role_clarity", "fair")
     for index in range(60):
-        respond(department="Engineering", **{key: 1 + (index + shift) % 5 for shift, key in enumerate(spread)}, nps=index % 11)
+        respond(
+            department="Engineering",
+            **{key: 1 + (index + shift) % 5 for shift, key in enumerate(spread)},
+            nps=index % 11,
+        )
     report = build_report(ReportFilters())
     assert report.family.comparisons > 0
-    assert not [f for f in report.findings if f.group in ("Legal", "Counsel")], [f.text for f in report.findings]
+    assert not [f for f in report.findings if f.group in ("Legal", "Counsel")], [
+        f.text for f in report.findings
+    ]
 
 
 def test_false_positive_rate_on_null_data_stays_at_or_under_five_percent():
     """Many simulated reports where every group answers alike: how many show any finding at all."""
     rng = np.random.default_rng(7)
-    reports = 300
+    reports = 400
     with_a_finding = sum(bool(_findings(_simulated_tables(rng))) for _ in range(reports))
     assert with_a_finding / reports <= 0.05
 
@@ -204,7 +237,9 @@ def test_rank_test_keeps_its_level_on_small_groups_of_skewed_answers():
     rng = np.random.default_rng(8)
     for size in (5, 20):
         rejections = sum(
-            rank_test([counts(rng.choice(LIKERT, size, p=SKEWED))], [counts(rng.choice(LIKERT, 400, p=SKEWED))]).p_value
+            rank_test(
+                [counts(rng.choice(LIKERT, size, p=SKEWED))], [counts(rng.choice(LIKERT, 400, p=SKEWED))]
+            ).p_value
             < 0.05
             for _ in range(1000)
         )

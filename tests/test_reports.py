@@ -261,7 +261,18 @@ def test_cli_export_writes_the_file_and_audits(runner, respond, tmp_path):
         respond(stage="Onsite")
     out = tmp_path / "report.csv"
     result = runner.invoke(
-        args=["reports", "export", "--format", "csv", "--out", str(out), "--stage", "Onsite", "--part", "responses"]
+        args=[
+            "reports",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            "--stage",
+            "Onsite",
+            "--part",
+            "responses",
+        ]
     )
     assert result.exit_code == 0, result.output
     assert len(csv_rows(out.read_text(encoding="utf-8"))) == 5
@@ -399,7 +410,9 @@ def test_an_anonymous_raw_row_cannot_be_tied_to_a_small_combination(client, hr_u
     assert {row["stage"] for row in legal} == {None}
 
 
-def test_month_filter_offers_only_whole_blocks_in_words_so_ranges_cannot_expose_a_quiet_month(client, hr_user, make_interview):
+def test_month_filter_offers_only_whole_blocks_in_words_so_ranges_cannot_expose_a_quiet_month(
+    client, hr_user, make_interview
+):
     def answer_in(month: str, nps: int) -> None:
         interview = make_interview(
             position=POSITIONS["Engineering"],

@@ -10,15 +10,16 @@ How a finding is decided (the README's "What a finding means" says it for HR):
 - A comparison takes part only when both the group and its reference hold at least
   FINDINGS_MIN_RESPONSES answers on the item (apart from, and above, the privacy threshold).
 - The comparisons of departments and stages are one family, those of positions, hiring managers
-  and recruiters another: each family's p-values are adjusted together by Benjamini–Hochberg, and
-  an item counts when its q ≤ 5% and its effect (Cliff's δ) is at least MIN_EFFECT_SIZE. Keeping
+  and recruiters another, perception gaps a third: each family's p-values are adjusted together
+  by Benjamini–Hochberg and multiplied by the number of families (Bonferroni across them), and an
+  item counts when its q ≤ 5% and its effect (Cliff's δ) is at least MIN_EFFECT_SIZE. Keeping
   people apart means the many real department and stage differences cannot loosen the bar for
-  naming a person.
+  naming a person; the multiplication keeps the chance of any finding on data without real
+  differences at or under 5% for the whole report.
 - A group with such items is one finding, listing them with the difference in scale points, its
   95% interval, δ and q. Below the reference is a weakness, above it a strength.
 - Systematic perception gaps: per stage and per recruiter, the sign test of candidate-minus-
-  recruiter gaps on each mirrored pair (a family of its own, same adjustment), mean gap of at
-  least half a point.
+  recruiter gaps on each mirrored pair (the third family), mean gap of at least half a point.
 - Recurring themes in `improve` answers and debrief process issues, per stage (themes.py).
 """
 
@@ -33,7 +34,16 @@ from flask import current_app
 
 from ..questions import CURRENT, SCALE_PAIRS
 from . import queries
-from .stats import ALPHA, Difference, RankTest, Summary, q_values, rank_test, sign_test, stratified_difference
+from .stats import (
+    ALPHA,
+    Difference,
+    RankTest,
+    Summary,
+    q_values,
+    rank_test,
+    sign_test,
+    stratified_difference,
+)
 from .themes import cluster_themes, redact
 
 MIN_EFFECT_SIZE = 0.15  # Cliff's δ below this is negligible by the usual convention
@@ -78,6 +88,11 @@ class ItemResult:
     test: RankTest
     difference: Difference
     q_value: float = 1.0
+
+    @property
+    def p_value(self) -> float:
+        """The comparison's unadjusted p-value."""
+        return self.test.p_value
 
     def as_numbers(self) -> dict[str, Any]:
         """The numbers of this comparison, typed, for exports."""
@@ -162,11 +177,19 @@ def compare_within_strata(
     return results
 
 
-def significant(results: list[ItemResult], min_effect: float = MIN_EFFECT_SIZE) -> list[ItemResult]:
-    """Adjust the family's p-values (BH) in place; the results that count as findings."""
-    for result, q_value in zip(results, q_values([r.test.p_value for r in results]), strict=True):
-        result.q_value = q_value
-    return [r for r in results if r.q_value <= ALPHA and abs(r.test.effect_size) >= min_effect]
+def adjust(families: dict[str, list[Any]]) -> None:
+    """Set each result's q: Benjamini–Hochberg within its family, times the number of families
+    tested (Bonferroni across them), so that on data with no real difference anywhere a report
+    shows any finding at all in at most 5% of cases, however many families it holds."""
+    tested = [results for results in families.values() if results]
+    for results in tested:
+        for result, q_value in zip(results, q_values([r.p_value for r in results]), strict=True):
+            result.q_value = min(1.0, q_value * len(tested))
+
+
+def counts(result: ItemResult, min_effect: float = MIN_EFFECT_SIZE) -> bool:
+    """Whether an adjusted comparison counts as a finding: q ≤ 5% and an effect that matters."""
+    return result.q_value <= ALPHA and abs(result.test.effect_size) >= min_effect
 
 
 # --- From the report to findings ----------------------------------------------------------------
@@ -176,9 +199,19 @@ def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
     """Every finding of a report: group findings by effect size, gaps, then themes."""
     min_responses = max(int(current_app.config["FINDINGS_MIN_RESPONSES"]), 1)
     report.family = Family(min_responses=min_responses)
-    groups = group_findings(report, queries.cell_counts(report.filters), min_responses)
+    comparisons = _all_comparisons(report, queries.cell_counts(report.filters), min_responses)
+    gap_tests = _gap_tests(report, min_responses)
+    families = {family: [] for family in ("organisation", "people")}
+    for breakdown, _, result in comparisons:
+        families[FAMILY_OF[breakdown.dimension.name]].append(result)
+    families["gaps"] = [result for _, _, result in gap_tests]
+    adjust(families)
+    report.family.comparisons = len(comparisons)
+    report.family.gap_comparisons = len(gap_tests)
+    report.family.sizes = {name: len(results) for name, results in families.items()}
+    groups = group_findings(report, comparisons)
     groups.sort(key=lambda finding: -abs(finding.effect_size))
-    return groups + systematic_gaps(report, min_responses) + themes(report, known_names)
+    return groups + systematic_gaps(gap_tests) + themes(report, known_names)
 
 
 def _table(
@@ -249,21 +282,12 @@ def _item_text(result: ItemResult) -> str:
     )
 
 
-def group_findings(report: Any, counts: queries.CellCounts, min_responses: int) -> list[Finding]:
-    """One finding per group with items significantly above or below its reference."""
-    comparisons = _all_comparisons(report, counts, min_responses)
-    report.family.comparisons = len(comparisons)
-    kept = set()
-    for family in ("organisation", "people"):
-        members = [
-            result for breakdown, _, result in comparisons if FAMILY_OF[breakdown.dimension.name] == family
-        ]
-        report.family.sizes[family] = len(members)
-        kept |= set(map(id, significant(members)))
+def group_findings(report: Any, comparisons: list[tuple[Any, Any, ItemResult]]) -> list[Finding]:
+    """One finding per group with items significantly above or below its reference (q already set)."""
     by_group: dict[tuple[str, Any], list[ItemResult]] = {}
     owners = {}
     for breakdown, group, result in comparisons:
-        if id(result) in kept:
+        if counts(result):
             by_group.setdefault((breakdown.dimension.name, group.key), []).append(result)
             owners[(breakdown.dimension.name, group.key)] = (breakdown.dimension, group)
     findings = []
@@ -309,8 +333,8 @@ class GapResult:
     q_value: float = 1.0
 
 
-def systematic_gaps(report: Any, min_responses: int) -> list[Finding]:
-    """Groups where candidates and recruiters systematically disagree on a mirrored pair."""
+def _gap_tests(report: Any, min_responses: int) -> list[tuple[str, Any, GapResult]]:
+    """The sign test of every mirrored pair of every gap group shown with enough pairs."""
     tested = []
     for name, groups in report.gaps.items():
         for group in groups:
@@ -322,9 +346,11 @@ def systematic_gaps(report: Any, min_responses: int) -> list[Finding]:
                 test = sign_test(group.lower.get(key, 0), group.higher.get(key, 0))
                 if gap.n >= min_responses and test is not None:
                     tested.append((name, group, GapResult(pair, gap, test.lower, test.higher, test.p_value)))
-    report.family.gap_comparisons = len(tested)
-    for (_, _, result), q_value in zip(tested, q_values([r.p_value for _, _, r in tested]), strict=True):
-        result.q_value = q_value
+    return tested
+
+
+def systematic_gaps(tested: list[tuple[str, Any, GapResult]]) -> list[Finding]:
+    """Groups where candidates and recruiters systematically disagree on a mirrored pair (q set)."""
     by_group: dict[tuple[str, Any], list[GapResult]] = {}
     owners = {}
     for name, group, result in tested:

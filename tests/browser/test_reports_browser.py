@@ -52,7 +52,10 @@ def test_hr_filters_the_reports_and_downloads_the_csv(signed_in_page, staff_user
     with page.expect_download() as download_info:
         page.get_by_role("link", name="figures (tidy, one row per group × item × statistic)").click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".csv") and f"department-{DEPARTMENT}" in download.suggested_filename
+    assert (
+        download.suggested_filename.endswith(".csv")
+        and f"department-{DEPARTMENT}" in download.suggested_filename
+    )
     aggregates = csv_table(download.path())
     assert aggregates[0][:5] == ["dimension", "group", "item", "statistic", "value"]
     assert ["All", "All responses", "", "responses", str(engineering)] in [row[:5] for row in aggregates[1:]]
