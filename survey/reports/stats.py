@@ -27,10 +27,11 @@ from functools import cached_property
 
 import numpy as np
 from scipy import stats
-from scipy.special import stdtrit
+from scipy.special import ndtr, ndtri, stdtrit
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
+Z_95 = float(ndtri(1 - ALPHA / 2))
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,6 @@ class Summary:
     n: int
     total: float
     squares: float
-
-    @classmethod
-    def of_counts(cls, values: Sequence[int], counts: Sequence[int]) -> Summary:
-        """The summary of answers given as a count per value."""
-        n = int(sum(counts))
-        total = float(sum(v * c for v, c in zip(values, counts, strict=True)))
-        squares = float(sum(v * v * c for v, c in zip(values, counts, strict=True)))
-        return cls(n, total, squares)
 
     @property
     def mean(self) -> float | None:
@@ -60,11 +53,6 @@ class Summary:
         if self.n < 2:
             return 0.0
         return max(self.squares - self.total * self.total / self.n, 0.0) / (self.n - 1)
-
-    @property
-    def sum_of_squares(self) -> float:
-        """Squared deviations from the mean, summed."""
-        return self.variance * (self.n - 1) if self.n > 1 else 0.0
 
     @cached_property
     def margin(self) -> float | None:
@@ -94,18 +82,14 @@ class RankTest:
     reference_n: int
 
 
-def _stratum_u(group: np.ndarray, reference: np.ndarray) -> tuple[float, float, float, int, int]:
-    """(U, E[U], Var[U] with the tie correction, n1, n2) of one stratum, from counts per value."""
-    n1, n2 = int(group.sum()), int(reference.sum())
-    together = group + reference
-    total = n1 + n2
-    # Mid-rank of each value: everyone below it, plus the middle of its own tie block.
-    below = np.concatenate(([0], np.cumsum(together)[:-1]))
-    midranks = below + (together + 1) / 2
-    u = float((group * midranks).sum() - n1 * (n1 + 1) / 2)
-    ties = float((together**3 - together).sum())
-    variance = n1 * n2 / 12 * ((total + 1) - ties / (total * (total - 1))) if total > 1 else 0.0
-    return u, n1 * n2 / 2, variance, n1, n2
+def _both_sides(
+    groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The strata × values count arrays, keeping only strata where both sides answered."""
+    group = np.asarray(groups, dtype=float).reshape(len(groups), -1)
+    reference = np.asarray(references, dtype=float).reshape(len(references), -1)
+    shared = (group.sum(axis=1) > 0) & (reference.sum(axis=1) > 0)
+    return group[shared], reference[shared]
 
 
 def rank_test(groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]) -> RankTest | None:
@@ -117,29 +101,23 @@ def rank_test(groups: Sequence[Sequence[int]], references: Sequence[Sequence[int
     use_continuity=False, method="asymptotic")`). Weights 1/(N+1) per stratum are van Elteren's.
     Returns None when no stratum holds both sides.
     """
-    u_sum = shift = variance = weighted_u = weighted_pairs = 0.0
-    n = reference_n = 0
-    for group_counts, reference_counts in zip(groups, references, strict=True):
-        group = np.asarray(group_counts, dtype=float)
-        reference = np.asarray(reference_counts, dtype=float)
-        if group.sum() == 0 or reference.sum() == 0:
-            continue
-        u, expected, var, n1, n2 = _stratum_u(group, reference)
-        weight = 1 / (n1 + n2 + 1)
-        u_sum += u
-        shift += weight * (u - expected)
-        variance += weight * weight * var
-        weighted_u += weight * u
-        weighted_pairs += weight * n1 * n2
-        n += n1
-        reference_n += n2
-    if not n:
+    group, reference = _both_sides(groups, references)
+    if not len(group):
         return None
-    # Every answer tied everywhere: nothing to tell the group from the reference.
-    z = shift / math.sqrt(variance) if variance > 0 else 0.0
-    p_value = float(2 * stats.norm.sf(abs(z))) if variance > 0 else 1.0
-    effect = 2 * weighted_u / weighted_pairs - 1
-    return RankTest(u_sum, z, min(p_value, 1.0), effect, n, reference_n)
+    n1, n2 = group.sum(axis=1), reference.sum(axis=1)
+    together, total = group + reference, n1 + n2
+    # Mid-rank of each value in its stratum: everyone below it, plus the middle of its tie block.
+    midranks = np.cumsum(together, axis=1) - together + (together + 1) / 2
+    u = (group * midranks).sum(axis=1) - n1 * (n1 + 1) / 2
+    ties = (together**3 - together).sum(axis=1)
+    variance = n1 * n2 / 12 * ((total + 1) - ties / (total * (total - 1)))
+    weight = 1 / (total + 1)
+    spread = float((weight * weight * variance).sum())
+    # Every answer tied everywhere: nothing tells the group from the reference.
+    z = float((weight * (u - n1 * n2 / 2)).sum()) / math.sqrt(spread) if spread > 0 else 0.0
+    p_value = float(2 * ndtr(-abs(z))) if spread > 0 else 1.0
+    effect = 2 * float((weight * u).sum()) / float((weight * n1 * n2).sum()) - 1
+    return RankTest(float(u.sum()), z, min(p_value, 1.0), effect, int(n1.sum()), int(n2.sum()))
 
 
 # --- Difference in scale points ----------------------------------------------------------------
@@ -166,35 +144,25 @@ def stratified_difference(
     t-interval statsmodels' OLS gives on the raw answers with stratum dummies (one stratum: the
     equal-variance two-sample t-interval). Only strata holding both sides take part.
     """
-    weights = differences = residual = 0.0
-    strata = rows = 0
-    group_total = reference_total = 0.0
-    group_n = reference_n = 0
-    parts = []
-    for group_counts, reference_counts in zip(groups, references, strict=True):
-        mine, theirs = Summary.of_counts(values, group_counts), Summary.of_counts(values, reference_counts)
-        if not mine.n or not theirs.n:
-            continue
-        weight = mine.n * theirs.n / (mine.n + theirs.n)
-        parts.append((weight, mine.mean - theirs.mean))
-        weights += weight
-        differences += weight * (mine.mean - theirs.mean)
-        residual += mine.sum_of_squares + theirs.sum_of_squares
-        strata += 1
-        rows += mine.n + theirs.n
-        group_total, group_n = group_total + mine.total, group_n + mine.n
-        reference_total, reference_n = reference_total + theirs.total, reference_n + theirs.n
-    if not strata:
+    group, reference = _both_sides(groups, references)
+    if not len(group):
         return None
-    estimate = differences / weights
-    # Strata whose own difference strays from the common one add to the residual too.
-    residual += sum(weight * (difference - estimate) ** 2 for weight, difference in parts)
-    df = rows - strata - 1
+    scale = np.asarray(values, dtype=float)
+    n1, n2 = group.sum(axis=1), reference.sum(axis=1)
+    sum1, sum2 = group @ scale, reference @ scale
+    mean1, mean2 = sum1 / n1, sum2 / n2
+    weight = n1 * n2 / (n1 + n2)
+    difference = mean1 - mean2
+    estimate = float((weight * difference).sum() / weight.sum())
+    # Within-side squared deviations, plus how far each stratum's own difference strays from β.
+    within = (group @ scale**2 - n1 * mean1**2).sum() + (reference @ scale**2 - n2 * mean2**2).sum()
+    residual = max(float(within + (weight * (difference - estimate) ** 2).sum()), 0.0)
+    df = int((n1 + n2).sum()) - len(group) - 1
     low = high = None
     if df > 0:
-        margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / weights)
+        margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / float(weight.sum()))
         low, high = estimate - margin, estimate + margin
-    return Difference(estimate, low, high, group_total / group_n, reference_total / reference_n)
+    return Difference(estimate, low, high, float(sum1.sum() / n1.sum()), float(sum2.sum() / n2.sum()))
 
 
 # --- Multiple comparisons, perception gaps, cNPS -------------------------------------------------
@@ -247,5 +215,5 @@ def nps_interval(promoters: int, detractors: int, answered: int) -> tuple[float,
         return None
     n = answered + 3
     p, d = (promoters + 1) / n, (detractors + 1) / n
-    margin = float(stats.norm.ppf(1 - ALPHA / 2)) * math.sqrt((p + d - (p - d) ** 2) / n)
+    margin = Z_95 * math.sqrt((p + d - (p - d) ** 2) / n)
     return max(100 * (p - d - margin), -100.0), min(100 * (p - d + margin), 100.0)
