@@ -272,3 +272,31 @@ def test_overlapping_phrases_of_one_answer_are_one_theme_with_its_count():
         ("take-home assignment took far longer than the stated two hours", 8),
         ("send feedback faster", 6),
     ]
+
+
+def test_a_theme_never_quotes_a_single_anonymous_answer(app, respond):  # noqa: F811
+    wordings = [
+        "The interview started late and nobody said why.",
+        "Honestly the interview started late, twice.",
+        "My interview started late; Hugo Manager shrugged.",
+        "The interview started late again.",
+        "Interview started late by half an hour.",
+    ]
+    for wording in wordings:
+        respond(stage="Onsite", improve=wording)  # anonymous, each wording once
+    [theme] = [f for f in build_report(ReportFilters()).findings if f.kind == "theme"]
+    assert theme.count == 5 and "interview started late" in theme.items[0]["theme"]
+    assert theme.quotes == []  # five different anonymous wordings: none may be shown
+    respond(stage="Onsite", consent="named", improve="The interview started late, Hugo Manager was busy.")
+    [theme] = [f for f in build_report(ReportFilters()).findings if f.kind == "theme"]
+    assert theme.count == 6 and theme.quotes == ["The interview started late, [name] [name] was busy."]
+
+
+def test_export_file_name_carries_the_filters_and_nothing_that_breaks_the_header():
+    from datetime import UTC, datetime
+
+    from survey.reports.export import export_filename
+
+    filters = ReportFilters(month_from="2026-01", hiring_manager='Ann "O\'Neil"\r\nSet-Cookie: x')
+    name = export_filename("csv", filters, "aggregates", datetime(2026, 11, 29, 13, 5, tzinfo=UTC))
+    assert name == "debrief-aggregates-from-2026-01-hiring-manager-Ann-O-Neil-Set-Cookie-x-20261129-1305.csv"
