@@ -269,9 +269,12 @@ def test_overlapping_phrases_of_one_answer_are_one_theme_with_its_count():
     ]
     themes = cluster_themes(entries, minimum=5)
     assert [(t.label, t.count) for t in themes] == [
-        ("take-home assignment took far longer than the stated two hours", 8),
-        ("send feedback faster", 6),
+        ("The take-home assignment took far longer than the stated two hours", 8),
+        ("Please send feedback faster after each stage", 6),
     ]
+    # An answer that may not be shown does not lend its sentence, only its shared phrases.
+    [theme, _] = cluster_themes(entries, minimum=5, quotable=[False, True, True])
+    assert theme.label == "take-home assignment took far longer than the stated two hours"
 
 
 def test_a_theme_never_quotes_a_single_anonymous_answer(app, respond):  # noqa: F811

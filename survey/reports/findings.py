@@ -406,17 +406,33 @@ QUOTE_CHARS = 200
 
 
 def _quotes(
-    entries: list[tuple[str, int, int]], members: list[int], threshold: int, names: list[str]
+    entries: list[tuple[str, int, int]], members: list[int], threshold: int, names: list[str], label: str
 ) -> list[str]:
-    """Up to two answers of a theme, names masked: a named answer (hr can read it on its interview
-    page anyway) or a wording at least `threshold` answers share; never one anonymous answer."""
-    usable = [i for i in members if entries[i][2] > 0 or entries[i][1] >= threshold]
+    """Up to two answers of a theme other than its label, names masked: a named answer (hr can read
+    it on its interview page anyway) or a wording at least `threshold` answers share; never one
+    anonymous answer."""
+    usable = [i for i in members if _quotable(entries[i], threshold)]
     usable.sort(key=lambda i: -entries[i][1])
+    said = _plain(label)
     quotes = []
-    for index in usable[:2]:
+    for index in usable:
         quote = redact(entries[index][0], names)
+        if _plain(quote) == said:
+            continue  # the label already says it
         quotes.append(quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1].rstrip() + "…")
+        if len(quotes) == 2:
+            break
     return quotes
+
+
+def _quotable(entry: tuple[str, int, int], threshold: int) -> bool:
+    """Whether an answer may be shown: named, or a wording at least `threshold` answers share."""
+    _, count, named = entry
+    return named > 0 or count >= threshold
+
+
+def _plain(text: str) -> str:
+    return text.strip().rstrip(".!?").strip().lower()
 
 
 def themes(report: Any, known_names: list[str]) -> list[Finding]:
@@ -447,10 +463,10 @@ def themes(report: Any, known_names: list[str]) -> list[Finding]:
                 by_group.setdefault(key, []).append((text, count, named))
         for key in sorted(by_group, key=str):
             entries = by_group[key]
-            for theme in cluster_themes(
-                [(text, count) for text, count, _ in entries], report.threshold, known_names
-            ):
-                quotes = _quotes(entries, theme.members, report.threshold, known_names)
+            quotable = [_quotable(entry, report.threshold) for entry in entries]
+            texts = [(text, count) for text, count, _ in entries]
+            for theme in cluster_themes(texts, report.threshold, known_names, quotable=quotable):
+                quotes = _quotes(entries, theme.members, report.threshold, known_names, theme.label)
                 text = f"Stage {key}: {wording}: “{theme.label}” ({theme.count} {unit})."
                 findings.append(
                     Finding(

@@ -149,13 +149,19 @@ def _weight(members: set[int], weights: Sequence[int]) -> int:
 
 
 def cluster_themes(
-    entries: Sequence[tuple[str, int]], minimum: int, known_names: Iterable[str] = (), limit: int = 5
+    entries: Sequence[tuple[str, int]],
+    minimum: int,
+    known_names: Iterable[str] = (),
+    limit: int = 5,
+    quotable: Sequence[bool] | None = None,
 ) -> list[Theme]:
     """Themes over (answer text, how many gave it): phrases merged when their answers overlap.
 
     Phrases are taken most frequent first; one whose answers overlap an existing theme's by
     MERGE_OVERLAP or more joins it, otherwise it starts a theme. A theme counts every answer that
-    uses any of its phrases; only themes of at least `minimum` answers are returned.
+    uses any of its phrases; only themes of at least `minimum` answers are returned. A theme is
+    labelled with a sentence of its most common answer only where `quotable` allows that answer
+    to be shown; otherwise with the stretch its phrases cover.
     """
     names = list(known_names)
     weights = [count for _, count in entries]
@@ -177,30 +183,42 @@ def cluster_themes(
                 break
         else:
             themes.append(([phrase], set(members)))
-    found = [
-        Theme(
-            _span_label(theme_phrases, entries[max(members, key=lambda i: weights[i])][0], names),
-            _weight(members, weights),
-            theme_phrases,
-            sorted(members),
-        )
-        for theme_phrases, members in themes
-    ]
+    found = []
+    for theme_phrases, members in themes:
+        typical = max(sorted(members), key=lambda i: weights[i])
+        shown = quotable is None or quotable[typical]
+        label = _span_label(theme_phrases, entries[typical][0], names, whole_sentence=shown)
+        found.append(Theme(label, _weight(members, weights), theme_phrases, sorted(members)))
     found.sort(key=lambda theme: (-theme.count, theme.label))
     return [theme for theme in found if theme.count >= minimum][:limit]
 
 
-def _span_label(theme_phrases: list[str], text: str, names: Sequence[str]) -> str:
-    """The stretch of the theme's most common answer that its phrases cover, so the merged phrases
-    read as one: "take-home assignment took far longer than the stated two hours"."""
-    masked = mask_names(text, names).replace(MASK, "[name]").lower()
+LABEL_MAX_CHARS = 90
+
+
+def _span_label(
+    theme_phrases: list[str], text: str, names: Sequence[str], whole_sentence: bool = True
+) -> str:
+    """What a theme is called: the sentence of its most common answer that holds its phrases
+    ("The take-home assignment took far longer than the stated two hours"), or, in a long
+    sentence or an answer that may not be shown, just the stretch its phrases cover (their words,
+    which enough answers share, and the stop words or masked names between them)."""
+    masked = mask_names(text, names).replace(MASK, "[name]")
+    lowered = masked.lower()
     starts, ends = [], []
     for phrase in theme_phrases:
         pattern = r"\b" + r"\W+".join(re.escape(word) for word in phrase.split()) + r"\b"
-        match = re.search(pattern, masked)
+        match = re.search(pattern, lowered)
         if match:
             starts.append(match.start())
             ends.append(match.end())
     if not starts:
         return theme_phrases[0]
-    return masked[min(starts) : max(ends)]
+    start, end = min(starts), max(ends)
+    sentence_start = max(masked.rfind(mark, 0, start) for mark in ".!?;\n") + 1
+    found = [masked.find(mark, end) for mark in ".!?;\n"]
+    sentence_end = min([index for index in found if index >= 0], default=len(masked))
+    sentence = masked[sentence_start:sentence_end].strip()
+    if whole_sentence and len(sentence) <= LABEL_MAX_CHARS:
+        return sentence[:1].upper() + sentence[1:]
+    return lowered[start:end]
