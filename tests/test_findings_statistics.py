@@ -303,3 +303,18 @@ def test_export_file_name_carries_the_filters_and_nothing_that_breaks_the_header
     filters = ReportFilters(month_from="2026-01", hiring_manager='Ann "O\'Neil"\r\nSet-Cookie: x')
     name = export_filename("csv", filters, "aggregates", datetime(2026, 11, 29, 13, 5, tzinfo=UTC))
     assert name == "debrief-aggregates-from-2026-01-hiring-manager-Ann-O-Neil-Set-Cookie-x-20261129-1305.csv"
+
+
+def test_under_a_department_filter_a_finding_compares_with_the_view_not_the_organisation(app, respond):  # noqa: F811
+    for index in range(20):
+        respond(stage="Onsite", prepared=1 + index % 2)
+    for index in range(30):
+        respond(stage="Technical", prepared=4 + index % 2)
+    for _ in range(5):
+        respond(department="Sales", stage="Technical")
+    findings = build_report(ReportFilters(department="Engineering")).findings
+    onsite = next(f for f in findings if f.group == "Onsite")
+    assert "the rest of this view — department Engineering" in onsite.reference
+    assert "organisation" not in onsite.text
+    unfiltered = next(f for f in build_report(ReportFilters()).findings if f.group == "Onsite")
+    assert unfiltered.reference.startswith("the rest of the organisation")

@@ -153,7 +153,12 @@ def _row(
     low: Any = None,
     high: Any = None,
 ) -> list[Any]:
-    return [dimension, group.label, item, statistic, value, n, low, high, False]
+    return [dimension, _group_name(dimension, group), item, statistic, value, n, low, high, False]
+
+
+def _group_name(dimension: str, group: Any) -> str:
+    """A group as exported: months as "2026-01" (sortable), every other group by its label."""
+    return group.key if dimension == MONTH.label else group.label
 
 
 def _interval(summary: Any) -> tuple[float | None, float | None]:
@@ -165,7 +170,7 @@ def _interval(summary: Any) -> tuple[float | None, float | None]:
 
 def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     if group.hidden:
-        yield [dimension, group.label, "", "responses", None, None, None, None, True]
+        yield [dimension, _group_name(dimension, group), "", "responses", None, None, None, None, True]
         return
     yield _row(dimension, group, "", "responses", group.responses)
     if "nps" not in group.hidden_items and group.nps is not None:
@@ -181,7 +186,17 @@ def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     for question in SCALE:
         summary = group.items[question.key]
         if question.key in group.hidden_items:
-            yield [dimension, group.label, question.key, "mean", None, None, None, None, True]
+            yield [
+                dimension,
+                _group_name(dimension, group),
+                question.key,
+                "mean",
+                None,
+                None,
+                None,
+                None,
+                True,
+            ]
         elif summary.n:
             yield _row(
                 dimension, group, question.key, "mean", round(summary.mean, 3), summary.n, *_interval(summary)
