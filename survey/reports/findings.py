@@ -40,9 +40,9 @@ from .stats import (
     RankTest,
     Summary,
     q_values,
-    rank_test,
+    rank_tests,
     sign_test,
-    stratified_difference,
+    stratified_differences,
 )
 from .themes import cluster_themes, redact
 
@@ -161,20 +161,21 @@ def compare_within_strata(
     group and the others answered take part; a group is tested when both sides there hold at least
     `min_responses` answers.
     """
-    totals = table.sum(axis=0)
-    results = []
-    for index in range(table.shape[0]):
-        if not eligible[index]:
-            continue
-        mine, others = table[index], totals - table[index]
-        shared = (mine.sum(axis=1) > 0) & (others.sum(axis=1) > 0)
-        if mine[shared].sum() < min_responses or others[shared].sum() < min_responses:
-            continue
-        test = rank_test(mine[shared], others[shared])
-        difference = stratified_difference(values, mine[shared], others[shared])
-        if test is not None and difference is not None:
-            results.append((index, test, difference))
-    return results
+    others = table.sum(axis=0)[None, :, :] - table
+    shared = (table.sum(axis=2) > 0) & (others.sum(axis=2) > 0)
+    enough = ((table.sum(axis=2) * shared).sum(axis=1) >= min_responses) & (
+        (others.sum(axis=2) * shared).sum(axis=1) >= min_responses
+    )
+    chosen = [index for index in range(table.shape[0]) if eligible[index] and enough[index]]
+    if not chosen:
+        return []
+    tests = rank_tests(table[chosen], others[chosen])
+    differences = stratified_differences(values, table[chosen], others[chosen])
+    return [
+        (index, test, difference)
+        for index, test, difference in zip(chosen, tests, differences, strict=True)
+        if test is not None and difference is not None
+    ]
 
 
 def adjust(families: dict[str, list[Any]]) -> None:
@@ -214,22 +215,24 @@ def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
     return groups + systematic_gaps(gap_tests) + themes(report, known_names)
 
 
-def _table(
-    counts: queries.CellCounts, item: str, group_of: list[Any], stratum_of: list[Any], groups: list[Any]
-):
-    """counts[item] summed into a groups × strata × values array."""
-    strata = sorted(set(stratum_of), key=str)
+def _tables(counts: queries.CellCounts, group_of: list[Any], stratum_of: list[Any], groups: list[Any]):
+    """Every item's counts summed into a groups × strata × values array, in one pass over the cells."""
+    strata = {key: index for index, key in enumerate(dict.fromkeys(stratum_of))}
     group_index = {key: index for index, key in enumerate(groups)}
-    stratum_index = {key: index for index, key in enumerate(strata)}
-    matrix = counts.counts[item]
-    table = np.zeros((len(groups), len(strata), matrix.shape[1]), dtype=np.int64)
-    rows = [i for i, key in enumerate(group_of) if key in group_index]
-    np.add.at(
-        table,
-        ([group_index[group_of[i]] for i in rows], [stratum_index[stratum_of[i]] for i in rows]),
-        matrix[rows],
-    )
-    return table
+    rows = np.array([i for i, key in enumerate(group_of) if key in group_index], dtype=np.intp)
+    by_group = np.array([group_index[group_of[i]] for i in rows], dtype=np.intp)
+    by_stratum = np.array([strata[stratum_of[i]] for i in rows], dtype=np.intp)
+    items = list(counts.counts)
+    every = np.concatenate([counts.counts[item] for item in items], axis=1)
+    table = np.zeros((len(groups), len(strata), every.shape[1]), dtype=np.int64)
+    if len(rows):
+        np.add.at(table, (by_group, by_stratum), every[rows])
+    tables, start = {}, 0
+    for item in items:
+        width = counts.counts[item].shape[1]
+        tables[item] = table[:, :, start : start + width]
+        start += width
+    return tables
 
 
 def _all_comparisons(
@@ -242,12 +245,12 @@ def _all_comparisons(
         group_of = [cell[dimension.key] for cell in counts.cells]
         stratum_of = [tuple(cell[key] for key in within) for cell in counts.cells]
         groups = breakdown.groups
+        tables = _tables(counts, group_of, stratum_of, [g.key for g in groups])
         tested_groups = set()
         for question in CURRENT.scale_questions:
             eligible = [not g.hidden and question.key not in g.hidden_items for g in groups]
-            table = _table(counts, question.key, group_of, stratum_of, [g.key for g in groups])
             for index, test, difference in compare_within_strata(
-                table, question.values, eligible, min_responses
+                tables[question.key], question.values, eligible, min_responses
             ):
                 result = ItemResult(
                     question.key, SHORT_LABELS.get(question.key, question.key), test, difference

@@ -206,14 +206,13 @@ def cell_counts(filters: ReportFilters) -> CellCounts:
     ]
     statement = select(*keys, *columns).where(*filters.on_columns(CELLS)).group_by(*keys)
     rows = db.session.execute(statement).all()
-    cells = [{key.name: getattr(row, key.name) for key in keys} for row in rows]
-    counts = {
-        q.key: np.array(
-            [[getattr(row, value_column(q.key, value)) or 0 for value in q.values] for row in rows],
-            dtype=np.int64,
-        ).reshape(len(rows), len(q.values))
-        for q in SCALE
-    }
+    cells = [dict(zip((key.name for key in keys), row[: len(keys)], strict=True)) for row in rows]
+    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), -1)
+    counts, start = {}, 0
+    for q in SCALE:
+        # NULL (no cell answered this value) sums to None: count it as 0.
+        counts[q.key] = np.nan_to_num(values[:, start : start + len(q.values)]).astype(np.int64)
+        start += len(q.values)
     return CellCounts(cells, counts)
 
 

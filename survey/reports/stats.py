@@ -27,7 +27,7 @@ from functools import cached_property
 
 import numpy as np
 from scipy import stats
-from scipy.special import ndtr, ndtri, stdtrit
+from scipy.special import bdtr, ndtr, ndtri, stdtrit
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -82,14 +82,47 @@ class RankTest:
     reference_n: int
 
 
-def _both_sides(
-    groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The strata × values count arrays, keeping only strata where both sides answered."""
-    group = np.asarray(groups, dtype=float).reshape(len(groups), -1)
-    reference = np.asarray(references, dtype=float).reshape(len(references), -1)
-    shared = (group.sum(axis=1) > 0) & (reference.sum(axis=1) > 0)
-    return group[shared], reference[shared]
+def _shared(groups: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """groups × strata × values counts with every stratum lacking either side zeroed on both."""
+    shared = (groups.sum(axis=2) > 0) & (references.sum(axis=2) > 0)
+    return groups * shared[:, :, None], references * shared[:, :, None]
+
+
+def _as_batch(counts: Sequence[Sequence[int]]) -> np.ndarray:
+    """One group's strata × values counts as a batch of one."""
+    array = np.asarray(counts, dtype=float)
+    return array.reshape(1, len(counts), -1)
+
+
+def rank_tests(groups: np.ndarray, references: np.ndarray) -> list[RankTest | None]:
+    """`rank_test` for many groups at once: arrays of groups × strata × values counts."""
+    group, reference = _shared(np.asarray(groups, dtype=float), np.asarray(references, dtype=float))
+    n1, n2 = group.sum(axis=2), reference.sum(axis=2)
+    together, total = group + reference, n1 + n2
+    # Mid-rank of each value in its stratum: everyone below it, plus the middle of its tie block.
+    midranks = np.cumsum(together, axis=2) - together + (together + 1) / 2
+    u = (group * midranks).sum(axis=2) - n1 * (n1 + 1) / 2
+    ties = (together**3 - together).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tie_term = np.where(total > 1, ties / (total * (total - 1)), 0.0)
+    variance = n1 * n2 / 12 * ((total + 1) - tie_term)
+    weight = 1 / (total + 1)
+    spread = (weight * weight * variance).sum(axis=1)
+    shift = (weight * (u - n1 * n2 / 2)).sum(axis=1)
+    pairs = (weight * n1 * n2).sum(axis=1)
+    results: list[RankTest | None] = []
+    for index in range(len(group)):
+        if pairs[index] == 0:
+            results.append(None)  # no stratum holds both sides
+            continue
+        # Every answer tied everywhere: nothing tells the group from the reference.
+        z = float(shift[index] / math.sqrt(spread[index])) if spread[index] > 0 else 0.0
+        p_value = min(float(2 * ndtr(-abs(z))), 1.0) if spread[index] > 0 else 1.0
+        effect = 2 * float((weight[index] * u[index]).sum() / pairs[index]) - 1
+        results.append(
+            RankTest(float(u[index].sum()), z, p_value, effect, int(n1[index].sum()), int(n2[index].sum()))
+        )
+    return results
 
 
 def rank_test(groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]) -> RankTest | None:
@@ -101,23 +134,7 @@ def rank_test(groups: Sequence[Sequence[int]], references: Sequence[Sequence[int
     use_continuity=False, method="asymptotic")`). Weights 1/(N+1) per stratum are van Elteren's.
     Returns None when no stratum holds both sides.
     """
-    group, reference = _both_sides(groups, references)
-    if not len(group):
-        return None
-    n1, n2 = group.sum(axis=1), reference.sum(axis=1)
-    together, total = group + reference, n1 + n2
-    # Mid-rank of each value in its stratum: everyone below it, plus the middle of its tie block.
-    midranks = np.cumsum(together, axis=1) - together + (together + 1) / 2
-    u = (group * midranks).sum(axis=1) - n1 * (n1 + 1) / 2
-    ties = (together**3 - together).sum(axis=1)
-    variance = n1 * n2 / 12 * ((total + 1) - ties / (total * (total - 1)))
-    weight = 1 / (total + 1)
-    spread = float((weight * weight * variance).sum())
-    # Every answer tied everywhere: nothing tells the group from the reference.
-    z = float((weight * (u - n1 * n2 / 2)).sum()) / math.sqrt(spread) if spread > 0 else 0.0
-    p_value = float(2 * ndtr(-abs(z))) if spread > 0 else 1.0
-    effect = 2 * float((weight * u).sum()) / float((weight * n1 * n2).sum()) - 1
-    return RankTest(float(u.sum()), z, min(p_value, 1.0), effect, int(n1.sum()), int(n2.sum()))
+    return rank_tests(_as_batch(groups), _as_batch(references))[0]
 
 
 # --- Difference in scale points ----------------------------------------------------------------
@@ -134,6 +151,46 @@ class Difference:
     reference_mean: float
 
 
+def stratified_differences(
+    values: Sequence[int], groups: np.ndarray, references: np.ndarray
+) -> list[Difference | None]:
+    """`stratified_difference` for many groups at once: arrays of groups × strata × values."""
+    group, reference = _shared(np.asarray(groups, dtype=float), np.asarray(references, dtype=float))
+    scale = np.asarray(values, dtype=float)
+    n1, n2 = group.sum(axis=2), reference.sum(axis=2)
+    sum1, sum2 = group @ scale, reference @ scale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean1 = np.where(n1 > 0, sum1 / n1, 0.0)
+        mean2 = np.where(n2 > 0, sum2 / n2, 0.0)
+        weight = np.where(n1 + n2 > 0, n1 * n2 / (n1 + n2), 0.0)
+    difference = mean1 - mean2
+    total_weight = weight.sum(axis=1)
+    # Within-side squared deviations (zero in strata left out).
+    within = (group @ scale**2 - n1 * mean1**2).sum(axis=1) + (reference @ scale**2 - n2 * mean2**2).sum(
+        axis=1
+    )
+    strata = (weight > 0).sum(axis=1)
+    results: list[Difference | None] = []
+    for index in range(len(group)):
+        if total_weight[index] == 0:
+            results.append(None)
+            continue
+        estimate = float((weight[index] * difference[index]).sum() / total_weight[index])
+        # Plus how far each stratum's own difference strays from the common one.
+        strays = (weight[index] * (difference[index] - estimate) ** 2).sum()
+        residual = max(float(within[index] + strays), 0.0)
+        df = int((n1[index] + n2[index]).sum()) - int(strata[index]) - 1
+        low = high = None
+        if df > 0:
+            margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / float(total_weight[index]))
+            low, high = estimate - margin, estimate + margin
+        group_mean = float(sum1[index].sum() / n1[index].sum())
+        results.append(
+            Difference(estimate, low, high, group_mean, float(sum2[index].sum() / n2[index].sum()))
+        )
+    return results
+
+
 def stratified_difference(
     values: Sequence[int], groups: Sequence[Sequence[int]], references: Sequence[Sequence[int]]
 ) -> Difference | None:
@@ -144,25 +201,7 @@ def stratified_difference(
     t-interval statsmodels' OLS gives on the raw answers with stratum dummies (one stratum: the
     equal-variance two-sample t-interval). Only strata holding both sides take part.
     """
-    group, reference = _both_sides(groups, references)
-    if not len(group):
-        return None
-    scale = np.asarray(values, dtype=float)
-    n1, n2 = group.sum(axis=1), reference.sum(axis=1)
-    sum1, sum2 = group @ scale, reference @ scale
-    mean1, mean2 = sum1 / n1, sum2 / n2
-    weight = n1 * n2 / (n1 + n2)
-    difference = mean1 - mean2
-    estimate = float((weight * difference).sum() / weight.sum())
-    # Within-side squared deviations, plus how far each stratum's own difference strays from β.
-    within = (group @ scale**2 - n1 * mean1**2).sum() + (reference @ scale**2 - n2 * mean2**2).sum()
-    residual = max(float(within + (weight * (difference - estimate) ** 2).sum()), 0.0)
-    df = int((n1 + n2).sum()) - len(group) - 1
-    low = high = None
-    if df > 0:
-        margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / float(weight.sum()))
-        low, high = estimate - margin, estimate + margin
-    return Difference(estimate, low, high, float(sum1.sum() / n1.sum()), float(sum2.sum() / n2.sum()))
+    return stratified_differences(values, _as_batch(groups), _as_batch(references))[0]
 
 
 # --- Multiple comparisons, perception gaps, cNPS -------------------------------------------------
@@ -191,8 +230,10 @@ def sign_test(lower: int, higher: int) -> SignTest | None:
     """
     if lower + higher == 0:
         return None
-    p_value = stats.binomtest(higher, lower + higher, 0.5).pvalue
-    return SignTest(lower, higher, float(p_value))
+    # Binomial(n, ½) is symmetric, so the two-sided exact p is twice the smaller tail (scipy's
+    # binomtest gives the same; bdtr is its distribution function without the per-call overhead).
+    p_value = min(1.0, 2 * float(bdtr(min(lower, higher), lower + higher, 0.5)))
+    return SignTest(lower, higher, p_value)
 
 
 def nps_score(promoters: int, detractors: int, answered: int) -> float | None:
