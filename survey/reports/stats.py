@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy import stats
@@ -32,6 +32,12 @@ from scipy.special import bdtr, ndtr, ndtri, stdtrit
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
 Z_95 = float(ndtri(1 - ALPHA / 2))
+
+
+@lru_cache(maxsize=4096)
+def t_quantile(df: int) -> float:
+    """Student's t 97.5% quantile; cached, since a page asks for the same few hundred dfs."""
+    return float(stdtrit(df, 1 - ALPHA / 2))
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,7 @@ class Summary:
         """Half-width of the 95% confidence interval of the mean."""
         if self.n < 2:
             return None
-        quantile = stdtrit(self.n - 1, 1 - ALPHA / 2)
-        return float(quantile * math.sqrt(self.variance / self.n))
+        return t_quantile(self.n - 1) * math.sqrt(self.variance / self.n)
 
     def minus(self, other: Summary) -> Summary:
         """The rest of a population once a group is taken out."""
@@ -182,7 +187,7 @@ def stratified_differences(
         df = int((n1[index] + n2[index]).sum()) - int(strata[index]) - 1
         low = high = None
         if df > 0:
-            margin = float(stdtrit(df, 1 - ALPHA / 2)) * math.sqrt(residual / df / float(total_weight[index]))
+            margin = t_quantile(df) * math.sqrt(residual / df / float(total_weight[index]))
             low, high = estimate - margin, estimate + margin
         group_mean = float(sum1[index].sum() / n1[index].sum())
         results.append(
