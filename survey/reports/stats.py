@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
-from scipy import stats
 from scipy.special import bdtr, ndtr, ndtri, stdtrit
 
 CONFIDENCE = 0.95
@@ -216,7 +215,11 @@ def q_values(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values (q): a comparison is a finding when q ≤ 5%."""
     if not len(p_values):
         return []
-    return [float(q) for q in stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
+    # Imported here: scipy.stats takes seconds to import, and every worker and command loads this
+    # module with the app; only a reports page needs it.
+    from scipy.stats import false_discovery_control
+
+    return [float(q) for q in false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
 
 
 @dataclass(frozen=True)
