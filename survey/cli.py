@@ -18,7 +18,7 @@ from .reports.export import FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
-from .services.accounts import AccountError, create_api_key, create_user
+from .services.accounts import AccountError, check_timezone, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
@@ -38,13 +38,18 @@ data_cli = AppGroup("data", help="Retention and erasure of candidates' personal 
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-def create_user_command(email: str, role: str, name: str) -> None:
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (default: DEFAULT_TIMEZONE).")
+def create_user_command(email: str, role: str, name: str, timezone: str | None) -> None:
     """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
+    try:
+        check_timezone(timezone)  # before asking for a password
+    except AccountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from exc
     password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        user = create_user(email, name, role, password)
+        user = create_user(email, name, role, password, timezone)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email}.")

@@ -43,7 +43,7 @@ def test_recruiter_records_debrief_and_sees_both_sides_with_gap_flagged(
     answered = answer_survey(
         message, interest=5, self_assessment=4, went_well="Marmalade-harbour phrase from the candidate"
     )
-    assert answered.status_code == 200
+    assert answered.status_code == 303
 
     assert sign_in(client, staff["owner"].email).location == "/interviews"
     listing = client.get("/interviews").get_data(as_text=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+from zoneinfo import available_timezones
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -63,6 +66,11 @@ class InterviewFilterForm(FlaskForm):
     needs_debrief = BooleanField("Needs a debrief")
 
 
+def with_zone(moment: datetime | None, zone: tzinfo) -> str | None:
+    """A wall-clock time typed in a form, as ISO 8601 with that zone's offset."""
+    return moment.replace(tzinfo=zone).isoformat() if moment else None
+
+
 class NewInterviewForm(FlaskForm):
     """An interview typed in by its recruiter; checked by the same intake as the API."""
 
@@ -74,12 +82,13 @@ class NewInterviewForm(FlaskForm):
     stage = StringField("Stage", validators=[DataRequired(), Length(max=100)])
     hiring_manager = StringField("Hiring manager", validators=[Optional(), Length(max=200)])
     interviewers = StringField("Interviewers (comma-separated)", validators=[Optional(), Length(max=2000)])
-    starts_at = DateTimeLocalField("Starts (UTC)", format=DATETIME_FORMATS, validators=[Optional()])
+    # Typed in the recruiter's own time zone (the page names it).
+    starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[Optional()])
     # InputRequired, not DataRequired: a badly typed time says so rather than "required".
-    ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+    ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[InputRequired()])
 
-    def payload(self, recruiter_email: str) -> dict:
-        """The intake payload (the JSON API's shape) this form describes."""
+    def payload(self, recruiter_email: str, zone: tzinfo) -> dict:
+        """The intake payload (the JSON API's shape) this form describes, times given in `zone`."""
         return {
             "candidate": {"name": self.candidate_name.data, "email": self.candidate_email.data},
             "position": {
@@ -90,8 +99,8 @@ class NewInterviewForm(FlaskForm):
             "stage": self.stage.data,
             "hiring_manager": self.hiring_manager.data,
             "interviewers": [n.strip() for n in (self.interviewers.data or "").split(",") if n.strip()],
-            "starts_at": self.starts_at.data.isoformat() if self.starts_at.data else None,
-            "ends_at": self.ends_at.data.isoformat() if self.ends_at.data else None,
+            "starts_at": with_zone(self.starts_at.data, zone),
+            "ends_at": with_zone(self.ends_at.data, zone),
             "recruiter_email": recruiter_email,
         }
 
@@ -114,7 +123,7 @@ class NewInterviewForm(FlaskForm):
 class RescheduleForm(FlaskForm):
     """When a not-yet-sent survey should go out."""
 
-    send_after = DateTimeLocalField("Send at (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+    send_after = DateTimeLocalField("Send at", format=DATETIME_FORMATS, validators=[InputRequired()])
 
 
 def optional_int(value) -> int | None:
@@ -189,3 +198,19 @@ class DebriefForm(FlaskForm):
     referral_potential = scale_field("Referral potential", "none", "very high")
     open_to_other_roles = yes_no_field("Open to other roles?")
     free_notes = notes_field("Free notes")
+
+
+def timezone_choices() -> list[SelectChoice]:
+    """Every IANA zone, by name, after the site default."""
+    names = sorted(name for name in available_timezones() if "/" in name or name == "UTC")
+    return options([("", "Site default"), *((name, name.replace("_", " ")) for name in names)])
+
+
+class AccountForm(FlaskForm):
+    """The signed-in user's own settings."""
+
+    timezone = SelectField("Time zone", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()

@@ -18,6 +18,7 @@ from ..services.interviews import (
     interview_for,
     list_interviews,
 )
+from ..templating import local, viewer_zone
 from ..services.invitations import cancel_invitation, reschedule_invitation, resend_for_owner
 from . import bp
 from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
@@ -62,7 +63,7 @@ def new_interview():
     """Add an interview by hand; its survey is scheduled like any other."""
     form = NewInterviewForm()
     if form.validate_on_submit():
-        data, errors = validate_interview(form.payload(current_user.email))
+        data, errors = validate_interview(form.payload(current_user.email, viewer_zone()))
         if data is not None:
             interview, created = create_interview(data)
             if created:
@@ -82,7 +83,8 @@ def interview(interview_id: int):
     if found is None:
         abort(404)
     invitation = found.invitation
-    reschedule = RescheduleForm(send_after=invitation.send_after.replace(tzinfo=None) if invitation else None)
+    send_after = local(invitation.send_after).replace(tzinfo=None) if invitation else None
+    reschedule = RescheduleForm(send_after=send_after)
     return render_template(
         "recruiter/interview.html",
         view=combined_view(found),
@@ -138,7 +140,7 @@ def reschedule_survey(interview_id: int):
         owned_interview_or_404(interview_id)
         flash("Please give a date and time for sending.", "error")
         return redirect(url_for("recruiter.interview", interview_id=interview_id))
-    send_after = form.send_after.data.replace(tzinfo=UTC)
+    send_after = form.send_after.data.replace(tzinfo=viewer_zone()).astimezone(UTC)
     return survey_action(
         interview_id, lambda invitation: reschedule_invitation(invitation, send_after), "Send time changed."
     )

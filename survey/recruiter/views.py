@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
-from ..services.accounts import sign_in
+from ..services.accounts import AccountError, set_timezone, sign_in
+from ..templating import viewer_zone_name
 from . import bp
-from .forms import LoginForm
+from .forms import AccountForm, LoginForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -58,7 +59,7 @@ def login():
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or home_for(user))
         flash("Wrong email or password.", "error")
-    return render_template("recruiter/login.html", form=form), 200 if request.method == "GET" else 400
+    return render_template("recruiter/login.html", form=form), 400 if request.method == "POST" else 200
 
 
 @bp.post("/logout")
@@ -75,3 +76,21 @@ def logout():
 def home():
     """The staff home page is the interview list."""
     return redirect(home_for(current_user))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """The signed-in user's settings: the time zone their pages show times in."""
+    form = AccountForm(obj=None if request.method == "POST" else current_user)
+    if form.validate_on_submit():
+        try:
+            set_timezone(current_user, form.timezone.data)
+        except AccountError as exc:
+            form.timezone.errors = [*form.timezone.errors, str(exc)]
+        else:
+            flash(f"Times are now shown in {viewer_zone_name()}.", "success")
+            return redirect(url_for("recruiter.account"))
+    status = 400 if request.method == "POST" else 200
+    default_zone = current_app.config["DEFAULT_TIMEZONE"]
+    return render_template("recruiter/account.html", form=form, default_zone=default_zone), status
