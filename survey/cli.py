@@ -38,7 +38,7 @@ data_cli = AppGroup("data", help="Retention and erasure of candidates' personal 
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (default: DEFAULT_TIMEZONE).")
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (else DEFAULT_TIMEZONE).")
 def create_user_command(email: str, role: str, name: str, timezone: str | None) -> None:
     """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
     try:

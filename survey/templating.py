@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, current_app, g
 from flask_login import current_user
 
+from .questions import recruiter_words
+
 
 def zone_named(name: str | None) -> ZoneInfo | None:
     """The IANA zone with this name, or None for an unknown or empty name."""
@@ -77,6 +79,7 @@ def init_templating(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_iso, "iso")
     app.add_template_filter(local, "local")
+    app.add_template_global(recruiter_words, "words")
 
     @app.context_processor
     def company():

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
-from ..questions import TEXT_MAX_CHARS
+from ..questions import DEBRIEF_SCALE_LABELS, TEXT_MAX_CHARS
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -147,11 +147,10 @@ def yes_no(value) -> bool | None:
     raise ValueError("yes, no or blank")
 
 
-def scale_field(label: str, low: str, high: str) -> SelectField:
-    """A 1–5 choice that may be left blank."""
-    choices = [("", "—")] + [(str(n), str(n)) for n in range(1, 6)]
-    choices[1] = ("1", f"1 · {low}")
-    choices[5] = ("5", f"5 · {high}")
+def scale_field(label: str, field: str) -> SelectField:
+    """A 1–5 choice that may be left blank, each point in the words the combined view uses."""
+    words = DEBRIEF_SCALE_LABELS[field]
+    choices = [("", "—")] + [(str(n), f"{n} · {word}") for n, word in enumerate(words, start=1)]
     return SelectField(label, choices=options(choices), coerce=optional_int, validators=[Optional()])
 
 
@@ -173,8 +172,8 @@ def labelled(values: tuple[str, ...]) -> list[tuple[str, str]]:
 class DebriefForm(FlaskForm):
     """The debrief-call notes: every field of DESIGN's mirror table."""
 
-    interest = scale_field("Candidate's interest, as you sensed it", "not at all", "extremely")
-    self_assessment = scale_field("Candidate's own view of how it went, as told", "poorly", "very well")
+    interest = scale_field("Candidate's interest, as you sensed it", "interest")
+    self_assessment = scale_field("Candidate's own view of how it went, as told", "self_assessment")
     next_step_signal = SelectField(
         "Did the hiring manager signal a next step?",
         choices=options([("", "—"), *labelled(NEXT_STEP_SIGNALS)]),
@@ -183,7 +182,7 @@ class DebriefForm(FlaskForm):
     doubts = notes_field("Doubts about the role the candidate raised")
     doubts_cleared = yes_no_field("Were the doubts cleared?")
     process_issues = notes_field("Process issues mentioned")
-    culture_score = scale_field("How the culture came across to the candidate", "badly", "very well")
+    culture_score = scale_field("How the culture came across to the candidate", "culture_score")
     culture_notes = notes_field("Culture notes")
     what_matters = notes_field("What the hiring manager's questions showed matters most")
     red_flags = notes_field("Red flags")
@@ -195,7 +194,7 @@ class DebriefForm(FlaskForm):
         choices=options([("", "—"), *zip(EXPECTED_OUTCOMES, OUTCOME_LABELS, strict=True)]),
         coerce=optional_str,
     )
-    referral_potential = scale_field("Referral potential", "none", "very high")
+    referral_potential = scale_field("Referral potential", "referral_potential")
     open_to_other_roles = yes_no_field("Open to other roles?")
     free_notes = notes_field("Free notes")
 

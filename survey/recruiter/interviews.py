@@ -18,8 +18,8 @@ from ..services.interviews import (
     interview_for,
     list_interviews,
 )
-from ..templating import local, viewer_zone
 from ..services.invitations import cancel_invitation, reschedule_invitation, resend_for_owner
+from ..templating import local, viewer_zone
 from . import bp
 from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
 

@@ -94,7 +94,8 @@ class _Checker:
         if moment.tzinfo is None:
             # Guessing a zone would silently move the interview by hours for someone.
             self.errors[path] = (
-                "Must include a UTC offset (Z or +01:00), e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+                "Must include a UTC offset (Z or +01:00), "
+                "e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
             )
             return None
         return moment.astimezone(UTC)

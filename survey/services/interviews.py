@@ -27,14 +27,14 @@ def scoped(stmt: Select, user: User) -> Select:
 
 
 def interview_details(interview_id: int) -> Select:
-    """One interview with everything its pages and the API show, loaded in a single query."""
+    """One interview with everything its pages and the API show (the timeline history in a second query)."""
     return (
         select(Interview)
         .where(Interview.id == interview_id)
         .options(
             joinedload(Interview.candidate),
             joinedload(Interview.position),
-            joinedload(Interview.invitation),
+            joinedload(Interview.invitation).selectinload(Invitation.history),
             joinedload(Interview.debrief).joinedload(Debrief.updated_by),
             joinedload(Interview.recruiter),
         )
@@ -118,13 +118,23 @@ class CombinedView:
     gaps: list[Gap]
     other_items: list[tuple[Question, Any]]
     candidate_text: list[tuple[str, str]]
-    timeline: list[tuple[str, datetime]]
+    timeline: list[TimelineEntry]
 
     @property
     def anonymous(self) -> bool:
         """The candidate answered but chose anonymity: their answers are not shown here."""
         invitation = self.interview.invitation
         return self.response is None and invitation is not None and invitation.status == "completed"
+
+    @property
+    def scored(self) -> list[Gap]:
+        """The pairs compared by a gap or a rule, in DESIGN's order."""
+        return [gap for gap in self.gaps if gap.pair.kind != "text"]
+
+    @property
+    def text_pairs(self) -> list[Gap]:
+        """The free-text pairs, shown side by side and never scored."""
+        return [gap for gap in self.gaps if gap.pair.kind == "text"]
 
     @property
     def flagged(self) -> int:
@@ -143,14 +153,32 @@ TIMELINE = (
     ("Cancelled", "cancelled_at"),
     ("Link expires", "expires_at"),
 )
+TIMELINE_LABELS = {field: label for label, field in TIMELINE}
 
 
-def invitation_timeline(invitation: Invitation | None) -> list[tuple[str, datetime]]:
-    """The invitation's moments, in time order."""
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One moment of the invitation; `earlier_link` is set for moments of a link since replaced."""
+
+    label: str
+    at: datetime
+    earlier_link: int | None = None
+
+
+def invitation_timeline(invitation: Invitation | None) -> list[TimelineEntry]:
+    """The invitation's moments, earlier links' included, in time order."""
     if invitation is None:
         return []
-    moments = [(label, getattr(invitation, field)) for label, field in TIMELINE]
-    return sorted(((label, at) for label, at in moments if at is not None), key=lambda item: item[1])
+    entries = [
+        TimelineEntry(TIMELINE_LABELS.get(event.moment, event.moment), event.at, event.version)
+        for event in invitation.history
+    ]
+    entries += [
+        TimelineEntry(label, getattr(invitation, field))
+        for label, field in TIMELINE
+        if getattr(invitation, field) is not None
+    ]
+    return sorted(entries, key=lambda entry: entry.at)
 
 
 def combined_view(interview: Interview) -> CombinedView:
@@ -170,6 +198,10 @@ def combined_view(interview: Interview) -> CombinedView:
             for question in CURRENT.scale_questions
             if question.key not in mirrored and question.key in answers
         ],
-        candidate_text=[(q.text, answers[q.key]) for q in CURRENT.text_questions if q.key in answers],
+        candidate_text=[
+            (q.text, answers[q.key])
+            for q in CURRENT.text_questions
+            if q.key in answers and q.key not in mirrored
+        ],
         timeline=invitation_timeline(invitation),
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
 
@@ -220,10 +220,31 @@ def load_invitation(invitation_id: int) -> Invitation | None:
     return db.session.scalar(stmt)
 
 
+# The moments of a link that a resend clears; they are kept as the timeline's history first.
+REPLACED_MOMENTS = (
+    "send_after",
+    "issued_at",
+    "sent_at",
+    "reminded_at",
+    "opened_at",
+    "cancelled_at",
+    "expires_at",
+)
+
+
+def keep_history(invitation: Invitation) -> None:
+    """Copy the current link's moments into the invitation's history before a new link replaces it."""
+    for moment in REPLACED_MOMENTS:
+        at = getattr(invitation, moment)
+        if at is not None and (moment != "send_after" or invitation.issued_at is not None):
+            invitation.history.append(InvitationEvent(version=invitation.version, moment=moment, at=at))
+
+
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
     if invitation.status == "completed":
         raise ValueError("This survey has already been answered.")
+    keep_history(invitation)
     invitation.version += 1
     invitation.status = "scheduled"
     invitation.issued_at = None
