@@ -64,6 +64,13 @@ def survey_link(message) -> str:
     return link_path(links[0])
 
 
+def opt_out_link(message) -> str:
+    """The one-click opt-out link (path only) in an email's text part."""
+    links = [u for u in URL_PATTERN.findall(text_part(message)) if u.endswith("/opt-out")]
+    assert links
+    return link_path(links[0])
+
+
 def text_part(message) -> str:
     """The decoded text/plain part of an email."""
     for part in message.walk():

@@ -57,8 +57,14 @@ def test_recruiter_records_debrief_and_sees_both_sides_with_gap_flagged(
     assert "Copper-lantern phrase from the call" in page
     # Candidate 5, recruiter 1: a +4 gap on interest, flagged; self-assessment agrees, not flagged.
     rows = {cells[0]: (cls, cells) for cls, cells in table_rows(page, "mirror")[1:]}
-    assert rows["Interest in the role"] == ("flagged", ["Interest in the role", "Extremely (5)", "Not at all (1)", "⚑ +4"])
-    assert rows["How well the interview went"] == ("", ["How well the interview went", "Well (4)", "Well (4)", "0"])
+    assert rows["Interest in the role"] == (
+        "flagged",
+        ["Interest in the role", "Extremely (5)", "Not at all (1)", "⚑ +4"],
+    )
+    assert rows["How well the interview went"] == (
+        "",
+        ["How well the interview went", "Well (4)", "Well (4)", "0"],
+    )
     assert "1 item where the candidate and the debrief disagree (⚑)" in page
 
 
