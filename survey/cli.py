@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -23,6 +21,7 @@ from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
 from .services.retention import RetentionError, erase_candidate, purge_expired
+from .stopping import StopRequest
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -101,10 +100,9 @@ def send_due_command() -> None:
 def worker_command(interval: int | None, once: bool) -> None:
     """Run `surveys send-due` in a loop until stopped (SIGTERM or Ctrl-C)."""
     interval = interval or current_app.config["WORKER_INTERVAL_SECONDS"]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopRequest()
     click.echo(f"worker: running every {interval}s")
-    while not stop.is_set():
+    while not stop.requested:
         try:
             summary = send_due()
             if summary.did_something or once:  # quiet passes stay quiet
@@ -116,10 +114,7 @@ def worker_command(interval: int | None, once: bool) -> None:
             db.session.rollback()
         if once:
             break
-        try:
-            stop.wait(interval)
-        except KeyboardInterrupt:
-            break
+        stop.wait(interval)
     click.echo("worker: stopped")
 
 
@@ -214,6 +209,23 @@ def mailcatcher_command(host: str, port: int | None) -> None:
     except OSError as exc:
         message = f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?"
         raise click.ClickException(message) from exc
+
+
+@dev_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+def dev_serve_command(host: str, port: int) -> None:
+    """Run the mail catcher, the worker and the web server until Ctrl-C, which stops all three."""
+    from .dev.supervisor import flask_command, supervise
+
+    code = supervise(
+        [
+            ("mailcatcher", flask_command("dev", "mailcatcher")),
+            ("worker", flask_command("worker")),
+            ("web", flask_command("run", "--host", host, "--port", str(port))),
+        ]
+    )
+    raise SystemExit(code)
 
 
 def init_cli(app: Flask) -> None:
