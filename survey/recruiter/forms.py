@@ -8,9 +8,11 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     PasswordField,
+    SearchField,
     SelectChoice,
     SelectField,
     StringField,
@@ -20,6 +22,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import DEBRIEF_SCALE_LABELS, TEXT_MAX_CHARS
+from ..services.interviews import PAGE_SIZES
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -31,6 +34,14 @@ def options(pairs) -> list[SelectChoice]:
 
 
 ANY = ("", "Any")
+SORTS = [
+    ("date", "Date"),
+    ("candidate", "Candidate"),
+    ("position", "Position"),
+    ("stage", "Stage"),
+    ("status", "Survey status"),
+    ("recruiter", "Recruiter"),
+]
 
 
 class LoginForm(FlaskForm):
@@ -45,25 +56,42 @@ class ActionForm(FlaskForm):
 
 
 class InterviewFilterForm(FlaskForm):
-    """The interview list's filters, read from the query string."""
+    """The interview list's search, filters, order and page size, read from the query string."""
 
     class Meta:
         csrf = False  # a GET form that changes nothing
 
+    q = SearchField("Search", validators=[Optional(), Length(max=200)])
     status = SelectField(
         "Survey status",
         choices=options([ANY, *((s, s.replace("_", " ").capitalize()) for s in INVITATION_STATUSES)]),
         validators=[Optional()],
+        default="",
     )
-    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()])
-    position = SelectField("Position", choices=options([ANY]), validators=[Optional()])
-
-    def offer(self, stages: list[str], positions: list[tuple[int, str]]) -> None:
-        """Fill the stage and position menus with what the user's interviews use."""
-        self.stage.choices = options([ANY, *((stage, stage) for stage in stages)])
-        self.position.choices = options([ANY, *((str(pid), label) for pid, label in positions)])
-
+    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()], default="")
+    position = SelectField("Position", choices=options([ANY]), validators=[Optional()], default="")
+    department = SelectField("Department", choices=options([ANY]), validators=[Optional()], default="")
+    recruiter = SelectField("Recruiter", choices=options([ANY]), validators=[Optional()], default="")
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
     needs_debrief = BooleanField("Needs a debrief")
+    sort = SelectField("Sort by", choices=options(SORTS), validators=[Optional()], default="date")
+    direction = SelectField(
+        "Order", choices=options([("desc", "Descending"), ("asc", "Ascending")]), default="desc"
+    )
+    per_page = SelectField(
+        "Per page",
+        choices=options((str(n), str(n)) for n in PAGE_SIZES),
+        validators=[Optional()],
+        default="25",
+    )
+
+    def offer(self, choices) -> None:
+        """Fill the menus with what the user's interviews use (recruiters for hr/admin only)."""
+        self.stage.choices = options([ANY, *((stage, stage) for stage in choices.stages)])
+        self.position.choices = options([ANY, *((str(pid), label) for pid, label in choices.positions)])
+        self.department.choices = options([ANY, *((name, name) for name in choices.departments if name)])
+        self.recruiter.choices = options([ANY, *((str(uid), name) for uid, name in choices.recruiters)])
 
 
 def with_zone(moment: datetime | None, zone: tzinfo) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -12,6 +12,7 @@ from ..models import ROLES
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
 from ..services.intake import create_interview, validate_interview
 from ..services.interviews import (
+    PER_PAGE,
     InterviewFilters,
     combined_view,
     filter_choices,
@@ -32,29 +33,52 @@ def owned_interview_or_404(interview_id: int):
     return interview
 
 
+def _valid(field, cast=None):
+    """A field's value if it passed validation and is not blank, else None ("any")."""
+    if field.errors or field.data in (None, ""):
+        return None
+    return cast(field.data) if cast else field.data
+
+
+def _day_start(day: date | None) -> datetime | None:
+    """Midnight of a day in the viewer's time zone, as a UTC instant."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.min, tzinfo=viewer_zone()).astimezone(UTC)
+
+
 def read_filters(form: InterviewFilterForm) -> InterviewFilters:
-    """The filters the form's valid fields ask for (an unknown value means "any")."""
+    """The search and filters the form's valid fields ask for (an unknown value means "any")."""
     form.validate()
-    position = form.position.data if not form.position.errors else ""
+    position = _valid(form.position) or ""
+    recruiter = _valid(form.recruiter) or ""
+    date_to = _valid(form.date_to)
     return InterviewFilters(
-        status=form.status.data if not form.status.errors else None,
-        stage=form.stage.data if not form.stage.errors else None,
-        position_id=int(position) if position and position.strip().isdigit() else None,
+        q=_valid(form.q) or "",
+        status=_valid(form.status),
+        stage=_valid(form.stage),
+        position_id=int(position) if position.strip().isdigit() else None,
+        recruiter_id=int(recruiter) if recruiter.strip().isdigit() else None,
+        department=_valid(form.department),
+        ends_from=_day_start(_valid(form.date_from)),
+        ends_before=_day_start(date_to + timedelta(days=1)) if date_to else None,
         needs_debrief=bool(form.needs_debrief.data),
+        sort=_valid(form.sort) or "date",
+        descending=form.direction.data != "asc",
+        per_page=int(_valid(form.per_page) or PER_PAGE),
     )
 
 
 @bp.get("/interviews")
 @role_required(*ROLES)
 def interviews():
-    """The user's interviews, newest first, filtered and paginated."""
-    stages, positions = filter_choices(current_user)
+    """The user's interviews: searched, filtered, sorted and paged as the query string says."""
     form = InterviewFilterForm(formdata=request.args)
-    form.offer(stages, positions)
+    form.offer(filter_choices(current_user))
     filters = read_filters(form)
     page = list_interviews(current_user, filters, requested_page())
     args = {key: value for key, value in request.args.items() if key != "page"}
-    return render_template("recruiter/interviews.html", form=form, page=page, args=args)
+    return render_template("recruiter/interviews.html", form=form, page=page, args=args, filters=filters)
 
 
 @bp.route("/interviews/new", methods=["GET", "POST"])
