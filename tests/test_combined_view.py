@@ -3,14 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from test_recruiter_workspace import record_debrief
 
 from helpers import sign_in, survey_link, table_rows
 from survey.extensions import db
 from survey.models import Debrief
 from survey.questions import MIRROR, SCALE_PAIRS, V1, compare
 from survey.services.invitations import resend_invitation, send_due
-
-from test_recruiter_workspace import record_debrief
 
 
 def combined_rows(client, interview_id: int) -> dict[str, tuple[str, list[str]]]:
