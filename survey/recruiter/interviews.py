@@ -18,8 +18,10 @@ from ..services.interviews import (
     filter_choices,
     interview_for,
     list_interviews,
+    sees_all,
 )
 from ..services.invitations import cancel_invitation, reschedule_invitation, resend_for_owner
+from ..services.reassignment import ReassignError, active_recruiters, reassign_interview
 from ..templating import local, viewer_zone
 from . import bp
 from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
@@ -112,10 +114,28 @@ def interview(interview_id: int):
     return render_template(
         "recruiter/interview.html",
         view=combined_view(found),
+        recruiters=active_recruiters() if sees_all(current_user) else [],
         is_owner=found.recruiter_id == current_user.id,
         action_form=ActionForm(),
         reschedule_form=reschedule,
     )
+
+
+@bp.post("/interviews/<int:interview_id>/reassign")
+@role_required("hr", "admin")
+def reassign(interview_id: int):
+    """Give the interview to another active recruiter (audited)."""
+    found = interview_for(current_user, interview_id)
+    if found is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        reassign_interview(found, request.form.get("recruiter_id", type=int), current_user)
+        flash(f"{found.recruiter.name} now owns this interview.", "success")
+    except ReassignError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("recruiter.interview", interview_id=interview_id))
 
 
 def survey_action(interview_id: int, action, done: str):
