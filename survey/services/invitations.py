@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
+from ..mailing import reply_to_address
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
@@ -39,15 +40,26 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
+def first_name(name: str) -> str:
+    """The name to greet a candidate by: the first word of their name."""
+    return (name or "").split(" ", 1)[0] or name
+
+
+def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
+    """Until when the emailed link works: the expiry once sent, else a full period from now."""
+    return invitation.expires_at or now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+
+
 def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
     """Write the invitation or reminder email to the outbox."""
+    now = now or utcnow()
     interview = invitation.interview
-    company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
+    name = first_name(interview.candidate.name)
     subject = (
-        f"How was your interview with {company}?"
+        f"How was your {interview.stage} interview, {name}?"
         if kind == "invitation"
-        else f"Reminder: two minutes on your interview with {company}"
+        else f"Reminder: how was your {interview.stage} interview, {name}?"
     )
     enqueue(
         kind,
@@ -55,15 +67,18 @@ def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None
         subject,
         "survey_invitation",
         {
-            "candidate_name": interview.candidate.name,
+            "first_name": name,
             "position_title": interview.position.title,
             "stage": interview.stage,
             "survey_url": survey_url(invitation),
             "opt_out_url": unsubscribe,
             "is_reminder": kind == "reminder",
+            "valid_until": link_valid_until(invitation, now),
+            "subject": subject,
         },
         invitation=invitation,
         headers={
+            "Reply-To": reply_to_address(),
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
