@@ -86,6 +86,15 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # Strict-Transport-Security max-age; 0 sends no header (plain-HTTP development).
     HSTS_MAX_AGE_SECONDS = 0
+    # Responses compressed by the app (Flask-Compress); a proxy that compresses can take this over.
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "image/svg+xml",
+    ]
     # Where development keeps caught mail (None: no mail viewer).
     DEV_MAIL_DIR: str | None = None
 
