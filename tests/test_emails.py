@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 
 from config import DevelopmentConfig
-from helpers import free_port, survey_link, text_part
+from helpers import free_port, text_part
 from survey import create_app
 from survey.dev.mailcatcher import OneLineMailbox, ensure_maildir
 from survey.extensions import db
