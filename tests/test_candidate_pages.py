@@ -1,4 +1,4 @@
-"""The candidate's side as they meet it: what the survey is about, consent first, after sending, opting out."""
+"""The candidate's side: what the survey is about, consent first, after sending, opting out."""
 
 from datetime import timedelta
 

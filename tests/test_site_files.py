@@ -1,4 +1,4 @@
-"""What independent tools check: compression, static caching, noindex, robots.txt, valid times, captions, titles."""
+"""What independent tools check: compression, caching, noindex, robots.txt, valid times, captions, titles."""
 
 import re
 import zlib
