@@ -16,13 +16,13 @@ def test_a_recruiter_finds_an_interview_by_typing_part_of_a_name(
     for name in ("Wendy Ashford", "Bob Builder", "Carla Diaz"):
         make_interview(candidate={"name": name, "email": f"{name.split()[0].lower()}@example.org"})
     page = signed_in_page(recruiter)
-    page.get_by_label("Search").fill("ashf")
-    page.get_by_label("Search").press("Enter")
+    page.get_by_role("searchbox", name="Search").fill("ashf")
+    page.get_by_role("searchbox", name="Search").press("Enter")
     page.wait_for_load_state()
     assert "q=ashf" in page.url
     rows = page.locator("table tbody tr")
     assert rows.count() == 1 and rows.first.get_by_role("link", name="Wendy Ashford").is_visible()
-    page.get_by_role("link", name="Date").click()  # sort by date, keeping the search
+    page.get_by_role("link", name="Date", exact=True).click()  # sort by date, keeping the search
     assert "q=ashf" in page.url and "sort=date" in page.url
     assert_accessible(page)
 
