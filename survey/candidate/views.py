@@ -59,14 +59,15 @@ def blank_questions_html(company: str, version: int) -> Markup:
     return Markup(html)
 
 
-def render_survey(link: SurveyLink, form=None, status: int = 200, notice: str | None = None):
-    """The survey form for the link's interview, with any answers already given kept in it."""
+def render_survey(link: SurveyLink | None, form=None, status: int = 200, notice: str | None = None):
+    """The survey form for the link's interview (None: the database could not say which), with any
+    answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
     sent_back = form is not None
     return (
         render_template(
             "candidate/take_survey.html",
-            interview=link.invitation.interview,
+            interview=link.invitation.interview if link and link.invitation else None,
             form=form,
             answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
             errors=form.errors if sent_back else {},
@@ -96,7 +97,7 @@ def take_survey(token: str):
     except OperationalError:
         # The database is unreachable: whatever the candidate typed goes back to them.
         db.session.rollback()
-        if request.method != "POST" or link is None:
+        if request.method != "POST":
             raise
         current_app.logger.exception("database unavailable while saving a survey")
         return render_survey(link, form, 503, RETRY_NOTICE)
