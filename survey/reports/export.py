@@ -149,13 +149,13 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
             low, high = (round(gap.mean - margin, 3), round(gap.mean + margin, 3)) if margin else ("", "")
             yield [dimension, group.label, f"gap:{key}", round(gap.mean, 3), gap.n, low, high]
             yield [dimension, group.label, f"flagged:{key}", group.flagged[key], gap.n, "", ""]
-    yield [
-        dimension,
-        group.label,
-        "next_step_mismatches",
-        group.next_step_mismatches,
-        group.next_step_checked,
-    ]
+    rules = (
+        ("next_step_mismatches", group.next_step_mismatches, group.next_step_checked),
+        ("doubts_cleared_mismatches", group.doubts_mismatches, group.doubts_checked),
+        ("referral_mismatches", group.referral_mismatches, group.referral_checked),
+    )
+    for name, mismatches, checked in rules:
+        yield [dimension, group.label, name, mismatches, checked]
 
 
 def _months_with_enough_anonymous(report: Report) -> set[str]:
