@@ -97,6 +97,8 @@ def test_hr_filters_by_recruiter_department_and_dates_and_sees_the_recruiter_col
     assert names_in_order(dated.get_data(as_text=True)) == ["Bob Wendell", "Wendy Ashford", "Carl Diaz"]
     bad = client.get("/interviews?date_from=soon")
     assert bad.status_code == 200 and "could not be read" in bad.get_data(as_text=True)
+    edges = client.get("/interviews?date_from=0001-01-01&date_to=9999-12-31")
+    assert edges.status_code == 200 and len(names_in_order(edges.get_data(as_text=True))) == 6
 
 
 def test_recruiters_get_no_recruiter_filter_and_cannot_use_it_to_see_others(client, staff, make_interview):

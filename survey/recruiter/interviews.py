@@ -42,11 +42,17 @@ def _valid(field, cast=None):
     return cast(field.data) if cast else field.data
 
 
-def _day_start(day: date | None) -> datetime | None:
-    """Midnight of a day in the viewer's time zone, as a UTC instant."""
+def _day_start(day: date | None, days_later: int = 0) -> datetime | None:
+    """Midnight of a day (plus some days) in the viewer's time zone, as a UTC instant; None for
+    no day or one at the very edge of the calendar (year 1 or 9999), which bounds nothing."""
     if day is None:
         return None
-    return datetime.combine(day, time.min, tzinfo=viewer_zone()).astimezone(UTC)
+    try:
+        return datetime.combine(day + timedelta(days=days_later), time.min, tzinfo=viewer_zone()).astimezone(
+            UTC
+        )
+    except OverflowError:
+        return None
 
 
 def read_filters(form: InterviewFilterForm) -> InterviewFilters:
@@ -54,7 +60,6 @@ def read_filters(form: InterviewFilterForm) -> InterviewFilters:
     form.validate()
     position = _valid(form.position) or ""
     recruiter = _valid(form.recruiter) or ""
-    date_to = _valid(form.date_to)
     return InterviewFilters(
         q=_valid(form.q) or "",
         status=_valid(form.status),
@@ -63,7 +68,7 @@ def read_filters(form: InterviewFilterForm) -> InterviewFilters:
         recruiter_id=int(recruiter) if recruiter.strip().isdigit() else None,
         department=_valid(form.department),
         ends_from=_day_start(_valid(form.date_from)),
-        ends_before=_day_start(date_to + timedelta(days=1)) if date_to else None,
+        ends_before=_day_start(_valid(form.date_to), days_later=1),
         needs_debrief=bool(form.needs_debrief.data),
         sort=_valid(form.sort) or "date",
         descending=form.direction.data != "asc",
