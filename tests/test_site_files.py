@@ -94,3 +94,14 @@ def test_titles_say_error_first_and_tell_thanks_from_already_answered(client, se
     assert "<title>Your interview with Acme Test Co</title>" in page
     sent_back = client.post(path, data={"csrf_token": session_csrf(client), "nps": "5"})
     assert "<title>Error: Your interview with Acme Test Co</title>" in sent_back.get_data(as_text=True)
+
+
+def test_a_debrief_sent_back_with_an_error_says_error_in_its_title(client, staff, make_interview):
+    interview = make_interview()
+    sign_in(client, staff["owner"].email)
+    page = client.post(
+        f"/interviews/{interview.id}/debrief",
+        data={"csrf_token": session_csrf(client), "interest": "9", "red_flag_severity": "none"},
+    )
+    assert page.status_code == 400
+    assert f"<title>Error: Debrief · {interview.candidate.name}</title>" in page.get_data(as_text=True)
