@@ -7,7 +7,7 @@ export SURVEY_CONFIG ?= development
 # The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
 RUN_PORT ?= 5000
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ lint: install
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
-bench: bench-survey bench-mail bench-reports
+bench: bench-survey bench-mail bench-reports bench-throttle
 
 bench-survey: install
 	$(BIN)/python -m bench.survey_http sqlite
@@ -56,6 +56,9 @@ bench-survey: install
 bench-mail: install
 	$(BIN)/python -m bench.mail sqlite
 	$(BIN)/python -m bench.mail postgresql
+
+bench-throttle: install
+	$(BIN)/python -m bench.throttle_storage
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -298,4 +298,3 @@ def compare(pair: MirrorPair, answers: dict[str, Any], debrief: Any) -> Gap:
 def perception_gaps(answers: dict[str, Any], debrief: Any) -> list[Gap]:
     """Every mirrored pair compared, in the order of MIRROR."""
     return [compare(pair, answers, debrief) for pair in MIRROR]
-

@@ -48,10 +48,14 @@ def test_a_user_sets_their_time_zone_on_the_account_page(client, staff):
     sign_in(client, staff["owner"].email)
     page = client.get("/account").get_data(as_text=True)
     assert "Now: <strong>UTC</strong>" in page
-    saved = client.post("/account", data={"csrf_token": csrf_token(page), "timezone": "Europe/Berlin"})
+    saved = client.post(
+        "/account/timezone", data={"csrf_token": csrf_token(page), "timezone": "Europe/Berlin"}
+    )
     assert saved.status_code == 302
     assert "times in Europe/Berlin" in client.get("/interviews").get_data(as_text=True)
-    refused = client.post("/account", data={"csrf_token": csrf_token(page), "timezone": "Nowhere/Land"})
+    refused = client.post(
+        "/account/timezone", data={"csrf_token": csrf_token(page), "timezone": "Nowhere/Land"}
+    )
     assert refused.status_code == 400
     assert db.session.get(User, staff["owner"].id).timezone == "Europe/Berlin"
 

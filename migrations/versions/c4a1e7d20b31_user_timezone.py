@@ -1,7 +1,7 @@
 """user time zone
 
 Revision ID: c4a1e7d20b31
-Revises: 86182fb676eb
+Revises: c41d7e2a9b14
 Create Date: 2026-11-29 12:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4a1e7d20b31'
-down_revision = '86182fb676eb'
+down_revision = 'c41d7e2a9b14'
 branch_labels = None
 depends_on = None
 
