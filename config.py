@@ -180,6 +180,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Debrief <surveys@localhost>")
+    # Where candidates' replies go (named on the expired-link page); empty: the sender's address.
+    MAIL_REPLY_TO = os.environ.get("MAIL_REPLY_TO", "")
     # Mail is really sent in every environment; development points at a local catcher.
     MAIL_SUPPRESS_SEND = False
     MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
@@ -209,6 +211,8 @@ class Config:
     RATELIMIT_SURVEY = os.environ.get("RATELIMIT_SURVEY", "30 per minute; 300 per hour")
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "300 per minute")
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
+    # IANA zone staff pages use for a user who has not chosen one.
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "UTC").strip() or "UTC"
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"
@@ -223,6 +227,15 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # Strict-Transport-Security max-age; 0 sends no header (plain-HTTP development).
     HSTS_MAX_AGE_SECONDS = 0
+    # Responses compressed by the app (Flask-Compress); a proxy that compresses can take this over.
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "image/svg+xml",
+    ]
     # Single sign-on with OpenID Connect: on when OIDC_ISSUER is set (discovery from its well-known URL).
     OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
     OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()

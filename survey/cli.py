@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,11 +18,12 @@ from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
-from .services.accounts import AccountError, create_api_key, create_user
+from .services.accounts import AccountError, check_timezone, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
 from .services.retention import RetentionError, erase_candidate, purge_expired
+from .stopping import StopRequest
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -41,13 +40,18 @@ secrets_cli = AppGroup("secrets", help="Secret keys.")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-def create_user_command(email: str, role: str, name: str) -> None:
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (else DEFAULT_TIMEZONE).")
+def create_user_command(email: str, role: str, name: str, timezone: str | None) -> None:
     """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
+    try:
+        check_timezone(timezone)  # before asking for a password
+    except AccountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from exc
     password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        user = create_user(email, name, role, password)
+        user = create_user(email, name, role, password, timezone)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email}.")
@@ -116,10 +120,9 @@ def send_due_command() -> None:
 def worker_command(interval: int | None, once: bool) -> None:
     """Run `surveys send-due` in a loop until stopped (SIGTERM or Ctrl-C)."""
     interval = interval or current_app.config["WORKER_INTERVAL_SECONDS"]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopRequest()
     click.echo(f"worker: running every {interval}s")
-    while not stop.is_set():
+    while not stop.requested:
         try:
             summary = send_due()
             if summary.did_something or once:  # quiet passes stay quiet
@@ -131,10 +134,7 @@ def worker_command(interval: int | None, once: bool) -> None:
             db.session.rollback()
         if once:
             break
-        try:
-            stop.wait(interval)
-        except KeyboardInterrupt:
-            break
+        stop.wait(interval)
     click.echo("worker: stopped")
 
 
@@ -236,6 +236,23 @@ def mailcatcher_command(host: str, port: int | None) -> None:
     except OSError as exc:
         message = f"cannot listen on {host}:{port} ({exc.strerror}); is another one running?"
         raise click.ClickException(message) from exc
+
+
+@dev_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+def dev_serve_command(host: str, port: int) -> None:
+    """Run the mail catcher, the worker and the web server until Ctrl-C, which stops all three."""
+    from .dev.supervisor import flask_command, supervise
+
+    code = supervise(
+        [
+            ("mailcatcher", flask_command("dev", "mailcatcher")),
+            ("worker", flask_command("worker")),
+            ("web", flask_command("run", "--host", host, "--port", str(port))),
+        ]
+    )
+    raise SystemExit(code)
 
 
 def init_cli(app: Flask) -> None:

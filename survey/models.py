@@ -90,6 +90,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # IANA time zone name ("Europe/Berlin") staff pages show times in; None: DEFAULT_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Part of every session cookie; bumping it ends every session signed in before.
     session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -165,6 +167,8 @@ class Interview(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    # When the recruiter marked this interview's lead as contacted (None: not yet).
+    lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     candidate: Mapped[Candidate] = relationship()
@@ -201,6 +205,24 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     interview: Mapped[Interview] = relationship(back_populates="invitation")
+    history: Mapped[list[InvitationEvent]] = relationship(
+        back_populates="invitation", order_by="InvitationEvent.at", cascade="all, delete-orphan"
+    )
+
+
+class InvitationEvent(db.Model):
+    """A moment of an earlier link (sent, reminded, opened …) kept when a new link replaced it."""
+
+    __tablename__ = "invitation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The Invitation column it was copied from: "sent_at", "reminded_at", "opened_at" …
+    moment: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="history")
 
 
 class Response(db.Model):

@@ -320,6 +320,21 @@ def test_systematic_perception_gap_is_a_finding(app, respond, recruiter):
     assert gaps and "over-read" in gaps[0].text
 
 
+def test_rule_pairs_are_counted_by_their_rules_in_the_perception_gaps(app, respond, recruiter):
+    # 6 doubts "cleared" with role clarity 2 (flagged) and 2 with clarity 4; referral 5 for
+    # 3 detractors (flagged), 3 promoters and 2 passives; nobody gave a 1–5 number for the 0–10 nps.
+    for index in range(8):
+        interview = respond(
+            stage="Onsite", consent="named", role_clarity=2 if index < 6 else 4, nps=(3, 10, 7)[index % 3]
+        )
+        db.session.add(Debrief(interview_id=interview.id, doubts_cleared=True, referral_potential=5))
+    db.session.commit()
+    onsite = next(group for group in build_report(ReportFilters()).gaps["stage"] if group.label == "Onsite")
+    assert (onsite.doubts_mismatches, onsite.doubts_checked) == (6, 8)
+    assert (onsite.referral_mismatches, onsite.referral_checked) == (3, 8)
+    assert "nps" not in onsite.gaps  # a 0–10 score is never subtracted from a 1–5 one
+
+
 def test_recurring_themes_reported_without_names(app, respond):
     for _ in range(5):
         respond(stage="Onsite", improve="The interview started late. Hugo Manager never apologised.")

@@ -243,6 +243,12 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
         group.next_step_mismatches,
         group.next_step_checked,
     )
+    rules = (
+        ("doubts_cleared", "doubts_cleared_mismatches", group.doubts_mismatches, group.doubts_checked),
+        ("nps", "referral_mismatches", group.referral_mismatches, group.referral_checked),
+    )
+    for item, name, mismatches, checked in rules:
+        yield _row(dimension, group, item, name, mismatches, checked)
 
 
 def _months_with_enough_anonymous(report: Report) -> set[str]:

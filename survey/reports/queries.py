@@ -330,6 +330,11 @@ class GapFigures:
     flagged: dict[str, int]
     next_step_checked: int
     next_step_mismatches: int
+    # DESIGN's other rule pairs: doubts cleared vs role clarity, referral potential vs nps.
+    doubts_checked: int
+    doubts_mismatches: int
+    referral_checked: int
+    referral_mismatches: int
     hidden: bool = False
     lower: dict[str, int] = field(default_factory=dict)  # pairs with the candidate below the recruiter
     higher: dict[str, int] = field(default_factory=dict)
@@ -341,7 +346,14 @@ def _gap_rows(filters: ReportFilters) -> Any:
     for pair in SCALE_PAIRS:
         gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
         columns.append(gap.label(pair.survey_key))
-    columns += [Response.answers["next_steps"].as_integer().label("next_steps"), Debrief.next_step_signal]
+    columns += [
+        Response.answers["next_steps"].as_integer().label("next_steps"),
+        Debrief.next_step_signal,
+        Response.answers["role_clarity"].as_integer().label("role_clarity"),
+        Debrief.doubts_cleared,
+        Response.answers["nps"].as_integer().label("nps"),
+        Debrief.referral_potential,
+    ]
     statement = (
         select(*columns)
         # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
@@ -375,8 +387,31 @@ def _gap_cells(rows: Any) -> Any:
     checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
     columns.append(func.sum(case((checked, 1))).label("next_checked"))
     columns.append(func.sum(case((mismatch, 1))).label("next_mismatch"))
+    columns += _rule_sums(rows)
     statement = select(*columns).group_by(rows.c.stage, rows.c.recruiter_id)
     return statement.cte("gap_cells").prefix_with("MATERIALIZED")
+
+
+def _rule_sums(rows: Any) -> list[ColumnElement]:
+    """Per cell, how many pairs each of the other two rules could judge and how many it flags
+    (the rules of questions.doubts_mismatch and questions.referral_mismatch, in SQL)."""
+    clarity, cleared = rows.c.role_clarity, rows.c.doubts_cleared
+    nps, referral = rows.c.nps, rows.c.referral_potential
+    rules = {
+        "doubts": (
+            and_(cleared.is_not(None), clarity.is_not(None)),
+            and_(cleared.is_(True), clarity <= 2),
+        ),
+        "referral": (
+            and_(referral.is_not(None), nps.is_not(None)),
+            or_(and_(referral >= 4, nps <= 6), and_(referral <= 2, nps >= 9)),
+        ),
+    }
+    columns = []
+    for name, (checked, mismatch) in rules.items():
+        columns.append(func.sum(case((checked, 1))).label(f"{name}_checked"))
+        columns.append(func.sum(case((mismatch, 1))).label(f"{name}_mismatch"))
+    return columns
 
 
 GAP_PARTS = ("n", "total", "squares", "flagged", "lower", "higher")
@@ -385,6 +420,10 @@ GAP_SUMS = (
     *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in GAP_PARTS),
     "next_checked",
     "next_mismatch",
+    "doubts_checked",
+    "doubts_mismatch",
+    "referral_checked",
+    "referral_mismatch",
 )
 
 
@@ -432,6 +471,10 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
                 next_step_mismatches=m["next_mismatch"],
                 lower={p.survey_key: m[f"{p.survey_key}__lower"] for p in SCALE_PAIRS},
                 higher={p.survey_key: m[f"{p.survey_key}__higher"] for p in SCALE_PAIRS},
+                doubts_checked=m["doubts_checked"],
+                doubts_mismatches=m["doubts_mismatch"],
+                referral_checked=m["referral_checked"],
+                referral_mismatches=m["referral_mismatch"],
             )
         )
     for groups in result.values():
