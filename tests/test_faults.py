@@ -3,17 +3,21 @@
 import asyncio
 import signal
 import threading
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
-from processes import seed_invitations, start_flask, survey_paths
-from sqlalchemy import select, update
+from processes import Gunicorn, HttpSession, TempPostgres, seed_invitations, start_flask, survey_paths
+from sqlalchemy import select, text, update
 
 from config import TestingConfig
-from helpers import CollectingHandler, SmtpServer, csrf_token
+from helpers import CollectingHandler, SmtpServer, csrf_token, free_port
 from survey import create_app
 from survey.extensions import db
 from survey.models import OutboxMessage, Response, utcnow
+from survey.services.accounts import create_api_key, create_user
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +161,124 @@ def test_database_down_at_submit_shows_a_retry_page_with_the_answers_kept(app, c
         assert db.session.scalars(select(Response)).all() == []
     # Once the database is back, the same answers go through.
     assert client.post(path, data=answers).status_code == 200
+
+
+# --- A real database outage under gunicorn ----------------------------------------------------
+
+
+@pytest.fixture
+def outage_app():
+    """The app on a PostgreSQL server of this test's own, which the test stops and starts."""
+    if not TempPostgres.available():
+        pytest.skip("needs PostgreSQL's server programs (scripts/pg-temp)")
+    with TempPostgres() as postgres:
+
+        class Config(TestingConfig):
+            SQLALCHEMY_DATABASE_URI = postgres.url
+            MAIL_PORT = free_port()
+
+        app = create_app(Config)
+        with app.app_context():
+            db.create_all()
+            yield app, postgres
+            db.session.remove()
+            db.engine.dispose()
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """Poll `condition` until it returns something true (bounded); returns that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def backend_waiting_on_a_lock(url: str) -> bool:
+    """Whether some PostgreSQL backend is blocked waiting for a lock (a request held mid-query)."""
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as connection:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return connection.execute(waiting).fetchone()[0] > 0
+
+
+def assert_unavailable(answer, json_body: bool = False) -> None:
+    status, headers, body = answer
+    assert status == 503, (status, body[:300])
+    assert headers["Retry-After"] == "30"
+    assert "Traceback" not in body
+    if json_body:
+        assert headers["Content-Type"].startswith("application/json") and "unavailable" in body
+    else:
+        assert "Temporarily unavailable" in body
+        assert "Sign out" not in body  # the page was built without looking up the signed-in user
+
+
+@pytest.mark.postgres
+def test_database_outage_answers_503_with_retry_after_on_every_route_signed_in_or_not(outage_app):
+    app, postgres = outage_app
+    create_user("hilda.hr@example.com", "Hilda HR", "hr", "password-123")
+    rita = create_user("rita.recruiter@example.com", "Rita Recruiter", "recruiter", "password-123")
+    [interview_id] = seed_invitations(1, rita, status="sent")
+    [survey_path] = survey_paths([interview_id])
+    _, api_key = create_api_key("ATS")
+    db.session.remove()
+    db.engine.dispose()  # the test holds no connection of its own into the outage
+
+    with Gunicorn(app, workers=1, threads=4) as server:
+        hr, recruiter, visitor = HttpSession(server), HttpSession(server), HttpSession(server)
+        hr.sign_in("hilda.hr@example.com", "password-123")
+        recruiter.sign_in("rita.recruiter@example.com", "password-123")
+        assert hr.get("/reports")[0] == 200 and recruiter.get(f"/interviews/{interview_id}")[0] == 200
+        _, _, login_page = visitor.get("/login")
+        login_csrf = csrf_token(login_page)
+
+        # The database goes away under a request that is waiting on it (its connection is cut).
+        holder = psycopg.connect(postgres.url.replace("postgresql+psycopg", "postgresql"))
+        holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            in_flight = pool.submit(hr.get, "/interviews")
+            wait_for(lambda: backend_waiting_on_a_lock(postgres.url), what="the request to wait on the lock")
+            postgres.stop()
+            assert_unavailable(in_flight.result(timeout=60))
+        holder.close()
+
+        # While it is down: every page, signed in or not, answers the same 503.
+        for session, path in [
+            (hr, "/reports"),
+            (hr, "/reports/export.csv"),
+            (hr, "/interviews"),
+            (hr, "/no-such-page"),
+            (recruiter, "/"),
+            (recruiter, f"/interviews/{interview_id}"),
+            (recruiter, f"/interviews/{interview_id}/debrief"),
+            (recruiter, "/leads"),
+            (visitor, survey_path),
+        ]:
+            assert_unavailable(session.get(path))
+        form = {"csrf_token": login_csrf, "email": "hilda.hr@example.com", "password": "password-123"}
+        assert_unavailable(visitor.request("POST", "/login", form))
+        bearer = {"Authorization": f"Bearer {api_key}"}
+        assert_unavailable(server.get(f"/api/v1/interviews/{interview_id}", headers=bearer), json_body=True)
+        assert_unavailable(server.get("/healthz"), json_body=True)
+
+        # Back again: the very first request succeeds (stale pooled connections are replaced).
+        postgres.start()
+        assert hr.get("/reports")[0] == 200
+        assert recruiter.get(f"/interviews/{interview_id}")[0] == 200
+
+    log = server.output()
+    assert "Error handling request" not in log, log
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.postgres
+def test_a_connection_cut_after_the_last_query_ends_the_request_quietly_and_the_next_one_works(app):
+    """The end-of-request ROLLBACK on a connection the server has just closed is not an error."""
+    with app.app_context():  # a request's own context: its teardown removes its session
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with db.engine.connect() as other:
+            assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
+    # Leaving the context above raised nothing; the dead connection was dropped, not reused.
+    assert db.session.execute(text("SELECT 1")).scalar() == 1
