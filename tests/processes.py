@@ -89,6 +89,17 @@ def survey_paths(invitation_ids: list[int]) -> list[str]:
     return [f"/s/{make_survey_token(i, 1)}" for i in invitation_ids]
 
 
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """Poll `condition` until it returns something true (bounded polling, not a sleep); returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def app_env(app: Flask, **extra: str) -> dict[str, str]:
     """Environment for a child process that uses this test's database and SMTP port."""
     env = dict(os.environ)

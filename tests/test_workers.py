@@ -1,14 +1,20 @@
 """Several sending workers at once, as separate processes, against a real SMTP server."""
 
+import asyncio
+import signal
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from processes import seed_invitations, start_flask
+from processes import seed_invitations, start_flask, wait_for
 from sqlalchemy import func, select
 
+from helpers import CollectingHandler, SmtpServer, free_port
 from survey.extensions import db
 from survey.models import Invitation, OutboxMessage, utcnow
+from survey.outbox import Lease, claim_batch
+from survey.services.invitations import issue_due_invitations, send_due
 
 pytestmark = pytest.mark.slow
 
@@ -46,9 +52,6 @@ def test_three_workers_at_once_send_each_of_500_invitations_exactly_once(app, re
 @pytest.mark.postgres
 def test_a_claimed_batch_is_skipped_not_waited_for_by_another_process(app, recruiter):
     """Row locks, not luck: while one transaction holds a batch, another claims the next one."""
-    from survey.outbox import claim_batch
-    from survey.services.invitations import issue_due_invitations
-
     seed_invitations(10, recruiter)
     issue_due_invitations(utcnow())
     app.config["OUTBOX_BATCH_SIZE"] = 4
@@ -58,8 +61,96 @@ def test_a_claimed_batch_is_skipped_not_waited_for_by_another_process(app, recru
     ).scalars()
     held = set(locked)
 
-    claimed = {message.id for message in claim_batch(utcnow() + timedelta(seconds=1))}
+    claimed = {message.id for message in claim_batch(Lease(utcnow))}
 
     holder.rollback()
     holder.close()
     assert len(claimed) == 4 and not claimed & held
+
+
+class PacedHandler(CollectingHandler):
+    """A slow SMTP server: each message takes at least `pace` seconds, and its arrival time is noted."""
+
+    def __init__(self, pace: float):
+        super().__init__()
+        self.pace = pace
+        self.arrivals: list[float] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.pace)  # the slowness under test, not a wait for the test's sake
+        self.arrivals.append(time.monotonic())
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def slow_and_fast_smtp():
+    """Two SMTP servers on loopback: a slow one (0.3 s a message) and a normal one."""
+    slow, fast = SmtpServer(free_port()), SmtpServer(free_port())
+    slow.handler = PacedHandler(pace=0.3)
+    for server in (slow, fast):
+        server.start()
+    yield slow, fast
+    for server in (slow, fast):
+        server.stop()
+
+
+def test_a_pass_slower_than_its_lease_keeps_its_batch_and_no_message_goes_out_twice(
+    app, recruiter, slow_and_fast_smtp
+):
+    """Worker A sends a 36-message batch through a slow server (over 10 s, lease 4 s) while
+    worker B polls every second for anything due: A's renewed lease keeps B off its batch."""
+    slow, fast = slow_and_fast_smtp
+    seed_invitations(108, recruiter)
+    env = {"OUTBOX_BATCH_SIZE": "36", "OUTBOX_CLAIM_SECONDS": "4"}
+
+    slow_worker = start_flask(app, "surveys", "send-due", MAIL_PORT=str(slow.port), **env)
+    wait_for(lambda: slow.handler.messages, 60, "the slow worker's first message")
+    fast_worker = start_flask(app, "worker", "--interval", "1", MAIL_PORT=str(fast.port), **env)
+    try:
+        slow_output = slow_worker.communicate(timeout=300)[0]
+        wait_for(lambda: len(slow.handler.messages) + len(fast.handler.messages) >= 108, 120, "every email")
+    finally:
+        fast_worker.send_signal(signal.SIGTERM)
+        fast_output = fast_worker.communicate(timeout=60)[0]
+
+    # The slow pass really outlasted its lease twice over, with the other worker waiting for it.
+    assert slow.handler.arrivals[-1] - slow.handler.arrivals[0] > 2 * 4, slow_output
+    assert slow.handler.messages and fast.handler.messages, (slow_output, fast_output)
+    received = delivered_per_candidate(slow) + delivered_per_candidate(fast)
+    assert len(received) == 108 and set(received.values()) == {1}
+    db.session.expire_all()
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+def test_sent_and_issued_times_are_read_when_they_happen_not_once_per_pass(app, recruiter, smtp_server):
+    ids = seed_invitations(30, recruiter)
+
+    send_due()  # a real pass on the real clock
+
+    messages = db.session.scalars(select(OutboxMessage)).all()
+    assert len(messages) == 30
+    assert all(message.sent_at >= message.created_at for message in messages)
+    invitations = db.session.scalars(select(Invitation).where(Invitation.id.in_(ids))).all()
+    assert all(invitation.sent_at >= invitation.issued_at for invitation in invitations)
+
+
+def test_a_claim_whose_lease_ran_out_and_was_taken_over_sends_and_records_none_of_it(app, recruiter):
+    seed_invitations(5, recruiter)
+    issue_due_invitations(utcnow())
+    moment = [utcnow()]
+    clock = lambda: moment[0]  # noqa: E731  (a clock the test moves by hand)
+
+    stalled = Lease(clock)
+    batch = claim_batch(stalled)
+    moment[0] += stalled.length + timedelta(seconds=1)  # the first worker stalled past its lease ...
+    taker = Lease(clock)
+    taken = claim_batch(taker)  # ... so another worker took the batch over
+
+    assert [m.id for m in taken] == [m.id for m in batch]
+    assert not any(stalled.holds(message, batch[index:]) for index, message in enumerate(batch))
+    message = batch[0]
+    message.status = "sent"  # what the stalled worker would record after a send that outlasted its lease
+    assert not stalled.still_holds(message)
+    db.session.rollback()
+    rows = db.session.scalars(select(OutboxMessage)).all()
+    assert {row.claimed_by for row in rows} == {taker.token} and {row.status for row in rows} == {"pending"}
