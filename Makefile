@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports soak clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ bench-survey: install
 bench-mail: install
 	$(BIN)/python -m bench.mail sqlite
 	$(BIN)/python -m bench.mail postgresql
+
+# Minutes of load on PostgreSQL with a killed worker and a database restart, then an integrity
+# audit (docs/operations.md). Not part of `make test`. SOAK_SECONDS, SOAK_USERS, SOAK_FAULTS=0.
+soak: install
+	$(BIN)/pip install --quiet -r requirements-soak.txt
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
