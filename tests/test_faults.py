@@ -288,3 +288,27 @@ def test_a_connection_cut_after_the_last_query_ends_the_request_quietly_and_the_
             assert other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
     # Leaving the context above raised nothing; the dead connection was dropped, not reused.
     assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_signed_in_staff_pages_and_the_api_answer_503_not_500_when_the_database_is_unreachable(
+    client, recruiter, api_key
+):
+    from helpers import sign_in
+
+    assert sign_in(client, recruiter.email).status_code == 302
+    cookie = client.get_cookie("session")
+
+    class DatabaseDown(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = "sqlite:////nonexistent-dir/debrief.sqlite"
+
+    down = create_app(DatabaseDown).test_client()
+    down.set_cookie("session", cookie.value)
+    for path in ("/", "/interviews", "/interviews/1", "/interviews/1/debrief", "/leads", "/no-such-page"):
+        page = down.get(path)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 503, (path, page.status_code)
+        assert page.headers["Retry-After"] == "30"
+        assert "Temporarily unavailable" in html and "Sign out" not in html and "Traceback" not in html
+    answer = down.get("/api/v1/interviews/1", headers={"Authorization": f"Bearer {api_key}"})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert "unavailable" in answer.get_json()["error"]
