@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -144,15 +145,16 @@ class Soak:
 def wait_until(condition, timeout: float, what: str):
     """Poll until `condition()` is true (bounded); returns its value."""
     deadline = time.monotonic() + timeout
+    error = None
     while time.monotonic() < deadline:
         try:
             value = condition()
-        except Exception:  # noqa: BLE001  (the database may be down while we poll)
-            value = None
+        except Exception as exc:  # noqa: BLE001  (the database may be down while we poll)
+            value, error = None, exc
         if value:
             return value
         time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
+    raise RuntimeError(f"timed out waiting for {what} (last error: {error!r})")
 
 
 def http_status(port: int, path: str) -> int:
@@ -201,6 +203,7 @@ def app_context(soak: Soak):
         from survey import create_app
 
         _APP.append(create_app())
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # the sink's per-command chatter
     return _APP[0].app_context()
 
 
@@ -331,8 +334,8 @@ def sampler(soak: Soak, stop: threading.Event) -> None:
 
 def kill_the_worker_mid_batch(soak: Soak) -> None:
     """Queue a burst of due invitations, wait for the worker to hold a batch, SIGKILL it, restart it."""
-    add_interviews(600, status="scheduled")
-    held = wait_until(held_by_a_worker, 60, "the worker to claim a batch")
+    add_interviews(300, status="scheduled")
+    held = wait_until(held_by_a_worker, 300, "the worker to claim a batch")
     soak.worker.send_signal(signal.SIGKILL)
     soak.worker.wait()
     killed_at = datetime.now(UTC)
