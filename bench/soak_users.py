@@ -40,7 +40,7 @@ class StaffUser(HttpUser):
     def on_start(self) -> None:
         """Sign in through the real form (retried while the database may be down)."""
         for _ in range(5):
-            page = self.client.get("/login", name="staff: sign in")
+            page = self.client.get("/login", name="staff: sign-in page")
             token = CSRF.search(page.text)
             if token is None:
                 continue

@@ -83,12 +83,13 @@ def take_survey(token: str):
     form = survey_form_class(CURRENT)() if request.method == "POST" else None
     try:
         return _answer_survey(token, form)
-    except OperationalError:
+    except OperationalError as exc:
         # The database is unreachable: whatever the candidate typed goes back to them.
         db.session.rollback()
         if request.method != "POST":
             raise
-        current_app.logger.exception("database unavailable while saving a survey")
+        # One line, not a traceback: an outage is an operations event, not a bug.
+        current_app.logger.error("database unavailable while saving a survey: %s", exc.orig)
         return render_survey(form, 503, RETRY_NOTICE)
 
 
