@@ -84,9 +84,9 @@ class PacedHandler(CollectingHandler):
 
 @pytest.fixture
 def slow_and_fast_smtp():
-    """Two SMTP servers on loopback: a slow one (0.3 s a message) and a normal one."""
+    """Two SMTP servers on loopback: a slow one (0.4 s a message) and a normal one."""
     slow, fast = SmtpServer(free_port()), SmtpServer(free_port())
-    slow.handler = PacedHandler(pace=0.3)
+    slow.handler = PacedHandler(pace=0.4)
     for server in (slow, fast):
         server.start()
     yield slow, fast
@@ -97,11 +97,11 @@ def slow_and_fast_smtp():
 def test_a_pass_slower_than_its_lease_keeps_its_batch_and_no_message_goes_out_twice(
     app, recruiter, slow_and_fast_smtp
 ):
-    """Worker A sends a 36-message batch through a slow server (over 10 s, lease 4 s) while
+    """Worker A sends a 36-message batch through a slow server (over 14 s, lease 6 s) while
     worker B polls every second for anything due: A's renewed lease keeps B off its batch."""
     slow, fast = slow_and_fast_smtp
     seed_invitations(108, recruiter)
-    env = {"OUTBOX_BATCH_SIZE": "36", "OUTBOX_CLAIM_SECONDS": "4"}
+    env = {"OUTBOX_BATCH_SIZE": "36", "OUTBOX_CLAIM_SECONDS": "6"}
 
     slow_worker = start_flask(app, "surveys", "send-due", MAIL_PORT=str(slow.port), **env)
     wait_for(lambda: slow.handler.messages, 60, "the slow worker's first message")
@@ -114,7 +114,7 @@ def test_a_pass_slower_than_its_lease_keeps_its_batch_and_no_message_goes_out_tw
         fast_output = fast_worker.communicate(timeout=60)[0]
 
     # The slow pass really outlasted its lease twice over, with the other worker waiting for it.
-    assert slow.handler.arrivals[-1] - slow.handler.arrivals[0] > 2 * 4, slow_output
+    assert slow.handler.arrivals[-1] - slow.handler.arrivals[0] > 2 * 6, slow_output
     assert slow.handler.messages and fast.handler.messages, (slow_output, fast_output)
     received = delivered_per_candidate(slow) + delivered_per_candidate(fast)
     assert len(received) == 108 and set(received.values()) == {1}
