@@ -2,11 +2,12 @@
 
 Each batch is claimed (row locks with SKIP LOCKED where the database has them, plus a
 short lease so a dead worker's claim runs out within a minute), then sent over one SMTP
-connection. The delivering worker renews its lease while it works, and writes to a message
-only while the lease is still its own. Every message's outcome is committed as soon as it is
-known, so a crash repeats at most the message that was in flight.
+connection. The delivering worker keeps a batch for at most a quarter of the lease before
+claiming afresh, and records an outcome only while the lease is still its own. Every
+message's outcome is committed as soon as it is known, so a crash repeats at most the
+message that was in flight.
 
-Time is read when it is needed (at each claim, renewal and send) from a clock, never once
+Time is read when it is needed (at each claim, message and send) from a clock, never once
 per pass: a long pass must not claim with a lease that has already run out, nor record a
 message as sent before it was written.
 """
@@ -148,12 +149,14 @@ def _keep_batch_loaded() -> Iterator[None]:
 
 
 class Lease:
-    """One claim's hold on a batch: a random token, and the moment it runs out.
+    """One claim's hold on a batch: a random token, when it was taken, and when it runs out.
 
-    Another worker may claim the rows once `until` has passed. So the holder renews the lease
-    when half of it is gone (before each message, one UPDATE for the rest of the batch), and
-    never starts a message with less than half a lease left; a renewal that finds rows claimed
-    by someone else (the lease ran out while this worker stalled) drops them unsent.
+    Another worker may claim the rows once `until` has passed, so a dead worker's batch is
+    free again within `OUTBOX_CLAIM_SECONDS`. The holder keeps a batch for at most a quarter
+    of that (`fresh`): then it gives the unsent rest back and claims again, oldest due first.
+    That is its renewal: it never starts a message with less than three quarters of a lease
+    left, and a busy worker reaches the mail of a dead one within a quarter lease of that
+    lease running out, instead of after however long its own batch takes.
     Hosts running workers must keep their clocks in step (NTP): leases compare wall-clock times.
     """
 
@@ -161,43 +164,25 @@ class Lease:
         self.clock = clock
         self.token = uuid.uuid4().hex
         self.length = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+        self.taken: datetime | None = None
         self.until: datetime | None = None
-        self.lost: set[int] = set()
 
     def start(self) -> datetime:
         """Begin the lease now; the moment it was read."""
-        now = self.clock()
-        self.until = now + self.length
-        return now
+        self.taken = self.clock()
+        self.until = self.taken + self.length
+        return self.taken
 
-    def holds(self, message: OutboxMessage, remaining: list[OutboxMessage]) -> bool:
-        """Whether this claim may send `message`, renewing the lease on `remaining` when it is due."""
-        now = self.clock()
-        if now >= self.until - self.length / 2:
-            self._renew(now, [m.id for m in remaining if m.id not in self.lost])
-        return message.id not in self.lost
-
-    def _renew(self, now: datetime, ids: list[int]) -> None:
-        stmt = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == self.token)
-            .values(claimed_until=now + self.length)
-            .returning(OutboxMessage.id)
-            .execution_options(synchronize_session=False)
-        )
-        kept = set(db.session.scalars(stmt))
-        db.session.commit()
-        self.until = now + self.length
-        self.lost.update(set(ids) - kept)
+    def fresh(self) -> bool:
+        """Whether the batch may go on: less than a quarter of the lease since it was claimed."""
+        return self.clock() < self.taken + self.length / 4
 
     def still_holds(self, message: OutboxMessage) -> bool:
         """Before recording an outcome: whether the message is still this claim's.
 
-        Certain while the lease has not run out; after that (a send that outlasted it),
+        Certain while the lease has not run out; after that (a send that stalled past it),
         asked of the database, in the transaction that records the outcome.
         """
-        if message.id in self.lost:
-            return False
         if self.clock() < self.until:
             return True
         stmt = (
@@ -243,9 +228,9 @@ def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease
         raise TransportError(f"cannot connect to {where}: {exc}") from exc
     try:
         for index, message in enumerate(batch):
-            if not lease.holds(message, batch[index:]):
-                report.taken_over += 1  # this worker stalled past its lease; another one has it now
-                continue
+            if not lease.fresh():
+                release_claims(batch[index:], lease)  # claimed again at once, after older due mail
+                return
             try:
                 _deliver_one(connection, message, report, lease)
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
@@ -314,7 +299,6 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport
     """Commit one message's outcome, unless its lease ran out and another worker took it over."""
     if not lease.still_holds(message):
         db.session.rollback()
-        lease.lost.add(message.id)
         report.taken_over += 1
         current_app.logger.warning("outbox message %s: lease lost mid-send; left to its holder", message.id)
         return

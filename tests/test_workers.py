@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from helpers import CollectingHandler, SmtpServer, free_port
 from survey.extensions import db
 from survey.models import Invitation, OutboxMessage, utcnow
-from survey.outbox import Lease, claim_batch
+from survey.outbox import Lease, claim_batch, deliver_outbox, release_claims
 from survey.services.invitations import issue_due_invitations, send_due
 
 pytestmark = pytest.mark.slow
@@ -83,40 +83,40 @@ class PacedHandler(CollectingHandler):
 
 
 @pytest.fixture
-def slow_and_fast_smtp():
-    """Two SMTP servers on loopback: a slow one (0.4 s a message) and a normal one."""
-    slow, fast = SmtpServer(free_port()), SmtpServer(free_port())
-    slow.handler = PacedHandler(pace=0.4)
-    for server in (slow, fast):
+def slow_smtp_servers():
+    """Two slow SMTP servers on loopback (0.4 s a message), one for each worker."""
+    servers = [SmtpServer(free_port()), SmtpServer(free_port())]
+    for server in servers:
+        server.handler = PacedHandler(pace=0.4)
         server.start()
-    yield slow, fast
-    for server in (slow, fast):
+    yield servers
+    for server in servers:
         server.stop()
 
 
-def test_a_pass_slower_than_its_lease_keeps_its_batch_and_no_message_goes_out_twice(
-    app, recruiter, slow_and_fast_smtp
+def test_two_workers_in_passes_slower_than_their_lease_never_send_a_message_twice(
+    app, recruiter, slow_smtp_servers
 ):
-    """Worker A sends a 36-message batch through a slow server (over 14 s, lease 6 s) while
-    worker B polls every second for anything due: A's renewed lease keeps B off its batch."""
-    slow, fast = slow_and_fast_smtp
+    """Each pass outlasts the 6 s lease twice over; with one moment per pass (or a lease
+    that nobody renews) the other worker would take over batches still being sent."""
     seed_invitations(108, recruiter)
     env = {"OUTBOX_BATCH_SIZE": "36", "OUTBOX_CLAIM_SECONDS": "6"}
-
-    slow_worker = start_flask(app, "surveys", "send-due", MAIL_PORT=str(slow.port), **env)
-    wait_for(lambda: slow.handler.messages, 60, "the slow worker's first message")
-    fast_worker = start_flask(app, "worker", "--interval", "1", MAIL_PORT=str(fast.port), **env)
+    workers = [
+        start_flask(app, "worker", "--interval", "1", MAIL_PORT=str(server.port), **env)
+        for server in slow_smtp_servers
+    ]
     try:
-        slow_output = slow_worker.communicate(timeout=300)[0]
-        wait_for(lambda: len(slow.handler.messages) + len(fast.handler.messages) >= 108, 120, "every email")
+        wait_for(lambda: sum(len(s.handler.messages) for s in slow_smtp_servers) >= 108, 180, "every email")
     finally:
-        fast_worker.send_signal(signal.SIGTERM)
-        fast_output = fast_worker.communicate(timeout=60)[0]
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=60)[0] for worker in workers]
 
-    # The slow pass really outlasted its lease twice over, with the other worker waiting for it.
-    assert slow.handler.arrivals[-1] - slow.handler.arrivals[0] > 2 * 6, slow_output
-    assert slow.handler.messages and fast.handler.messages, (slow_output, fast_output)
-    received = delivered_per_candidate(slow) + delivered_per_candidate(fast)
+    # Both worked, and the sending really outlasted the lease (by the servers' own clocks).
+    assert all(server.handler.messages for server in slow_smtp_servers), outputs
+    arrivals = sorted(t for server in slow_smtp_servers for t in server.handler.arrivals)
+    assert arrivals[-1] - arrivals[0] > 2 * 6, outputs
+    received = sum((delivered_per_candidate(server) for server in slow_smtp_servers), Counter())
     assert len(received) == 108 and set(received.values()) == {1}
     db.session.expire_all()
     assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
@@ -134,7 +134,9 @@ def test_sent_and_issued_times_are_read_when_they_happen_not_once_per_pass(app, 
     assert all(invitation.sent_at >= invitation.issued_at for invitation in invitations)
 
 
-def test_a_claim_whose_lease_ran_out_and_was_taken_over_sends_and_records_none_of_it(app, recruiter):
+def test_a_claim_whose_lease_ran_out_and_was_taken_over_neither_sends_nor_records_nor_releases_it(
+    app, recruiter
+):
     seed_invitations(5, recruiter)
     issue_due_invitations(utcnow())
     moment = [utcnow()]
@@ -142,15 +144,32 @@ def test_a_claim_whose_lease_ran_out_and_was_taken_over_sends_and_records_none_o
 
     stalled = Lease(clock)
     batch = claim_batch(stalled)
+    assert stalled.fresh()
     moment[0] += stalled.length + timedelta(seconds=1)  # the first worker stalled past its lease ...
     taker = Lease(clock)
     taken = claim_batch(taker)  # ... so another worker took the batch over
 
     assert [m.id for m in taken] == [m.id for m in batch]
-    assert not any(stalled.holds(message, batch[index:]) for index, message in enumerate(batch))
+    assert not stalled.fresh()  # so it stops before its next message
     message = batch[0]
-    message.status = "sent"  # what the stalled worker would record after a send that outlasted its lease
+    message.status = "sent"  # what it would record after a send that stalled past its lease
     assert not stalled.still_holds(message)
-    db.session.rollback()
+    release_claims(batch, stalled)  # giving back the rest leaves the new holder's rows alone
     rows = db.session.scalars(select(OutboxMessage)).all()
     assert {row.claimed_by for row in rows} == {taker.token} and {row.status for row in rows} == {"pending"}
+
+
+def test_a_batch_is_given_back_and_claimed_afresh_after_a_quarter_of_its_lease(app, recruiter, smtp_server):
+    """So the oldest due mail (a dead worker's, once its lease ends) never waits behind a long batch."""
+    seed_invitations(6, recruiter)
+    issue_due_invitations(utcnow())
+    moment = [utcnow()]
+
+    def clock():
+        moment[0] += timedelta(seconds=6)  # every reading: a tenth of the 60-second lease later
+        return moment[0]
+
+    report = deliver_outbox(clock)
+
+    assert report.sent == 6 and report.batches > 1  # more than one claim for six messages
+    assert len(smtp_server.handler.messages) == 6
