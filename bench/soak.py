@@ -341,7 +341,31 @@ def kill_the_worker_mid_batch(soak: Soak) -> None:
     killed_at = datetime.now(UTC)
     held = held_by_a_worker() or held  # what the dead worker still held at its death
     soak.start_worker()  # what a process supervisor does
-    soak.faults.append({"kind": "worker SIGKILLed", "at": soak.elapsed(), "held": held, "when": killed_at})
+    lease_end = lease_ends(held)
+    soak.faults.append(
+        {
+            "kind": "worker SIGKILLed",
+            "at": soak.elapsed(),
+            "held": held,
+            "when": killed_at,
+            "lease_end": lease_end,
+        }
+    )
+
+
+def lease_ends(held: list[int]) -> datetime:
+    """When the last lease on these messages runs out."""
+    from sqlalchemy import func, select
+
+    from survey.extensions import db
+    from survey.models import OutboxMessage
+
+    try:
+        return db.session.scalar(
+            select(func.max(OutboxMessage.claimed_until)).where(OutboxMessage.id.in_(held))
+        )
+    finally:
+        db.session.remove()
 
 
 def held_delivered(soak: Soak, held: list[int]) -> bool:
@@ -487,9 +511,15 @@ def killed_worker_delivery(soak: Soak) -> list[tuple[str, str]]:
             unsent = db.session.scalar(
                 select(func.count()).where(OutboxMessage.id.in_(held), OutboxMessage.status != "sent")
             )
-            first, last = ((m - fault["when"]).total_seconds() if m else float("nan") for m in (first, last))
+            first, last, lease = (
+                (m - fault["when"]).total_seconds() if m else float("nan")
+                for m in (first, last, fault["lease_end"])
+            )
             rows.append(
-                (f"{len(held)} held, {unsent} unsent", f"first sent {first:.0f} s, last {last:.0f} s after")
+                (
+                    f"{len(held)} held, {unsent} unsent",
+                    f"lease ran out after {lease:.0f} s; first sent after {first:.0f} s, last {last:.0f} s",
+                )
             )
     return rows
 

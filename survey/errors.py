@@ -1,7 +1,10 @@
 """Error pages: HTML for people, JSON under /api, never a stack trace."""
 
+import errno
 import math
 import time
+from collections.abc import Iterable, Iterator
+from typing import AnyStr
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
@@ -83,6 +86,28 @@ def service_unavailable():
         response = make_response(page, 503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+class ResponseCutOff(ConnectionResetError):
+    """Raised to end a streamed response that cannot be finished: the connection is reset.
+
+    Once the headers of a download have gone out, no error page can follow. Ending the
+    stream normally would hand the client a truncated file that looks complete; resetting
+    the connection makes the download fail visibly. WSGI servers treat a reset connection
+    as routine (gunicorn logs it at debug level, not as "Error handling request").
+    """
+
+
+def cut_off_on_outage(chunks: Iterable[AnyStr]) -> Iterator[AnyStr]:
+    """Pass a streamed body through; if the database goes away mid-stream, log a line and cut it off."""
+    try:
+        yield from chunks
+    except SQLAlchemyError as exc:
+        if not database_unavailable(exc):
+            raise
+        reason = getattr(exc, "orig", None) or exc
+        current_app.logger.error("download cut off, database unavailable: %s", reason)
+        raise ResponseCutOff(errno.ECONNRESET, "database unavailable mid-stream") from None
 
 
 def init_error_handlers(app: Flask) -> None:

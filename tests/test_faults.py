@@ -312,3 +312,28 @@ def test_signed_in_staff_pages_and_the_api_answer_503_not_500_when_the_database_
     answer = down.get("/api/v1/interviews/1", headers={"Authorization": f"Bearer {api_key}"})
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert "unavailable" in answer.get_json()["error"]
+
+
+def test_a_download_the_database_fails_in_the_middle_of_is_cut_off_not_finished(app):
+    """A truncated export must not look complete: the stream resets the connection instead."""
+    from sqlalchemy.exc import OperationalError
+
+    from survey.errors import ResponseCutOff, cut_off_on_outage
+
+    def export_rows():
+        yield "header\n"
+        yield "row 1\n"
+        raise OperationalError("SELECT ...", {}, Exception("terminating connection"))
+
+    received = []
+    with pytest.raises(ConnectionResetError) as cut:
+        for chunk in cut_off_on_outage(export_rows()):
+            received.append(chunk)
+    assert received == ["header\n", "row 1\n"] and isinstance(cut.value, ResponseCutOff)
+
+    def buggy_rows():
+        yield "header\n"
+        raise ValueError("a bug, not an outage")
+
+    with pytest.raises(ValueError):
+        list(cut_off_on_outage(buggy_rows()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, render_template, request, stream_with_context
 
 from ..access import role_required
+from ..errors import cut_off_on_outage
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from . import bp, queries
@@ -48,7 +49,7 @@ def export(fmt: str):
     streams = {"csv": stream_csv, "json": stream_json, "xlsx": stream_xlsx}
     filename = f"debrief-report-{utcnow():%Y%m%d-%H%M}.{fmt}"
     return Response(
-        stream_with_context(streams[fmt](report)),
+        stream_with_context(cut_off_on_outage(streams[fmt](report))),
         mimetype=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
