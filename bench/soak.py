@@ -334,7 +334,7 @@ def sampler(soak: Soak, stop: threading.Event) -> None:
 
 def kill_the_worker_mid_batch(soak: Soak) -> None:
     """Queue a burst of due invitations, wait for the worker to hold a batch, SIGKILL it, restart it."""
-    add_interviews(300, status="scheduled")
+    add_interviews(50, status="scheduled")
     held = wait_until(held_by_a_worker, 300, "the worker to claim a batch")
     soak.worker.send_signal(signal.SIGKILL)
     soak.worker.wait()
