@@ -1,7 +1,7 @@
 """outbox claimed_by: which claim holds a message's lease
 
 Revision ID: c4e1a7d2f018
-Revises: 86182fb676eb
+Revises: c41d7e2a9b14
 Create Date: 2026-11-29 12:15:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1a7d2f018'
-down_revision = '86182fb676eb'
+down_revision = 'c41d7e2a9b14'
 branch_labels = None
 depends_on = None
 
