@@ -7,7 +7,7 @@ export SURVEY_CONFIG ?= development
 # The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
 RUN_PORT ?= 5000
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle soak clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ bench-mail: install
 
 bench-throttle: install
 	$(BIN)/python -m bench.throttle_storage
+
+# Minutes of load on PostgreSQL with a killed worker and a database restart, then an integrity
+# audit (docs/operations.md). Not part of `make test`. SOAK_SECONDS, SOAK_USERS, SOAK_FAULTS=0.
+soak: install
+	$(BIN)/pip install --quiet -r requirements-soak.txt
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -187,8 +187,9 @@ class Config:
     MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
     OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
-    # A worker that dies holding a batch gives it up after this long.
-    OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 300)
+    # A claimed batch's lease: the sending worker claims afresh every quarter of it while it
+    # works, so a worker that dies holding a batch gives it up within this long.
+    OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 60)
 
     SURVEY_SEND_DELAY_MINUTES = env_int("SURVEY_SEND_DELAY_MINUTES", 120)
     SURVEY_REMINDER_AFTER_HOURS = env_int("SURVEY_REMINDER_AFTER_HOURS", 72)

@@ -12,6 +12,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .database import database_unavailable, remove_session
+from .extensions import db
 from .models import ROLES
 from .reports.cells import rebuild_cells
 from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
@@ -127,11 +129,14 @@ def worker_command(interval: int | None, once: bool) -> None:
             summary = send_due()
             if summary.did_something or once:  # quiet passes stay quiet
                 click.echo(summary.line())
-        except Exception:  # a worker must survive a bad pass (database restart, …)
-            current_app.logger.exception("worker pass failed")
-            from .extensions import db
-
-            db.session.rollback()
+        except Exception as exc:  # a worker must survive a bad pass (database restart, …)
+            if database_unavailable(exc):
+                name = exc.__class__.__name__
+                current_app.logger.error("worker pass stopped: database unavailable (%s)", name)
+            else:
+                current_app.logger.exception("worker pass failed")
+        finally:
+            remove_session(db.session)  # a lost connection is dropped here, not raised
         if once:
             break
         stop.wait(interval)

@@ -6,10 +6,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy import SQLAlchemy as BaseSQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .database import remove_session
 
 # Stable constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,6 +27,13 @@ class Base(DeclarativeBase):
     """Declarative base with the naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SQLAlchemy(BaseSQLAlchemy):
+    """Flask-SQLAlchemy whose end-of-request cleanup survives a database that has just gone away."""
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        remove_session(self.session)
 
 
 db = SQLAlchemy(model_class=Base)

@@ -94,12 +94,13 @@ def take_survey(token: str):
     try:
         link = resolve_link(load_survey_token, token)
         return _answer_survey(token, link, form)
-    except OperationalError:
+    except OperationalError as exc:
         # The database is unreachable: whatever the candidate typed goes back to them.
         db.session.rollback()
         if request.method != "POST":
             raise
-        current_app.logger.exception("database unavailable while saving a survey")
+        # One line, not a traceback: an outage is an operations event, not a bug.
+        current_app.logger.error("database unavailable while saving a survey: %s", exc.orig)
         return render_survey(link, form, 503, RETRY_NOTICE)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, render_template, request, stream_with_context
 
 from ..access import role_required
+from ..errors import cut_off_on_outage
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from . import bp, queries
@@ -70,7 +71,7 @@ def export(fmt: str):
     else:
         body = {"json": stream_json, "xlsx": stream_xlsx}[fmt](report)
     return Response(
-        stream_with_context(body),
+        stream_with_context(cut_off_on_outage(body)),
         mimetype=None,
         content_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},

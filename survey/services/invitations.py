@@ -14,7 +14,7 @@ from ..database import begin_claim
 from ..extensions import db
 from ..mailing import reply_to_address
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
-from ..outbox import DeliveryReport, deliver_outbox, enqueue
+from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
 
 
@@ -191,7 +191,8 @@ class SendDueSummary:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
-        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+        outcomes = (d.sent, d.retrying, d.dead, d.skipped, d.taken_over)
+        return any(changes) or any(outcomes) or d.smtp_error is not None
 
     def line(self) -> str:
         """One human line of counts."""
@@ -201,18 +202,25 @@ class SendDueSummary:
             f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
             f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
         )
+        if self.delivery.taken_over:
+            text += f"; {self.delivery.taken_over} left to another worker (lease ran out)"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
-    now = now or utcnow()
-    issued = issue_due_invitations(now)
-    reminders = queue_reminders(now)
-    expired = expire_overdue(now)
-    delivery = deliver_outbox(now)
+    """One pass of the sending job: issue, remind, expire, then deliver the outbox.
+
+    Each step reads the clock when it starts, and delivery at every claim and send: a long
+    pass must not lease or date anything with the moment it began.
+    `now` pretends the pass starts at that moment (time still runs on from there).
+    """
+    clock = clock_from(now)
+    issued = issue_due_invitations(clock())
+    reminders = queue_reminders(clock())
+    expired = expire_overdue(clock())
+    delivery = deliver_outbox(clock)
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
