@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
+# The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
+RUN_PORT ?= 5000
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle clean screenshots translations
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle soak clean screenshots translations
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,8 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	@$(FLASK) demo logins
-	@echo "Open http://127.0.0.1:5000/login — caught mail: http://127.0.0.1:5000/dev/mail (Ctrl-C stops everything)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(FLASK) dev mailcatcher & \
-	  $(FLASK) worker & \
-	  $(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Open http://127.0.0.1:$(RUN_PORT)/login — caught mail: http://127.0.0.1:$(RUN_PORT)/dev/mail (Ctrl-C stops everything)"
+	@$(FLASK) dev serve --host 127.0.0.1 --port $(RUN_PORT)
 
 test: install lint
 	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
@@ -66,6 +65,12 @@ bench-mail: install
 
 bench-throttle: install
 	$(BIN)/python -m bench.throttle_storage
+
+# Minutes of load on PostgreSQL with a killed worker and a database restart, then an integrity
+# audit (docs/operations.md). Not part of `make test`. SOAK_SECONDS, SOAK_USERS, SOAK_FAULTS=0.
+soak: install
+	$(BIN)/pip install --quiet -r requirements-soak.txt
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,13 +13,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .database import database_unavailable, remove_session
+from .extensions import db
 from .models import ROLES
 from .reports.cells import rebuild_cells
-from .reports.export import FORMATS, record_export, write_export
+from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
-from .services.accounts import AccountError, create_api_key, create_user
+from .services.accounts import AccountError, check_timezone, create_api_key, create_user
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
@@ -35,6 +35,7 @@ from .services.question_sets import (
     stage_list,
 )
 from .services.retention import RetentionError, erase_candidate, purge_expired
+from .stopping import StopRequest
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -52,13 +53,18 @@ secrets_cli = AppGroup("secrets", help="Secret keys.")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-def create_user_command(email: str, role: str, name: str) -> None:
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (else DEFAULT_TIMEZONE).")
+def create_user_command(email: str, role: str, name: str, timezone: str | None) -> None:
     """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
+    try:
+        check_timezone(timezone)  # before asking for a password
+    except AccountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from exc
     password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        user = create_user(email, name, role, password)
+        user = create_user(email, name, role, password, timezone)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email}.")
@@ -127,25 +133,24 @@ def send_due_command() -> None:
 def worker_command(interval: int | None, once: bool) -> None:
     """Run `surveys send-due` in a loop until stopped (SIGTERM or Ctrl-C)."""
     interval = interval or current_app.config["WORKER_INTERVAL_SECONDS"]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopRequest()
     click.echo(f"worker: running every {interval}s")
-    while not stop.is_set():
+    while not stop.requested:
         try:
             summary = send_due()
             if summary.did_something or once:  # quiet passes stay quiet
                 click.echo(summary.line())
-        except Exception:  # a worker must survive a bad pass (database restart, …)
-            current_app.logger.exception("worker pass failed")
-            from .extensions import db
-
-            db.session.rollback()
+        except Exception as exc:  # a worker must survive a bad pass (database restart, …)
+            if database_unavailable(exc):
+                name = exc.__class__.__name__
+                current_app.logger.error("worker pass stopped: database unavailable (%s)", name)
+            else:
+                current_app.logger.exception("worker pass failed")
+        finally:
+            remove_session(db.session)  # a lost connection is dropped here, not raised
         if once:
             break
-        try:
-            stop.wait(interval)
-        except KeyboardInterrupt:
-            break
+        stop.wait(interval)
     click.echo("worker: stopped")
 
 
@@ -179,7 +184,14 @@ def data_erase_command(email: str) -> None:
 @click.option("--stage")
 @click.option("--hiring-manager")
 @click.option("--recruiter-id", type=int)
-def reports_export_command(fmt: str, out: str, **filters) -> None:
+@click.option(
+    "--part",
+    type=click.Choice(CSV_PARTS),
+    default="aggregates",
+    show_default=True,
+    help="Which table a CSV holds (XLSX and JSON hold all).",
+)
+def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
     """Export findings, aggregates and de-identified responses (same filters as /reports)."""
     try:
         report_filters = parse_filters(filters)
@@ -189,7 +201,7 @@ def reports_export_command(fmt: str, out: str, **filters) -> None:
     record_export(fmt, report_filters, actor_label="cli")
     total = 0 if report.withheld else response_count(report_filters)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-        write_export(fmt, report, out, on_row=lambda: bar.update(1))
+        write_export(fmt, report, out, on_row=lambda: bar.update(1), part=part)
     if report.withheld:
         click.echo(report.withheld, err=True)
     click.echo(f"Wrote {out} ({total} responses).")
@@ -288,6 +300,23 @@ def list_question_sets_command() -> None:
         if drafts:
             line += f" (draft {drafts[0]})"
         click.echo(f"{line}; stages: {stages}; languages: {languages}")
+
+
+@dev_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+def dev_serve_command(host: str, port: int) -> None:
+    """Run the mail catcher, the worker and the web server until Ctrl-C, which stops all three."""
+    from .dev.supervisor import flask_command, supervise
+
+    code = supervise(
+        [
+            ("mailcatcher", flask_command("dev", "mailcatcher")),
+            ("worker", flask_command("worker")),
+            ("web", flask_command("run", "--host", host, "--port", str(port))),
+        ]
+    )
+    raise SystemExit(code)
 
 
 def init_cli(app: Flask) -> None:

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, has_request_context
@@ -128,11 +128,25 @@ def local_datetime(moment: datetime | None) -> str:
     return text.replace("'", "")
 
 
+def _date_locale() -> str:
+    # English dates are written day first ("4 December 2026"), as on the staff pages.
+    locale = str(get_locale() or "en")
+    return "en_GB" if locale == "en" else locale
+
+
 def local_date(moment: datetime | None) -> str:
-    """A date as the candidate reads it, in their language and time zone."""
+    """A date as the candidate reads it, in their language and time zone: "4 December 2026"."""
     if not isinstance(moment, datetime):  # None, or a template's undefined value
         return ""
-    return format_date(moment.astimezone(_zone()), format="long", locale=get_locale() or "en")
+    return format_date(moment.astimezone(_zone()), format="long", locale=_date_locale())
+
+
+def local_day_month(moment: datetime | None) -> str:
+    """Day and month as the candidate reads them, in their language and time zone: "29 November"."""
+    if not isinstance(moment, datetime):
+        return ""
+    locale = _date_locale()
+    return format_skeleton("MMMMd", moment.astimezone(_zone()), locale=locale)
 
 
 def html_language() -> str:
@@ -154,6 +168,7 @@ def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(local_day_month, "local_day_month")
     app.add_template_global(html_language, "html_language")
 
     @app.after_request

@@ -89,6 +89,8 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # IANA time zone name ("Europe/Berlin") staff pages show times in; None: DEFAULT_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Part of every session cookie; bumping it ends every session signed in before.
     session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -167,6 +169,8 @@ class Interview(db.Model):
     # The candidate's language (e.g. "de") and IANA time zone: what their emails and pages use.
     language: Mapped[str] = mapped_column(String(20), default="en", server_default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # When the recruiter marked this interview's lead as contacted (None: not yet).
+    lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     candidate: Mapped[Candidate] = relationship()
@@ -205,6 +209,24 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     interview: Mapped[Interview] = relationship(back_populates="invitation")
+    history: Mapped[list[InvitationEvent]] = relationship(
+        back_populates="invitation", order_by="InvitationEvent.at", cascade="all, delete-orphan"
+    )
+
+
+class InvitationEvent(db.Model):
+    """A moment of an earlier link (sent, reminded, opened …) kept when a new link replaced it."""
+
+    __tablename__ = "invitation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The Invitation column it was copied from: "sent_at", "reminded_at", "opened_at" …
+    moment: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="history")
 
 
 class Response(db.Model):
@@ -276,6 +298,9 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claim (one random token per claimed batch) whose lease this is: a worker writes only
+    # while the token is still its own, so a lease that ran out and was taken over is never used twice.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,6 +70,8 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # Survey links and staff pages must never appear in search results, even if a link leaks.
+    headers.setdefault("X-Robots-Tag", "noindex, nofollow")
     if request.endpoint not in CACHEABLE_ENDPOINTS:
         headers.setdefault("Cache-Control", "no-store")
     hsts_seconds = current_app.config.get("HSTS_MAX_AGE_SECONDS", 0)

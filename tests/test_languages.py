@@ -100,7 +100,8 @@ def test_a_german_interviews_email_and_page_are_german_in_berlin_time(make_inter
     send_due(now=interview.ends_at + timedelta(hours=3))
     message = smtp_server.handler.to(interview.candidate.email)[-1]
 
-    assert subject(message) == "Wie war Ihr Gespräch bei Acme Test Co?"
+    # A natural subject naming the stage and greeting by first name; the sender names the company.
+    assert subject(message) == "Wie war Ihr Gespräch (Technical), Candidate?"
     assert message["Content-Language"] == "de"
     body = text_part(message)
     # 09:00 UTC is 10:00 in Berlin in November (CET), written the German way.
@@ -122,9 +123,9 @@ def test_a_german_interviews_email_and_page_are_german_in_berlin_time(make_inter
 @pytest.mark.parametrize(
     ("language", "expected_subject", "button"),
     [
-        ("fr", "Comment s’est passé votre entretien chez Acme Test Co ?", "Envoyer mes réponses"),
-        ("es", "¿Qué tal fue su entrevista con Acme Test Co?", "Enviar mis respuestas"),
-        ("en", "How was your interview with Acme Test Co?", "Send my answers"),
+        ("fr", "Comment s’est passé votre entretien (Technical), Candidate ?", "Envoyer mes réponses"),
+        ("es", "¿Qué tal fue su entrevista (Technical), Candidate?", "Enviar mis respuestas"),
+        ("en", "How was your Technical interview, Candidate?", "Send my answers"),
     ],
 )
 def test_each_shipped_language_reaches_the_email_and_page(
@@ -144,7 +145,9 @@ def test_the_expired_and_thank_you_pages_speak_the_candidates_language(make_inte
     send_due(now=interview.ends_at + timedelta(hours=3))
     path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
     page = client.get(path).get_data(as_text=True)
-    thanks = client.post(path, data={"csrf_token": csrf_token(page), "consent": "anonymous"})
+    thanks = client.post(
+        path, data={"csrf_token": csrf_token(page), "consent": "anonymous"}, follow_redirects=True
+    )
     assert "Vielen Dank" in thanks.get_data(as_text=True)
     again = client.get(path).get_data(as_text=True)
     assert "wir haben Ihre Antworten bereits" in again
@@ -282,7 +285,7 @@ def test_done_when_panel_file_german_candidate_in_berlin_five_answers_then_repor
         interview = db.session.get(Interview, created.json["id"])
         send_due(now=interview.ends_at + timedelta(hours=3))
         message = smtp_server.handler.to(f"greta{number}@example.org")[-1]
-        assert subject(message) == "Wie war Ihr Gespräch bei Acme Test Co?"
+        assert subject(message) == "Wie war Ihr Gespräch (Panel), Greta?"
         assert "20. November 2026, 10:00 MEZ" in text_part(message)
         paths.append(survey_link(message))
 
@@ -300,7 +303,8 @@ def test_done_when_panel_file_german_candidate_in_berlin_five_answers_then_repor
                 "consent": "named",
             },
         )
-        assert sent.status_code == 200
+        # Answers taken: POST/redirect/GET to the thank-you page.
+        assert sent.status_code == 303 and sent.headers["Location"].endswith(f"{path}/thanks")
 
     sign_in(client, staff["hr"].email)
     reports = client.get("/reports").get_data(as_text=True)

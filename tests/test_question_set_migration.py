@@ -2,7 +2,8 @@
 
 tests/fixtures/v1-demo.sql.gz is a dump of a database at the previous head (86182fb676eb), seeded
 by `seed_demo(interviews=400, now=2026-11-01 12:00 UTC)`; tests/fixtures/v1-demo-export.json is
-the JSON export that the code of that revision (a2f7609) wrote from it.
+the JSON export that the code before question sets (main at 9b3d691, whose head is c4e1a7d2f018)
+wrote from it after upgrading it to that head.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f2b6d9'
-down_revision = 'c41d7e2a9b14'
+down_revision = 'c4e1a7d2f018'
 branch_labels = None
 depends_on = None
 

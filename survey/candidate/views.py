@@ -2,14 +2,16 @@
 
 from functools import lru_cache
 
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
 from ..i18n import use_candidate_locale
+from ..mailing import reply_to_address
 from ..questions import QuestionSet
 from ..services.question_sets import remembered_questions
 from ..services.responses import (
@@ -25,6 +27,10 @@ from ..tokens import load_opt_out_token, load_survey_token
 from . import bp
 from .forms import OptOutForm, answers_from, survey_form_class
 
+# The session remembers which invitation this browser just answered, and how, so the
+# thank-you page survives a refresh; anyone else holding the link sees "already answered".
+ANSWERED_KEY = "survey_answered"
+
 
 def speak_to_candidate(link: SurveyLink) -> QuestionSet | None:
     """Switch this request to the candidate's language and time zone; their questions, if any."""
@@ -38,7 +44,9 @@ def speak_to_candidate(link: SurveyLink) -> QuestionSet | None:
 def render_link_state(link: SurveyLink):
     """The page for a link that cannot be answered: invalid, expired, answered or opted out."""
     if link.state == "expired":
-        return render_template("candidate/expired.html", expired_on=link.expired_on), 410
+        return render_template(
+            "candidate/expired.html", expired_on=link.expired_on, contact=reply_to_address()
+        ), 410
     if link.state == "completed":
         return render_template("candidate/already_answered.html")
     if link.state == "opted_out":
@@ -64,13 +72,17 @@ def blank_questions_html(company: str, questions: QuestionSet) -> Markup:
     return Markup(html)
 
 
-def render_survey(questions: QuestionSet, form=None, status: int = 200, notice: str | None = None):
-    """The survey form, with any answers already given kept in it."""
+def render_survey(
+    questions: QuestionSet, link: SurveyLink | None, form=None, status: int = 200, notice: str | None = None
+):
+    """The survey form for the link's interview (None: the database could not say which), with any
+    answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
     sent_back = form is not None
     return (
         render_template(
             "candidate/take_survey.html",
+            interview=link.invitation.interview if link and link.invitation else None,
             form=form,
             answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
             errors=form.errors if sent_back else {},
@@ -91,6 +103,7 @@ RETRY_NOTICE = _l(
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
+    link = None
     try:
         link = resolve_link(load_survey_token, token)
         questions = speak_to_candidate(link)
@@ -99,31 +112,58 @@ def take_survey(token: str):
         # A first visit needs no form object: the blank page is cached and carries a CSRF token.
         form = survey_form_class(questions)() if request.method == "POST" else None
         return _answer_survey(token, link, questions, form)
-    except OperationalError:
+    except OperationalError as exc:
         # The database is unreachable: whatever the candidate typed goes back to them, in the
         # questions the page was showing (remembered by this process, else the default set's).
         db.session.rollback()
         if request.method != "POST":
             raise
-        current_app.logger.exception("database unavailable while saving a survey")
+        # One line, not a traceback: an outage is an operations event, not a bug.
+        current_app.logger.error("database unavailable while saving a survey: %s", exc.orig)
         questions = remembered_questions(request.form.get("question_set", ""))
         use_candidate_locale(questions.language, current_app.config["DEFAULT_TIMEZONE"])
-        return render_survey(questions, survey_form_class(questions)(), 503, str(RETRY_NOTICE))
+        # The link is not read again: the header shows the interview only if it was resolved.
+        known = link if link is not None and link.invitation is not None and _loaded(link) else None
+        return render_survey(questions, known, survey_form_class(questions)(), 503, str(RETRY_NOTICE))
+
+
+def _loaded(link: SurveyLink) -> bool:
+    """Whether the link's interview is already in memory (reading it now would need the database)."""
+    state = inspect(link.invitation)
+    return "interview" not in state.unloaded and "interview" not in state.expired_attributes
 
 
 def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet, form):
-    if request.method == "GET":
-        mark_opened(link.invitation)
-        return render_survey(questions)
+    if request.method != "POST":
+        # HEAD (mail scanners, link previews) gets the GET page without counting as an opening.
+        if request.method == "GET":
+            mark_opened(link.invitation)
+        return render_survey(questions, link)
     if not form.validate():
-        return render_survey(questions, form, 400, _form_notice(form))
+        return render_survey(questions, link, form, 400, _form_notice(form))
     try:
         saved = submit_response(link.invitation, answers_from(form, questions), form.consent.data, questions)
     except AnswerError:
-        return render_survey(questions, form, 400, _("Some answers could not be read; please check them."))
+        return render_survey(
+            questions, link, form, 400, _("Some answers could not be read; please check them.")
+        )
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
-    return render_template("candidate/thank_you.html", consent=form.consent.data)
+    session[ANSWERED_KEY] = {"invitation": link.invitation.id, "consent": form.consent.data}
+    # POST/redirect/GET: refreshing the thank-you page does not offer to send the form again.
+    return redirect(url_for("candidate.thank_you", token=token), 303)
+
+
+@bp.get("/s/<token>/thanks")
+def thank_you(token: str):
+    """The thank-you page after answering; for anyone else the link says it is already answered."""
+    link = resolve_link(load_survey_token, token)
+    if link.state == "open":
+        return redirect(url_for("candidate.take_survey", token=token))
+    answered = session.get(ANSWERED_KEY) or {}
+    if link.state != "completed" or answered.get("invitation") != link.invitation.id:
+        return render_link_state(link)
+    return render_template("candidate/thank_you.html", consent=answered.get("consent"))
 
 
 def _form_notice(form) -> str:
@@ -140,6 +180,8 @@ def opt_out_of_surveys(token: str):
     speak_to_candidate(link)
     if link.state == "invalid":
         return render_template("errors/link_invalid.html"), 404
+    if link.invitation.interview.candidate.opted_out_at is not None:
+        return render_template("candidate/opted_out.html", just_now=request.method == "POST", already=True)
     if request.method == "POST":
         opt_out(link.invitation)
         return render_template("candidate/opted_out.html", just_now=True)

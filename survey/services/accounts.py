@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime
 from functools import cache
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -23,8 +24,19 @@ class AccountError(ValueError):
     """A user or key request that cannot be carried out, with a message for people."""
 
 
-def create_user(email: str, name: str, role: str, password: str) -> User:
-    """Create a staff account with a hashed password."""
+def check_timezone(name: str | None) -> str | None:
+    """An IANA time zone name as given ("Europe/Berlin"), None for none; AccountError if unknown."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    if name not in available_timezones():
+        raise AccountError(f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.")
+    return name
+
+
+def create_user(email: str, name: str, role: str, password: str, timezone: str | None = None) -> User:
+    """Create a staff account with a hashed password (and a time zone, else DEFAULT_TIMEZONE)."""
+    timezone = check_timezone(timezone)
     if role not in ROLES:
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -35,7 +47,7 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
         raise AccountError(f"Not a valid email address: {exc}") from exc
     if find_user(email) is not None:
         raise AccountError(f"A user with email {email} already exists.")
-    user = User(email=email, name=name.strip() or email, role=role)
+    user = User(email=email, name=name.strip() or email, role=role, timezone=timezone)
     user.set_password(password)
     db.session.add(user)
     record_event("user.created", {"email": email, "role": role})
@@ -227,3 +239,10 @@ def revoke_api_key(api_key: ApiKey, actor: User) -> ApiKey:
         record_event("api_key.revoked", {"name": api_key.name, "prefix": api_key.prefix}, actor=actor)
         db.session.commit()
     return api_key
+
+
+def set_timezone(user: User, name: str | None) -> User:
+    """Set the zone the user's pages show times in (empty: DEFAULT_TIMEZONE)."""
+    user.timezone = check_timezone(name)
+    db.session.commit()
+    return user

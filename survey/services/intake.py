@@ -96,8 +96,14 @@ class _Checker:
         except ValueError:
             self.errors[path] = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
             return None
-        # A time without an offset is taken as UTC.
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            # Guessing a zone would silently move the interview by hours for someone.
+            self.errors[path] = (
+                "Must include a UTC offset (Z or +01:00), "
+                "e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+            )
+            return None
+        return moment.astimezone(UTC)
 
     def language(self, path: str) -> str:
         value = self.text(path, 20)

@@ -14,8 +14,17 @@ from sqlalchemy.orm import joinedload
 from ..database import begin_claim
 from ..extensions import db
 from ..i18n import candidate_locale
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, QuestionSetVersion, utcnow
-from ..outbox import DeliveryReport, deliver_outbox, enqueue
+from ..mailing import reply_to_address
+from ..models import (
+    OPEN_STATUSES,
+    Candidate,
+    Interview,
+    Invitation,
+    InvitationEvent,
+    QuestionSetVersion,
+    utcnow,
+)
+from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
 from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
 from .question_sets import version_for_stage
@@ -65,20 +74,32 @@ def candidate_language(interview: Interview, version: QuestionSetVersion) -> str
     return pick_language(interview.language, version.languages)
 
 
+def first_name(name: str) -> str:
+    """The name to greet a candidate by: the first word of their name."""
+    return (name or "").split(" ", 1)[0] or name
+
+
+def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
+    """Until when the emailed link works: the expiry once sent, else a full period from now."""
+    return invitation.expires_at or now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+
+
 def enqueue_survey_email(
     invitation: Invitation, kind: str, now: datetime | None = None, memo: dict | None = None
 ) -> None:
     """Write the invitation or reminder email to the outbox, in the candidate's language and zone."""
+    now = now or utcnow()
     interview = invitation.interview
-    company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
     language = candidate_language(interview, fix_question_set(invitation, memo))
-    expiry = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+    name = first_name(interview.candidate.name)
     with candidate_locale(language, interview.timezone):
         subject = (
-            gettext("How was your interview with %(company)s?", company=company)
+            gettext("How was your %(stage)s interview, %(name)s?", stage=interview.stage, name=name)
             if kind == "invitation"
-            else gettext("Reminder: two minutes on your interview with %(company)s", company=company)
+            else gettext(
+                "Reminder: how was your %(stage)s interview, %(name)s?", stage=interview.stage, name=name
+            )
         )
         enqueue(
             kind,
@@ -86,19 +107,20 @@ def enqueue_survey_email(
             subject,
             "survey_invitation",
             {
-                "candidate_name": interview.candidate.name,
+                "first_name": name,
                 "position_title": interview.position.title,
                 "stage": interview.stage,
                 "interview_at": interview.starts_at or interview.ends_at,
-                # Links run out SURVEY_EXPIRES_AFTER_DAYS after delivery, so at the earliest this.
-                "open_until": (invitation.sent_at or now or utcnow()) + expiry,
                 "survey_url": survey_url(invitation),
                 "opt_out_url": unsubscribe,
                 "is_reminder": kind == "reminder",
+                "valid_until": link_valid_until(invitation, now),
+                "subject": subject,
                 "language": language,
             },
             invitation=invitation,
             headers={
+                "Reply-To": reply_to_address(),
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "Content-Language": language.replace("_", "-"),
@@ -213,7 +235,8 @@ class SendDueSummary:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
-        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+        outcomes = (d.sent, d.retrying, d.dead, d.skipped, d.taken_over)
+        return any(changes) or any(outcomes) or d.smtp_error is not None
 
     def line(self) -> str:
         """One human line of counts."""
@@ -223,18 +246,25 @@ class SendDueSummary:
             f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
             f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
         )
+        if self.delivery.taken_over:
+            text += f"; {self.delivery.taken_over} left to another worker (lease ran out)"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
-    now = now or utcnow()
-    issued = issue_due_invitations(now)
-    reminders = queue_reminders(now)
-    expired = expire_overdue(now)
-    delivery = deliver_outbox(now)
+    """One pass of the sending job: issue, remind, expire, then deliver the outbox.
+
+    Each step reads the clock when it starts, and delivery at every claim and send: a long
+    pass must not lease or date anything with the moment it began.
+    `now` pretends the pass starts at that moment (time still runs on from there).
+    """
+    clock = clock_from(now)
+    issued = issue_due_invitations(clock())
+    reminders = queue_reminders(clock())
+    expired = expire_overdue(clock())
+    delivery = deliver_outbox(clock)
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
@@ -257,10 +287,31 @@ def load_invitation(invitation_id: int) -> Invitation | None:
     return db.session.scalar(stmt)
 
 
+# The moments of a link that a resend clears; they are kept as the timeline's history first.
+REPLACED_MOMENTS = (
+    "send_after",
+    "issued_at",
+    "sent_at",
+    "reminded_at",
+    "opened_at",
+    "cancelled_at",
+    "expires_at",
+)
+
+
+def keep_history(invitation: Invitation) -> None:
+    """Copy the current link's moments into the invitation's history before a new link replaces it."""
+    for moment in REPLACED_MOMENTS:
+        at = getattr(invitation, moment)
+        if at is not None and (moment != "send_after" or invitation.issued_at is not None):
+            invitation.history.append(InvitationEvent(version=invitation.version, moment=moment, at=at))
+
+
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
     if invitation.status == "completed":
         raise ValueError("This survey has already been answered.")
+    keep_history(invitation)
     invitation.version += 1
     invitation.status = "scheduled"
     invitation.issued_at = None
