@@ -310,7 +310,11 @@ def test_done_when_panel_file_german_candidate_in_berlin_five_answers_then_repor
     reports = client.get("/reports").get_data(as_text=True)
     assert "The panel gave me room to show my strengths." in reports
     exported = json.loads(client.get("/reports/export.json").get_data(as_text=True))
-    measures = {row["measure"]: row for row in exported["aggregates"] if row["group"] == "All responses"}
-    assert measures["mean:panel_fair"]["value"] == 3.0 and measures["mean:panel_fair"]["n"] == 5
-    assert "mean:panel_fair" in client.get("/reports/export.csv").get_data(as_text=True)
+    measures = {
+        (row["item"], row["statistic"]): row
+        for row in exported["aggregates"]
+        if row["group"] == "All responses"
+    }
+    assert measures[("panel_fair", "mean")]["value"] == 3.0 and measures[("panel_fair", "mean")]["n"] == 5
+    assert ",panel_fair,mean,3.0,5," in client.get("/reports/export.csv").get_data(as_text=True)
     assert client.get("/reports/export.xlsx").status_code == 200

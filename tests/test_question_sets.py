@@ -224,7 +224,7 @@ def test_a_link_issued_before_a_new_version_shows_the_old_questions_and_reports_
     page = client.get(survey_link(message)).get_data(as_text=True)
     assert "The panel gave me room to show my strengths." in page
     assert "Which format would you prefer?" not in page and "The panel let me show" not in page
-    assert answer_survey(message, panel_fair="4").status_code == 200
+    assert answer_survey(message, panel_fair="4").status_code == 303
 
     response = db.session.scalar(select(Response))
     assert response.question_set_version == old_version
@@ -269,7 +269,7 @@ def answer_panel(
     for _ in range(count):
         invitation = issue(make_interview(stage=stage))
         message = smtp_server.handler.to(invitation.interview.candidate.email)[-1]
-        assert answer_survey(message, consent=consent, **answers).status_code == 200
+        assert answer_survey(message, consent=consent, **answers).status_code == 303
 
 
 def test_a_custom_scale_item_shows_in_reports_and_in_every_export(
@@ -287,20 +287,26 @@ def test_a_custom_scale_item_shows_in_reports_and_in_every_export(
     assert "3.20" in page  # mean of 4, 4, 4, 2, 2
 
     as_json = json.loads(client.get("/reports/export.json").get_data(as_text=True))
-    means = {row["measure"]: row for row in as_json["aggregates"] if row["group"] == "All responses"}
-    assert means["mean:panel_fair"]["value"] == 3.2 and means["mean:panel_fair"]["n"] == 5
+    means = {
+        (row["item"], row["statistic"]): row
+        for row in as_json["aggregates"]
+        if row["group"] == "All responses"
+    }
+    assert means[("panel_fair", "mean")]["value"] == 3.2 and means[("panel_fair", "mean")]["n"] == 5
     assert sorted(row["panel_fair"] for row in as_json["responses"]) == [2, 2, 4, 4, 4]
-    csv_text = client.get("/reports/export.csv").get_data(as_text=True)
-    assert "mean:panel_fair" in csv_text and ",panel_fair," in csv_text
+    aggregates_csv = client.get("/reports/export.csv").get_data(as_text=True)
+    assert ",panel_fair,mean,3.2,5," in aggregates_csv
+    responses_csv = client.get("/reports/export.csv?part=responses").get_data(as_text=True)
+    assert ",panel_fair," in responses_csv.splitlines()[0] + ","
 
     from io import BytesIO
 
     from openpyxl import load_workbook
 
     workbook = load_workbook(BytesIO(client.get("/reports/export.xlsx").data), read_only=True)
-    measures = [row[2] for row in workbook["Aggregates"].iter_rows(values_only=True)]
+    measures = [(row[2], row[3]) for row in workbook["Aggregates"].iter_rows(values_only=True)]
     header = next(workbook["Responses"].iter_rows(values_only=True))
-    assert "mean:panel_fair" in measures and "panel_fair" in header
+    assert ("panel_fair", "mean") in measures and "panel_fair" in header
 
 
 def test_items_sharing_key_and_type_pool_across_versions_and_choices_are_counted(
