@@ -366,3 +366,36 @@ def test_check_document_accepts_the_shipped_default_set(app):
     assert [item["key"] for item in clean["questions"]][:3] == ["nps", "on_time", "prepared"]
     with pytest.raises(QuestionSetError):
         import_document({"name": ""})
+
+
+def test_findings_read_a_custom_items_per_value_counts_and_exports_share_each_choice(
+    runner, tmp_path, make_interview, smtp_server, answer_survey, client, staff
+):
+    from helpers import sign_in
+    from survey.reports.filters import ReportFilters
+    from survey.reports.queries import cell_counts, report_items
+
+    import_set(runner, tmp_path)
+    answer_panel(make_interview, smtp_server, answer_survey, 2, panel_fair="5")
+    import_set(runner, tmp_path, panel_v2())
+    answer_panel(make_interview, smtp_server, answer_survey, 3, panel_fair="3", panel_format="video")
+    answer_panel(make_interview, smtp_server, answer_survey, 2, panel_fair="3", panel_format="onsite")
+
+    # The counts the rank tests read: a custom 1–5 item pooled over both versions, value by value;
+    # a choice item has no order to rank, so it is not among them.
+    counts = cell_counts(ReportFilters(), report_items())
+    assert counts.counts["panel_fair"].sum(axis=0).tolist() == [0, 0, 5, 0, 2]
+    assert "panel_format" not in counts.counts
+    assert counts.counts["nps"].shape[1] == 11
+
+    sign_in(client, staff["hr"].email)
+    exported = json.loads(client.get("/reports/export.json").get_data(as_text=True))
+    shares = {
+        row["statistic"]: row
+        for row in exported["aggregates"]
+        if row["group"] == "All responses" and row["item"] == "panel_format"
+    }
+    # Five answered the choice (the privacy threshold): 3 of 5 prefer video.
+    assert shares["share_pct:video"]["value"] == 60.0 and shares["share_pct:video"]["n"] == 5
+    assert shares["share_pct:onsite"]["value"] == 40.0
+    assert isinstance(exported["findings"], list)
