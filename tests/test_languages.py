@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from flask import g
 from sqlalchemy import select
 
 from helpers import csrf_token, interview_payload, sign_in, survey_link, text_part
@@ -145,10 +146,14 @@ def test_the_expired_and_thank_you_pages_speak_the_candidates_language(make_inte
     send_due(now=interview.ends_at + timedelta(hours=3))
     path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
     page = client.get(path).get_data(as_text=True)
-    thanks = client.post(
-        path, data={"csrf_token": csrf_token(page), "consent": "anonymous"}, follow_redirects=True
-    )
+    sent = client.post(path, data={"csrf_token": csrf_token(page), "consent": "anonymous"})
+    # The thank-you page is a request of its own (PRG): it switches to the candidate's language
+    # itself. The test client shares `g` across requests, so forget the POST's choice first.
+    for name in ("candidate_language", "candidate_locale", "candidate_timezone"):
+        g.pop(name, None)
+    thanks = client.get(sent.headers["Location"])
     assert "Vielen Dank" in thanks.get_data(as_text=True)
+    assert thanks.headers["Content-Language"] == "de"
     again = client.get(path).get_data(as_text=True)
     assert "wir haben Ihre Antworten bereits" in again
 

@@ -158,6 +158,7 @@ def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet, form):
 def thank_you(token: str):
     """The thank-you page after answering; for anyone else the link says it is already answered."""
     link = resolve_link(load_survey_token, token)
+    speak_to_candidate(link)
     if link.state == "open":
         return redirect(url_for("candidate.take_survey", token=token))
     answered = session.get(ANSWERED_KEY) or {}
