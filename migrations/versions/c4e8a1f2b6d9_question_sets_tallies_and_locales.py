@@ -1,7 +1,7 @@
 """question sets as data, report tallies in long form, the candidate's language and time zone
 
 Revision ID: c4e8a1f2b6d9
-Revises: c41d7e2a9b14
+Revises: c4e1a7d2f018
 Create Date: 2026-11-29 12:40:00
 
 - question_sets / question_set_stages / question_set_versions, seeded with the default set
