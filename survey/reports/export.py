@@ -16,14 +16,14 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
 from ..questions import CURRENT
 from ..services.audit import record_event
 from .filters import ReportFilters
-from .queries import MONTH, SCALE, recruiter_names
+from .queries import SCALE, recruiter_names
 from .report import Report, known_names
 from .themes import redact
 
@@ -36,7 +36,14 @@ MEDIA_TYPES = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SUPPRESSED = "(suppressed)"
 FINDING_HEADER = ["kind", "dimension", "group", "item", "statement", "effect_size", "numbers"]
-AGGREGATE_HEADER = ["dimension", "group", "measure", "value", "n", "ci_low", "ci_high"]
+AGGREGATE_HEADER = ["dimension", "group", "measure", "value", "n", "ci_low", "ci_high", "answers"]
+# The "answers" column of an aggregate row: which answers the figure rests on (reports/sources.py).
+WITH_ANONYMOUS = "named and anonymous"
+NAMED_ONLY = "named only"
+ANONYMOUS_NOTE = (
+    "Anonymous answers count only in figures by organisation, department and month (the answers "
+    "column says which); response rows are named answers only."
+)
 TEXT_KEYS = [q.key for q in CURRENT.text_questions]
 RESPONSE_HEADER = [
     "month",
@@ -116,10 +123,18 @@ def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
         yield [dimension, group.label, f"mean:{question.key}", round(summary.mean, 3), summary.n, low, high]
 
 
-def aggregate_rows(report: Report) -> Iterator[list[Any]]:
-    """Long-format aggregates: headline, months, every breakdown and the perception gaps."""
-    if report.withheld:
-        return
+def _answers_label(anonymous_included: bool) -> str:
+    return WITH_ANONYMOUS if anonymous_included else NAMED_ONLY
+
+
+def _labelled(rows: Iterable[list[Any]], anonymous_included: bool) -> Iterator[list[Any]]:
+    """Rows padded to the figure columns, then the "answers" column saying what they rest on."""
+    label = _answers_label(anonymous_included)
+    for row in rows:
+        yield [*row, *[""] * (len(AGGREGATE_HEADER) - 1 - len(row)), label]
+
+
+def _headline_rows(report: Report) -> Iterator[list[Any]]:
     yield from _figure_rows("All", report.overall)
     yield ["All", "All responses", "invitations_sent", report.invitations_sent, "", "", ""]
     if report.response_rate is not None:
@@ -128,14 +143,20 @@ def aggregate_rows(report: Report) -> Iterator[list[Any]]:
         if key not in report.overall.hidden_items:
             for value, count in counts.items():
                 yield ["All", "All responses", f"answers:{key}={value}", count, "", "", ""]
-    for group in report.trend.groups:
-        yield from _figure_rows(MONTH.label, group)
-    for breakdown in report.breakdowns:
+
+
+def aggregate_rows(report: Report) -> Iterator[list[Any]]:
+    """Long-format aggregates: headline, months, every breakdown and the perception gaps, each
+    row saying whether anonymous answers feed it."""
+    if report.withheld:
+        return
+    yield from _labelled(_headline_rows(report), report.anonymous_included)
+    for breakdown in (report.trend, *report.breakdowns):
         for group in breakdown.groups:
-            yield from _figure_rows(breakdown.dimension.label, group)
+            yield from _labelled(_figure_rows(breakdown.dimension.label, group), breakdown.anonymous_included)
     for name, groups in report.gaps.items():
         for group in groups:
-            yield from _gap_rows(f"Perception gap by {name}", group)
+            yield from _labelled(_gap_rows(f"Perception gap by {name}", group), False)
 
 
 def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
@@ -158,37 +179,11 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     ]
 
 
-def _months_with_enough_anonymous(report: Report) -> set[str]:
-    """Months holding at least the threshold of anonymous responses (within the filters)."""
-    statement = (
-        select(Response.month)
-        .where(Response.consent == "anonymous", *report.filters.on_columns(Response))
-        .group_by(Response.month)
-        .having(func.count() >= report.threshold)
-    )
-    return set(db.session.scalars(statement))
-
-
-def _anonymous_attributes(row: Any, open_months: set[str], report: Report, names: dict) -> list[Any]:
-    """An anonymous row's grouping attributes: its month among enough other anonymous answers,
-    and what the export's own filters already fix for every row; nothing finer.
-
-    Staff can tell which interviews were answered anonymously, so any other attribute (or a month
-    with few anonymous answers) could tie such a row back to one candidate.
-    """
-    values = []
-    for shown, key in ATTRIBUTES:
-        if key == "month":
-            values.append(row.month if row.month in open_months else SUPPRESSED)
-        elif getattr(report.filters, key) is not None:
-            values.append(names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown))
-        else:
-            values.append(SUPPRESSED)
-    return values
-
-
 def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[list[Any]]:
-    """One de-identified row per response; attributes of suppressed groups read "(suppressed)"."""
+    """One de-identified row per named response; attributes of suppressed groups read "(suppressed)".
+
+    Anonymous answers never appear as rows: they count only in figures at cohort grain.
+    """
     if report.withheld:
         return
     # Per grouping, the keys of its suppressed groups (a position is keyed by id, shown by title).
@@ -203,12 +198,9 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
-    open_months = _months_with_enough_anonymous(report)
     for row in db.session.execute(statement):
         values: list[Any] = []
-        if row.consent == "anonymous":
-            values = _anonymous_attributes(row, open_months, report, names)
-        for shown, key in ATTRIBUTES if not values else ():
+        for shown, key in ATTRIBUTES:
             value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
             group = getattr(row, key)
             if key.endswith("_id"):
@@ -268,6 +260,7 @@ def stream_json(report: Report, on_row: Callable[[], None] | None = None) -> Ite
         "filters": report.filters.active(),
         "min_group_size": report.threshold,
         "withheld": report.withheld,
+        "anonymous_answers": ANONYMOUS_NOTE,
     }
     yield json.dumps(head, ensure_ascii=False)[:-1]
     for name, header, rows in _sections(report, on_row):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
+from .anonymity import ReleaseSummary, release_cohorts
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -170,12 +171,14 @@ class SendDueSummary:
     expired: int
     opted_out: int
     delivery: DeliveryReport
+    release: ReleaseSummary = field(default_factory=ReleaseSummary)
 
     @property
     def did_something(self) -> bool:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
+        changes += (self.release.released, self.release.unreadable)
         return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
 
     def line(self) -> str:
@@ -186,17 +189,20 @@ class SendDueSummary:
             f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
             f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
         )
+        text += "; " + self.release.line()
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
+    """One pass of the sending job: issue, remind, expire, release anonymous cohorts whose month
+    has closed, then deliver the outbox."""
     now = now or utcnow()
     issued = issue_due_invitations(now)
     reminders = queue_reminders(now)
     expired = expire_overdue(now)
+    release = release_cohorts(now)
     delivery = deliver_outbox(now)
     return SendDueSummary(
         issued=issued["issued"],
@@ -204,6 +210,7 @@ def send_due(now: datetime | None = None) -> SendDueSummary:
         expired=expired + issued["expired"],
         opted_out=issued["opted_out"],
         delivery=delivery,
+        release=release,
     )
 
 
