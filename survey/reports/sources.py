@@ -81,7 +81,7 @@ def _value_counts() -> list[ColumnElement]:
 def _anonymous_rows(filters: ReportFilters, key: ColumnElement | None) -> list[Any]:
     """One row per group (or one in all): responses and value counts of the released answers."""
     columns = [func.count().label("responses"), *_value_counts()]
-    statement = select(*columns).where(*_conditions(filters))
+    statement = select(*columns).select_from(AnonymousAnswer).where(*_conditions(filters))
     if key is not None:
         statement = select(key.label("group_key"), *columns).where(*_conditions(filters)).group_by(key)
     return list(db.session.execute(statement))
@@ -174,7 +174,7 @@ def counts(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, Spl
     anonymous: dict[Any, int] = {}
     if includes_anonymous(filters, dimension):
         key = None if dimension is None else _group_column(dimension)
-        rows = select(func.count()).where(*_conditions(filters))
+        rows = select(func.count()).select_from(AnonymousAnswer).where(*_conditions(filters))
         if key is not None:
             rows = select(key, func.count()).where(*_conditions(filters)).group_by(key)
             anonymous = dict(db.session.execute(rows).all())
