@@ -68,7 +68,12 @@ def test_named_answers_are_stored_with_the_invitation(client, sent_invitation):
 def test_anonymous_answers_keep_no_link_to_invitation_or_candidate(client, sent_invitation):
     invitation, message = sent_invitation
     path = survey_link(message)
-    data = {"csrf_token": open_form(client, path), "nps": "3", "improve": "Secret words", "consent": "anonymous"}
+    data = {
+        "csrf_token": open_form(client, path),
+        "nps": "3",
+        "improve": "Secret words",
+        "consent": "anonymous",
+    }
     assert "kept anonymous" in client.post(path, data=data).get_data(as_text=True)
     assert count_responses() == 0
     [held] = db.session.scalars(select(HeldAnswer)).all()
