@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -145,12 +145,25 @@ TIMELINE = (
 )
 
 
-def invitation_timeline(invitation: Invitation | None) -> list[tuple[str, datetime]]:
-    """The invitation's moments, in time order."""
+ANONYMOUS_COMPLETION = "Completed anonymously (only the day is kept)"
+
+
+def invitation_timeline(invitation: Invitation | None, anonymous: bool = False) -> list[tuple[str, datetime]]:
+    """The invitation's moments, in time order. An anonymous completion keeps only its day, so
+    it is listed by that day and after the other moments of the same day."""
     if invitation is None:
         return []
     moments = [(label, getattr(invitation, field)) for label, field in TIMELINE]
-    return sorted(((label, at) for label, at in moments if at is not None), key=lambda item: item[1])
+    moments = [
+        (ANONYMOUS_COMPLETION if anonymous and field == "completed_at" else label, at)
+        for (label, at), (_, field) in zip(moments, TIMELINE, strict=True)
+    ]
+
+    def order(item: tuple[str, datetime]) -> datetime:
+        label, at = item
+        return at + timedelta(days=1) - timedelta(microseconds=1) if label == ANONYMOUS_COMPLETION else at
+
+    return sorted(((label, at) for label, at in moments if at is not None), key=order)
 
 
 def combined_view(interview: Interview) -> CombinedView:
@@ -171,5 +184,8 @@ def combined_view(interview: Interview) -> CombinedView:
             if question.key not in mirrored and question.key in answers
         ],
         candidate_text=[(q.text, answers[q.key]) for q in CURRENT.text_questions if q.key in answers],
-        timeline=invitation_timeline(invitation),
+        timeline=invitation_timeline(
+            invitation,
+            anonymous=response is None and invitation is not None and invitation.status == "completed",
+        ),
     )
