@@ -282,6 +282,25 @@ class AnonymousAnswer(db.Model):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+RESPONSES_ITEM = "responses"
+
+
+class AnonymousCell(db.Model):
+    """How many released anonymous answers of a cohort gave each value of each scale item
+    (item "responses", value 0: how many answers). Written once per release, at cohort grain only,
+    so it never moves by fewer than REPORT_MIN_GROUP_SIZE answers; reports sum it."""
+
+    __tablename__ = "anonymous_cells"
+    __table_args__ = (Index("ix_anonymous_cells_month_department", "month", "department"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    department: Mapped[str | None] = mapped_column(String(120))
+    item: Mapped[str] = mapped_column(String(60))
+    value: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class OutboxMessage(db.Model):
     """An email waiting to go out, written in the transaction that caused it."""
 

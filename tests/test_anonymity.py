@@ -17,7 +17,16 @@ from sqlalchemy import event, func, inspect, select, text
 
 from helpers import csrf_token, survey_link
 from survey.extensions import db
-from survey.models import AnonymousAnswer, HeldAnswer, Interview, Invitation, Position, Response, User
+from survey.models import (
+    AnonymousAnswer,
+    AnonymousCell,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    Position,
+    Response,
+    User,
+)
 from survey.reports.filters import ReportFilters
 from survey.reports.report import build_report
 from survey.sealing import seal
@@ -261,8 +270,20 @@ def test_a_department_with_k_anonymous_answers_is_released_as_its_own_cohort(app
     assert db.session.execute(select(AnonymousAnswer.department).distinct()).scalars().all() == [
         "Engineering"
     ]
-    legal = build_report(ReportFilters(department="Engineering"))
-    assert legal.overall.responses == K and legal.overall.items["nps"].mean == 9
+    engineering = build_report(ReportFilters(department="Engineering"))
+    assert engineering.overall.responses == K and engineering.overall.items["nps"].mean == 9
+
+
+def test_rebuilding_the_tallies_recounts_the_released_cohorts_exactly(app, runner, world):
+    answer_anonymously(world)
+    release_cohorts(AFTER_OCTOBER)
+    tally = select(AnonymousCell.month, AnonymousCell.department, AnonymousCell.item, AnonymousCell.value)
+    summed = tally.add_columns(func.sum(AnonymousCell.count)).group_by(*tally.selected_columns)
+    released = sorted(db.session.execute(summed).all())
+    result = runner.invoke(args=["reports", "rebuild-cells"])
+    assert result.exit_code == 0 and "Recounted 1 released anonymous cohorts" in result.output
+    assert sorted(db.session.execute(summed).all()) == released
+    assert ("2026-10", None, "responses", 0, 8) in released
 
 
 # --- The release rule --------------------------------------------------------------------------

@@ -87,6 +87,9 @@ def test_migration_releases_closed_cohorts_seals_the_rest_and_recounts(tmp_path)
         ).fetchall()
         held = [box for (box,) in connection.execute("SELECT sealed FROM held_answers")]
         tallied = connection.execute("SELECT sum(responses) FROM report_cells").fetchone()[0]
+        anonymous_tally = connection.execute(
+            "SELECT month, department, count FROM anonymous_cells WHERE item = 'responses'"
+        ).fetchall()
         times = dict(connection.execute("SELECT id, completed_at FROM invitations").fetchall())
     assert consents == [("named", 3)]
     assert released == [("2026-09", "Engineering", 6)]  # a closed month with k in one department
@@ -94,5 +97,6 @@ def test_migration_releases_closed_cohorts_seals_the_rest_and_recounts(tmp_path)
     cohorts = sorted((p["month"], p["department"]) for p in (unseal(box, [SECRET]) for box in held))
     assert cohorts == [("2026-09", "Legal"), ("2026-09", "Legal"), ("2099-01", "Engineering")]
     assert tallied == 3  # the report tally counts the named responses only
+    assert anonymous_tally == [("2026-09", "Engineering", 6)]  # the released cohort, tallied whole
     assert times[1].endswith("00:00:00.000000") or times[1].endswith("00:00:00")  # anonymous: the day
     assert times[9].endswith("14:37:21")  # named: the time

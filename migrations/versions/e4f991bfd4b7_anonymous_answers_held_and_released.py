@@ -22,7 +22,7 @@ from alembic import op
 from flask import current_app
 
 from survey.sealing import seal
-from survey.services.anonymity import plan_release, released_rows
+from survey.services.anonymity import plan_release, released_rows, tally_rows
 
 # revision identifiers, used by Alembic.
 revision = 'e4f991bfd4b7'
@@ -59,6 +59,13 @@ released = sa.table(
     sa.column("answers", sa.JSON),
 )
 
+tally = sa.table(
+    "anonymous_cells",
+    *(sa.column(name, sa.String) for name in ("month", "department", "item")),
+    sa.column("value", sa.Integer),
+    sa.column("count", sa.Integer),
+)
+
 
 def upgrade():
     op.create_table(
@@ -80,6 +87,18 @@ def upgrade():
     )
     with op.batch_alter_table("anonymous_answers", schema=None) as batch_op:
         batch_op.create_index("ix_anonymous_answers_month_department", ["month", "department"], unique=False)
+    op.create_table(
+        "anonymous_cells",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("department", sa.String(length=120), nullable=True),
+        sa.Column("item", sa.String(length=60), nullable=False),
+        sa.Column("value", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_anonymous_cells")),
+    )
+    with op.batch_alter_table("anonymous_cells", schema=None) as batch_op:
+        batch_op.create_index("ix_anonymous_cells_month_department", ["month", "department"], unique=False)
     move_anonymous_responses()
     recount_report_cells()
     cut_anonymous_completions_to_the_day()
@@ -105,6 +124,7 @@ def move_anonymous_responses():
     batches = plan_release(payloads.items(), closed, threshold)
     if batches:
         bind.execute(released.insert(), released_rows(batches, payloads))
+        bind.execute(tally.insert(), tally_rows(batches, payloads))
     released_ids = {held_id for _, ids in batches for held_id in ids}
     secret = current_app.config["SECRET_KEY"]
     # Held rows get new random ids: nothing carries over from the response they were.
@@ -199,6 +219,9 @@ def cut_anonymous_completions_to_the_day():
 
 def downgrade():
     # Answers moved out of responses cannot be put back with attributes they no longer have.
+    with op.batch_alter_table("anonymous_cells", schema=None) as batch_op:
+        batch_op.drop_index("ix_anonymous_cells_month_department")
+    op.drop_table("anonymous_cells")
     with op.batch_alter_table("anonymous_answers", schema=None) as batch_op:
         batch_op.drop_index("ix_anonymous_answers_month_department")
     op.drop_table("anonymous_answers")

@@ -1,10 +1,11 @@
 """Which answers feed which figure: the one place that decides it.
 
 Named answers (responses, tallied in report_cells) feed every figure. Released anonymous answers
-(anonymous_answers, see services/anonymity.py) feed only figures at cohort grain: the whole
-organisation, a department, a month, and month ranges of those. As soon as a filter or a
-breakdown is finer (position, stage, hiring manager, recruiter), the figure uses named answers
-only; so do the perception gaps, the themes and the raw rows. The pages and exports say which.
+(anonymous_answers, tallied per cohort in anonymous_cells; see services/anonymity.py) feed only
+figures at cohort grain: the whole organisation, a department, a month, and month ranges of those.
+As soon as a filter or a breakdown is finer (position, stage, hiring manager, recruiter), the figure
+uses named answers only; so do the perception gaps, the themes and the raw rows. The pages and
+exports say which.
 
 Every anonymous cohort was released whole with at least REPORT_MIN_GROUP_SIZE answers, so any
 figure here, and any difference between two of them, moves by whole cohorts of anonymous answers.
@@ -12,13 +13,14 @@ figure here, and any difference between two of them, moves by whole cohorts of a
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from ..extensions import db
-from ..models import AnonymousAnswer
+from ..models import RESPONSES_ITEM, AnonymousCell
 from . import queries
 from .filters import ReportFilters
 from .privacy import safe_difference
@@ -29,7 +31,7 @@ COHORT_FILTERS = frozenset({"month_from", "month_to", "department"})
 COHORT_DIMENSIONS = frozenset({"month", "department"})
 # The label of a cohort merged from several small departments of one month.
 MERGED_DEPARTMENTS = "(several departments, anonymous)"
-ANSWERS = AnonymousAnswer.__table__.c
+TALLY = AnonymousCell.__table__.c
 
 
 def includes_anonymous(filters: ReportFilters, dimension: Dimension | None = None) -> bool:
@@ -52,55 +54,53 @@ class Split:
         return self.named + self.anonymous
 
 
-# --- Released anonymous answers, aggregated in SQL ---------------------------------------------
+# --- Released anonymous answers, from their cohort tally ----------------------------------------
 
 
 def _conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
     conditions = []
     if filters.month_from:
-        conditions.append(ANSWERS.month >= filters.month_from)
+        conditions.append(TALLY.month >= filters.month_from)
     if filters.month_to:
-        conditions.append(ANSWERS.month <= filters.month_to)
+        conditions.append(TALLY.month <= filters.month_to)
     if filters.department is not None:
         # A merged cohort (department NULL) belongs to no single department.
-        conditions.append(ANSWERS.department == filters.department)
+        conditions.append(TALLY.department == filters.department)
     return conditions
 
 
-def _value_counts() -> list[ColumnElement]:
-    """How many answered each value of each scale item, one column per value."""
-    columns = []
-    for question in SCALE:
-        score = ANSWERS.answers[question.key].as_integer()
-        for value in question.values:
-            label = f"{question.key}_{value}"
-            columns.append(func.coalesce(func.sum(case((score == value, 1), else_=0)), 0).label(label))
-    return columns
+def _tallies(
+    filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False
+) -> dict[Any, Counter[tuple[str, int]]]:
+    """Per group (or None for all): how many released answers, and per (item, value) how many gave it.
+
+    Summed in SQL over the cohort tally (anonymous_cells): a few rows per released cohort.
+    """
+    grouping = [] if key is None else [key]
+    statement = select(*grouping, TALLY.item, TALLY.value, func.sum(TALLY.count)).where(*_conditions(filters))
+    if only_responses:
+        statement = statement.where(TALLY.item == RESPONSES_ITEM)
+    statement = statement.group_by(*grouping, TALLY.item, TALLY.value)
+    result: dict[Any, Counter[tuple[str, int]]] = defaultdict(Counter)
+    for row in db.session.execute(statement):
+        group = row[0] if key is not None else None
+        result[group][(row[-3], int(row[-2]))] += int(row[-1])
+    return result
 
 
-def _anonymous_rows(filters: ReportFilters, key: ColumnElement | None) -> list[Any]:
-    """One row per group (or one in all): responses and value counts of the released answers."""
-    columns = [func.count().label("responses"), *_value_counts()]
-    statement = select(*columns).select_from(AnonymousAnswer).where(*_conditions(filters))
-    if key is not None:
-        statement = select(key.label("group_key"), *columns).where(*_conditions(filters)).group_by(key)
-    return list(db.session.execute(statement))
-
-
-def _figures(row: Any, key: Any, label: str) -> GroupFigures:
-    mapping = row._mapping
+def _figures(counts: Counter[tuple[str, int]], key: Any, label: str) -> GroupFigures:
     items, promoters, detractors = {}, 0, 0
     for question in SCALE:
-        counts = {value: int(mapping[f"{question.key}_{value}"]) for value in question.values}
+        by_value = {value: counts[(question.key, value)] for value in question.values}
         items[question.key] = Summary(
-            sum(counts.values()),
-            sum(value * n for value, n in counts.items()),
-            sum(value * value * n for value, n in counts.items()),
+            sum(by_value.values()),
+            sum(value * n for value, n in by_value.items()),
+            sum(value * value * n for value, n in by_value.items()),
         )
         if question.key == "nps":
-            promoters = sum(n for value, n in counts.items() if value >= 9)
-            detractors = sum(n for value, n in counts.items() if value <= 6)
-    return GroupFigures(key, label, int(mapping["responses"]), items, promoters, detractors)
+            promoters = sum(n for value, n in by_value.items() if value >= 9)
+            detractors = sum(n for value, n in by_value.items() if value <= 6)
+    return GroupFigures(key, label, counts[(RESPONSES_ITEM, 0)], items, promoters, detractors)
 
 
 def _combined(named: GroupFigures, anonymous: GroupFigures) -> GroupFigures:
@@ -123,7 +123,7 @@ def _combined(named: GroupFigures, anonymous: GroupFigures) -> GroupFigures:
 
 
 def _group_column(dimension: Dimension) -> ColumnElement:
-    return ANSWERS.month if dimension.name == MONTH.name else ANSWERS.department
+    return TALLY.month if dimension.name == MONTH.name else TALLY.department
 
 
 # --- What the report reads ----------------------------------------------------------------------
@@ -134,12 +134,11 @@ def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, i
     figures, counts = queries.overall(filters)
     if not includes_anonymous(filters):
         return figures, counts
-    row = _anonymous_rows(filters, None)[0]
-    mapping = row._mapping
+    tally = _tallies(filters, None).get(None, Counter())
     for question in SCALE:
         for value in question.values:
-            counts[question.key][value] += int(mapping[f"{question.key}_{value}"])
-    return _combined(figures, _figures(row, None, figures.label)), counts
+            counts[question.key][value] += tally[(question.key, value)]
+    return _combined(figures, _figures(tally, None, figures.label)), counts
 
 
 def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
@@ -155,10 +154,9 @@ def _merge_groups(
     filters: ReportFilters, dimension: Dimension, named: list[GroupFigures]
 ) -> list[GroupFigures]:
     groups = {group.key: group for group in named}
-    for row in _anonymous_rows(filters, _group_column(dimension)):
-        key = row.group_key
+    for key, tally in _tallies(filters, _group_column(dimension)).items():
         label = MERGED_DEPARTMENTS if key is None else (key or "(not set)")
-        anonymous = _figures(row, key, label)
+        anonymous = _figures(tally, key, label)
         groups[key] = _combined(groups[key], anonymous) if key in groups else anonymous
     merged = list(groups.values())
     if dimension.name == MONTH.name:
@@ -174,12 +172,8 @@ def counts(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, Spl
     anonymous: dict[Any, int] = {}
     if includes_anonymous(filters, dimension):
         key = None if dimension is None else _group_column(dimension)
-        rows = select(func.count()).select_from(AnonymousAnswer).where(*_conditions(filters))
-        if key is not None:
-            rows = select(key, func.count()).where(*_conditions(filters)).group_by(key)
-            anonymous = dict(db.session.execute(rows).all())
-        else:
-            anonymous = {None: db.session.scalar(rows) or 0}
+        tallies = _tallies(filters, key, only_responses=True)
+        anonymous = {group: tally[(RESPONSES_ITEM, 0)] for group, tally in tallies.items()}
     keys = set(named) | set(anonymous)
     if dimension is None:
         keys.add(None)

@@ -17,7 +17,7 @@ So every figure a release changes changes by at least k anonymous answers at onc
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +28,18 @@ from sqlalchemy import delete, exists, insert, select
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import OPEN_STATUSES, AnonymousAnswer, HeldAnswer, Interview, Invitation, random_id, utcnow
+from ..models import (
+    OPEN_STATUSES,
+    RESPONSES_ITEM,
+    AnonymousAnswer,
+    AnonymousCell,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    random_id,
+    utcnow,
+)
+from ..questions import CURRENT
 from ..reports.filters import month_start, next_month
 from ..reports.privacy import min_group_size
 from ..sealing import Unsealable, seal, unseal
@@ -117,6 +128,39 @@ def released_rows(
     return rows
 
 
+def tally_rows(batches: list[tuple[Cohort, list[str]]], payloads: dict[str, dict[str, Any]]) -> list[dict]:
+    """The anonymous_cells rows of a release: per cohort, answers and counts per item value."""
+    rows = []
+    for cohort, ids in batches:
+        counts: Counter[tuple[str, int]] = Counter({(RESPONSES_ITEM, 0): len(ids)})
+        for held_id in ids:
+            answers = payloads[held_id]["answers"]
+            for question in CURRENT.scale_questions:
+                value = answers.get(question.key)
+                if isinstance(value, int) and not isinstance(value, bool) and value in question.values:
+                    counts[(question.key, value)] += 1
+        rows += [
+            {"month": cohort.month, "department": cohort.department, "item": item, "value": value, "count": n}
+            for (item, value), n in sorted(counts.items())
+        ]
+    return rows
+
+
+def rebuild_anonymous_cells() -> int:
+    """Recount the anonymous tally from the released answers, one row per cohort; commits."""
+    answers: dict[str, dict[str, Any]] = {}
+    cohorts: dict[Cohort, list[str]] = defaultdict(list)
+    for released in db.session.scalars(select(AnonymousAnswer)):
+        answers[released.id] = {"answers": released.answers}
+        cohorts[Cohort(released.month, released.department)].append(released.id)
+    rows = tally_rows(list(cohorts.items()), answers)
+    db.session.execute(delete(AnonymousCell))
+    if rows:
+        db.session.execute(insert(AnonymousCell), rows)
+    db.session.commit()
+    return len(cohorts)
+
+
 def month_closed(month: str, now: datetime) -> bool:
     """Whether no answer can still join this month: it is over and no invitation of an
     interview that ended in it is still open."""
@@ -156,6 +200,7 @@ def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
         db.session.rollback()
         return ReleaseSummary(held=summary.held, unreadable=summary.unreadable)
     db.session.execute(insert(AnonymousAnswer), released_rows(batches, payloads))
+    db.session.execute(insert(AnonymousCell), tally_rows(batches, payloads))
     db.session.commit()
     summary.released, summary.cohorts = len(ids), len(batches)
     current_app.logger.info(summary.line())
