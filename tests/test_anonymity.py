@@ -384,3 +384,18 @@ def test_an_anonymous_completion_keeps_only_its_day_and_a_named_one_its_time(app
     db.session.refresh(named)
     assert anonymous.completed_at == datetime(2026, 11, 21, tzinfo=UTC)
     assert named.completed_at == moment
+
+
+def test_on_the_demo_data_no_filtered_export_holds_an_anonymous_row(client, runner, hr):
+    """The issue's attack 2 on `make run`'s data: pick a filter only one anonymous interview
+    matches; the export still holds named rows only, and the database no anonymous response."""
+    assert runner.invoke(args=["demo", "seed", "--interviews", "400"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).where(Response.consent == "anonymous")) == 0
+    sign_in(client, hr.email)
+    manager = db.session.scalar(select(Interview.hiring_manager).where(Interview.stage == "Hiring manager"))
+    for filters in ({}, {"stage": "Hiring manager"}, {"stage": "Hiring manager", "hiring_manager": manager}):
+        export = client.get("/reports/export.json", query_string=filters).json
+        assert {row["consent"] for row in export["responses"]} <= {"named"}
+        named_only = {row["answers"] for row in export["aggregates"] if row["dimension"] != "Month"}
+        if filters:
+            assert named_only <= {"named only"}

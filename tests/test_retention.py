@@ -201,9 +201,16 @@ def test_erase_leaves_no_byte_of_the_email_or_any_name_part_in_the_database_file
     held_interview = make_interview(candidate={"name": "Someone Else", "email": "else@example.org"})
     assert submit_response(held_interview.invitation, {"improve": "tell quennell hi"}, "anonymous")
 
+    her_invitation = answered_candidate["first"].invitation.id
     checkpoint()  # the name now sits in the database file itself, not only in the WAL
     assert b"quennell" in Path(db.engine.url.database).read_bytes().lower()
     assert runner.invoke(args=["data", "erase", EMAIL]).exit_code == 0
+    sent_to_her = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.invitation_id == her_invitation)
+    ).all()
+    # Delivered mail keeps its metadata, but its survey and opt-out links are gone.
+    assert sent_to_her and all(m.status == "sent" and m.sent_at and m.message_id for m in sent_to_her)
+    assert all((m.body_text, m.body_html, m.headers) == ("", "", {}) for m in sent_to_her)
     [held] = db.session.scalars(select(HeldAnswer)).all()
     assert unseal(held.sealed)["answers"]["improve"] == "tell [erased] hi"
     checkpoint()
