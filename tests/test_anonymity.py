@@ -399,3 +399,22 @@ def test_on_the_demo_data_no_filtered_export_holds_an_anonymous_row(client, runn
         named_only = {row["answers"] for row in export["aggregates"] if row["dimension"] != "Month"}
         if filters:
             assert named_only <= {"named only"}
+
+
+@pytest.mark.slow
+def test_three_workers_at_once_release_a_cohort_exactly_once(app, make_interview):
+    """Separate processes race for the same held answers; each answer is released once."""
+    from processes import start_flask
+
+    for index in range(2 * K):
+        interview = make_interview(ends_at=f"2026-10-{index + 1:02d}T10:00:00Z", starts_at=None)
+        assert submit_response(interview.invitation, {"nps": index % 11}, "anonymous")
+    processes = [start_flask(app, "surveys", "send-due") for _ in range(3)]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AnonymousAnswer)) == 2 * K
+    assert db.session.scalar(select(func.count()).select_from(HeldAnswer)) == 0
+    responses = select(func.sum(AnonymousCell.count)).where(AnonymousCell.item == "responses")
+    assert db.session.scalar(responses) == 2 * K
+    assert sum(f"released {2 * K} anonymous" in output for output in outputs) == 1, outputs
