@@ -12,7 +12,7 @@ from survey.sealing import unseal
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "migration-test-secret-key-0123456789"
-BEFORE = "86182fb676eb"  # the revision whose responses still held anonymous answers
+BEFORE = "c41d7e2a9b14"  # the revision before the move: responses still hold anonymous answers
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -1,7 +1,7 @@
 """anonymous answers: held sealed, released in cohorts; existing anonymous responses moved
 
 Revision ID: e4f991bfd4b7
-Revises: 86182fb676eb
+Revises: c41d7e2a9b14
 Create Date: 2026-11-29 12:40:00
 
 Existing anonymous responses leave `responses` (which kept their position, stage, hiring manager,
@@ -26,7 +26,7 @@ from survey.services.anonymity import plan_release, released_rows, tally_rows
 
 # revision identifiers, used by Alembic.
 revision = 'e4f991bfd4b7'
-down_revision = '86182fb676eb'
+down_revision = 'c41d7e2a9b14'
 branch_labels = None
 depends_on = None
 
