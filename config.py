@@ -192,6 +192,9 @@ class Config:
     SURVEY_REMINDER_AFTER_HOURS = env_int("SURVEY_REMINDER_AFTER_HOURS", 72)
     SURVEY_EXPIRES_AFTER_DAYS = env_int("SURVEY_EXPIRES_AFTER_DAYS", 14)
     REPORT_MIN_GROUP_SIZE = env_int("REPORT_MIN_GROUP_SIZE", 5)
+    # Fewest answers a group (and what it is compared with) needs before it can be a finding:
+    # a statistical floor, apart from the privacy threshold above.
+    FINDINGS_MIN_RESPONSES = env_int("FINDINGS_MIN_RESPONSES", 20)
     DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 365)
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # A SQLite file shared by every process on this machine; redis://host:6379 for several machines.

@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from .models import ROLES
 from .reports.cells import rebuild_cells
-from .reports.export import FORMATS, record_export, write_export
+from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
@@ -169,7 +169,14 @@ def data_erase_command(email: str) -> None:
 @click.option("--stage")
 @click.option("--hiring-manager")
 @click.option("--recruiter-id", type=int)
-def reports_export_command(fmt: str, out: str, **filters) -> None:
+@click.option(
+    "--part",
+    type=click.Choice(CSV_PARTS),
+    default="aggregates",
+    show_default=True,
+    help="Which table a CSV holds (XLSX and JSON hold all).",
+)
+def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
     """Export findings, aggregates and de-identified responses (same filters as /reports)."""
     try:
         report_filters = parse_filters(filters)
@@ -179,7 +186,7 @@ def reports_export_command(fmt: str, out: str, **filters) -> None:
     record_export(fmt, report_filters, actor_label="cli")
     total = 0 if report.withheld else response_count(report_filters)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-        write_export(fmt, report, out, on_row=lambda: bar.update(1))
+        write_export(fmt, report, out, on_row=lambda: bar.update(1), part=part)
     if report.withheld:
         click.echo(report.withheld, err=True)
     click.echo(f"Wrote {out} ({total} responses).")

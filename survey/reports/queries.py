@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -39,8 +40,8 @@ from ..models import (
     value_column,
 )
 from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
-from .filters import ReportFilters
-from .stats import Summary, nps_score
+from .filters import ReportFilters, month_words
+from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
 SCALE = tuple(CURRENT.scale_questions)
@@ -89,6 +90,11 @@ class GroupFigures:
     def nps(self) -> float | None:
         """cNPS of the group."""
         return nps_score(self.promoters, self.detractors, self.nps_answers)
+
+    @property
+    def nps_interval(self) -> tuple[float, float] | None:
+        """95% interval of the group's cNPS."""
+        return nps_interval(self.promoters, self.detractors, self.nps_answers)
 
     def share(self, count: int) -> float | None:
         """A count as a percentage of the recommendation answers."""
@@ -177,6 +183,39 @@ def _cells_over_months(filters: ReportFilters) -> Any:
     return statement.cte("cells_over_months").prefix_with("MATERIALIZED")
 
 
+@dataclass
+class CellCounts:
+    """How many gave each answer value, per combination of grouping attributes (months summed).
+
+    `cells[i]` holds the grouping attributes of row i; `counts[item]` is a cells × values matrix.
+    This is everything the findings read from the tallies: how tallies are stored stays here.
+    """
+
+    cells: list[dict[str, Any]]
+    counts: dict[str, np.ndarray]
+
+
+def cell_counts(filters: ReportFilters) -> CellCounts:
+    """Per-value answer counts of every cell the filters select, summed over months, in one query."""
+    keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
+    columns = [
+        # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
+        cast(func.sum(CELLS[value_column(q.key, value)]), BigInteger).label(value_column(q.key, value))
+        for q in SCALE
+        for value in q.values
+    ]
+    statement = select(*keys, *columns).where(*filters.on_columns(CELLS)).group_by(*keys)
+    rows = db.session.execute(statement).all()
+    cells = [dict(zip((key.name for key in keys), row[: len(keys)], strict=True)) for row in rows]
+    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), -1)
+    counts, start = {}, 0
+    for q in SCALE:
+        # NULL (no cell answered this value) sums to None: count it as 0.
+        counts[q.key] = np.nan_to_num(values[:, start : start + len(q.values)]).astype(np.int64)
+        start += len(q.values)
+    return CellCounts(cells, counts)
+
+
 def _summed_figures(rolled: Any) -> list[ColumnElement]:
     # Cast: PostgreSQL sums bigints (these are sums already) to numeric, which comes back as Decimal.
     return [
@@ -220,6 +259,8 @@ def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict
 def _label(dimension: Dimension, key: Any, title: Any, names: dict[int, str]) -> str:
     if dimension.name == "recruiter":
         return names.get(key, "(no recruiter)")
+    if dimension.name == MONTH.name:
+        return month_words(key)
     return str(title) if title not in (None, "") else "(not set)"
 
 
@@ -290,6 +331,8 @@ class GapFigures:
     next_step_checked: int
     next_step_mismatches: int
     hidden: bool = False
+    lower: dict[str, int] = field(default_factory=dict)  # pairs with the candidate below the recruiter
+    higher: dict[str, int] = field(default_factory=dict)
 
 
 def _gap_rows(filters: ReportFilters) -> Any:
@@ -323,6 +366,9 @@ def _gap_cells(rows: Any) -> Any:
             func.sum(gap).label(f"{key}__total"),
             func.sum(gap * gap).label(f"{key}__squares"),
             func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))).label(f"{key}__flagged"),
+            # Signs for the sign test of systematic gaps.
+            func.sum(case((gap < 0, 1))).label(f"{key}__lower"),
+            func.sum(case((gap > 0, 1))).label(f"{key}__higher"),
         ]
     next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
     mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
@@ -333,9 +379,10 @@ def _gap_cells(rows: Any) -> Any:
     return statement.cte("gap_cells").prefix_with("MATERIALIZED")
 
 
+GAP_PARTS = ("n", "total", "squares", "flagged", "lower", "higher")
 GAP_SUMS = (
     "pairs",
-    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in ("n", "total", "squares", "flagged")),
+    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in GAP_PARTS),
     "next_checked",
     "next_mismatch",
 )
@@ -383,6 +430,8 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
                 flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
                 next_step_checked=m["next_checked"],
                 next_step_mismatches=m["next_mismatch"],
+                lower={p.survey_key: m[f"{p.survey_key}__lower"] for p in SCALE_PAIRS},
+                higher={p.survey_key: m[f"{p.survey_key}__higher"] for p in SCALE_PAIRS},
             )
         )
     for groups in result.values():
@@ -393,15 +442,20 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
 # --- Free text ---------------------------------------------------------------------------------
 
 
-def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
-    """(group, `improve` answer, how many gave it), grouped in SQL."""
+def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int, int]]:
+    """(group, `improve` answer, how many gave it, how many of those were named), grouped in SQL.
+
+    The named count decides whether an answer may be quoted: hr can read named answers on the
+    interview pages anyway, while an anonymous wording is quoted only when enough answers share it.
+    """
     text = func.trim(Response.improve_text)
-    inner = select(getattr(Response, dimension.key).label("group_key"), text.label("text")).where(
-        Response.improve_text.is_not(None), *filters.on_columns(Response)
-    )
+    named = case((Response.consent == "named", 1), else_=0)
+    inner = select(
+        getattr(Response, dimension.key).label("group_key"), text.label("text"), named.label("named")
+    ).where(Response.improve_text.is_not(None), *filters.on_columns(Response))
     inner = inner.subquery()
     statement = (
-        select(inner.c.group_key, inner.c.text, func.count())
+        select(inner.c.group_key, inner.c.text, func.count(), cast(func.sum(inner.c.named), BigInteger))
         .where(inner.c.text.is_not(None), inner.c.text != "")
         .group_by(inner.c.group_key, inner.c.text)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User
+from ..reports.themes import cluster_themes
 from .interviews import scoped
 
 PROMOTER_MIN_NPS = 9
@@ -78,21 +79,58 @@ class BriefNote:
     process_issues: str
 
 
+@dataclass(frozen=True)
+class BriefTopic:
+    """A recurring point of the brief: what it is, how often, and its latest example."""
+
+    label: str
+    count: int
+    latest: BriefNote
+    cleared: int | None = None  # doubts only: how many of these were cleared on the call
+
+
 @dataclass
 class PositionBrief:
-    """What debriefs for one position say: what matters, doubts, process issues."""
+    """What debriefs for one position say, summarised: recurring priorities, doubts, process issues."""
 
     position: Position
     debriefs: int
     notes: list[BriefNote]
+    topics: dict[str, list[BriefTopic]] = field(default_factory=dict)
+    one_offs: dict[str, list[BriefNote]] = field(default_factory=dict)
+    mentions: dict[str, int] = field(default_factory=dict)  # debriefs that say anything on the topic
 
-    def of(self, field: str) -> list[BriefNote]:
+    def of(self, field_name: str) -> list[BriefNote]:
         """The notes that say something about one topic."""
-        return [note for note in self.notes if getattr(note, field)]
+        return [note for note in self.notes if getattr(note, field_name)]
+
+
+BRIEF_TOPICS = ("what_matters", "doubts", "process_issues")
+# A point is "recurring" once two debriefs raise it.
+RECURRING = 2
+TOPICS_SHOWN = 6
+ONE_OFFS_SHOWN = 5
+
+
+def summarise(notes: list[BriefNote], field_name: str) -> tuple[list[BriefTopic], list[BriefNote]]:
+    """The recurring points of one topic across notes (newest first), merged by shared phrases,
+    and the latest few notes that raise something no other debrief does."""
+    said = [note for note in notes if getattr(note, field_name)]
+    themes = cluster_themes([(getattr(note, field_name), 1) for note in said], RECURRING, limit=TOPICS_SHOWN)
+    topics, covered = [], set()
+    for theme in themes:
+        covered |= set(theme.members)
+        members = [said[index] for index in theme.members]
+        cleared = None
+        if field_name == "doubts":
+            cleared = sum(1 for note in members if note.doubts_cleared)
+        topics.append(BriefTopic(theme.label, theme.count, members[0], cleared))
+    others = [note for index, note in enumerate(said) if index not in covered]
+    return topics, others[:ONE_OFFS_SHOWN]
 
 
 def position_brief(position_id: int) -> PositionBrief | None:
-    """The brief for a position, newest debriefs first; None if there is no such position."""
+    """The brief for a position from its latest debriefs; None if there is no such position."""
     position = db.session.get(Position, position_id)
     if position is None:
         return None
@@ -108,8 +146,12 @@ def position_brief(position_id: int) -> PositionBrief | None:
         )
         .join(Debrief.interview)
         .where(Interview.position_id == position_id)
-        .order_by(Interview.ends_at.desc())
+        .order_by(Interview.ends_at.desc(), Interview.id.desc())
         .limit(BRIEF_LIMIT)
     )
     notes = [BriefNote(*row) for row in db.session.execute(stmt)]
-    return PositionBrief(position, len(notes), notes)
+    brief = PositionBrief(position, len(notes), notes)
+    for topic in BRIEF_TOPICS:
+        brief.topics[topic], brief.one_offs[topic] = summarise(notes, topic)
+        brief.mentions[topic] = len(brief.of(topic))
+    return brief
