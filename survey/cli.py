@@ -21,6 +21,7 @@ from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
 from .services.accounts import AccountError, check_timezone, create_api_key, create_user
+from .services.anonymity import rebuild_anonymous_cells
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
@@ -200,6 +201,7 @@ def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
 def reports_rebuild_cells_command() -> None:
     """Recount the report tallies from the stored responses."""
     click.echo(f"Rebuilt {rebuild_cells()} report cells.")
+    click.echo(f"Recounted {rebuild_anonymous_cells()} released anonymous cohorts.")
 
 
 @demo_cli.command("seed")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -33,6 +34,11 @@ from .questions import CURRENT
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def random_id() -> str:
+    """A random 128-bit id in hex: says nothing about when or in which order a row was written."""
+    return uuid.uuid4().hex
 
 
 class UTCDateTime(TypeDecorator):
@@ -226,10 +232,11 @@ class InvitationEvent(db.Model):
 
 
 class Response(db.Model):
-    """A candidate's answers with the grouping attributes copied at submit time.
+    """A named answer set with the grouping attributes copied at submit time.
 
-    An anonymous response has no invitation link, a random id and only the month,
-    so nothing in the database ties it back to a candidate.
+    Answers given anonymously never land here: they are held sealed (HeldAnswer) and released
+    in cohorts (AnonymousAnswer). A row without an invitation is a named response whose
+    candidate was erased since (consent then reads "anonymous": de-identified).
     """
 
     __tablename__ = "responses"
@@ -247,7 +254,7 @@ class Response(db.Model):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     # Unique: one response per invitation, enforced by the database.
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
     question_set_version: Mapped[int] = mapped_column(Integer)
@@ -262,10 +269,64 @@ class Response(db.Model):
     hiring_manager: Mapped[str] = mapped_column(String(200), default="")
     recruiter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     month: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
-    # Exact time only for named responses; anonymous ones keep the month alone.
+    # Exact time of a named response (cleared when its candidate is erased).
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invitation: Mapped[Invitation | None] = relationship()
+
+
+class HeldAnswer(db.Model):
+    """An anonymous answer held back until its cohort is released (services/anonymity.py).
+
+    Nothing is in clear: a random id and a sealed box holding the cohort (department, month),
+    the question-set version and the answers. No link, no timestamp; on SQLite the table is
+    WITHOUT ROWID, so rows are stored in the order of their random ids, not of submission.
+    """
+
+    __tablename__ = "held_answers"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnonymousAnswer(db.Model):
+    """A released anonymous answer: only its cohort in clear, written with at least
+    REPORT_MIN_GROUP_SIZE others of that cohort, in shuffled order.
+
+    department is None when small departments of a month were merged into one cohort.
+    """
+
+    __tablename__ = "anonymous_answers"
+    __table_args__ = (
+        Index("ix_anonymous_answers_month_department", "month", "department"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    month: Mapped[str] = mapped_column(String(7))  # "YYYY-MM" of the cohort
+    department: Mapped[str | None] = mapped_column(String(120))
+    question_set_version: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+RESPONSES_ITEM = "responses"
+
+
+class AnonymousCell(db.Model):
+    """How many released anonymous answers of a cohort gave each value of each scale item
+    (item "responses", value 0: how many answers). Written once per release, at cohort grain only,
+    so it never moves by fewer than REPORT_MIN_GROUP_SIZE answers; reports sum it."""
+
+    __tablename__ = "anonymous_cells"
+    __table_args__ = (Index("ix_anonymous_cells_month_department", "month", "department"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    department: Mapped[str | None] = mapped_column(String(120))
+    item: Mapped[str] = mapped_column(String(60))
+    value: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class OutboxMessage(db.Model):

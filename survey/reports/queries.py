@@ -207,7 +207,9 @@ def cell_counts(filters: ReportFilters) -> CellCounts:
     statement = select(*keys, *columns).where(*filters.on_columns(CELLS)).group_by(*keys)
     rows = db.session.execute(statement).all()
     cells = [dict(zip((key.name for key in keys), row[: len(keys)], strict=True)) for row in rows]
-    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), -1)
+    # No named cell (a view of released anonymous answers only): an empty matrix, not a reshape error.
+    width = len(columns)
+    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), width)
     counts, start = {}, 0
     for q in SCALE:
         # NULL (no cell answered this value) sums to None: count it as 0.

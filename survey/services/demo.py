@@ -15,10 +15,24 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 
 from ..extensions import db
-from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..models import (
+    Candidate,
+    Debrief,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    Position,
+    Response,
+    User,
+    random_id,
+    utcnow,
+)
 from ..questions import CURRENT
 from ..reports.cells import rebuild_cells
+from ..sealing import seal
 from .accounts import create_user
+from .anonymity import release_cohorts
+from .responses import start_of_day
 
 DEMO_PASSWORD = "debrief-demo"
 DEMO_STAFF = (
@@ -136,6 +150,7 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
     _reset_sequences()
     db.session.commit()
     rebuild_cells()
+    release_cohorts(now)
     return SeedReport(interviews, builder.response_count, builder.due_now)
 
 
@@ -181,12 +196,12 @@ class _Builder:
         self.rows: dict[Any, list[dict]] = {}
 
     def build(self, count: int) -> None:
-        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], Debrief: []}
+        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], HeldAnswer: [], Debrief: []}
         for _ in range(count):
             self._one_interview()
 
     def flush(self) -> None:
-        for model in (Candidate, Interview, Invitation, Response, Debrief):
+        for model in (Candidate, Interview, Invitation, Response, HeldAnswer, Debrief):
             if self.rows[model]:
                 db.session.execute(insert(model), self.rows[model])
         db.session.commit()
@@ -290,12 +305,23 @@ class _Builder:
         self._add_comments(answers, average)
         named = rng.random() < 0.7
         self.response_count += 1
+        if not named:
+            # Held back sealed, as a real anonymous submit does; released at the end of the seed.
+            invitation["completed_at"] = start_of_day(invitation["completed_at"])
+            payload = {
+                "month": ends_at.strftime("%Y-%m"),
+                "department": position.department or "",
+                "version": CURRENT.version,
+                "answers": answers,
+            }
+            self.rows[HeldAnswer].append({"id": random_id(), "sealed": seal(payload)})
+            return answers
         self.rows[Response].append(
             {
-                "id": f"{invitation['id']:032x}" if named else self.fake.uuid4().replace("-", ""),
-                "invitation_id": invitation["id"] if named else None,
+                "id": f"{invitation['id']:032x}",
+                "invitation_id": invitation["id"],
                 "question_set_version": CURRENT.version,
-                "consent": "named" if named else "anonymous",
+                "consent": "named",
                 "answers": answers,
                 "improve_text": answers.get("improve"),
                 "position_id": position.id,
@@ -305,7 +331,7 @@ class _Builder:
                 "hiring_manager": manager,
                 "recruiter_id": recruiter.id,
                 "month": ends_at.strftime("%Y-%m"),
-                "submitted_at": invitation["completed_at"] if named else None,
+                "submitted_at": invitation["completed_at"],
             }
         )
         return answers

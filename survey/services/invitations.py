@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -16,6 +16,7 @@ from ..mailing import reply_to_address
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
 from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
+from .anonymity import ReleaseSummary, release_cohorts
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -185,6 +186,7 @@ class SendDueSummary:
     expired: int
     opted_out: int
     delivery: DeliveryReport
+    release: ReleaseSummary = field(default_factory=ReleaseSummary)
 
     @property
     def did_something(self) -> bool:
@@ -192,6 +194,7 @@ class SendDueSummary:
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
         outcomes = (d.sent, d.retrying, d.dead, d.skipped, d.taken_over)
+        changes += (self.release.released, self.release.unreadable)
         return any(changes) or any(outcomes) or d.smtp_error is not None
 
     def line(self) -> str:
@@ -204,13 +207,15 @@ class SendDueSummary:
         )
         if self.delivery.taken_over:
             text += f"; {self.delivery.taken_over} left to another worker (lease ran out)"
+        text += "; " + self.release.line()
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox.
+    """One pass of the sending job: issue, remind, expire, release anonymous cohorts whose month
+    has closed, then deliver the outbox.
 
     Each step reads the clock when it starts, and delivery at every claim and send: a long
     pass must not lease or date anything with the moment it began.
@@ -220,6 +225,7 @@ def send_due(now: datetime | None = None) -> SendDueSummary:
     issued = issue_due_invitations(clock())
     reminders = queue_reminders(clock())
     expired = expire_overdue(clock())
+    release = release_cohorts(clock())
     delivery = deliver_outbox(clock)
     return SendDueSummary(
         issued=issued["issued"],
@@ -227,6 +233,7 @@ def send_due(now: datetime | None = None) -> SendDueSummary:
         expired=expired + issued["expired"],
         opted_out=issued["opted_out"],
         delivery=delivery,
+        release=release,
     )
 
 
