@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import ROLES, ApiKey, User, utcnow
+from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, ApiKey, User, utcnow
 from .audit import record_event
 
 API_KEY_PREFIX = "dbk_"
@@ -52,12 +52,22 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(name: str) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the plain key, which is never stored."""
+def parse_scopes(value: str | None) -> list[str]:
+    """Scopes from a comma- or space-separated list (default: write and read); AccountError if unknown."""
+    scopes = [s for s in (value or "").replace(",", " ").split() if s] or list(DEFAULT_API_SCOPES)
+    unknown = [s for s in scopes if s not in API_SCOPES]
+    if unknown:
+        raise AccountError(f"Unknown scope {unknown[0]!r}; choose from {', '.join(API_SCOPES)}.")
+    return sorted(set(scopes), key=API_SCOPES.index)
+
+
+def create_api_key(name: str, scopes: str | None = None) -> tuple[ApiKey, str]:
+    """Create a key with its scopes; returns the row and the plain key, which is never stored."""
+    granted = parse_scopes(scopes)
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name, prefix=plain[:12], key_hash=hash_api_key(plain))
+    api_key = ApiKey(name=name, prefix=plain[:12], key_hash=hash_api_key(plain), scopes=" ".join(granted))
     db.session.add(api_key)
-    record_event("api_key.created", {"name": name, "prefix": api_key.prefix})
+    record_event("api_key.created", {"name": name, "prefix": api_key.prefix, "scopes": granted})
     db.session.commit()
     return api_key, plain
 

@@ -34,6 +34,8 @@ class InterviewInput:
     interviewers: list[str] = field(default_factory=list)
     starts_at: datetime | None = None
     external_id: str | None = None
+    # The API key sending it (None from the form or a CSV import).
+    api_key_id: int | None = None
 
 
 class _Checker:
@@ -200,6 +202,7 @@ def _insert_interview(data: InterviewInput) -> Interview:
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         external_id=data.external_id,
+        api_key_id=data.api_key_id,
     )
     db.session.add(interview)
     schedule_invitation(interview)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
+from ..webhooks import WebhookReport, deliver_webhooks
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -170,13 +171,15 @@ class SendDueSummary:
     expired: int
     opted_out: int
     delivery: DeliveryReport
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
 
     @property
     def did_something(self) -> bool:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
-        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+        mail = any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+        return any(changes) or mail or self.webhooks.did_something
 
     def line(self) -> str:
         """One human line of counts."""
@@ -186,24 +189,32 @@ class SendDueSummary:
             f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
             f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
         )
+        hooks = self.webhooks
+        if hooks.did_something:
+            text += f"; webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, {hooks.dead} given up"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
+    """One pass of the sending job: issue, remind, expire, deliver the outbox, then the webhooks.
+
+    Webhooks go out even when SMTP is down: the two queues do not wait for each other.
+    """
     now = now or utcnow()
     issued = issue_due_invitations(now)
     reminders = queue_reminders(now)
     expired = expire_overdue(now)
     delivery = deliver_outbox(now)
+    webhooks = deliver_webhooks(now)
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
         expired=expired + issued["expired"],
         opted_out=issued["opted_out"],
         delivery=delivery,
+        webhooks=webhooks,
     )
 
 

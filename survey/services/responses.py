@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +16,7 @@ from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
 from .alerts import queue_alert, survey_alert_reasons
+from ..webhooks import emit, iso
 from .invitations import load_invitation
 
 
@@ -136,14 +138,32 @@ def submit_response(
     db.session.add(response)
     record_response(response)
     if consent == "named":
-        # Anonymous answers never alert: see services/alerts.py.
+        # Anonymous answers never alert nor send a webhook: an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
+        emit("survey.completed", completed_event(invitation.interview, answers, now), now)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return False
     return True
+
+
+def completed_event(interview: Any, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts."""
+    company = current_app.config["COMPANY_NAME"]
+    return {
+        "interview_id": interview.id,
+        "external_id": interview.external_id,
+        "completed_at": iso(now),
+        "question_set_version": CURRENT.version,
+        "answers": [
+            {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
+            for q in CURRENT.questions
+            if q.key in answers
+        ],
+    }
 
 
 def _build_response(invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime) -> Response:
