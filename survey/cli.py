@@ -66,7 +66,9 @@ def create_api_key_command(name: str, scopes: str) -> None:
         api_key, plain = create_api_key(name, scopes)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"API key {api_key.name!r} with scopes {api_key.scopes.replace(' ', ', ')} (shown once, store it now):")
+    click.echo(
+        f"API key {api_key.name!r}, scopes {api_key.scopes.replace(' ', ', ')} (shown once, store it now):"
+    )
     click.echo(plain)
 
 

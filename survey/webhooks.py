@@ -15,6 +15,7 @@ drop duplicates), `webhook-timestamp` (seconds, the time of sending) and `webhoo
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -184,7 +185,9 @@ def check_url(url: str) -> str:
         raise WebhookError(f"Not a valid URL: {exc}.") from exc
     allowed = ("https",) if _production() else ("https", "http")
     if parts.scheme not in allowed:
-        raise WebhookError("The URL must start with https://" + ("" if _production() else " or http://") + ".")
+        raise WebhookError(
+            "The URL must start with https://" + ("" if _production() else " or http://") + "."
+        )
     if not parts.hostname:
         raise WebhookError("The URL has no host name.")
     if parts.username or parts.password:
@@ -261,7 +264,9 @@ def sign(secret: str, event_id: str, timestamp: int, body: str) -> str:
 
 def signed_headers(endpoint: WebhookEndpoint, event: WebhookEvent, timestamp: int) -> dict[str, str]:
     """The request headers of one delivery attempt."""
-    signatures = " ".join(sign(secret, event.id, timestamp, event.body) for secret in signing_secrets(endpoint))
+    signatures = " ".join(
+        sign(secret, event.id, timestamp, event.body) for secret in signing_secrets(endpoint)
+    )
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -324,10 +329,8 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float) -> Attemp
 def _cut(connection: http.client.HTTPConnection) -> None:
     sock = connection.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing left to cut
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 @dataclass
@@ -410,4 +413,3 @@ def _attempt(delivery: WebhookDelivery, report: WebhookReport, now: datetime) ->
         delivery.next_attempt_at = now + min(FIRST_BACKOFF * 2 ** (delivery.attempts - 1), MAX_BACKOFF)
         report.retrying += 1
     db.session.commit()
-

@@ -99,9 +99,9 @@ def test_external_id_finds_the_interview(client, api_key, recruiter):
 
 def test_cursor_pages_cover_every_interview_once_in_change_order(client, api_key, recruiter):
     ids = [
-        create(client, api_key, external_id=f"x-{n}", candidate={"name": f"C {n}", "email": f"c{n}@example.org"})[
-            0
-        ]["id"]
+        create(
+            client, api_key, external_id=f"x-{n}", candidate={"name": f"C {n}", "email": f"c{n}@example.org"}
+        )[0]["id"]
         for n in range(5)
     ]
     seen, cursor = [], None
@@ -123,7 +123,12 @@ def test_cursor_pages_cover_every_interview_once_in_change_order(client, api_key
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("cursor=garbage", "cursor"), ("limit=0", "limit"), ("limit=abc", "limit"), ("updated_since=today", "updated_since")],
+    [
+        ("cursor=garbage", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("updated_since=today", "updated_since"),
+    ],
 )
 def test_bad_list_arguments_get_400_by_argument(client, api_key, query, field):
     response = client.get(f"{MANY}?{query}", headers=auth(api_key))

@@ -1,10 +1,11 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField, URLField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import ROLES
+from ..models import ROLES, WEBHOOK_EVENTS
 from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
@@ -32,3 +33,21 @@ class NewApiKeyForm(FlaskForm):
     """A new key for the ATS integration."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class NewWebhookForm(FlaskForm):
+    """A new webhook endpoint: its URL and the events it receives."""
+
+    url = URLField("URL", validators=[DataRequired(), Length(max=2000)])
+    events = MultiCheckboxField(
+        "Events",
+        choices=options((event, event) for event in WEBHOOK_EVENTS),
+        validators=[DataRequired(message="Choose at least one event.")],
+    )

@@ -28,7 +28,10 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _json(schema: dict[str, Any], description: str, headers: dict | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
     if headers:
         response["headers"] = headers
     return response
@@ -67,7 +70,11 @@ SCHEMAS: dict[str, Any] = {
                 "description": "An active staff user's email: the interview's owner.",
             },
             "starts_at": {**NULLABLE_DATE_TIME, "maxLength": 40},
-            "ends_at": {**DATE_TIME, "maxLength": 40, "description": "The survey goes out a set delay after."},
+            "ends_at": {
+                **DATE_TIME,
+                "maxLength": 40,
+                "description": "The survey goes out a set delay after.",
+            },
             "external_id": _text(100, "The interview's id in the ATS; sending it again is idempotent.", True),
         },
     },
@@ -164,7 +171,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "errors": {
                 "type": "object",
-                "description": "One message per bad field (dotted path for nested fields, _body for the body).",
+                "description": "One message per bad field (nested fields dotted, _body for the body).",
                 "additionalProperties": {"type": "string"},
             }
         },
@@ -182,7 +189,9 @@ NOT_FOUND = _json(_ref("Error"), "No interview with this id.")
 INVALID = _json(_ref("ValidationErrors"), "Invalid input, one message per field.")
 TOO_LARGE = _json(_ref("Error"), "The body is larger than 1 MiB.")
 TOO_MANY = _json(
-    _ref("Error"), "Too many requests; retry after Retry-After seconds.", {"Retry-After": {"schema": {"type": "string"}}}
+    _ref("Error"),
+    "Too many requests; retry after Retry-After seconds.",
+    {"Retry-After": {"schema": {"type": "string"}}},
 )
 INTERVIEW_ID = {
     "name": "interview_id",
@@ -206,9 +215,7 @@ def _paths() -> dict[str, Any]:
                 "Creates the interview and schedules its survey. Sending the same external_id again "
                 "returns the interview already stored (200). Needs interviews:write.",
                 {
-                    "201": _json(
-                        _ref("Interview"), "Created.", {"Location": {"schema": {"type": "string"}}}
-                    ),
+                    "201": _json(_ref("Interview"), "Created.", {"Location": {"schema": {"type": "string"}}}),
                     "200": _json(_ref("Interview"), "Already here under this external_id."),
                     "400": INVALID,
                     "401": UNAUTHORIZED,
@@ -219,7 +226,10 @@ def _paths() -> dict[str, Any]:
                 },
                 operationId="createInterview",
                 security=SECURED,
-                requestBody={"required": True, "content": {"application/json": {"schema": _ref("NewInterview")}}},
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewInterview")}},
+                },
             ),
             "get": _operation(
                 "Find or page through interviews",
@@ -249,7 +259,11 @@ def _paths() -> dict[str, Any]:
                         "description": "next_cursor from the previous page.",
                         "schema": {"type": "string", "maxLength": 200},
                     },
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
                 ],
             ),
         },
@@ -336,7 +350,11 @@ def _interview_ref(extra: dict[str, Any], required: list[str]) -> dict[str, Any]
     return {
         "type": "object",
         "required": ["interview_id", "external_id", *required],
-        "properties": {"interview_id": {"type": "integer"}, "external_id": {"type": ["string", "null"]}, **extra},
+        "properties": {
+            "interview_id": {"type": "integer"},
+            "external_id": {"type": ["string", "null"]},
+            **extra,
+        },
     }
 
 
@@ -365,13 +383,18 @@ def _webhooks() -> dict[str, Any]:
         "alert.raised": _webhook(
             "alert.raised: a detractor, an unfair experience or a debrief's red flag.",
             _interview_ref(
-                {"source": {"enum": ["survey", "debrief"]}, "reasons": {"type": "array", "items": {"type": "string"}}},
+                {
+                    "source": {"enum": ["survey", "debrief"]},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                },
                 ["source", "reasons"],
             ),
         ),
         "debrief.recorded": _webhook(
             "debrief.recorded: the recruiter saved the debrief-call notes (structured fields only).",
-            _interview_ref({"recorded_at": DATE_TIME, "expected_outcome": {"type": ["string", "null"]}}, ["recorded_at"]),
+            _interview_ref(
+                {"recorded_at": DATE_TIME, "expected_outcome": {"type": ["string", "null"]}}, ["recorded_at"]
+            ),
         ),
         "interview.outcome": _webhook(
             "interview.outcome: the outcome changed.",
@@ -398,8 +421,8 @@ def openapi_document() -> dict[str, Any]:
                 "Authenticate with `Authorization: Bearer <api key>` (`flask --app wsgi api-keys create NAME "
                 "--scopes interviews:write,interviews:read`). Scopes: interviews:write (create, change), "
                 "interviews:read (read back, with candidates' names and emails), interviews:read-all "
-                "(every interview, not only the key's own). Errors are JSON: {\"error\": message} or "
-                "{\"errors\": {field: message}}. " + WEBHOOKS_TEXT
+                '(every interview, not only the key\'s own). Errors are JSON: {"error": message} or '
+                '{"errors": {field: message}}. ' + WEBHOOKS_TEXT
             ),
         },
         "servers": [{"url": "/"}],
@@ -443,7 +466,9 @@ def docs_sections(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def docs_schemas(document: dict[str, Any]) -> list[tuple[str, list[dict]]]:
     """Every named schema as field rows, for the docs page."""
-    return [(name, schema_fields(schema, document)) for name, schema in document["components"]["schemas"].items()]
+    return [
+        (name, schema_fields(schema, document)) for name, schema in document["components"]["schemas"].items()
+    ]
 
 
 def docs_webhooks(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -486,7 +511,12 @@ def schema_fields(schema: dict[str, Any] | None, document: dict[str, Any], prefi
         if "const" in prop:
             kind = f"exactly {str(prop['const']).lower()}"
         rows.append(
-            {"name": prefix + name, "type": kind, "required": name in required, "description": prop.get("description", "")}
+            {
+                "name": prefix + name,
+                "type": kind,
+                "required": name in required,
+                "description": prop.get("description", ""),
+            }
         )
         if prop.get("type") == "object" and "properties" in prop:
             rows.extend(schema_fields(prop, document, f"{prefix}{name}."))

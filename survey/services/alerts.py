@@ -55,7 +55,12 @@ def queue_alert(interview: Interview, source: str, reasons: list[str], context: 
         return False
     emit(
         "alert.raised",
-        {"interview_id": interview.id, "external_id": interview.external_id, "source": source, "reasons": reasons},
+        {
+            "interview_id": interview.id,
+            "external_id": interview.external_id,
+            "source": source,
+            "reasons": reasons,
+        },
     )
     recruiter = interview.recruiter
     enqueue(

@@ -220,7 +220,9 @@ def _move_times(interview: Interview, changes: InterviewChanges) -> None:
     invitation = interview.invitation
     if invitation is None or invitation.status != "scheduled" or invitation.issued_at is not None:
         field = "ends_at" if changes.ends_at is not None else "starts_at"
-        raise Conflict({field: "The survey has already gone out (or was cancelled); the times cannot change now."})
+        raise Conflict(
+            {field: "The survey has already gone out (or was cancelled); the times cannot change now."}
+        )
     starts = changes.starts_at or interview.starts_at
     ends = changes.ends_at or interview.ends_at
     if starts and ends and starts > ends:

@@ -191,7 +191,7 @@ class SendDueSummary:
         )
         hooks = self.webhooks
         if hooks.did_something:
-            text += f"; webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, {hooks.dead} given up"
+            text += f"; webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, {hooks.dead} dead"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text

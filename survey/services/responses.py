@@ -15,8 +15,8 @@ from ..models import OPEN_STATUSES, Invitation, Response, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
-from .alerts import queue_alert, survey_alert_reasons
 from ..webhooks import emit, iso
+from .alerts import queue_alert, survey_alert_reasons
 from .invitations import load_invitation
 
 
