@@ -3,13 +3,13 @@
 import math
 import time
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 PLAIN_500 = (
     "<!doctype html><title>Something went wrong</title>"
@@ -46,6 +46,29 @@ def render_error(code: int, message: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=message or default), code
 
 
+def with_error_headers(response: Response, exc: HTTPException) -> Response:
+    """The response with the error's own headers, such as Allow on a 405 (RFC 9110)."""
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def no_such_resource(exc: MethodNotAllowed) -> bool:
+    """Whether a 405 is really a 404: werkzeug answers 405 to e.g. PATCH /api/v1/interviews/0, an
+    id that no rule accepts, because a rule's path matched before its converter refused the id."""
+    adapter = request_ctx.url_adapter
+    if adapter is None:
+        return False
+    for method in exc.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        return False
+    return True
+
+
 def init_error_handlers(app: Flask) -> None:
     """Install the handlers."""
 
@@ -66,7 +89,12 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
+        if isinstance(exc, MethodNotAllowed) and no_such_resource(exc):
+            return render_error(404)
+        response = make_response(
+            render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
+        )
+        return with_error_headers(response, exc)
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError):

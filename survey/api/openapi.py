@@ -16,8 +16,18 @@ NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
 SURVEY_STATUSES = ["scheduled", "sent", "opened", "completed", "expired", "opted_out", "cancelled", "failed"]
 
 
+# One line of printable text (names, titles and ids end up in email headers and spreadsheets).
+SINGLE_LINE = "^[^\\u0000-\\u001f\\u007f]*$"
+
+
 def _text(max_length: int, description: str = "", nullable: bool = False) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["string", "null"] if nullable else "string", "maxLength": max_length}
+    schema: dict[str, Any] = {
+        "type": ["string", "null"] if nullable else "string",
+        "maxLength": max_length,
+        "pattern": SINGLE_LINE,
+    }
+    if not nullable:
+        schema["minLength"] = 1
     if description:
         schema["description"] = description
     return schema
@@ -27,15 +37,40 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str, headers: dict | None = None) -> dict[str, Any]:
+def _json(
+    schema: dict[str, Any], description: str, headers: dict | None = None, links: dict | None = None
+) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": schema}},
     }
     if headers:
         response["headers"] = headers
+    if links:
+        response["links"] = links
     return response
 
+
+# A complete request, shown in the docs and sent first by Schemathesis (the recruiter is a demo user).
+EXAMPLE_INTERVIEW = {
+    "candidate": {"name": "Cara Candidate", "email": "cara@example.org", "external_id": "cand-981"},
+    "position": {"title": "Backend Engineer", "department": "Engineering", "location": "Berlin"},
+    "stage": "Technical",
+    "hiring_manager": "Hugo Manager",
+    "interviewers": ["Ines Interviewer"],
+    "recruiter_email": "alex.morgan@example.com",
+    "starts_at": "2026-11-20T09:00:00Z",
+    "ends_at": "2026-11-20T10:00:00Z",
+    "external_id": "gh-interview-4711",
+}
+# After a create, the id leads to reading and changing the same interview (OpenAPI links).
+INTERVIEW_LINKS = {
+    "GetInterview": {"operationId": "getInterview", "parameters": {"interview_id": "$response.body#/id"}},
+    "ChangeInterview": {
+        "operationId": "changeInterview",
+        "parameters": {"interview_id": "$response.body#/id"},
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "NewInterview": {
@@ -63,7 +98,12 @@ SCHEMAS: dict[str, Any] = {
             },
             "stage": _text(100, "Free text, e.g. Phone screen, Technical, Onsite."),
             "hiring_manager": _text(200, nullable=True),
-            "interviewers": {"type": ["array", "null"], "maxItems": 20, "items": _text(200)},
+            "interviewers": {
+                "type": ["array", "null"],
+                "maxItems": 20,
+                "items": {"type": "string", "maxLength": 200, "pattern": SINGLE_LINE},
+                "description": "Names; blank ones are left out.",
+            },
             "recruiter_email": {
                 "type": "string",
                 "maxLength": 254,
@@ -86,6 +126,7 @@ SCHEMAS: dict[str, Any] = {
         ),
         "minProperties": 1,
         "additionalProperties": False,
+        "not": {"anyOf": [{"required": ["cancel", "starts_at"]}, {"required": ["cancel", "ends_at"]}]},
         "properties": {
             "outcome": {"type": "string", "enum": list(OUTCOMES)},
             "starts_at": DATE_TIME,
@@ -193,6 +234,10 @@ TOO_MANY = _json(
     "Too many requests; retry after Retry-After seconds.",
     {"Retry-After": {"schema": {"type": "string"}}},
 )
+URI_TOO_LONG = {
+    "description": "The URL is too long: the HTTP server refuses it before the app sees it.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 INTERVIEW_ID = {
     "name": "interview_id",
     "in": "path",
@@ -215,20 +260,30 @@ def _paths() -> dict[str, Any]:
                 "Creates the interview and schedules its survey. Sending the same external_id again "
                 "returns the interview already stored (200). Needs interviews:write.",
                 {
-                    "201": _json(_ref("Interview"), "Created.", {"Location": {"schema": {"type": "string"}}}),
-                    "200": _json(_ref("Interview"), "Already here under this external_id."),
+                    "201": _json(
+                        _ref("Interview"),
+                        "Created.",
+                        {"Location": {"schema": {"type": "string"}}},
+                        INTERVIEW_LINKS,
+                    ),
+                    "200": _json(
+                        _ref("Interview"), "Already here under this external_id.", links=INTERVIEW_LINKS
+                    ),
                     "400": INVALID,
                     "401": UNAUTHORIZED,
                     "403": FORBIDDEN,
                     "409": _json(_ref("Error"), "Another key created an interview with this external_id."),
                     "413": TOO_LARGE,
+                    "414": URI_TOO_LONG,
                     "429": TOO_MANY,
                 },
                 operationId="createInterview",
                 security=SECURED,
                 requestBody={
                     "required": True,
-                    "content": {"application/json": {"schema": _ref("NewInterview")}},
+                    "content": {
+                        "application/json": {"schema": _ref("NewInterview"), "example": EXAMPLE_INTERVIEW}
+                    },
                 },
             ),
             "get": _operation(
@@ -241,6 +296,7 @@ def _paths() -> dict[str, Any]:
                     "400": INVALID,
                     "401": UNAUTHORIZED,
                     "403": FORBIDDEN,
+                    "414": URI_TOO_LONG,
                     "429": TOO_MANY,
                 },
                 operationId="listInterviews",
@@ -272,7 +328,14 @@ def _paths() -> dict[str, Any]:
                 "Read an interview",
                 "The interview with its survey status. Needs interviews:read; a key without "
                 "interviews:read-all reads only the interviews it created.",
-                {"200": interview, "401": UNAUTHORIZED, "403": FORBIDDEN, "404": NOT_FOUND, "429": TOO_MANY},
+                {
+                    "200": interview,
+                    "401": UNAUTHORIZED,
+                    "403": FORBIDDEN,
+                    "404": NOT_FOUND,
+                    "414": URI_TOO_LONG,
+                    "429": TOO_MANY,
+                },
                 operationId="getInterview",
                 security=SECURED,
                 parameters=[INTERVIEW_ID],
@@ -289,6 +352,7 @@ def _paths() -> dict[str, Any]:
                     "404": NOT_FOUND,
                     "409": _json(_ref("ValidationErrors"), "The survey's state forbids this change."),
                     "413": TOO_LARGE,
+                    "414": URI_TOO_LONG,
                     "429": TOO_MANY,
                 },
                 operationId="changeInterview",

@@ -8,6 +8,7 @@ from functools import wraps
 from flask import g, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from ..errors import with_error_headers
 from ..extensions import csrf, db
 from ..models import ApiKey, Interview
 from ..services.accounts import authenticate_api_key
@@ -118,7 +119,7 @@ def create_interview_endpoint():
     payload = request.get_json(silent=True)
     if payload is None:
         return errors_response({"_body": "Send a JSON object with Content-Type: application/json."})
-    data, errors = validate_interview(payload)
+    data, errors = validate_interview(payload, strict_times=True)
     if errors:
         return errors_response(errors)
     data.api_key_id = g.api_key.id
@@ -184,5 +185,5 @@ def patch_interview(interview_id: int):
 
 @bp.errorhandler(HTTPException)
 def api_http_error(exc: HTTPException):
-    """Errors under /api as JSON, never HTML."""
-    return jsonify(error=exc.description), exc.code
+    """Errors raised in API views as JSON, never HTML (routing errors: survey.errors)."""
+    return with_error_headers(jsonify(error=exc.description), exc), exc.code

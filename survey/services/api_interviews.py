@@ -100,7 +100,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def parse_list_query(args: Any) -> tuple[ListQuery | None, dict[str, str]]:
     """Check the list's query arguments; returns the query or errors by argument."""
-    check = _Checker(dict(args.items()))
+    check = _Checker(dict(args.items()), strict_times=True)
     query = ListQuery(
         external_id=check.text("external_id", 100),
         updated_since=check.when("updated_since"),
@@ -157,7 +157,7 @@ class InterviewChanges:
 
 def validate_changes(payload: Any) -> tuple[InterviewChanges | None, dict[str, str]]:
     """Check a PATCH body; returns the changes or errors by field."""
-    check = _Checker(payload)
+    check = _Checker(payload, strict_times=True)
     data = check.data
     for name in data:
         if name not in PATCH_FIELDS:
