@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 
 from ..access import role_required
 from ..models import utcnow
@@ -11,6 +11,7 @@ from . import bp, queries
 from .charts import bar_chart
 from .export import MEDIA_TYPES, record_export, stream_csv, stream_json, stream_xlsx
 from .forms import ReportFilterForm
+from .outcomes import build_outcomes
 from .report import Report, build_report
 
 # The page lists the strongest findings; the downloads carry all of them.
@@ -32,6 +33,8 @@ def index():
         "reports/index.html",
         form=form,
         report=report,
+        outcomes=build_outcomes(report.filters),
+        scale_prompts={q.key: q.prompt(current_app.config["COMPANY_NAME"]) for q in queries.SCALE},
         charts=charts_for(report),
         scale=queries.SCALE,
         scale_pairs=SCALE_PAIRS,
