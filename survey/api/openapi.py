@@ -386,11 +386,27 @@ def _paths() -> dict[str, Any]:
 
 
 WEBHOOKS_TEXT = (
-    "Register an endpoint with `flask --app wsgi webhooks create URL --events ...` or on /admin/webhooks. "
-    "Each event is POSTed as JSON {type, timestamp, data} with the Standard Webhooks headers webhook-id, "
-    "webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of id.timestamp.body> keyed with the "
-    "whsec_ secret); verify it with a Standard Webhooks library. Answer 2xx within 10 seconds; anything "
-    "else is retried with exponential backoff. The same webhook-id may arrive more than once."
+    "Webhooks: register an endpoint with `flask --app wsgi webhooks create URL --events ...` or on "
+    "/admin/webhooks. Each event is POSTed as JSON `{type, timestamp, data}` with the Standard Webhooks "
+    "headers `webhook-id`, `webhook-timestamp` and `webhook-signature` (`v1,<base64 HMAC-SHA256 of "
+    "id.timestamp.body>` keyed with the `whsec_` secret); verify it with a Standard Webhooks library. "
+    "Answer 2xx within 10 seconds; anything else is retried with exponential backoff. The same "
+    "`webhook-id` may arrive more than once: treat it as already handled."
+)
+DESCRIPTION = "\n\n".join(
+    (
+        "Interviews in from the ATS; survey status, outcomes and events out.",
+        "Authenticate with `Authorization: Bearer <api key>`. An admin makes keys with "
+        "`flask --app wsgi api-keys create NAME --scopes interviews:write,interviews:read` "
+        "or on /admin/api-keys.",
+        "Scopes: `interviews:write` creates and changes interviews; `interviews:read` reads them back, with "
+        "candidates' names and emails; `interviews:read-all` reaches every interview, "
+        "not only the key's own.",
+        'Errors are JSON: `{"error": message}`, or `{"errors": {field: message}}` '
+        "for invalid input (400) and "
+        "for a change the survey's state forbids (409). Times are RFC 3339, e.g. `2026-11-20T10:00:00Z`.",
+        WEBHOOKS_TEXT,
+    )
 )
 
 
@@ -480,14 +496,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Debrief API",
             "version": "1.1.0",
-            "description": (
-                "Interviews in from the ATS; survey status, outcomes and events out. "
-                "Authenticate with `Authorization: Bearer <api key>` (`flask --app wsgi api-keys create NAME "
-                "--scopes interviews:write,interviews:read`). Scopes: interviews:write (create, change), "
-                "interviews:read (read back, with candidates' names and emails), interviews:read-all "
-                '(every interview, not only the key\'s own). Errors are JSON: {"error": message} or '
-                '{"errors": {field: message}}. ' + WEBHOOKS_TEXT
-            ),
+            "description": DESCRIPTION,
         },
         "servers": [{"url": "/"}],
         "security": SECURED,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import g, jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from ..errors import with_error_headers
@@ -29,6 +30,13 @@ from . import bp
 from .openapi import docs_schemas, docs_sections, docs_webhooks, openapi_document
 
 csrf.exempt(bp)
+
+
+@bp.app_template_filter("code_spans")
+def code_spans(text: str) -> Markup:
+    """Escape text and show its `backticked` parts as code (the CommonMark of OpenAPI descriptions)."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
 
 
 def require_api_key(*scopes: str):
