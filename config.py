@@ -76,6 +76,8 @@ class Config:
     WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
     WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
     WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 10)
+    # Finished deliveries (and their events' bodies, which carry answers) are forgotten after this.
+    WEBHOOK_HISTORY_DAYS = env_int("WEBHOOK_HISTORY_DAYS", 30)
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"

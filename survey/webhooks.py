@@ -340,6 +340,7 @@ class WebhookReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
+    pruned: int = 0
     delivered_ids: list[int] = field(default_factory=list)
 
     @property
@@ -359,7 +360,28 @@ def deliver_webhooks(now: datetime | None = None, max_batches: int | None = None
         batches += 1
         for delivery in batch:
             _attempt(delivery, report, now or utcnow())
+    report.pruned = prune_history(now or utcnow())
     return report
+
+
+def prune_history(now: datetime) -> int:
+    """Forget finished deliveries older than WEBHOOK_HISTORY_DAYS, and events nobody waits for.
+
+    Event bodies carry candidates' answers: they are kept only as long as the admin page needs them.
+    """
+    cutoff = now - timedelta(days=current_app.config["WEBHOOK_HISTORY_DAYS"])
+    result = db.session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status.in_(("delivered", "dead")), WebhookDelivery.created_at < cutoff
+        )
+    )
+    db.session.execute(
+        delete(WebhookEvent).where(
+            WebhookEvent.created_at < cutoff, ~WebhookEvent.id.in_(select(WebhookDelivery.event_id))
+        )
+    )
+    db.session.commit()
+    return result.rowcount or 0
 
 
 def claim_deliveries(now: datetime) -> list[WebhookDelivery]:

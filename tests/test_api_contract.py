@@ -258,3 +258,14 @@ def test_unknown_scope_is_refused_by_the_cli(runner):
     result = runner.invoke(args=["api-keys", "create", "ATS", "--scopes", "interviews:read"])
     assert result.exit_code == 0 and "interviews:read" in result.output
     assert db.session.scalar(select(ApiKey)).scopes == "interviews:read"
+
+
+def test_admin_page_creates_a_key_with_the_ticked_scopes(client, staff):
+    from helpers import ANY_CSRF_PATTERN, sign_in
+
+    sign_in(client, staff["admin"].email)
+    token = ANY_CSRF_PATTERN.search(client.get("/admin/api-keys").get_data(as_text=True)).group(1)
+    data = {"csrf_token": token, "name": "Lever reader", "scopes": ["interviews:read", "interviews:read-all"]}
+    page = client.post("/admin/api-keys", data=data)
+    assert page.status_code == 200 and "interviews:read, interviews:read-all" in page.get_data(as_text=True)
+    assert db.session.scalar(select(ApiKey)).scopes == "interviews:read interviews:read-all"

@@ -334,3 +334,39 @@ def test_development_accepts_http_on_loopback(app, receiver):
     with pytest.raises(WebhookError):
         check_url("gopher://127.0.0.1/")
     assert db.session.scalar(select(func.count()).select_from(Interview)) == 0
+
+
+def test_finished_deliveries_and_their_bodies_are_forgotten_after_the_history_window(app, receiver):
+    create_endpoint(receiver.url, "interview.outcome")
+    emit("interview.outcome", OUTCOME_DATA)
+    db.session.commit()
+    assert deliver_webhooks().delivered == 1
+    assert deliver_webhooks(utcnow() + timedelta(days=29)).pruned == 0
+    assert events_in_db() == 1
+    assert deliver_webhooks(utcnow() + timedelta(days=31)).pruned == 1
+    assert events_in_db() == 0
+
+
+def test_an_ats_developer_journey_from_the_docs_to_a_verified_survey_completed(
+    client, recruiter, smtp_server, answer_survey, receiver
+):
+    """Read the docs, create an interview, PATCH its outcome, register a webhook, answer by name."""
+    assert "PATCH /api/v1/interviews/{interview_id}" in client.get("/api/v1/docs").get_data(as_text=True)
+    _, key = create_api_key("ATS")
+    headers = {"Authorization": f"Bearer {key}"}
+    from helpers import interview_payload
+
+    created = client.post("/api/v1/interviews", json=interview_payload(), headers=headers).get_json()
+    changed = client.patch(
+        f"/api/v1/interviews/{created['id']}", json={"outcome": "advanced"}, headers=headers
+    )
+    assert changed.get_json()["outcome"] == "advanced"
+    _, secret = create_endpoint(receiver.url, "survey.completed")
+    interview = db.session.get(Interview, created["id"])
+    send_due(now=interview.ends_at + timedelta(hours=3))
+    answer_survey(smtp_server.handler.to("cara@example.org")[-1], consent="named", nps=10)
+    send_due()
+    [request] = receiver.requests
+    payload = Webhook(secret).verify(request.body, request.headers)
+    assert payload["type"] == "survey.completed"
+    assert payload["data"]["external_id"] == "ats-1"

@@ -5,7 +5,7 @@ from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import ROLES, WEBHOOK_EVENTS
+from ..models import DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
 from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
@@ -29,17 +29,29 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class NewApiKeyForm(FlaskForm):
-    """A new key for the ATS integration."""
-
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-
-
 class MultiCheckboxField(SelectMultipleField):
     """Several choices as a list of checkboxes."""
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class NewApiKeyForm(FlaskForm):
+    """A new key for the ATS integration, with what it may do."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    scopes = MultiCheckboxField(
+        "Scopes",
+        choices=options(
+            (
+                ("interviews:write", "interviews:write: create interviews and change them"),
+                ("interviews:read", "interviews:read: read them back, with candidates' names and emails"),
+                ("interviews:read-all", "interviews:read-all: every interview, not only this key's own"),
+            )
+        ),
+        default=list(DEFAULT_API_SCOPES),
+        description="None ticked: write and read.",
+    )
 
 
 class NewWebhookForm(FlaskForm):

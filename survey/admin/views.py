@@ -104,7 +104,7 @@ def api_keys():
     form = NewApiKeyForm()
     new_key = None
     if form.validate_on_submit():
-        _, new_key = create_api_key(form.name.data.strip())
+        _, new_key = create_api_key(form.name.data.strip(), ",".join(form.scopes.data))
         form = NewApiKeyForm(formdata=None)
     keys = db.session.scalars(
         select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
