@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_receiver import Receiver
 
 from config import ProductionConfig
+from conftest import ON_POSTGRES, _empty_tables
 from helpers import sign_in
 from survey import create_app
 from survey.extensions import db
@@ -285,10 +286,14 @@ def production_app(database_url, monkeypatch):
 
     app = create_app(Config)
     with app.app_context():
-        db.create_all()
+        if ON_POSTGRES:  # the run's shared database: empty it, never drop it
+            _empty_tables()
+        else:
+            db.create_all()
         yield app
         db.session.remove()
-        db.drop_all()
+        if not ON_POSTGRES:
+            db.drop_all()
         db.engine.dispose()
 
 
@@ -370,3 +375,22 @@ def test_an_ats_developer_journey_from_the_docs_to_a_verified_survey_completed(
     payload = Webhook(secret).verify(request.body, request.headers)
     assert payload["type"] == "survey.completed"
     assert payload["data"]["external_id"] == "ats-1"
+
+
+@pytest.mark.slow
+def test_three_worker_processes_deliver_each_of_200_events_exactly_once(app, receiver):
+    from collections import Counter
+
+    from processes import start_flask
+
+    create_endpoint(receiver.url, "interview.outcome")
+    for number in range(200):
+        emit("interview.outcome", {**OUTCOME_DATA, "interview_id": number})
+    db.session.commit()
+    processes = [start_flask(app, "surveys", "send-due", WEBHOOK_BATCH_SIZE="5") for _ in range(3)]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert len(received) == 200 and set(received.values()) == {1}
+    statuses = set(db.session.scalars(select(WebhookDelivery.status)))
+    assert statuses == {"delivered"}
