@@ -16,7 +16,7 @@ from survey.services.accounts import create_api_key, create_user
 
 pytestmark = pytest.mark.slow
 
-# Enough to matter on every run; `make fuzz-api` raises it (SCHEMATHESIS_MAX_EXAMPLES).
+# Enough to matter on every run; `make fuzz-api` raises it (SCHEMATHESIS_MAX_EXAMPLES, default 500 there).
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "60"))
 
 
