@@ -5,7 +5,7 @@ from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
+from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
 from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
@@ -42,15 +42,12 @@ class NewApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     scopes = MultiCheckboxField(
         "Scopes",
-        choices=options(
-            (
-                ("interviews:write", "interviews:write: create interviews and change them"),
-                ("interviews:read", "interviews:read: read them back, with candidates' names and emails"),
-                ("interviews:read-all", "interviews:read-all: every interview, not only this key's own"),
-            )
-        ),
+        choices=options((scope, scope) for scope in API_SCOPES),
         default=list(DEFAULT_API_SCOPES),
-        description="None ticked: write and read.",
+        description=(
+            "write: create and change interviews; read: read them back, candidates' contact details "
+            "included; read-all: every interview, not only this key's own. None ticked: write and read."
+        ),
     )
 
 

@@ -255,6 +255,8 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
         raise ValueError("This survey has already been answered.")
     invitation.status = "cancelled"
     invitation.cancelled_at = utcnow()
+    # The ATS pages through changes by updated_at: a cancellation made here is one of them.
+    invitation.interview.updated_at = invitation.cancelled_at
     db.session.commit()
     return invitation
 
