@@ -307,7 +307,8 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float) -> Attemp
         (address, port), *args, **kwargs
     )
     # A receiver that trickles bytes would beat a per-read timeout: cut the socket at the deadline.
-    watchdog = threading.Timer(timeout, _cut, args=(connection,))
+    cut = threading.Event()
+    watchdog = threading.Timer(timeout, _cut, args=(connection, cut))
     watchdog.daemon = True
     watchdog.start()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -315,18 +316,22 @@ def post(url: str, body: str, headers: dict[str, str], timeout: float) -> Attemp
         connection.request("POST", path, body=body.encode(), headers=headers)
         response = connection.getresponse()
         answer = response.read(ERROR_SNIPPET).decode(errors="replace")
-        if 200 <= response.status < 300:
-            return Attempt(response.status)
-        return Attempt(response.status, f"HTTP {response.status}: {answer}".strip()[:ERROR_SNIPPET])
     except (OSError, http.client.HTTPException) as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) or not watchdog.is_alive() else str(exc)
+        reason = "timed out" if isinstance(exc, TimeoutError) or cut.is_set() else str(exc)
         return Attempt(error=f"{exc.__class__.__name__}: {reason}"[:ERROR_SNIPPET])
     finally:
         watchdog.cancel()
         connection.close()
+    if cut.is_set():
+        # Cut mid-answer, what was read may look complete (a status line, then EOF): it is not.
+        return Attempt(error=f"timed out after {timeout} s without a complete answer")
+    if 200 <= response.status < 300:
+        return Attempt(response.status)
+    return Attempt(response.status, f"HTTP {response.status}: {answer}".strip()[:ERROR_SNIPPET])
 
 
-def _cut(connection: http.client.HTTPConnection) -> None:
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    cut.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):  # already closed: nothing left to cut

@@ -394,3 +394,17 @@ def test_three_worker_processes_deliver_each_of_200_events_exactly_once(app, rec
     assert len(received) == 200 and set(received.values()) == {1}
     statuses = set(db.session.scalars(select(WebhookDelivery.status)))
     assert statuses == {"delivered"}
+
+
+def test_a_receiver_trickling_bytes_is_cut_at_the_deadline(app):
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1  # each byte comes within it; the whole answer never does
+    trickler = Receiver(default="trickle").start()
+    try:
+        create_endpoint(trickler.url, "interview.outcome")
+        emit("interview.outcome", OUTCOME_DATA)
+        db.session.commit()
+        report = deliver_webhooks()
+    finally:
+        trickler.stop()
+    assert report.retrying == 1 and report.delivered == 0
+    assert "timed out" in db.session.scalar(select(WebhookDelivery.last_error))

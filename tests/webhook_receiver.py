@@ -54,6 +54,15 @@ class Receiver:
                 if answer == "hang":  # never answer: the client must give up by itself
                     receiver.release.wait(30)
                     return
+                if answer == "trickle":  # a header byte at a time, each well within a read timeout
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    while not receiver.release.wait(0.2):
+                        try:
+                            self.wfile.write(b"X")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 record.answered = answer
                 self.send_response(answer)
                 self.send_header("Content-Length", "2")
