@@ -1,5 +1,6 @@
 """Flask extensions, created here and attached to the app in create_app."""
 
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,6 +31,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 mail = Mail()
 csrf = CSRFProtect()
+# Compresses text responses (HTML, CSS, JSON, CSV, SVG) for clients that accept it; see config.py.
+compress = Compress()
 login_manager = LoginManager()
 # In-memory by default (per process); set RATELIMIT_STORAGE_URI to share limits between processes.
 # No storage_uri here: a constructor value would override the setting.

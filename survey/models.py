@@ -93,7 +93,15 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # IANA time zone name ("Europe/Berlin") staff pages show times in; None: DEFAULT_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Part of every session cookie; bumping it ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session cookie: the user id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
@@ -162,6 +170,8 @@ class Interview(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    # When the recruiter marked this interview's lead as contacted (None: not yet).
+    lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped whenever the interview itself changes (API's `updated_since` and cursor order on it).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -202,6 +212,24 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     interview: Mapped[Interview] = relationship(back_populates="invitation")
+    history: Mapped[list[InvitationEvent]] = relationship(
+        back_populates="invitation", order_by="InvitationEvent.at", cascade="all, delete-orphan"
+    )
+
+
+class InvitationEvent(db.Model):
+    """A moment of an earlier link (sent, reminded, opened …) kept when a new link replaced it."""
+
+    __tablename__ = "invitation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The Invitation column it was copied from: "sent_at", "reminded_at", "opened_at" …
+    moment: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="history")
 
 
 class Response(db.Model):
@@ -291,6 +319,13 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refused from this moment on (None: until revoked).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the key's expiry date has passed."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
     # Space-separated, from API_SCOPES.
     scopes: Mapped[str] = mapped_column(String(200), default=" ".join(DEFAULT_API_SCOPES))
 

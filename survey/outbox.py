@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 
 from .database import begin_claim
 from .extensions import db
+from .mailing import company_sender, sender_address
 from .models import Candidate, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -58,9 +59,7 @@ def enqueue(
 
 
 def _sender_domain() -> str:
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    address = sender[1] if isinstance(sender, tuple) else sender
-    return address.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    return sender_address().rsplit("@", 1)[-1].strip(" >") or "localhost"
 
 
 @dataclass
@@ -218,13 +217,35 @@ def _deliver_one(
     db.session.commit()
 
 
+class AlternativeMessage(Message):
+    """Flask-Mail's message, but text + HTML without attachments is a plain multipart/alternative.
+
+    Flask-Mail wraps the alternative in a multipart/mixed even with nothing attached, which
+    some clients show as an attachment and spam filters count against the message.
+    """
+
+    def _message(self):
+        message = super()._message()
+        if self.attachments or not self.alts or message.get_content_subtype() != "mixed":
+            return message
+        [alternative] = message.get_payload()
+        for key, value in message.items():
+            if key.lower() not in ("content-type", "mime-version"):
+                alternative[key] = value
+        alternative.policy = message.policy
+        return alternative
+
+
 def _to_mail(message: OutboxMessage) -> Message:
-    mail_message = Message(
+    # Every email here is sent by the system, not typed by a person (RFC 3834): no auto-replies.
+    headers = {"Auto-Submitted": "auto-generated", **(message.headers or {})}
+    mail_message = AlternativeMessage(
         subject=message.subject,
+        sender=company_sender(),
         recipients=[message.to_address],
         body=message.body_text,
         html=message.body_html,
-        extra_headers=dict(message.headers or {}),
+        extra_headers=headers,
     )
     mail_message.msgId = message.message_id
     return mail_message

@@ -156,4 +156,4 @@ def test_database_down_at_submit_shows_a_retry_page_with_the_answers_kept(app, c
     with app.app_context():
         assert db.session.scalars(select(Response)).all() == []
     # Once the database is back, the same answers go through.
-    assert client.post(path, data=answers).status_code == 200
+    assert client.post(path, data=answers).status_code == 303

@@ -49,7 +49,7 @@ def answered_candidate(app, client, make_interview, smtp_server):
         "went_well": f"I am {NAME} ({EMAIL}); Zoë liked the team. Quennell out.",
         "consent": "named",
     }
-    assert client.post(path, data=answers).status_code == 200
+    assert client.post(path, data=answers).status_code == 303
     db.session.add(
         Debrief(
             interview_id=first.id,

@@ -4,6 +4,7 @@ for anonymous answers, never aimed at the internal network in production."""
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from datetime import timedelta
 
@@ -278,11 +279,12 @@ def test_admin_form_without_csrf_is_refused(client, staff, receiver):
 @pytest.fixture
 def production_app(database_url, monkeypatch):
     """The app with the production settings (a real secret key) on a fresh database."""
-    monkeypatch.setenv("SECRET_KEY", "a-long-production-secret-key-for-tests")
+    key = secrets.token_urlsafe(48)  # production refuses guessable keys
+    monkeypatch.setenv("SECRET_KEY", key)
 
     class Config(ProductionConfig):
         SQLALCHEMY_DATABASE_URI = database_url
-        SECRET_KEY = "a-long-production-secret-key-for-tests"
+        SECRET_KEY = key
 
     app = create_app(Config)
     with app.app_context():

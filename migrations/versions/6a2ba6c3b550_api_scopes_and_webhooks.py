@@ -4,7 +4,7 @@ Keys made before scopes existed keep what they could do: write, read, and read e
 (they created interviews before interviews recorded their key). updated_at starts at created_at.
 
 Revision ID: 6a2ba6c3b550
-Revises: 86182fb676eb
+Revises: e6c3a9f42d53
 Create Date: 2026-11-29 12:11:27.488819
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6a2ba6c3b550'
-down_revision = '86182fb676eb'
+down_revision = 'e6c3a9f42d53'
 branch_labels = None
 depends_on = None
 

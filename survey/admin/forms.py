@@ -1,8 +1,16 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField, URLField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    DateField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
@@ -40,6 +48,7 @@ class NewApiKeyForm(FlaskForm):
     """A new key for the ATS integration, with what it may do."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    expires_on = DateField("Expires on (optional)", validators=[Optional()])
     scopes = MultiCheckboxField(
         "Scopes",
         choices=options((scope, scope) for scope in API_SCOPES),

@@ -52,6 +52,7 @@ class Report:
     breakdowns: list[Breakdown] = field(default_factory=list)
     gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
+    family: Any = None  # the comparisons the findings were adjusted over (findings.Family)
 
     @property
     def response_rate(self) -> float | None:
@@ -130,6 +131,13 @@ def month_blocks(counts: dict[str, int], threshold: int) -> list[list[str]]:
         else:
             blocks.append(current)
     return blocks
+
+
+def month_bounds(filters: ReportFilters, threshold: int) -> tuple[list[str], list[str]]:
+    """The months a range may start on and end on under these filters (whole blocks only)."""
+    counts = queries.counts_by(filters.without("month_from").without("month_to"), MONTH)
+    blocks = month_blocks(counts, threshold)
+    return [block[0] for block in blocks], [block[-1] for block in blocks]
 
 
 def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:

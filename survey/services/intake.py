@@ -101,9 +101,19 @@ class _Checker:
             return None
         try:
             moment = datetime.fromisoformat(value)
-            # A time without an offset is taken as UTC.
-            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        except (ValueError, OverflowError):
+        except ValueError:
+            self.errors[path] = TIME_MESSAGE
+            return None
+        if moment.tzinfo is None:
+            # Guessing a zone would silently move the interview by hours for someone.
+            self.errors[path] = (
+                "Must include a UTC offset (Z or +01:00), "
+                "e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+            )
+            return None
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
             self.errors[path] = TIME_MESSAGE
             return None
         if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:

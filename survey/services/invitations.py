@@ -12,7 +12,8 @@ from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
+from ..mailing import reply_to_address
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
 from ..outbox import DeliveryReport, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
 from ..webhooks import WebhookReport, deliver_webhooks
@@ -40,15 +41,26 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
+def first_name(name: str) -> str:
+    """The name to greet a candidate by: the first word of their name."""
+    return (name or "").split(" ", 1)[0] or name
+
+
+def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
+    """Until when the emailed link works: the expiry once sent, else a full period from now."""
+    return invitation.expires_at or now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+
+
 def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
     """Write the invitation or reminder email to the outbox."""
+    now = now or utcnow()
     interview = invitation.interview
-    company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
+    name = first_name(interview.candidate.name)
     subject = (
-        f"How was your interview with {company}?"
+        f"How was your {interview.stage} interview, {name}?"
         if kind == "invitation"
-        else f"Reminder: two minutes on your interview with {company}"
+        else f"Reminder: how was your {interview.stage} interview, {name}?"
     )
     enqueue(
         kind,
@@ -56,15 +68,18 @@ def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None
         subject,
         "survey_invitation",
         {
-            "candidate_name": interview.candidate.name,
+            "first_name": name,
             "position_title": interview.position.title,
             "stage": interview.stage,
             "survey_url": survey_url(invitation),
             "opt_out_url": unsubscribe,
             "is_reminder": kind == "reminder",
+            "valid_until": link_valid_until(invitation, now),
+            "subject": subject,
         },
         invitation=invitation,
         headers={
+            "Reply-To": reply_to_address(),
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
@@ -231,10 +246,31 @@ def load_invitation(invitation_id: int) -> Invitation | None:
     return db.session.scalar(stmt)
 
 
+# The moments of a link that a resend clears; they are kept as the timeline's history first.
+REPLACED_MOMENTS = (
+    "send_after",
+    "issued_at",
+    "sent_at",
+    "reminded_at",
+    "opened_at",
+    "cancelled_at",
+    "expires_at",
+)
+
+
+def keep_history(invitation: Invitation) -> None:
+    """Copy the current link's moments into the invitation's history before a new link replaces it."""
+    for moment in REPLACED_MOMENTS:
+        at = getattr(invitation, moment)
+        if at is not None and (moment != "send_after" or invitation.issued_at is not None):
+            invitation.history.append(InvitationEvent(version=invitation.version, moment=moment, at=at))
+
+
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
     if invitation.status == "completed":
         raise ValueError("This survey has already been answered.")
+    keep_history(invitation)
     invitation.version += 1
     invitation.status = "scheduled"
     invitation.issued_at = None

@@ -57,6 +57,7 @@ def test_candidate_answers_from_the_email_with_the_keyboard_alone(page, live_ser
     assert page.get_by_role("heading", name="How was your interview?").is_visible()
 
     tab_to(page, "")  # the skip link comes first
+    choose_with_arrows(page, "consent", 0)  # named: the candidate decides first who will see the answers
     choose_with_arrows(page, "nps", 9)  # 0 → 9
     outline = page.evaluate("getComputedStyle(document.activeElement.nextElementSibling).outlineStyle")
     assert outline != "none", "the focused scale option shows no focus ring"
@@ -70,7 +71,6 @@ def test_candidate_answers_from_the_email_with_the_keyboard_alone(page, live_ser
     tab_to(page, "improve")
     tab_to(page, "open_doubts")
     page.keyboard.type("Who I would report to.")
-    choose_with_arrows(page, "consent", 0)  # named
     page.keyboard.press("Tab")
     assert focused(page)["tag"] == "button"
     with page.expect_navigation():
