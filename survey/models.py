@@ -76,6 +76,9 @@ INVITATION_STATUSES = (
 OPEN_STATUSES = ("scheduled", "sent", "opened")
 OUTBOX_STATUSES = ("pending", "sent", "failed", "dead")
 CONSENT_CHOICES = ("named", "anonymous")
+# What an API key may do; a key gets write and read unless told otherwise.
+API_SCOPES = ("interviews:write", "interviews:read", "interviews:read-all")
+DEFAULT_API_SCOPES = ("interviews:write", "interviews:read")
 
 
 def in_check(column: str, values: tuple[str, ...]) -> str:
@@ -176,6 +179,10 @@ class Interview(db.Model):
     # When the recruiter marked this interview's lead as contacted (None: not yet).
     lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped whenever the interview itself changes (API's `updated_since` and cursor order on it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The API key that created it: a key without interviews:read-all reads only its own.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
 
     candidate: Mapped[Candidate] = relationship()
     position: Mapped[Position] = relationship()
@@ -382,6 +389,74 @@ class ApiKey(db.Model):
     def expired(self, now: datetime | None = None) -> bool:
         """Whether the key's expiry date has passed."""
         return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    # Space-separated, from API_SCOPES.
+    scopes: Mapped[str] = mapped_column(String(200), default=" ".join(DEFAULT_API_SCOPES))
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether this key was granted the scope."""
+        return scope in self.scopes.split()
+
+
+WEBHOOK_EVENTS = ("survey.completed", "alert.raised", "debrief.recorded", "interview.outcome")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "failed", "delivered", "dead")
+
+
+class WebhookEndpoint(db.Model):
+    """An ATS's URL that receives signed events.
+
+    Only a random salt is stored: the signing secret is derived from it and SECRET_KEY, so a
+    copy of the database alone cannot forge a webhook (survey.webhooks.endpoint_secret).
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_salt: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(db.Model):
+    """One event, written in the transaction of its cause; its id is the `webhook-id` header."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    # The exact JSON body sent (and signed), so every retry sends the same bytes.
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookDelivery(db.Model):
+    """One event on its way to one endpoint: a durable queue row, claimed like the email outbox."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(in_check("status", WEBHOOK_DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
 
 
 NEXT_STEP_SIGNALS = ("yes", "no", "unclear")

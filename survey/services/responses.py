@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -14,6 +15,7 @@ from ..models import OPEN_STATUSES, Invitation, Response, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
+from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import hold_answer
 from .invitations import load_invitation
@@ -141,7 +143,10 @@ def submit_response(
         db.session.add(response)
         record_response(response)
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
+        emit("survey.completed", completed_event(invitation.interview, answers, now), now)
     else:
+        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
         hold_answer(invitation.interview, answers, CURRENT.version)
     try:
         db.session.commit()
@@ -154,6 +159,22 @@ def submit_response(
 def start_of_day(moment: datetime) -> datetime:
     """Midnight UTC of the day: the finest time kept of an anonymous completion."""
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def completed_event(interview: Any, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts."""
+    company = current_app.config["COMPANY_NAME"]
+    return {
+        "interview_id": interview.id,
+        "external_id": interview.external_id,
+        "completed_at": iso(now),
+        "question_set_version": CURRENT.version,
+        "answers": [
+            {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
+            for q in CURRENT.questions
+            if q.key in answers
+        ],
+    }
 
 
 def _build_response(invitation: Invitation, answers: dict[str, Any], now: datetime) -> Response:
