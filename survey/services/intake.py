@@ -42,6 +42,19 @@ class InterviewInput:
     api_key_id: int | None = None
 
 
+OFFSET_MESSAGE = (
+    "Must include a UTC offset (Z or +01:00), e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+)
+
+
+def _naive_time(raw: Any) -> bool:
+    """Whether the value is a readable time that only lacks its UTC offset."""
+    try:
+        return isinstance(raw, str) and datetime.fromisoformat(raw.strip()).tzinfo is None
+    except ValueError:
+        return False
+
+
 class _Checker:
     """Collects one message per bad field while reading a nested payload."""
 
@@ -93,6 +106,9 @@ class _Checker:
 
     def when(self, path: str, required: bool = False) -> datetime | None:
         raw = self._raw(path)
+        if self.strict_times and raw is not None and not (isinstance(raw, str) and RFC3339.fullmatch(raw)):
+            self.errors[path] = OFFSET_MESSAGE if _naive_time(raw) else TIME_MESSAGE
+            return None
         value = self.text(path, 40, required=required)
         if value is None:
             return None
@@ -103,13 +119,7 @@ class _Checker:
             return None
         if moment.tzinfo is None:
             # Guessing a zone would silently move the interview by hours for someone.
-            self.errors[path] = (
-                "Must include a UTC offset (Z or +01:00), "
-                "e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
-            )
-            return None
-        if self.strict_times and not RFC3339.fullmatch(raw):
-            self.errors[path] = TIME_MESSAGE
+            self.errors[path] = OFFSET_MESSAGE
             return None
         try:
             moment = moment.astimezone(UTC)
