@@ -14,8 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_receiver import Receiver
 
 from config import ProductionConfig
-from conftest import ON_POSTGRES, _empty_tables
-from helpers import sign_in
+from helpers import ON_POSTGRES, empty_tables, sign_in
 from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
@@ -289,7 +288,7 @@ def production_app(database_url, monkeypatch):
     app = create_app(Config)
     with app.app_context():
         if ON_POSTGRES:  # the run's shared database: empty it, never drop it
-            _empty_tables()
+            empty_tables()
         else:
             db.create_all()
         yield app
