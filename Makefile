@@ -35,6 +35,11 @@ screenshots: install
 fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
+# Schemathesis against the API under gunicorn with many more examples per operation than `make test`.
+.PHONY: fuzz-api
+fuzz-api: install
+	SURVEY_CONFIG=testing SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} $(BIN)/pytest tests/test_schemathesis.py -s
+
 # HR reports on a scratch SQLite database with 100,000 demo interviews (seeded once, reused later).
 BENCH_DB ?= /tmp/debrief-bench.sqlite
 bench-reports: install

@@ -216,6 +216,14 @@ class Config:
     # candidate's time zone when an interview names none and the zone staff pages use for a
     # user who has not chosen one.
     DEFAULT_LANGUAGE = os.environ.get("DEFAULT_LANGUAGE", "en").strip() or "en"
+    # Webhooks out: in production a URL on loopback or a private range is refused unless this is set.
+    WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+    # A hard limit on one request, so a receiver that never answers cannot hold up the others.
+    WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+    WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+    WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 10)
+    # Finished deliveries (and their events' bodies, which carry answers) are forgotten after this.
+    WEBHOOK_HISTORY_DAYS = env_int("WEBHOOK_HISTORY_DAYS", 30)
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "UTC").strip() or "UTC"
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.

@@ -15,13 +15,14 @@ from flask.cli import AppGroup
 
 from .database import database_unavailable, remove_session
 from .extensions import db
-from .models import ROLES
+from .models import ROLES, WEBHOOK_EVENTS
 from .reports.cells import rebuild_cells
 from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
 from .services.accounts import AccountError, check_timezone, create_api_key, create_user
+from .services.anonymity import rebuild_anonymous_cells
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
@@ -36,6 +37,7 @@ from .services.question_sets import (
 )
 from .services.retention import RetentionError, erase_candidate, purge_expired
 from .stopping import StopRequest
+from .webhooks import WebhookError, create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -44,6 +46,7 @@ surveys_cli = AppGroup("surveys", help="Survey sending.")
 demo_cli = AppGroup("demo", help="Demo data.")
 reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
+webhooks_cli = AppGroup("webhooks", help="Signed webhooks out to the ATS.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
 question_sets_cli = AppGroup("question-sets", help="Question sets: import, export, list.")
 secrets_cli = AppGroup("secrets", help="Secret keys.")
@@ -73,21 +76,64 @@ def create_user_command(email: str, role: str, name: str, timezone: str | None) 
 @api_keys_cli.command("create")
 @click.argument("name")
 @click.option(
+    "--scopes",
+    default="interviews:write,interviews:read",
+    show_default=True,
+    help="Comma-separated: interviews:write, interviews:read, interviews:read-all.",
+)
+@click.option(
     "--expires",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
     help="Refuse the key from this date on (YYYY-MM-DD, midnight UTC).",
 )
-def create_api_key_command(name: str, expires: datetime | None) -> None:
+def create_api_key_command(name: str, scopes: str, expires: datetime | None) -> None:
     """Create an API key and print it once; only its hash is kept."""
     expires_at = expires.replace(tzinfo=UTC) if expires else None
     try:
-        api_key, plain = create_api_key(name, expires_at=expires_at)
+        api_key, plain = create_api_key(name, scopes, expires_at=expires_at)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     until = f", valid until {expires_at:%Y-%m-%d}" if expires_at else ""
-    click.echo(f"API key {api_key.name!r}{until} (shown once, store it now):")
+    scopes_text = api_key.scopes.replace(" ", ", ")
+    click.echo(f"API key {api_key.name!r}, scopes {scopes_text}{until} (shown once, store it now):")
     click.echo(plain)
+
+
+@webhooks_cli.command("create")
+@click.argument("url")
+@click.option("--events", required=True, help=f"Comma-separated: {', '.join(WEBHOOK_EVENTS)}.")
+def create_webhook_command(url: str, events: str) -> None:
+    """Register a webhook endpoint; prints its id and its signing secret once."""
+    try:
+        endpoint, secret = create_endpoint(url, events)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Webhook {endpoint.id} -> {endpoint.url} for {', '.join(endpoint.events)}")
+    click.echo("Signing secret (shown once, store it now):")
+    click.echo(secret)
+
+
+@webhooks_cli.command("list")
+def list_webhooks_command() -> None:
+    """List webhook endpoints with their events and delivery counts."""
+    endpoints = list_endpoints()
+    if not endpoints:
+        click.echo("No webhooks.")
+    for endpoint, counts in endpoint_summaries(endpoints):
+        tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no deliveries"
+        click.echo(f"{endpoint.id}\t{endpoint.url}\t{','.join(endpoint.events)}\t{tally}")
+
+
+@webhooks_cli.command("delete")
+@click.argument("endpoint_id", type=int)
+def delete_webhook_command(endpoint_id: int) -> None:
+    """Remove a webhook endpoint and its deliveries."""
+    try:
+        endpoint = delete_endpoint(endpoint_id)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Deleted webhook {endpoint_id} ({endpoint.url}).")
 
 
 @secrets_cli.command("generate")
@@ -211,6 +257,7 @@ def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
 def reports_rebuild_cells_command() -> None:
     """Recount the report tallies from the stored responses."""
     click.echo(f"Rebuilt {rebuild_cells()} report cells.")
+    click.echo(f"Recounted {rebuild_anonymous_cells()} released anonymous cohorts.")
 
 
 @demo_cli.command("seed")
@@ -326,6 +373,7 @@ def init_cli(app: Flask) -> None:
         api_keys_cli,
         interviews_cli,
         surveys_cli,
+        webhooks_cli,
         data_cli,
         reports_cli,
         demo_cli,

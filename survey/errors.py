@@ -6,14 +6,14 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import AnyStr
 
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from .database import UNAVAILABLE_ERRORS, database_unavailable
 
@@ -111,6 +111,29 @@ def cut_off_on_outage(chunks: Iterable[AnyStr]) -> Iterator[AnyStr]:
         raise ResponseCutOff(errno.ECONNRESET, "database unavailable mid-stream") from None
 
 
+def with_error_headers(response: Response, exc: HTTPException) -> Response:
+    """The response with the error's own headers, such as Allow on a 405 (RFC 9110)."""
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def no_such_resource(exc: MethodNotAllowed) -> bool:
+    """Whether a 405 is really a 404: werkzeug answers 405 to e.g. PATCH /api/v1/interviews/0, an
+    id that no rule accepts, because a rule's path matched before its converter refused the id."""
+    adapter = request_ctx.url_adapter
+    if adapter is None:
+        return False
+    for method in exc.valid_methods or ():
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        return False
+    return True
+
+
 def init_error_handlers(app: Flask) -> None:
     """Install the handlers."""
 
@@ -131,7 +154,12 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
+        if isinstance(exc, MethodNotAllowed) and no_such_resource(exc):
+            return render_error(404)
+        response = make_response(
+            render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
+        )
+        return with_error_headers(response, exc)
 
     def database_down(exc: Exception):
         app.logger.error("database unavailable: %s", getattr(exc, "orig", None) or exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from dataclasses import dataclass, field
@@ -11,9 +12,24 @@ from email.message import Message
 from html.parser import HTMLParser
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import text
+
+from survey.extensions import db
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 URL_PATTERN = re.compile(r"https?://\S+")
+
+
+# The suite runs on PostgreSQL when TEST_DATABASE_URL names one, else on a SQLite file per test.
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+
+def empty_tables() -> None:
+    """Empty every table of the run's shared PostgreSQL database (tests there truncate, never drop)."""
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
 
 
 def free_port() -> int:

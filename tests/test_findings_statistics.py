@@ -286,13 +286,9 @@ def test_a_theme_never_quotes_a_single_anonymous_answer(app, respond):  # noqa: 
         "Interview started late by half an hour.",
     ]
     for wording in wordings:
-        respond(stage="Onsite", improve=wording)  # anonymous, each wording once
-    [theme] = [f for f in build_report(ReportFilters()).findings if f.kind == "theme"]
-    assert theme.count == 5 and "interview started late" in theme.items[0]["theme"]
-    assert theme.quotes == []  # five different anonymous wordings: none may be shown
-    respond(stage="Onsite", consent="named", improve="The interview started late, Hugo Manager was busy.")
-    [theme] = [f for f in build_report(ReportFilters()).findings if f.kind == "theme"]
-    assert theme.count == 6 and theme.quotes == ["The interview started late, [name] [name] was busy."]
+        respond(stage="Onsite", consent="anonymous", improve=wording)
+    # Anonymous answers are held back, and once released feed no theme: nothing to count or quote.
+    assert [f for f in build_report(ReportFilters()).findings if f.kind == "theme"] == []
 
 
 def test_export_file_name_carries_the_filters_and_nothing_that_breaks_the_header():

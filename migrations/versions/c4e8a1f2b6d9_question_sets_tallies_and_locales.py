@@ -1,7 +1,7 @@
 """question sets as data, report tallies in long form, the candidate's language and time zone
 
 Revision ID: c4e8a1f2b6d9
-Revises: c4e1a7d2f018
+Revises: 6a2ba6c3b550
 Create Date: 2026-11-29 12:40:00
 
 - question_sets / question_set_stages / question_set_versions, seeded with the default set
@@ -10,6 +10,8 @@ Create Date: 2026-11-29 12:40:00
 - interviews.language / interviews.timezone (existing interviews: en, UTC).
 - report_tallies (cell × item × value → count), filled from report_cells' per-value columns,
   which are then dropped: a new item no longer needs a migration.
+- anonymous_cells.value as text like report_tallies, so released anonymous answers to choice
+  items are counted too.
 """
 import json
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8a1f2b6d9'
-down_revision = 'c4e1a7d2f018'
+down_revision = '6a2ba6c3b550'
 branch_labels = None
 depends_on = None
 
@@ -76,6 +78,9 @@ def upgrade():
         .values(question_set_version_id=1)
     )
     create_tallies()
+    with op.batch_alter_table('anonymous_cells', schema=None) as batch_op:
+        batch_op.alter_column('value', existing_type=sa.Integer(), type_=sa.String(length=40),
+                              existing_nullable=False, postgresql_using='value::text')
     with op.batch_alter_table('report_cells', schema=None) as batch_op:
         for key, values in SCALE_ITEMS.items():
             for value in values:
@@ -164,6 +169,12 @@ def create_tallies():
 
 
 def downgrade():
+    # Back to integer values: only v1's scale items (and the answer count) fit the old column.
+    cells = sa.table('anonymous_cells', sa.column('item', sa.String))
+    op.execute(cells.delete().where(cells.c.item.not_in(['responses', *SCALE_ITEMS])))
+    with op.batch_alter_table('anonymous_cells', schema=None) as batch_op:
+        batch_op.alter_column('value', existing_type=sa.String(length=40), type_=sa.Integer(),
+                              existing_nullable=False, postgresql_using='value::integer')
     with op.batch_alter_table('report_cells', schema=None) as batch_op:
         for key, values in SCALE_ITEMS.items():
             for value in values:

@@ -132,7 +132,11 @@ def api_keys():
     new_key = None
     if form.validate_on_submit():
         try:
-            _, new_key = create_api_key(form.name.data.strip(), expires_at=midnight_utc(form.expires_on.data))
+            _, new_key = create_api_key(
+                form.name.data.strip(),
+                ",".join(form.scopes.data),
+                expires_at=midnight_utc(form.expires_on.data),
+            )
         except AccountError as exc:
             form.expires_on.errors = [*form.expires_on.errors, str(exc)]
         else:

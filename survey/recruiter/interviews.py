@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from ..access import requested_page, role_required
 from ..models import ROLES
+from ..reports.outcomes import CALIBRATION_DAYS, recruiter_calibration
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
 from ..services.intake import create_interview, intake_warnings, validate_interview
 from ..services.interviews import (
@@ -85,7 +86,16 @@ def interviews():
     filters = read_filters(form)
     page = list_interviews(current_user, filters, requested_page())
     args = {key: value for key, value in request.args.items() if key != "page"}
-    return render_template("recruiter/interviews.html", form=form, page=page, args=args, filters=filters)
+    calibration = recruiter_calibration(current_user) if current_user.role == "recruiter" else None
+    return render_template(
+        "recruiter/interviews.html",
+        form=form,
+        page=page,
+        args=args,
+        calibration=calibration,
+        calibration_days=CALIBRATION_DAYS,
+        filters=filters,
+    )
 
 
 @bp.route("/interviews/new", methods=["GET", "POST"])

@@ -17,7 +17,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
@@ -64,6 +64,7 @@ AGGREGATE_HEADER = [
     "ci_low",
     "ci_high",
     "suppressed",
+    "answers",
 ]
 RESPONSE_ATTRIBUTES = ["month", "position", "department", "stage", "hiring_manager", "recruiter", "consent"]
 
@@ -78,6 +79,13 @@ def response_header(report: Report) -> list[str]:
     return [*RESPONSE_ATTRIBUTES, *(item.key for item in report.items), *text_keys()]
 
 
+# The "answers" column of an aggregate row: which answers the figure rests on (reports/sources.py).
+WITH_ANONYMOUS = "named and anonymous"
+NAMED_ONLY = "named only"
+ANONYMOUS_NOTE = (
+    "Anonymous answers count only in figures by organisation, department and month (the answers "
+    "column says which); response rows are named answers only."
+)
 # (column shown, column its group is keyed by) of each grouping attribute in the raw rows.
 ATTRIBUTES = (
     ("month", "month"),
@@ -211,10 +219,14 @@ def _choice_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
             )
 
 
-def aggregate_rows(report: Report) -> Iterator[list[Any]]:
-    """Tidy aggregates: headline, months, every breakdown and the perception gaps."""
-    if report.withheld:
-        return
+def _labelled(rows: Iterable[list[Any]], anonymous_included: bool) -> Iterator[list[Any]]:
+    """Each row followed by the "answers" column saying which answers it rests on."""
+    label = WITH_ANONYMOUS if anonymous_included else NAMED_ONLY
+    for row in rows:
+        yield [*row, label]
+
+
+def _headline_rows(report: Report) -> Iterator[list[Any]]:
     overall = report.overall
     yield from _figure_rows("All", overall)
     yield _row("All", overall, "", "invitations_sent", report.invitations_sent)
@@ -224,14 +236,20 @@ def aggregate_rows(report: Report) -> Iterator[list[Any]]:
         if key not in overall.hidden_items:
             for value, count in counts.items():
                 yield _row("All", overall, key, f"answers_{value}", count, sum(counts.values()))
-    for group in report.trend.groups:
-        yield from _figure_rows(MONTH.label, group)
-    for breakdown in report.breakdowns:
+
+
+def aggregate_rows(report: Report) -> Iterator[list[Any]]:
+    """Tidy aggregates: headline, months, every breakdown and the perception gaps, each row
+    saying whether anonymous answers feed it."""
+    if report.withheld:
+        return
+    yield from _labelled(_headline_rows(report), report.anonymous_included)
+    for breakdown in (report.trend, *report.breakdowns):
         for group in breakdown.groups:
-            yield from _figure_rows(breakdown.dimension.label, group)
+            yield from _labelled(_figure_rows(breakdown.dimension.label, group), breakdown.anonymous_included)
     for name, groups in report.gaps.items():
         for group in groups:
-            yield from _gap_rows(f"Perception gap by {name}", group)
+            yield from _labelled(_gap_rows(f"Perception gap by {name}", group), False)
 
 
 def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
@@ -259,37 +277,11 @@ def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
         yield _row(dimension, group, item, name, mismatches, checked)
 
 
-def _months_with_enough_anonymous(report: Report) -> set[str]:
-    """Months holding at least the threshold of anonymous responses (within the filters)."""
-    statement = (
-        select(Response.month)
-        .where(Response.consent == "anonymous", *report.filters.on_columns(Response))
-        .group_by(Response.month)
-        .having(func.count() >= report.threshold)
-    )
-    return set(db.session.scalars(statement))
-
-
-def _anonymous_attributes(row: Any, open_months: set[str], report: Report, names: dict) -> list[Any]:
-    """An anonymous row's grouping attributes: its month among enough other anonymous answers,
-    and what the export's own filters already fix for every row; nothing finer.
-
-    Staff can tell which interviews were answered anonymously, so any other attribute (or a month
-    with few anonymous answers) could tie such a row back to one candidate.
-    """
-    values = []
-    for shown, key in ATTRIBUTES:
-        if key == "month":
-            values.append(row.month if row.month in open_months else SUPPRESSED)
-        elif getattr(report.filters, key) is not None:
-            values.append(names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown))
-        else:
-            values.append(SUPPRESSED)
-    return values
-
-
 def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[list[Any]]:
-    """One de-identified row per response; attributes of suppressed groups read "(suppressed)"."""
+    """One de-identified row per named response; attributes of suppressed groups read "(suppressed)".
+
+    Anonymous answers never appear as rows: they count only in figures at cohort grain.
+    """
     if report.withheld:
         return
     # Per grouping, the keys of its suppressed groups (a position is keyed by id, shown by title).
@@ -304,13 +296,10 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
-    open_months = _months_with_enough_anonymous(report)
     texts = text_keys()
     for row in db.session.execute(statement):
         values: list[Any] = []
-        if row.consent == "anonymous":
-            values = _anonymous_attributes(row, open_months, report, names)
-        for shown, key in ATTRIBUTES if not values else ():
+        for shown, key in ATTRIBUTES:
             value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
             group = getattr(row, key)
             if key.endswith("_id"):
@@ -416,6 +405,7 @@ def stream_json(report: Report, on_row: Callable[[], None] | None = None) -> Ite
         "filters": report.filters.active(),
         "min_group_size": report.threshold,
         "withheld": report.withheld,
+        "anonymous_answers": ANONYMOUS_NOTE,
         "family": _family(report),
         "findings": [_json_finding(finding) for finding in report.findings],
     }

@@ -21,6 +21,7 @@ from .export import (
 )
 from .findings import q_text
 from .forms import ReportFilterForm
+from .outcomes import build_outcomes
 from .privacy import min_group_size
 from .report import Report, build_report, month_bounds
 
@@ -45,6 +46,8 @@ def index():
         "reports/index.html",
         form=form,
         report=report,
+        outcomes=build_outcomes(report.filters, report.numeric_items),
+        scale_prompts={q.key: q.prompt(current_app.config["COMPANY_NAME"]) for q in report.numeric_items},
         charts=charts_for(report),
         scale=report.numeric_items,
         scale_pairs=SCALE_PAIRS,

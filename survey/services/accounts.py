@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import ROLES, ApiKey, User, utcnow
+from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, ApiKey, User, utcnow
 from .audit import record_event
 
 API_KEY_PREFIX = "dbk_"
@@ -65,14 +65,33 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
-    """Create a key, refused from `expires_at` on if given; returns the row and the plain key (not stored)."""
+def parse_scopes(value: str | None) -> list[str]:
+    """Scopes from a comma- or space-separated list (default: write and read); AccountError if unknown."""
+    scopes = [s for s in (value or "").replace(",", " ").split() if s] or list(DEFAULT_API_SCOPES)
+    unknown = [s for s in scopes if s not in API_SCOPES]
+    if unknown:
+        raise AccountError(f"Unknown scope {unknown[0]!r}; choose from {', '.join(API_SCOPES)}.")
+    return sorted(set(scopes), key=API_SCOPES.index)
+
+
+def create_api_key(
+    name: str, scopes: str | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key with its scopes, refused from `expires_at` on if given; returns the row and the
+    plain key, which is never stored."""
+    granted = parse_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
         raise AccountError("The expiry date must be in the future.")
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name, prefix=plain[:12], key_hash=hash_api_key(plain), expires_at=expires_at)
+    api_key = ApiKey(
+        name=name,
+        prefix=plain[:12],
+        key_hash=hash_api_key(plain),
+        scopes=" ".join(granted),
+        expires_at=expires_at,
+    )
     db.session.add(api_key)
-    details = {"name": name, "prefix": api_key.prefix}
+    details = {"name": name, "prefix": api_key.prefix, "scopes": granted}
     if expires_at is not None:
         details["expires_at"] = expires_at.isoformat()
     record_event("api_key.created", details)

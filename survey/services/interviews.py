@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -238,6 +238,9 @@ TIMELINE = (
 TIMELINE_LABELS = {field: label for label, field in TIMELINE}
 
 
+ANONYMOUS_COMPLETION = "Completed anonymously (only the day is kept)"
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     """One moment of the invitation; `earlier_link` is set for moments of a link since replaced."""
@@ -245,22 +248,31 @@ class TimelineEntry:
     label: str
     at: datetime
     earlier_link: int | None = None
+    day_only: bool = False  # an anonymous completion keeps only its day
 
 
-def invitation_timeline(invitation: Invitation | None) -> list[TimelineEntry]:
-    """The invitation's moments, earlier links' included, in time order."""
+def invitation_timeline(invitation: Invitation | None, anonymous: bool = False) -> list[TimelineEntry]:
+    """The invitation's moments, earlier links' included, in time order. An anonymous completion
+    keeps only its day, so it is listed by that day and after the other moments of the same day."""
     if invitation is None:
         return []
     entries = [
         TimelineEntry(TIMELINE_LABELS.get(event.moment, event.moment), event.at, event.version)
         for event in invitation.history
     ]
-    entries += [
-        TimelineEntry(label, getattr(invitation, field))
-        for label, field in TIMELINE
-        if getattr(invitation, field) is not None
-    ]
-    return sorted(entries, key=lambda entry: entry.at)
+    for label, field in TIMELINE:
+        at = getattr(invitation, field)
+        if at is None:
+            continue
+        if anonymous and field == "completed_at":
+            entries.append(TimelineEntry(ANONYMOUS_COMPLETION, at, day_only=True))
+        else:
+            entries.append(TimelineEntry(label, at))
+
+    def order(entry: TimelineEntry) -> datetime:
+        return entry.at + timedelta(days=1) - timedelta(microseconds=1) if entry.day_only else entry.at
+
+    return sorted(entries, key=order)
 
 
 def answered_questions(response: Response | None) -> QuestionSet:
@@ -294,5 +306,8 @@ def combined_view(interview: Interview) -> CombinedView:
             for q in questions.text_questions
             if q.key in answers and q.key not in mirrored
         ],
-        timeline=invitation_timeline(invitation),
+        timeline=invitation_timeline(
+            invitation,
+            anonymous=response is None and invitation is not None and invitation.status == "completed",
+        ),
     )

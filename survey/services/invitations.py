@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -27,6 +27,8 @@ from ..models import (
 from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
 from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
+from ..webhooks import WebhookReport, deliver_webhooks
+from .anonymity import ReleaseSummary, release_cohorts
 from .question_sets import version_for_stage
 
 
@@ -229,6 +231,8 @@ class SendDueSummary:
     expired: int
     opted_out: int
     delivery: DeliveryReport
+    release: ReleaseSummary = field(default_factory=ReleaseSummary)
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
 
     @property
     def did_something(self) -> bool:
@@ -236,7 +240,9 @@ class SendDueSummary:
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
         outcomes = (d.sent, d.retrying, d.dead, d.skipped, d.taken_over)
-        return any(changes) or any(outcomes) or d.smtp_error is not None
+        changes += (self.release.released, self.release.unreadable)
+        mail = any(outcomes) or d.smtp_error is not None
+        return any(changes) or mail or self.webhooks.did_something
 
     def line(self) -> str:
         """One human line of counts."""
@@ -248,29 +254,39 @@ class SendDueSummary:
         )
         if self.delivery.taken_over:
             text += f"; {self.delivery.taken_over} left to another worker (lease ran out)"
+        text += "; " + self.release.line()
+        hooks = self.webhooks
+        if hooks.did_something:
+            text += f"; webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, {hooks.dead} dead"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox.
+    """One pass of the sending job: issue, remind, expire, release anonymous cohorts whose month
+    has closed, then deliver the outbox and the webhooks.
 
     Each step reads the clock when it starts, and delivery at every claim and send: a long
     pass must not lease or date anything with the moment it began.
     `now` pretends the pass starts at that moment (time still runs on from there).
+    Webhooks go out even when SMTP is down: the two queues do not wait for each other.
     """
     clock = clock_from(now)
     issued = issue_due_invitations(clock())
     reminders = queue_reminders(clock())
     expired = expire_overdue(clock())
+    release = release_cohorts(clock())
     delivery = deliver_outbox(clock)
+    webhooks = deliver_webhooks(clock())
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
         expired=expired + issued["expired"],
         opted_out=issued["opted_out"],
         delivery=delivery,
+        release=release,
+        webhooks=webhooks,
     )
 
 
@@ -332,6 +348,8 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
         raise ValueError("This survey has already been answered.")
     invitation.status = "cancelled"
     invitation.cancelled_at = utcnow()
+    # The ATS pages through changes by updated_at: a cancellation made here is one of them.
+    invitation.interview.updated_at = invitation.cancelled_at
     db.session.commit()
     return invitation
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import OPEN_STATUSES, Invitation, Response, utcnow
-from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet, pick_language
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
+from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
+from .anonymity import hold_answer
 from .invitations import candidate_language, fix_question_set, load_invitation
 from .question_sets import questions_for
 
@@ -123,12 +126,15 @@ def submit_response(
 
     The conditional UPDATE is the gate: only one request can move the invitation out of
     an open state; the unique invitation_id on responses backs it for named answers.
+    Anonymous answers are held back sealed (services/anonymity.py): they touch no response,
+    no report tally and no alert, and the completion time is kept to the day.
     """
     if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
     questions = questions or survey_questions(invitation)
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
+    named = consent == "named"
     spent = db.session.execute(
         update(Invitation)
         .where(
@@ -137,19 +143,22 @@ def submit_response(
             Invitation.status.in_(OPEN_STATUSES),
             or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
         )
-        .values(status="completed", completed_at=now)
+        .values(status="completed", completed_at=now if named else start_of_day(now))
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
         db.session.rollback()
         return False
-    response = _build_response(invitation, answers, consent, now)
-    response.question_set_version = questions.version
-    db.session.add(response)
-    record_response(response, questions)
-    if consent == "named":
-        # Anonymous answers never alert: see services/alerts.py.
+    if named:
+        response = _build_response(invitation, answers, questions.version, now)
+        db.session.add(response)
+        record_response(response, questions)
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
+        emit("survey.completed", completed_event(invitation, answers, now), now)
+    else:
+        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
+        hold_answer(invitation.interview, answers, questions.version)
     try:
         db.session.commit()
     except IntegrityError:
@@ -158,12 +167,37 @@ def submit_response(
     return True
 
 
-def _build_response(invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime) -> Response:
+def start_of_day(moment: datetime) -> datetime:
+    """Midnight UTC of the day: the finest time kept of an anonymous completion."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def completed_event(invitation: Invitation, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts, in the
+    language staff read (English where the set speaks it) of the version the candidate answered."""
+    company = current_app.config["COMPANY_NAME"]
+    version = fix_question_set(invitation)
+    questions = questions_for(version, pick_language("en", version.languages))
     interview = invitation.interview
-    named = consent == "named"
+    return {
+        "interview_id": interview.id,
+        "external_id": interview.external_id,
+        "completed_at": iso(now),
+        "question_set_version": version.id,
+        "answers": [
+            {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
+            for q in questions.questions
+            if q.key in answers
+        ],
+    }
+
+
+def _build_response(invitation: Invitation, answers: dict[str, Any], version: int, now: datetime) -> Response:
+    interview = invitation.interview
     return Response(
-        invitation_id=invitation.id if named else None,
-        consent=consent,
+        invitation_id=invitation.id,
+        question_set_version=version,
+        consent="named",
         answers=answers,
         improve_text=answers.get("improve"),
         position_id=interview.position_id,
@@ -173,7 +207,7 @@ def _build_response(invitation: Invitation, answers: dict[str, Any], consent: st
         hiring_manager=interview.hiring_manager,
         recruiter_id=interview.recruiter_id,
         month=interview.ends_at.strftime("%Y-%m"),
-        submitted_at=now if named else None,
+        submitted_at=now,
     )
 
 
