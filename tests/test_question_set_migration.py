@@ -1,9 +1,10 @@
 """The migration to question sets as data keeps every existing figure exactly as it was.
 
-tests/fixtures/v1-demo.sql.gz is a dump of a database at the previous head (86182fb676eb), seeded
-by `seed_demo(interviews=400, now=2026-11-01 12:00 UTC)`; tests/fixtures/v1-demo-export.json is
-the JSON export that the code before question sets (main at 9b3d691, whose head is c4e1a7d2f018)
-wrote from it after upgrading it to that head.
+tests/fixtures/v1-demo.sql.gz is a dump of a database seeded by
+`seed_demo(interviews=400, now=2026-11-01 12:00 UTC)` at 86182fb676eb and upgraded by the code
+before question sets (main at fe3ffb1) to its head, 6a2ba6c3b550 (on 2026-11-29: the anonymous
+answers of closed months released, the others held); tests/fixtures/v1-demo-export.json is the
+JSON export that code wrote from it. Only the question-set revision runs here.
 """
 
 from __future__ import annotations

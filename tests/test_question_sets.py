@@ -279,7 +279,7 @@ def test_a_custom_scale_item_shows_in_reports_and_in_every_export(
 
     import_set(runner, tmp_path)
     answer_panel(make_interview, smtp_server, answer_survey, 3, panel_fair="4", nps="9")
-    answer_panel(make_interview, smtp_server, answer_survey, 2, consent="anonymous", panel_fair="2")
+    answer_panel(make_interview, smtp_server, answer_survey, 2, panel_fair="2")
     sign_in(client, staff["hr"].email)
 
     page = client.get("/reports").get_data(as_text=True)
@@ -399,3 +399,33 @@ def test_findings_read_a_custom_items_per_value_counts_and_exports_share_each_ch
     assert shares["share_pct:video"]["value"] == 60.0 and shares["share_pct:video"]["n"] == 5
     assert shares["share_pct:onsite"]["value"] == 40.0
     assert isinstance(exported["findings"], list)
+
+
+def test_released_anonymous_answers_to_a_custom_item_count_at_cohort_grain(
+    runner, tmp_path, make_interview, app
+):
+    """Anonymous answers are held back sealed with their version; once released as a cohort, the
+    custom items of that version (a choice too) count in the organisation's and department's
+    figures, and never in a finer one."""
+    from datetime import UTC, datetime
+
+    from survey.reports.filters import ReportFilters
+    from survey.reports.report import build_report
+    from survey.services.anonymity import release_cohorts
+    from survey.services.responses import submit_response
+
+    import_set(runner, tmp_path, panel_v2())
+    for day in range(1, 6):
+        interview = make_interview(stage="Panel", ends_at=f"2026-10-{day:02d}T10:00:00Z", starts_at=None)
+        invitation = issue(interview)
+        answers = {"panel_fair": 2, "panel_format": "video", "nps": 6}
+        assert submit_response(invitation, answers, "anonymous", now=interview.ends_at + timedelta(hours=4))
+    assert build_report(ReportFilters()).withheld  # held back: nothing counts yet
+    assert release_cohorts(datetime(2026, 12, 5, tzinfo=UTC)).released == 5
+
+    report = build_report(ReportFilters())
+    assert report.overall.responses == 5 and report.anonymous_included
+    assert report.overall.items["panel_fair"].mean == 2
+    assert report.overall.counts["panel_format"] == {"onsite": 0, "video": 5}
+    [by_stage] = [b for b in report.breakdowns if b.dimension.name == "stage"]
+    assert by_stage.groups == [] and not by_stage.anonymous_included

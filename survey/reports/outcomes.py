@@ -224,12 +224,12 @@ def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> lis
     groups = []
     for row in db.session.execute(stmt):
         m = row._mapping
-        items = {
+        means = {
             q.key: Summary(int(m[f"{q.key}__n"]), float(m[f"{q.key}__total"]), float(m[f"{q.key}__squares"]))
             for q in items
         }
         groups.append(
-            OutcomeGroup(m["outcome"], m["responses"], items, int(m["promoters"]), int(m["detractors"]))
+            OutcomeGroup(m["outcome"], m["responses"], means, int(m["promoters"]), int(m["detractors"]))
         )
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 
