@@ -691,3 +691,41 @@ report_tallies = Table(
     Index("ix_report_tallies_month", "month", "item", "value", "count"),
     Index("ix_report_tallies_over_months", *CELL_KEYS[1:], "item", "value", "count"),
 )
+
+# --- Report facts -------------------------------------------------------------------------------
+# The report sections that used to scan every response, debrief or invitation per request
+# (outcomes, calibration, perception gaps, invitations sent) read these instead. report_scopes
+# holds each combination of grouping attributes once (a few thousand rows however many
+# interviews); report_facts counts, per scope, each kind of fact (survey/reports/facts.py). Both
+# are kept in the transaction of every write that changes them and recounted by
+# `reports rebuild-cells`.
+SCOPE_KEYS = ("month", "position_id", "department", "stage", "hiring_manager", "recruiter_id")
+FACT_KEYS = ("scope_id", "kind", "item", "label", "value")
+
+report_scopes = Table(
+    "report_scopes",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("month", String(7), nullable=False),
+    Column("position_id", Integer, nullable=False),
+    Column("department", String(120), nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("hiring_manager", String(200), nullable=False),
+    Column("recruiter_id", Integer, nullable=False),
+    UniqueConstraint(*SCOPE_KEYS, name="uq_report_scopes_key"),
+)
+
+report_facts = Table(
+    "report_facts",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope_id", Integer, ForeignKey("report_scopes.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("label", String(20), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint(*FACT_KEYS, name="uq_report_facts_key"),
+    # Reports read one kind at a time over the scopes a filter selects.
+    Index("ix_report_facts_kind", "kind", "scope_id", "item", "label", "value", "count"),
+)

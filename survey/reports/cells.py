@@ -18,6 +18,7 @@ from sqlalchemy.sql.dml import Insert
 from ..extensions import db
 from ..models import CELL_KEYS, QuestionSetVersion, Response, report_cells, report_tallies
 from ..questions import QuestionSet
+from .facts import rebuild_facts, record_response_facts
 
 TALLY_KEYS = (*CELL_KEYS, "item", "value")
 
@@ -75,6 +76,8 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     dialect = db.session.get_bind().dialect.name
     key = cell_key(response)
     db.session.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
+    record_response_facts(response.id)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
         return
@@ -108,7 +111,8 @@ def _grouping_columns(source: Any) -> list[Any]:
 
 
 def rebuild_cells() -> int:
-    """Recount every cell and tally from the responses, in SQL; returns the number of cells. Commits."""
+    """Recount every cell and tally from the responses, and every report fact (facts.py), in SQL;
+    returns the number of cells. Commits."""
     db.session.execute(delete(report_cells))
     db.session.execute(delete(report_tallies))
     # Grouped over a subquery's columns: PostgreSQL matches GROUP BY to the select list by name.
@@ -129,5 +133,6 @@ def rebuild_cells() -> int:
         )
     if parts:
         db.session.execute(insert(report_tallies).from_select([*TALLY_KEYS, "count"], union_all(*parts)))
+    rebuild_facts(db.session.connection())
     db.session.commit()
     return db.session.scalar(select(func.count()).select_from(report_cells)) or 0

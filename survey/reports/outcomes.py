@@ -20,18 +20,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from scipy.stats import binomtest, mannwhitneyu
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from ..extensions import db
-from ..models import Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..models import Debrief, Interview, Position, User, utcnow
+from . import facts
+from .facts import DECIDED, POSITIVE
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, too_small
 from .queries import ReportItem, report_items
 from .stats import CONFIDENCE, Summary
 
 PROBABILITY = {"likely": 0.75, "unsure": 0.5, "unlikely": 0.25}
-POSITIVE = ("advanced", "hired")
-DECIDED = ("advanced", "hired", "rejected")
 # The order outcome groups are shown in.
 OUTCOME_ORDER = ("advanced", "hired", "rejected", "withdrawn")
 SELF_READ = ("self_assessment", "interest")
@@ -188,68 +188,75 @@ def recruiter_calibration(user: User, now: datetime | None = None) -> Calibratio
     return recruiters[0] if recruiters else Calibration(user.id, user.name)
 
 
-def _item(key: str):
-    return Response.answers[key].as_integer()
-
-
-def _named_with_outcomes(filters: ReportFilters):
-    """Named responses joined to their interview's outcome (anonymous ones have no link)."""
-    stmt = (
-        select()
-        .select_from(Response)
-        .join(Invitation, Invitation.id == Response.invitation_id)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .join(Position, Position.id == Interview.position_id)
-        .where(Response.consent == "named", Interview.outcome != "pending")
+def _decided_debriefs_in(filters: ReportFilters):
+    """_decided_debriefs' counts over the interviews the filters select, read from the report
+    facts (facts.py) rather than from every debrief."""
+    positive = (facts.FACTS.value == "1").label("positive")
+    recruiter = facts.SCOPES.recruiter_id
+    return (
+        select(
+            recruiter,
+            User.name,
+            facts.FACTS.label,
+            positive,
+            cast(func.sum(facts.FACTS["count"]), BigInteger),
+        )
+        .select_from(facts.report_facts)
+        .join(facts.report_scopes, facts.SCOPES.id == facts.FACTS.scope_id)
+        .join(User, User.id == recruiter)
+        .where(facts.FACTS.kind == "calibration", *filters.on_columns(facts.SCOPES))
+        .group_by(recruiter, User.name, facts.FACTS.label, facts.FACTS.value)
+        .order_by(recruiter, facts.FACTS.label, facts.FACTS.value)
     )
-    return stmt.where(*filters.on_interviews())
+
+
+def _answers_by_outcome(
+    filters: ReportFilters,
+) -> tuple[dict[str, int], dict[str, dict[str, dict[int, int]]]]:
+    """Named responses per outcome (pending aside), and per outcome, item and answer value how
+    many gave it, over the interviews the filters select (from the report facts)."""
+    responses: dict[str, int] = {}
+    answers: dict[str, dict[str, dict[int, int]]] = {}
+    for kind, item, outcome, value, n in facts.fact_rows(filters, ("outcome_n", "outcome")):
+        if kind == "outcome_n":
+            responses[outcome] = responses.get(outcome, 0) + n
+        else:
+            by_value = answers.setdefault(outcome, {}).setdefault(item, {})
+            by_value[int(value)] = by_value.get(int(value), 0) + n
+    return responses, answers
 
 
 def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[OutcomeGroup]:
-    """cNPS and every numeric item's mean by outcome, from one grouped query."""
-    columns = [Interview.outcome, func.count().label("responses")]
-    for question in items:
-        value = _item(question.key)
-        columns += [
-            func.count(value).label(f"{question.key}__n"),
-            func.coalesce(func.sum(value), 0).label(f"{question.key}__total"),
-            func.coalesce(func.sum(value * value), 0).label(f"{question.key}__squares"),
-        ]
-    nps = _item("nps")
-    columns += [
-        func.coalesce(func.sum(case((nps >= 9, 1), else_=0)), 0).label("promoters"),
-        func.coalesce(func.sum(case((nps <= 6, 1), else_=0)), 0).label("detractors"),
-    ]
-    stmt = _named_with_outcomes(filters).add_columns(*columns).group_by(Interview.outcome)
+    """cNPS and every numeric item's mean by outcome, from the counts of each answer value."""
+    responses, answers = _answers_by_outcome(filters)
     groups = []
-    for row in db.session.execute(stmt):
-        m = row._mapping
-        means = {
-            q.key: Summary(int(m[f"{q.key}__n"]), float(m[f"{q.key}__total"]), float(m[f"{q.key}__squares"]))
-            for q in items
-        }
-        groups.append(
-            OutcomeGroup(m["outcome"], m["responses"], means, int(m["promoters"]), int(m["detractors"]))
-        )
+    for outcome, count in responses.items():
+        given = answers.get(outcome, {})
+        means = {}
+        for question in items:
+            by_value = given.get(question.key, {})
+            means[question.key] = Summary(
+                sum(by_value.values()),
+                float(sum(value * n for value, n in by_value.items())),
+                float(sum(value * value * n for value, n in by_value.items())),
+            )
+        nps = given.get("nps", {})
+        promoters = sum(n for value, n in nps.items() if value >= 9)
+        detractors = sum(n for value, n in nps.items() if value <= 6)
+        groups.append(OutcomeGroup(outcome, count, means, promoters, detractors))
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 
 
 def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest]:
     """The candidate's own read among those who went on against those rejected: a Mann–Whitney
     test on the answer counts (ordinal 1–5 answers call for a rank test), None below k per side."""
+    _, answers = _answers_by_outcome(filters)
     tests = []
     for key in SELF_READ:
-        value = _item(key)
-        positive = Interview.outcome.in_(POSITIVE)
-        stmt = (
-            _named_with_outcomes(filters)
-            .add_columns(positive.label("positive"), value.label("value"), func.count().label("n"))
-            .where(Interview.outcome.in_(DECIDED), value.is_not(None))
-            .group_by(positive, value)
-        )
         samples: dict[bool, list[int]] = {True: [], False: []}
-        for is_positive, answer, n in db.session.execute(stmt):
-            samples[bool(is_positive)].extend([int(answer)] * n)
+        for outcome in DECIDED:
+            for answer, n in sorted(answers.get(outcome, {}).get(key, {}).items()):
+                samples[outcome in POSITIVE].extend([answer] * n)
         summaries = {side: _summary(values) for side, values in samples.items()}
         p_value = None
         if (
@@ -270,7 +277,7 @@ def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None 
     with groups below the threshold (and what would expose them) hidden."""
     items = tuple(item for item in (items or report_items()) if item.numeric)
     threshold = min_group_size()
-    recruiters, overall = calibrations(_decided_debriefs(filters))
+    recruiters, overall = calibrations(_decided_debriefs_in(filters))
     hidden = hidden_keys({c.key: c.decided for c in recruiters}, threshold)
     for calibration in recruiters:
         calibration.hidden = calibration.key in hidden

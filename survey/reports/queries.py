@@ -9,21 +9,18 @@ over them.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     String,
-    and_,
     case,
     cast,
     func,
     literal,
-    or_,
     select,
     union_all,
 )
@@ -33,7 +30,6 @@ from ..models import (
     CELL_KEYS,
     Debrief,
     Interview,
-    Invitation,
     Position,
     QuestionSet,
     QuestionSetVersion,
@@ -43,6 +39,7 @@ from ..models import (
     report_tallies,
 )
 from ..questions import GAP_THRESHOLD, NUMERIC_TYPES, SCALE_PAIRS, SCALE_VALUES
+from . import facts
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
@@ -391,11 +388,8 @@ def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:
 
 
 def invitations_sent(filters: ReportFilters) -> int:
-    """Invitations emailed for the interviews the filters select."""
-    statement = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
-    if filters.active():
-        statement = statement.join(Interview, Interview.id == Invitation.interview_id)
-    return db.session.scalar(_scoped_to_interviews(statement, filters)) or 0
+    """Invitations emailed for the interviews the filters select (from the report facts)."""
+    return sum(row[-1] for row in facts.fact_rows(filters, ("sent",)))
 
 
 def recruiter_names() -> dict[int, str]:
@@ -446,146 +440,70 @@ class GapFigures:
     higher: dict[str, int] = field(default_factory=dict)
 
 
-def _gap_rows(filters: ReportFilters) -> Any:
-    """Per pair of response and debrief: the grouping keys and each difference, read once."""
-    columns = [Response.stage, Response.recruiter_id]
-    for pair in SCALE_PAIRS:
-        gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
-        columns.append(gap.label(pair.survey_key))
-    columns += [
-        Response.answers["next_steps"].as_integer().label("next_steps"),
-        Debrief.next_step_signal,
-        Response.answers["role_clarity"].as_integer().label("role_clarity"),
-        Debrief.doubts_cleared,
-        Response.answers["nps"].as_integer().label("nps"),
-        Debrief.referral_potential,
-    ]
-    statement = (
-        select(*columns)
-        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
-        .select_from(Debrief)
-        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
-        .join(Response, Response.invitation_id == Invitation.id)
-        .where(*filters.on_columns(Response))
-    )
-    # Materialised so the JSON of each response is read once, not once per aggregate using it.
-    return statement.cte("gap_rows").prefix_with("MATERIALIZED")
-
-
-def _gap_cells(rows: Any) -> Any:
-    """The gap rows summed per stage and recruiter: the groupings below add up these few cells,
-    so the rows are scanned and grouped once rather than once per grouping."""
-    columns = [rows.c.stage, rows.c.recruiter_id, func.count().label("pairs")]
-    for pair in SCALE_PAIRS:
-        key = pair.survey_key
-        gap = rows.c[key]
-        columns += [
-            func.count(gap).label(f"{key}__n"),
-            func.sum(gap).label(f"{key}__total"),
-            func.sum(gap * gap).label(f"{key}__squares"),
-            func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))).label(f"{key}__flagged"),
-            # Signs for the sign test of systematic gaps.
-            func.sum(case((gap < 0, 1))).label(f"{key}__lower"),
-            func.sum(case((gap > 0, 1))).label(f"{key}__higher"),
-        ]
-    next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
-    mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
-    checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
-    columns.append(func.sum(case((checked, 1))).label("next_checked"))
-    columns.append(func.sum(case((mismatch, 1))).label("next_mismatch"))
-    columns += _rule_sums(rows)
-    statement = select(*columns).group_by(rows.c.stage, rows.c.recruiter_id)
-    return statement.cte("gap_cells").prefix_with("MATERIALIZED")
-
-
-def _rule_sums(rows: Any) -> list[ColumnElement]:
-    """Per cell, how many pairs each of the other two rules could judge and how many it flags
-    (the rules of questions.doubts_mismatch and questions.referral_mismatch, in SQL)."""
-    clarity, cleared = rows.c.role_clarity, rows.c.doubts_cleared
-    nps, referral = rows.c.nps, rows.c.referral_potential
-    rules = {
-        "doubts": (
-            and_(cleared.is_not(None), clarity.is_not(None)),
-            and_(cleared.is_(True), clarity <= 2),
-        ),
-        "referral": (
-            and_(referral.is_not(None), nps.is_not(None)),
-            or_(and_(referral >= 4, nps <= 6), and_(referral <= 2, nps >= 9)),
-        ),
-    }
-    columns = []
-    for name, (checked, mismatch) in rules.items():
-        columns.append(func.sum(case((checked, 1))).label(f"{name}_checked"))
-        columns.append(func.sum(case((mismatch, 1))).label(f"{name}_mismatch"))
-    return columns
-
-
-GAP_PARTS = ("n", "total", "squares", "flagged", "lower", "higher")
-GAP_SUMS = (
-    "pairs",
-    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in GAP_PARTS),
-    "next_checked",
-    "next_mismatch",
-    "doubts_checked",
-    "doubts_mismatch",
-    "referral_checked",
-    "referral_mismatch",
-)
-
-
-def _gap_columns(cells: Any) -> list[ColumnElement]:
-    # Cast: PostgreSQL sums bigints to numeric, which would come back as Decimal.
-    return [func.coalesce(cast(func.sum(cells.c[name]), BigInteger), 0).label(name) for name in GAP_SUMS]
-
-
 GAP_GROUPINGS = ("stage", "recruiter")
 
 
 def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
-    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter."""
-    cells = _gap_cells(_gap_rows(filters))
-    by_stage = select(literal("stage").label("grouping"), cast(cells.c.stage, String).label("group_key"))
-    by_recruiter = select(
-        literal("recruiter").label("grouping"), cast(cells.c.recruiter_id, String).label("group_key")
-    )
-    statement = union_all(
-        by_stage.add_columns(*_gap_columns(cells)).group_by(cells.c.stage),
-        by_recruiter.add_columns(*_gap_columns(cells)).group_by(cells.c.recruiter_id),
-    )
+    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter,
+    from the perception-gap facts (each pair's differences counted per value)."""
     names = recruiter_names()
-    result: dict[str, list[GapFigures]] = {name: [] for name in GAP_GROUPINGS}
-    for row in db.session.execute(statement):
-        m = row._mapping
-        if row.grouping == "recruiter":
-            key = int(row.group_key) if row.group_key is not None else None
-            label = names.get(key, "(no recruiter)")
-        else:
-            key, label = row.group_key, row.group_key or "(not set)"
-        result[row.grouping].append(
-            GapFigures(
-                key=key,
-                label=label,
-                pairs=m["pairs"],
-                gaps={
-                    p.survey_key: Summary(
-                        m[f"{p.survey_key}__n"], m[f"{p.survey_key}__total"], m[f"{p.survey_key}__squares"]
-                    )
-                    for p in SCALE_PAIRS
-                },
-                flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
-                next_step_checked=m["next_checked"],
-                next_step_mismatches=m["next_mismatch"],
-                lower={p.survey_key: m[f"{p.survey_key}__lower"] for p in SCALE_PAIRS},
-                higher={p.survey_key: m[f"{p.survey_key}__higher"] for p in SCALE_PAIRS},
-                doubts_checked=m["doubts_checked"],
-                doubts_mismatches=m["doubts_mismatch"],
-                referral_checked=m["referral_checked"],
-                referral_mismatches=m["referral_mismatch"],
-            )
-        )
-    for groups in result.values():
+    result: dict[str, list[GapFigures]] = {}
+    for grouping, column in (("stage", facts.SCOPES.stage), ("recruiter", facts.SCOPES.recruiter_id)):
+        counted: dict[Any, list[Any]] = defaultdict(list)
+        for row in facts.fact_rows(filters, facts.GAP_KINDS, column):
+            counted[row[0]].append(row[1:])
+        groups = []
+        for key, rows in counted.items():
+            if grouping == "recruiter":
+                key = key or None  # a response without a recruiter is scoped as recruiter 0
+                label = names.get(key, "(no recruiter)")
+            else:
+                label = key or "(not set)"
+            groups.append(_gap_figures(key, label, rows))
         groups.sort(key=lambda group: (-group.pairs, group.label))
+        result[grouping] = groups
     return result
+
+
+def _gap_figures(key: Any, label: str, rows: list[Any]) -> GapFigures:
+    """One group's gap figures from its facts: n, sum, sum of squares, flagged and signs of each
+    pair's differences, and what each rule pair judged and flagged."""
+    pairs = 0
+    differences: dict[str, Counter[int]] = {pair.survey_key: Counter() for pair in SCALE_PAIRS}
+    rules: Counter[tuple[str, str]] = Counter()
+    for kind, item, label_, value, n in rows:
+        if kind == "gap_pairs":
+            pairs += n
+        elif kind == "gap" and item in differences:
+            differences[item][int(value)] += n
+        elif kind == "gap_rule":
+            rules[(item, label_)] += n
+
+    def share(keep: Any) -> dict[str, int]:
+        return {k: sum(n for gap, n in d.items() if keep(gap)) for k, d in differences.items()}
+
+    gaps = {}
+    for item, by_gap in differences.items():
+        gaps[item] = Summary(
+            sum(by_gap.values()),
+            sum(gap * n for gap, n in by_gap.items()),
+            sum(gap * gap * n for gap, n in by_gap.items()),
+        )
+    return GapFigures(
+        key=key,
+        label=label,
+        pairs=pairs,
+        gaps=gaps,
+        flagged=share(lambda gap: abs(gap) >= GAP_THRESHOLD),
+        next_step_checked=rules[("next", "checked")],
+        next_step_mismatches=rules[("next", "mismatch")],
+        lower=share(lambda gap: gap < 0),
+        higher=share(lambda gap: gap > 0),
+        doubts_checked=rules[("doubts", "checked")],
+        doubts_mismatches=rules[("doubts", "mismatch")],
+        referral_checked=rules[("referral", "checked")],
+        referral_mismatches=rules[("referral", "mismatch")],
+    )
 
 
 # --- Free text ---------------------------------------------------------------------------------
