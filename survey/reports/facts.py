@@ -26,7 +26,8 @@ by construction, what a recount gives.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -316,6 +317,30 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
     ]
     connection.execute(statement, rows)
     connection.execute(delete(report_facts).where(FACTS.scope_id.in_(set(ids.values())), FACTS["count"] == 0))
+
+
+CHUNK = 10_000  # ids per statement: PostgreSQL takes at most 65,535 parameters
+
+
+def _counted_in_chunks(connection: Any, kinds: frozenset[str], interview_ids: list[int]) -> Counter[Key]:
+    total: Counter[Key] = Counter()
+    for start in range(0, len(interview_ids), CHUNK):
+        total.update(counted(connection, kinds, interview_ids=interview_ids[start : start + CHUNK]))
+    return total
+
+
+@contextmanager
+def kept_across(interview_ids: Iterable[int], kinds: frozenset[str] = INTERVIEW_KINDS) -> Iterator[None]:
+    """Keep the facts of these interviews across a write the session's flush does not see (a Core
+    UPDATE): counted before and after it, the difference added, in the same transaction."""
+    ids = sorted(set(interview_ids))
+    db.session.flush()
+    connection = db.session.connection()
+    before = _counted_in_chunks(connection, kinds, ids)
+    yield
+    changes = _counted_in_chunks(connection, kinds, ids)
+    changes.subtract(before)
+    apply_changes(connection, changes)
 
 
 def record_response_facts(response_id: str) -> None:
