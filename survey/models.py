@@ -706,13 +706,17 @@ report_scopes = Table(
     "report_scopes",
     db.metadata,
     Column("id", Integer, primary_key=True),
+    # 0: one combination; 1: the same over all months (month ""); 2: everything (all keys blank).
+    # Each fact is counted at all three, so a view without a month filter, or without any filter,
+    # sums a few rows instead of every month's.
+    Column("level", Integer, nullable=False),
     Column("month", String(7), nullable=False),
     Column("position_id", Integer, nullable=False),
     Column("department", String(120), nullable=False),
     Column("stage", String(100), nullable=False),
     Column("hiring_manager", String(200), nullable=False),
     Column("recruiter_id", Integer, nullable=False),
-    UniqueConstraint(*SCOPE_KEYS, name="uq_report_scopes_key"),
+    UniqueConstraint("level", *SCOPE_KEYS, name="uq_report_scopes_key"),
 )
 
 report_facts = Table(

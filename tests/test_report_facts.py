@@ -78,7 +78,7 @@ def test_facts_kept_through_submits_debriefs_outcomes_moves_and_an_erasure_equal
     erase_candidate(interviews[1].candidate.email)
     kept = every_count()
     kinds = {"sent", "calibration", "outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"}
-    assert {key[6] for key in kept["facts"]} == kinds, "the mix produced facts of every kind"
+    assert {key[7] for key in kept["facts"]} == kinds, "the mix produced facts of every kind"
     rebuild_cells()
     assert every_count() == kept
 

@@ -5,7 +5,7 @@ Revises: c4e8a1f2b6d9
 Create Date: 2026-11-29 16:05:00
 
 - report_scopes: each combination of grouping attributes once (month, position, department,
-  stage, hiring manager, recruiter).
+  stage, hiring manager, recruiter), and the same over all months, and everything.
 - report_facts: per scope, kind, item, label and value, how many (survey/reports/facts.py), so
   the reports no longer scan every response, debrief and invitation per request.
 
@@ -27,6 +27,7 @@ def upgrade():
     op.create_table(
         'report_scopes',
         sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('level', sa.Integer(), nullable=False),
         sa.Column('month', sa.String(length=7), nullable=False),
         sa.Column('position_id', sa.Integer(), nullable=False),
         sa.Column('department', sa.String(length=120), nullable=False),
@@ -35,7 +36,7 @@ def upgrade():
         sa.Column('recruiter_id', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_report_scopes')),
         sa.UniqueConstraint(
-            'month', 'position_id', 'department', 'stage', 'hiring_manager', 'recruiter_id',
+            'level', 'month', 'position_id', 'department', 'stage', 'hiring_manager', 'recruiter_id',
             name='uq_report_scopes_key',
         ),
     )

@@ -285,25 +285,38 @@ def _insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _scope_ids(connection: Any, scopes: set[Key]) -> dict[Key, int]:
+LEVELS = (0, 1, 2)
+EVERYTHING = ("", 0, "", "", "", 0)
+
+
+def _levels(scope: Key) -> list[tuple[int, Key]]:
+    """The scopes a fact of this combination is counted in: itself, over all months, everything."""
+    return [(0, scope), (1, ("", *scope[1:])), (2, EVERYTHING)]
+
+
+def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
     dialect = connection.dialect.name
     ids = {}
-    for scope in scopes:
-        values = dict(zip(SCOPE_KEYS, scope, strict=True))
+    for level, scope in scopes:
+        values = {"level": level, **dict(zip(SCOPE_KEYS, scope, strict=True))}
         connection.execute(_insert(dialect, report_scopes).on_conflict_do_nothing(), values)
         match = [SCOPES[name] == value for name, value in values.items()]
-        ids[scope] = connection.scalar(select(SCOPES.id).where(*match))
+        ids[(level, scope)] = connection.scalar(select(SCOPES.id).where(*match))
     return ids
 
 
 def apply_changes(connection: Any, changes: Counter[Key]) -> None:
-    """Add each key's change to its fact (creating scopes and facts as needed; a fact that
-    reaches zero is removed, as a recount would not have it)."""
-    changes = Counter({key: n for key, n in changes.items() if n})
-    if not changes:
-        return
+    """Add each key's change to its fact at every level (creating scopes and facts as needed; a
+    fact that reaches zero is removed, as a recount would not have it)."""
     width = len(SCOPE_KEYS)
-    ids = _scope_ids(connection, {key[:width] for key in changes})
+    leveled: Counter[tuple[tuple[int, Key], Key]] = Counter()
+    for key, n in changes.items():
+        for scope in _levels(key[:width]):
+            leveled[(scope, key[width:])] += n
+    leveled = Counter({key: n for key, n in leveled.items() if n})
+    if not leveled:
+        return
+    ids = _scope_ids(connection, {scope for scope, _ in leveled})
     dialect = connection.dialect.name
     statement = _insert(dialect, report_facts)
     statement = statement.on_conflict_do_update(
@@ -311,9 +324,9 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
         set_={"count": FACTS["count"] + statement.excluded["count"]},
     )
     rows = [
-        dict(zip(("kind", "item", "label", "value"), key[width:], strict=True))
-        | {"scope_id": ids[key[:width]], "count": n}
-        for key, n in changes.items()
+        dict(zip(("kind", "item", "label", "value"), names, strict=True))
+        | {"scope_id": ids[scope], "count": n}
+        for (scope, names), n in leveled.items()
     ]
     connection.execute(statement, rows)
     connection.execute(delete(report_facts).where(FACTS.scope_id.in_(set(ids.values())), FACTS["count"] == 0))
@@ -356,19 +369,42 @@ def rebuild_facts(connection: Any) -> int:
     connection.execute(delete(report_scopes))
     every = fact_statement(dialect, INTERVIEW_KINDS | RESPONSE_KINDS, numeric_items(connection))
     rows = every.subquery()
-    keys = [rows.c[name] for name in SCOPE_KEYS]
-    connection.execute(insert(report_scopes).from_select(list(SCOPE_KEYS), select(*keys).distinct()))
     names = [rows.c[name] for name in ("kind", "item", "label", "value")]
-    facts = (
-        select(SCOPES.id, *names, func.sum(rows.c.n))
-        .select_from(rows)
-        .join(report_scopes, and_(*(SCOPES[name] == rows.c[name] for name in SCOPE_KEYS)))
-        .group_by(SCOPES.id, *names)
+    _insert_level(connection, 0, rows, [rows.c[name] for name in SCOPE_KEYS], names, func.sum(rows.c.n))
+    # The wider levels add up the combinations' facts just written.
+    exact = select(report_facts, *(SCOPES[name] for name in SCOPE_KEYS)).join(
+        report_scopes, and_(SCOPES.id == FACTS.scope_id, SCOPES.level == 0)
     )
+    exact = exact.subquery()
+    names = [exact.c[name] for name in ("kind", "item", "label", "value")]
+    for level in LEVELS[1:]:
+        keys = [
+            exact.c[name] if level == 1 and name != "month" else literal(blank).label(name)
+            for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)
+        ]
+        _insert_level(connection, level, exact, keys, names, func.sum(exact.c["count"]))
+    return connection.scalar(select(func.count()).select_from(report_facts)) or 0
+
+
+def _insert_level(
+    connection: Any, level: int, rows: Any, keys: list[Any], names: list[Any], total: Any
+) -> None:
+    """Write one level's scopes, then its facts summed per scope (rows: a subquery of facts)."""
+    grouped = [key for key in keys if _is_column(key)]
+    scopes = select(literal(level).label("level"), *keys).select_from(rows).distinct()
+    connection.execute(insert(report_scopes).from_select(["level", *SCOPE_KEYS], scopes))
+    source = select(*keys, *names, total.label("n")).select_from(rows).group_by(*grouped, *names).subquery()
+    match = [SCOPES.level == level] + [SCOPES[name] == source.c[name] for name in SCOPE_KEYS]
+    facts = select(SCOPES.id, *(source.c[name] for name in ("kind", "item", "label", "value")), source.c.n)
+    facts = facts.select_from(source).join(report_scopes, and_(*match))
     connection.execute(
         insert(report_facts).from_select(["scope_id", "kind", "item", "label", "value", "count"], facts)
     )
-    return connection.scalar(select(func.count()).select_from(report_facts)) or 0
+
+
+def _is_column(key: Any) -> bool:
+    """A subquery's column (grouped by), not a constant standing for "all"."""
+    return getattr(key, "table", None) is not None
 
 
 def numeric_items(connection: Any) -> list[str]:
@@ -470,11 +506,15 @@ def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
     """(*grouping, kind, item, label, value, count) of the facts of these kinds in the scopes the
     filters select, summed over those scopes: a few hundred rows whatever the data's size."""
     names = [FACTS.kind, FACTS.item, FACTS.label, FACTS.value]
+    active = filters.active()
+    # The widest level that still tells the filters and groupings apart.
+    level = 2 if not active and not grouping else 1 if not {"month_from", "month_to"} & set(active) else 0
+    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
     statement = (
         select(*grouping, *names, cast(func.sum(FACTS["count"]), BigInteger))
         .select_from(report_facts)
         .join(report_scopes, SCOPES.id == FACTS.scope_id)
-        .where(FACTS.kind.in_(list(kinds)), *filters.on_columns(SCOPES))
+        .where(FACTS.kind.in_(list(kinds)), FACTS.scope_id.in_(scopes))
         .group_by(*grouping, *names)
         .order_by(*grouping, *names)
     )
@@ -483,7 +523,7 @@ def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
 
 def scope_keys(connection: Any) -> dict[Key, int]:
     """Every fact by scope attributes rather than scope id (what a recount is compared on)."""
-    keys = [SCOPES[name] for name in SCOPE_KEYS]
+    keys = [SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS)]
     statement = select(*keys, FACTS.kind, FACTS.item, FACTS.label, FACTS.value, FACTS["count"]).join(
         report_scopes, SCOPES.id == FACTS.scope_id
     )

@@ -15,12 +15,13 @@ REPORT_MIN_GROUP_SIZE are suppressed like every other report figure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from scipy.stats import binomtest, mannwhitneyu
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Debrief, Interview, Position, User, utcnow
@@ -167,11 +168,12 @@ def _decided_debriefs(filters: ReportFilters | None):
     return stmt
 
 
-def calibrations(stmt) -> tuple[list[Calibration], Calibration]:
-    """Per-recruiter calibrations and the overall one from the grouped counts."""
+def calibrations(rows: Iterable[Any]) -> tuple[list[Calibration], Calibration]:
+    """Per-recruiter calibrations and the overall one from the grouped counts
+    (recruiter id, name, expectation, positive outcome?, debriefs)."""
     overall = Calibration(None, "Everyone")
     by_recruiter: dict[int, Calibration] = {}
-    for recruiter_id, name, expected, positive, n in db.session.execute(stmt):
+    for recruiter_id, name, expected, positive, n in rows:
         calibration = by_recruiter.setdefault(recruiter_id, Calibration(recruiter_id, name))
         key = (expected, bool(positive))
         calibration.counts[key] = calibration.counts.get(key, 0) + n
@@ -184,30 +186,20 @@ def recruiter_calibration(user: User, now: datetime | None = None) -> Calibratio
     """One recruiter's own calibration over the last CALIBRATION_DAYS (interviews that ended then)."""
     since = (now or utcnow()) - timedelta(days=CALIBRATION_DAYS)
     stmt = _decided_debriefs(None).where(Interview.recruiter_id == user.id, Interview.ends_at >= since)
-    recruiters, overall = calibrations(stmt)
+    recruiters, overall = calibrations(db.session.execute(stmt))
     return recruiters[0] if recruiters else Calibration(user.id, user.name)
 
 
-def _decided_debriefs_in(filters: ReportFilters):
+def _decided_debriefs_in(filters: ReportFilters) -> list[tuple[int, str, str, bool, int]]:
     """_decided_debriefs' counts over the interviews the filters select, read from the report
     facts (facts.py) rather than from every debrief."""
-    positive = (facts.FACTS.value == "1").label("positive")
-    recruiter = facts.SCOPES.recruiter_id
-    return (
-        select(
-            recruiter,
-            User.name,
-            facts.FACTS.label,
-            positive,
-            cast(func.sum(facts.FACTS["count"]), BigInteger),
+    names = dict(db.session.execute(select(User.id, User.name)).all())
+    return [
+        (recruiter_id, names[recruiter_id], expected, positive == "1", n)
+        for recruiter_id, _, _, expected, positive, n in facts.fact_rows(
+            filters, ("calibration",), facts.SCOPES.recruiter_id
         )
-        .select_from(facts.report_facts)
-        .join(facts.report_scopes, facts.SCOPES.id == facts.FACTS.scope_id)
-        .join(User, User.id == recruiter)
-        .where(facts.FACTS.kind == "calibration", *filters.on_columns(facts.SCOPES))
-        .group_by(recruiter, User.name, facts.FACTS.label, facts.FACTS.value)
-        .order_by(recruiter, facts.FACTS.label, facts.FACTS.value)
-    )
+    ]
 
 
 def _answers_by_outcome(
