@@ -692,6 +692,35 @@ report_tallies = Table(
     Index("ix_report_tallies_over_months", *CELL_KEYS[1:], "item", "value", "count"),
 )
 
+# The same tallies rolled up: over all months per combination of the other attributes (what a
+# view without a month filter reads), and per month alone (the trend of a view with no other
+# filter). Kept at submit beside report_tallies and recounted from it; a few thousand rows each
+# however many responses.
+GROUP_KEYS = tuple(key for key in CELL_KEYS if key != "month")
+
+report_group_tallies = Table(
+    "report_group_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    *(column for column in _cell_columns() if column.name != "month"),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(*GROUP_KEYS, "item", "value", name="uq_report_group_tallies_key"),
+)
+
+report_month_tallies = Table(
+    "report_month_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("month", String(7), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("month", "item", "value", name="uq_report_month_tallies_key"),
+)
+
+
 # --- Report facts -------------------------------------------------------------------------------
 # The report sections that used to scan every response, debrief or invitation per request
 # (outcomes, calibration, perception gaps, invitations sent) read these instead. report_scopes

@@ -8,7 +8,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Interview, report_cells, report_tallies
+from survey.models import (
+    Interview,
+    report_cells,
+    report_group_tallies,
+    report_month_tallies,
+    report_tallies,
+)
 from survey.reports.cells import rebuild_cells
 from survey.reports.facts import scope_keys
 from survey.reports.filters import ReportFilters
@@ -35,13 +41,11 @@ READ = {
 
 
 def every_count() -> dict:
-    """The facts by scope attributes, and the cells and tallies without their ids."""
-    connection = db.session.connection()
-    return {
-        "facts": scope_keys(connection),
-        "cells": sorted(tuple(row)[1:] for row in db.session.execute(select(report_cells))),
-        "tallies": sorted(tuple(row)[1:] for row in db.session.execute(select(report_tallies))),
-    }
+    """The facts by scope attributes, and the cells and every tally table without their ids."""
+    counts = {"facts": scope_keys(db.session.connection())}
+    for table in (report_cells, report_tallies, report_group_tallies, report_month_tallies):
+        counts[table.name] = sorted(tuple(row)[1:] for row in db.session.execute(select(table)))
+    return counts
 
 
 def test_facts_kept_through_submits_debriefs_outcomes_moves_and_an_erasure_equal_a_recount(

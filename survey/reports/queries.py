@@ -36,6 +36,8 @@ from ..models import (
     Response,
     User,
     report_cells,
+    report_group_tallies,
+    report_month_tallies,
     report_tallies,
 )
 from ..questions import GAP_THRESHOLD, NUMERIC_TYPES, SCALE_PAIRS, SCALE_VALUES
@@ -45,6 +47,18 @@ from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
 TALLIES = report_tallies.c
+GROUP_TALLIES = report_group_tallies.c
+MONTH_TALLIES = report_month_tallies.c
+
+
+def _over_all_months(filters: ReportFilters) -> bool:
+    """Whether a view spans every month: the tallies rolled up over months then answer it."""
+    return not (filters.month_from or filters.month_to)
+
+
+def _only_months(filters: ReportFilters) -> bool:
+    """Whether a view is restricted by months alone: the tallies per month then answer it."""
+    return all(name in ("month_from", "month_to") for name in filters.active())
 
 
 @dataclass(frozen=True)
@@ -217,6 +231,19 @@ def overall(
 ) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     """Headline figures of every response the filters select, and how many gave each answer value."""
     items = items if items is not None else report_items()
+    if _only_months(filters):
+        source = MONTH_TALLIES
+    elif _over_all_months(filters):
+        source = GROUP_TALLIES
+    else:
+        source = None
+    if source is not None:
+        statement = (
+            select(source.item, source.value, func.sum(source["count"]))
+            .where(*filters.on_columns(source))
+            .group_by(source.item, source.value)
+        )
+        return _overall_figures(filters, items, statement)
     # Summed per month first: that grouping reads the month index in order (no sort of every row).
     by_month = (
         select(TALLIES.month, TALLIES.item, TALLIES.value, func.sum(TALLIES["count"]).label("n"))
@@ -227,6 +254,12 @@ def overall(
     statement = select(by_month.c.item, by_month.c.value, func.sum(by_month.c.n)).group_by(
         by_month.c.item, by_month.c.value
     )
+    return _overall_figures(filters, items, statement)
+
+
+def _overall_figures(
+    filters: ReportFilters, items: tuple[ReportItem, ...], statement: Any
+) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     tallies: dict[str, dict[str, int]] = defaultdict(dict)
     for item, value, count in db.session.execute(statement):
         tallies[item][value] = int(count)
@@ -240,6 +273,10 @@ NUMERIC_KEYS = ("position_id", "recruiter_id")
 def _tallies_over_months(filters: ReportFilters) -> Any:
     """The selected tallies summed over their months: far fewer rows for the groupings other than
     the month to sort and add up."""
+    if _over_all_months(filters):
+        keys = [GROUP_TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
+        statement = select(*keys, GROUP_TALLIES["count"].label("n")).where(*filters.on_columns(GROUP_TALLIES))
+        return statement.cte("tallies_over_months")
     keys = [TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
     statement = (
         select(*keys, func.sum(TALLIES["count"]).label("n"))
@@ -266,17 +303,19 @@ def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCo
     """Per-value answer counts of the numeric `items` in every cell the filters select, summed over
     months, in one query over the tallies (every version's answers to a key pooled)."""
     numeric = {item.key: item for item in items if item.numeric}
-    keys = [TALLIES[key] for key in CELL_KEYS if key != MONTH.key]
+    # Without a month filter the tallies rolled up over months hold exactly these rows.
+    source = GROUP_TALLIES if _over_all_months(filters) else TALLIES
+    keys = [source[key] for key in CELL_KEYS if key != MONTH.key]
     statement = (
         select(
             *keys,
-            TALLIES["item"],
-            TALLIES["value"],
+            source["item"],
+            source["value"],
             # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
-            cast(func.sum(TALLIES["count"]), BigInteger).label("n"),
+            cast(func.sum(source["count"]), BigInteger).label("n"),
         )
-        .where(*filters.on_columns(TALLIES), TALLIES["item"].in_(list(numeric)))
-        .group_by(*keys, TALLIES["item"], TALLIES["value"])
+        .where(*filters.on_columns(source), source["item"].in_(list(numeric)))
+        .group_by(*keys, source["item"], source["value"])
     )
     names = [key.name for key in keys]
     cell_index: dict[tuple, int] = {}
@@ -336,9 +375,10 @@ def by_groups(
     # Answers per group, item and value: the month grouping reads the tallies (their key starts
     # with the month); the others add up the tallies summed over months.
     rolled = _tallies_over_months(filters).c
+    monthly = MONTH_TALLIES if _only_months(filters) else TALLIES
     tally_parts = [
-        part.where(*filters.on_columns(TALLIES))
-        for part in _group_parts(TALLIES, by_month, lambda t: t["count"], ("item", "value"))
+        part.where(*filters.on_columns(monthly))
+        for part in _group_parts(monthly, by_month, lambda t: t["count"], ("item", "value"))
     ] + _group_parts(rolled, others, lambda t: t.n, ("item", "value"))
     for row in db.session.execute(union_all(*tally_parts)):
         group = groups.get((row.dimension, row.group_key))
