@@ -318,15 +318,20 @@ def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCo
         .group_by(*keys, source["item"], source["value"])
     )
     names = [key.name for key in keys]
+    # Where each tallied (item, value text) goes: looked up once per row, not parsed per row.
+    slots = {
+        (key, str(value)): position
+        for key, item in numeric.items()
+        for position, value in enumerate(item.values)
+    }
+    width = len(keys)
     cell_index: dict[tuple, int] = {}
     entries: list[tuple[int, str, int, int]] = []
-    for row in db.session.execute(statement):
-        attributes = tuple(row[: len(keys)])
-        index = cell_index.setdefault(attributes, len(cell_index))
-        item = numeric[row.item]
-        value = item.parse(row.value)
-        if value in item.values:
-            entries.append((index, row.item, item.values.index(value), int(row.n or 0)))
+    for row in db.session.execute(statement).all():
+        index = cell_index.setdefault(tuple(row[:width]), len(cell_index))
+        position = slots.get((row[width], row[width + 1]))
+        if position is not None:
+            entries.append((index, row[width], position, int(row[-1] or 0)))
     cells = [dict(zip(names, attributes, strict=True)) for attributes in cell_index]
     counts = {key: np.zeros((len(cells), len(item.values)), dtype=np.int64) for key, item in numeric.items()}
     for index, key, position, n in entries:
