@@ -62,6 +62,10 @@ def test_facts_kept_through_submits_debriefs_outcomes_moves_and_an_erasure_equal
     send_due(now=interviews[0].ends_at + timedelta(hours=3))
     # A debrief before the answers (the usual order) and one after them.
     save_debrief(interviews[0], READ, recruiter)
+    # An outcome decided before the candidate answers: the submit adds the outcome facts itself.
+    interviews[6].outcome = "advanced"
+    db.session.commit()
+    assert submit_response(interviews[6].invitation, ANSWERS, "named")
     for number, interview in enumerate(interviews[:6]):
         answers = {**ANSWERS, "nps": 3 + number, "interest": 1 + number % 5}
         assert submit_response(interview.invitation, answers, "named" if number < 5 else "anonymous")

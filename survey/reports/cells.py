@@ -93,7 +93,7 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     key = cell_key(response)
     db.session.execute(_cell_upsert(dialect), {**key, "responses": 1})
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
-    record_response_facts(response.id)
+    record_response_facts(response.id, response.invitation_id)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
         return

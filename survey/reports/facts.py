@@ -270,9 +270,9 @@ def counted(
     response_ids: Iterable[str] | None = None,
 ) -> Counter[Key]:
     """The facts of some interviews or responses as they stand now, by key."""
-    statement = fact_statement(
-        connection.dialect.name, kinds, numeric_items(connection), interview_ids, response_ids
-    )
+    # The items only matter to outcome facts (a delivered email, say, reads no question set).
+    items = numeric_items(connection) if "outcome" in kinds else []
+    statement = fact_statement(connection.dialect.name, kinds, items, interview_ids, response_ids)
     if statement is None:
         return Counter()
     return Counter({tuple(row[:-1]): int(row[-1]) for row in connection.execute(statement)})
@@ -356,10 +356,30 @@ def kept_across(interview_ids: Iterable[int], kinds: frozenset[str] = INTERVIEW_
     apply_changes(connection, changes)
 
 
-def record_response_facts(response_id: str) -> None:
-    """Add a new response's own facts (caller commits, with the response)."""
+def record_response_facts(response_id: str, invitation_id: int | None) -> None:
+    """Add a new response's own facts (caller commits, with the response).
+
+    Most answers arrive while the outcome is pending, often before the debrief: one lookup by
+    primary key says which of its facts can exist, so the submit runs no more than it needs.
+    """
+    if invitation_id is None:
+        return
     connection = db.session.connection()
-    apply_changes(connection, counted(connection, RESPONSE_KINDS, response_ids=[response_id]))
+    statement = (
+        select(Interview.outcome, Debrief.id)
+        .select_from(Invitation)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
+        .where(Invitation.id == invitation_id)
+    )
+    found = connection.execute(statement).first()
+    if found is None:
+        return
+    kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
+        GAP_KINDS if found.id is not None else frozenset()
+    )
+    if kinds:
+        apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
 
 
 def rebuild_facts(connection: Any) -> int:
