@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from scipy.stats import binomtest, mannwhitneyu
 from sqlalchemy import func, select
 
@@ -245,23 +246,37 @@ def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest
     _, answers = _answers_by_outcome(filters)
     tests = []
     for key in SELF_READ:
-        samples: dict[bool, list[int]] = {True: [], False: []}
+        # Answer value -> how many, per side (went on: True; rejected: False).
+        counts: dict[bool, dict[int, int]] = {True: {}, False: {}}
         for outcome in DECIDED:
-            for answer, n in sorted(answers.get(outcome, {}).get(key, {}).items()):
-                samples[outcome in POSITIVE].extend([answer] * n)
-        summaries = {side: _summary(values) for side, values in samples.items()}
+            side = counts[outcome in POSITIVE]
+            for answer, n in answers.get(outcome, {}).get(key, {}).items():
+                side[answer] = side.get(answer, 0) + n
+        summaries = {side: _summary(by_value) for side, by_value in counts.items()}
         p_value = None
         if (
-            all(len(values) >= threshold for values in samples.values())
-            and len(set(samples[True] + samples[False])) > 1
+            all(summary.n >= threshold for summary in summaries.values())
+            and len(set(counts[True]) | set(counts[False])) > 1
         ):
-            p_value = float(mannwhitneyu(samples[True], samples[False], alternative="two-sided").pvalue)
+            # The samples as arrays made from the counts: the same test, without a Python list
+            # of every answer (hundreds of thousands at scale).
+            went_on, rejected = (_sample(counts[side]) for side in (True, False))
+            p_value = float(mannwhitneyu(went_on, rejected, alternative="two-sided").pvalue)
         tests.append(SelfReadTest(key, summaries[True], summaries[False], p_value))
     return tests
 
 
-def _summary(values: list[int]) -> Summary:
-    return Summary(len(values), float(sum(values)), float(sum(v * v for v in values)))
+def _summary(by_value: dict[int, int]) -> Summary:
+    return Summary(
+        sum(by_value.values()),
+        float(sum(value * n for value, n in by_value.items())),
+        float(sum(value * value * n for value, n in by_value.items())),
+    )
+
+
+def _sample(by_value: dict[int, int]) -> np.ndarray:
+    values = sorted(by_value)
+    return np.repeat(np.array(values, dtype=np.int64), [by_value[value] for value in values])
 
 
 def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None = None) -> OutcomesReport:
