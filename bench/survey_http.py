@@ -158,11 +158,13 @@ def report(kind: str, rounds: list[dict[str, LoadResult]]) -> int:
     )
     # Server CPU per request hardly depends on how busy the shared machine is: a steadier figure.
     for method in ("GET", "POST"):
-        cpu = [r[f"bare {method}"].cpu_us(r[f"bare {method}"].server_cpu) for r in rounds]
-        survey_cpu = [r[f"survey {method}"].cpu_us(r[f"survey {method}"].server_cpu) for r in rounds]
+        bare_cpu = statistics.median(r[f"bare {method}"].cpu_us(r[f"bare {method}"].server_cpu) for r in rounds)
+        survey_cpu = statistics.median(
+            r[f"survey {method}"].cpu_us(r[f"survey {method}"].server_cpu) for r in rounds
+        )
         print(
-            f"{method:<4} server CPU per request: bare {statistics.median(cpu):.0f} us, survey "
-            f"{statistics.median(survey_cpu):.0f} us: {statistics.median(cpu) / statistics.median(survey_cpu):.2f}x"
+            f"{method:<4} server CPU per request: bare {bare_cpu:.0f} us, survey {survey_cpu:.0f} us: "
+            f"{bare_cpu / survey_cpu:.2f}x"
         )
     bare = rounds[0]["bare GET"]
     client, server = bare.cpu_us(bare.generator_cpu), bare.cpu_us(bare.server_cpu)
