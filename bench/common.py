@@ -134,6 +134,11 @@ class LoadResult:
         """CPU microseconds per request."""
         return seconds / max(self.requests, 1) * 1e6
 
+    @property
+    def server_us(self) -> float:
+        """The server's CPU microseconds per request."""
+        return self.cpu_us(self.server_cpu)
+
     def line(self, label: str) -> str:
         return (
             f"{label:<24} {self.rps:7.0f} req/s   p50 {self.p50_ms:6.1f} ms   p99 {self.p99_ms:6.1f} ms   "

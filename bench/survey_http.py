@@ -158,10 +158,8 @@ def report(kind: str, rounds: list[dict[str, LoadResult]]) -> int:
     )
     # Server CPU per request hardly depends on how busy the shared machine is: a steadier figure.
     for method in ("GET", "POST"):
-        bare_cpu = statistics.median(r[f"bare {method}"].cpu_us(r[f"bare {method}"].server_cpu) for r in rounds)
-        survey_cpu = statistics.median(
-            r[f"survey {method}"].cpu_us(r[f"survey {method}"].server_cpu) for r in rounds
-        )
+        bare_cpu = statistics.median(r[f"bare {method}"].server_us for r in rounds)
+        survey_cpu = statistics.median(r[f"survey {method}"].server_us for r in rounds)
         print(
             f"{method:<4} server CPU per request: bare {bare_cpu:.0f} us, survey {survey_cpu:.0f} us: "
             f"{bare_cpu / survey_cpu:.2f}x"
