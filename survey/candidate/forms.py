@@ -7,9 +7,29 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.csrf.core import CSRF
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
 from ..questions import CONSENT_LABELS, TEXT_MAX_CHARS, QuestionSet
+from ..tokens import check_survey_form_token, make_survey_form_token
+
+
+class LinkBoundCSRF(CSRF):
+    """CSRF for the survey form: the token is a signature of the survey link (tokens.py).
+
+    Build the form with meta={"csrf_context": link_token}.
+    """
+
+    def setup_form(self, form):
+        self.link_token = form.meta.csrf_context
+        return super().setup_form(form)
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        return make_survey_form_token(self.link_token)
+
+    def validate_csrf_token(self, form, field) -> None:
+        if not check_survey_form_token(self.link_token, field.data or ""):
+            raise ValidationError("The form was not sent from this survey page.")
 
 
 def _scale_field(question) -> RadioField:
@@ -47,6 +67,7 @@ def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
         choices=[SelectChoice(value, label) for value, label in CONSENT_LABELS.items()],
         validators=[DataRequired(message="Please choose whether your recruiter may see your name.")],
     )
+    fields["Meta"] = type("Meta", (), {"csrf_class": LinkBoundCSRF})
     return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)
 
 

@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from flask import current_app, render_template, request
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
@@ -16,7 +16,7 @@ from ..services.responses import (
     resolve_link,
     submit_response,
 )
-from ..tokens import load_opt_out_token, load_survey_token
+from ..tokens import load_opt_out_token, load_survey_token, make_survey_form_token
 from . import bp
 from .forms import OptOutForm, answers_from, survey_form_class
 
@@ -43,27 +43,54 @@ def _questions_context(company: str) -> dict:
 
 @lru_cache(maxsize=8)
 def blank_questions_html(company: str, version: int) -> Markup:
-    """The unanswered questions as HTML, rendered once per company name and question set.
-
-    Most survey requests are a first GET of an empty form: reusing its sixty-odd labelled
-    radio buttons roughly halves the page's cost (see bench/survey_http.py).
-    """
+    """The unanswered questions as HTML, rendered once per company name and question set."""
     html = render_template("candidate/_questions.html", answers={}, errors={}, **_questions_context(company))
     return Markup(html)
 
 
-def render_survey(form=None, status: int = 200, notice: str | None = None):
-    """The survey form, with any answers already given kept in it."""
+# Stands in for the CSRF token in the cached blank page; no rendered text can contain it.
+CSRF_PLACEHOLDER = "\x00csrf-token\x00"
+
+
+@lru_cache(maxsize=8)
+def blank_page_html(company: str, version: int) -> str:
+    """The whole blank survey page, rendered once per company name and question set.
+
+    Most survey requests are a first GET of an empty form, so the page is rendered once
+    and each request only puts its own CSRF token in. Nothing in it depends on who asks:
+    the candidate page shows no staff navigation and no flashed messages.
+    """
+    html = render_template(
+        "candidate/take_survey.html",
+        form=None,
+        answers={},
+        errors={},
+        blank_questions=blank_questions_html(company, version),
+        notice=None,
+        csrf_value=CSRF_PLACEHOLDER,
+        **_questions_context(company),
+    )
+    return html
+
+
+def render_blank_survey(token: str) -> str:
+    """The cached blank page with this link's form token (the only per-request part)."""
+    page = blank_page_html(current_app.config["COMPANY_NAME"], CURRENT.version)
+    return page.replace(CSRF_PLACEHOLDER, str(escape(make_survey_form_token(token))))
+
+
+def render_survey(token: str, form, status: int = 200, notice: str | None = None):
+    """The survey form sent back with the answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
-    sent_back = form is not None
     return (
         render_template(
             "candidate/take_survey.html",
             form=form,
-            answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
-            errors=form.errors if sent_back else {},
-            blank_questions=None if sent_back else blank_questions_html(company, CURRENT.version),
+            answers={name: field.data for name, field in form._fields.items()},
+            errors=form.errors,
+            blank_questions=None,
             notice=notice,
+            csrf_value=make_survey_form_token(token),
             **_questions_context(company),
         ),
         status,
@@ -79,8 +106,8 @@ RETRY_NOTICE = (
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
-    # A first visit needs no form object: the blank page is cached and carries a CSRF token.
-    form = survey_form_class(CURRENT)() if request.method == "POST" else None
+    # A first visit needs no form object: the blank page is cached and carries the form token.
+    form = survey_form_class(CURRENT)(meta={"csrf_context": token}) if request.method == "POST" else None
     try:
         return _answer_survey(token, form)
     except OperationalError:
@@ -89,7 +116,7 @@ def take_survey(token: str):
         if request.method != "POST":
             raise
         current_app.logger.exception("database unavailable while saving a survey")
-        return render_survey(form, 503, RETRY_NOTICE)
+        return render_survey(token, form, 503, RETRY_NOTICE)
 
 
 def _answer_survey(token: str, form):
@@ -98,13 +125,13 @@ def _answer_survey(token: str, form):
         return render_link_state(link)
     if request.method == "GET":
         mark_opened(link.invitation)
-        return render_survey()
+        return render_blank_survey(token)
     if not form.validate():
-        return render_survey(form, 400, _form_notice(form))
+        return render_survey(token, form, 400, _form_notice(form))
     try:
         saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
     except AnswerError:
-        return render_survey(form, 400, "Some answers could not be read; please check them.")
+        return render_survey(token, form, 400, "Some answers could not be read; please check them.")
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
     return render_template("candidate/thank_you.html", consent=form.consent.data)

@@ -2,20 +2,84 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import OPEN_STATUSES, Invitation, Response, utcnow
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, Position, Response, UTCDateTime, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
 from .alerts import queue_alert, survey_alert_reasons
-from .invitations import load_invitation
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What the survey page needs to know about one invitation: one row, no ORM objects."""
+
+    invitation_id: int
+    version: int
+    status: str
+    expires_at: datetime | None
+    opened_at: datetime | None
+    candidate_id: int
+    candidate_opted_out_at: datetime | None
+    interview_id: int
+    stage: str
+    hiring_manager: str
+    recruiter_id: int | None
+    ends_at: datetime
+    position_id: int | None
+    position_title: str
+    department: str
+
+
+@cache
+def _link_target_statement() -> Select:
+    """Built once: SQLAlchemy then finds its compiled form in the cache on every request.
+
+    Core columns (not ORM entities and loader options) keep each request to one cached
+    statement and one plain row, the cheapest way to read the four joined tables.
+    """
+    invitations, interviews = Invitation.__table__, Interview.__table__
+    candidates, positions = Candidate.__table__, Position.__table__
+    return (
+        select(
+            invitations.c.id.label("invitation_id"),
+            invitations.c.version,
+            invitations.c.status,
+            invitations.c.expires_at,
+            invitations.c.opened_at,
+            candidates.c.id.label("candidate_id"),
+            candidates.c.opted_out_at.label("candidate_opted_out_at"),
+            interviews.c.id.label("interview_id"),
+            interviews.c.stage,
+            interviews.c.hiring_manager,
+            interviews.c.recruiter_id,
+            interviews.c.ends_at,
+            positions.c.id.label("position_id"),
+            positions.c.title.label("position_title"),
+            positions.c.department,
+        )
+        .select_from(
+            invitations.join(interviews, interviews.c.id == invitations.c.interview_id)
+            .join(candidates, candidates.c.id == interviews.c.candidate_id)
+            .join(positions, positions.c.id == interviews.c.position_id)
+        )
+        .where(invitations.c.id == bindparam("invitation_id"))
+    )
+
+
+def load_link_target(invitation_id: int) -> LinkTarget | None:
+    """The invitation behind a link, with what its pages need, in one query."""
+    row = db.session.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
+    return LinkTarget(*row) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -26,7 +90,7 @@ class SurveyLink:
     """
 
     state: str
-    invitation: Invitation | None = None
+    invitation: LinkTarget | None = None
 
     @property
     def expired_on(self) -> datetime | None:
@@ -40,36 +104,36 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
         claims: TokenClaims = load_token(token)
     except InvalidToken:
         return SurveyLink("invalid")
-    invitation = load_invitation(claims.invitation_id)
-    if invitation is None or invitation.version != claims.version:
+    target = load_link_target(claims.invitation_id)
+    if target is None or target.version != claims.version:
         return SurveyLink("invalid")
-    return SurveyLink(_state_of(invitation, now or utcnow()), invitation)
+    return SurveyLink(_state_of(target, now or utcnow()), target)
 
 
-def _state_of(invitation: Invitation, now: datetime) -> str:
-    if invitation.status in ("cancelled", "failed"):
+def _state_of(target: LinkTarget, now: datetime) -> str:
+    if target.status in ("cancelled", "failed"):
         return "invalid"
-    if invitation.status in ("completed", "opted_out", "expired"):
-        return invitation.status
-    if invitation.interview.candidate.opted_out_at is not None:
+    if target.status in ("completed", "opted_out", "expired"):
+        return target.status
+    if target.candidate_opted_out_at is not None:
         return "opted_out"
-    if invitation.expires_at is not None and invitation.expires_at <= now:
+    if target.expires_at is not None and target.expires_at <= now:
         return "expired"
     return "open"
 
 
-def mark_opened(invitation: Invitation, now: datetime | None = None) -> None:
-    """Record the first time the link was opened (a mail scanner may be the opener)."""
-    if invitation.opened_at is not None:
+def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:
+    """Record the first time the link was opened (a mail scanner may be the opener).
+
+    A repeat open writes nothing: the row already says when it was first opened.
+    """
+    if target.opened_at is not None:
         return
     now = now or utcnow()
     db.session.execute(
         update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
-        .values(
-            opened_at=now,
-            status=_opened_status(invitation.status),
-        )
+        .where(Invitation.id == target.invitation_id, Invitation.opened_at.is_(None))
+        .values(opened_at=now, status=_opened_status(target.status))
     )
     db.session.commit()
 
@@ -104,7 +168,7 @@ def clean_answers(raw: dict[str, Any], questions: QuestionSet = CURRENT) -> dict
 
 
 def submit_response(
-    invitation: Invitation,
+    invitation: LinkTarget | Invitation,
     raw_answers: dict[str, Any],
     consent: str,
     now: datetime | None = None,
@@ -112,32 +176,26 @@ def submit_response(
     """Store the answers and complete the invitation, once. False if the link was already spent.
 
     The conditional UPDATE is the gate: only one request can move the invitation out of
-    an open state; the unique invitation_id on responses backs it for named answers.
+    an open state; the unique invitation_id on responses backs it for named answers. The
+    response and its report tally are written in the same transaction, with Core statements
+    compiled once (three statements, then the commit).
     """
     if consent not in ("named", "anonymous"):
         raise AnswerError("consent: choose named or anonymous")
     answers = clean_answers(raw_answers)
+    target = invitation if isinstance(invitation, LinkTarget) else load_link_target(invitation.id)
+    if target is None:
+        return False
     now = now or utcnow()
-    spent = db.session.execute(
-        update(Invitation)
-        .where(
-            Invitation.id == invitation.id,
-            Invitation.version == invitation.version,
-            Invitation.status.in_(OPEN_STATUSES),
-            or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
-        )
-        .values(status="completed", completed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if spent.rowcount != 1:
+    if not _spend(target, now):
         db.session.rollback()
         return False
-    response = _build_response(invitation, answers, consent, now)
-    db.session.add(response)
-    record_response(response)
+    values = _response_values(target, answers, consent, now)
+    db.session.execute(_insert_response_statement(), values)
+    record_response(Response(**values))
     if consent == "named":
         # Anonymous answers never alert: see services/alerts.py.
-        queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
+        _alert_on(target, answers)
     try:
         db.session.commit()
     except IntegrityError:
@@ -146,33 +204,70 @@ def submit_response(
     return True
 
 
-def _build_response(invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime) -> Response:
-    interview = invitation.interview
-    named = consent == "named"
-    return Response(
-        invitation_id=invitation.id if named else None,
-        question_set_version=CURRENT.version,
-        consent=consent,
-        answers=answers,
-        improve_text=answers.get("improve"),
-        position_id=interview.position_id,
-        position_title=interview.position.title,
-        department=interview.position.department,
-        stage=interview.stage,
-        hiring_manager=interview.hiring_manager,
-        recruiter_id=interview.recruiter_id,
-        month=interview.ends_at.strftime("%Y-%m"),
-        submitted_at=now if named else None,
+@cache
+def _spend_statement():
+    invitations = Invitation.__table__
+    now = bindparam("b_now", type_=UTCDateTime)
+    return (
+        update(invitations)
+        .where(
+            invitations.c.id == bindparam("b_invitation_id"),
+            invitations.c.version == bindparam("b_version"),
+            invitations.c.status.in_(OPEN_STATUSES),
+            or_(invitations.c.expires_at.is_(None), invitations.c.expires_at > now),
+        )
+        .values(status="completed", completed_at=now)
     )
 
 
-def opt_out(invitation: Invitation, now: datetime | None = None) -> None:
+def _spend(target: LinkTarget, now: datetime) -> bool:
+    """Move the invitation from open to completed; False if another request got there first."""
+    params = {"b_invitation_id": target.invitation_id, "b_version": target.version, "b_now": now}
+    return db.session.execute(_spend_statement(), params).rowcount == 1
+
+
+@cache
+def _insert_response_statement():
+    return insert(Response.__table__)
+
+
+def _response_values(target: LinkTarget, answers: dict[str, Any], consent: str, now: datetime) -> dict:
+    named = consent == "named"
+    return {
+        "id": uuid.uuid4().hex,
+        "invitation_id": target.invitation_id if named else None,
+        "question_set_version": CURRENT.version,
+        "consent": consent,
+        "answers": answers,
+        "improve_text": answers.get("improve"),
+        "position_id": target.position_id,
+        "position_title": target.position_title,
+        "department": target.department,
+        "stage": target.stage,
+        "hiring_manager": target.hiring_manager,
+        "recruiter_id": target.recruiter_id,
+        "month": target.ends_at.strftime("%Y-%m"),
+        "submitted_at": now if named else None,
+    }
+
+
+def _alert_on(target: LinkTarget, answers: dict[str, Any]) -> None:
+    reasons = survey_alert_reasons(answers)
+    if reasons:  # rare: only then is the interview loaded for the alert email
+        queue_alert(db.session.get(Interview, target.interview_id), "survey", reasons, answers)
+
+
+def opt_out(target: LinkTarget, now: datetime | None = None) -> None:
     """Stop all email to this candidate; an open survey is closed."""
     now = now or utcnow()
-    candidate = invitation.interview.candidate
-    if candidate.opted_out_at is None:
-        candidate.opted_out_at = now
-    if invitation.status in OPEN_STATUSES:
-        invitation.status = "opted_out"
-        invitation.opted_out_at = now
+    db.session.execute(
+        update(Candidate)
+        .where(Candidate.id == target.candidate_id, Candidate.opted_out_at.is_(None))
+        .values(opted_out_at=now)
+    )
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.id == target.invitation_id, Invitation.status.in_(OPEN_STATUSES))
+        .values(status="opted_out", opted_out_at=now)
+    )
     db.session.commit()
