@@ -217,19 +217,19 @@ def run_wrk(
     seconds: int,
     concurrency: int = 16,
     threads: int = 2,
-    post: tuple[Path, Path, str] | None = None,
+    post: tuple[Path, Path] | None = None,
     reuse_paths: bool = False,
 ) -> LoadResult:
     """Load one path with wrk for `seconds`.
 
-    POST: (paths file, body file, cookie) posts the body to each line of the paths file once
+    POST: (paths file, body file) posts the body to each line of the paths file once
     (see survey.lua), unless `reuse_paths` lets it go round them again (a route that keeps no state).
     """
     command = [WRK, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", str(WRK_SCRIPT)]
     command.append(f"http://127.0.0.1:{port}{path}")
     if post:
-        paths_file, body_file, cookie = post
-        command += ["--", str(paths_file), str(body_file), cookie, str(threads)]
+        paths_file, body_file = post
+        command += ["--", str(paths_file), str(body_file), str(threads)]
     cpu = children_cpu_seconds()
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     cpu = children_cpu_seconds() - cpu

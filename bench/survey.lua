@@ -1,10 +1,11 @@
 -- wrk script for bench/survey_http.py (see bench/common.py: run_wrk).
 --
 --   wrk ... -s bench/survey.lua URL                                   GET the URL's path
---   wrk ... -s bench/survey.lua URL -- PATHS BODY COOKIE THREADS      POST BODY to each path once
+--   wrk ... -s bench/survey.lua URL -- PATHS BODY THREADS     POST BODY to each path once
 --
--- POST mode: each wrk thread takes every THREADS-th line of the PATHS file (one survey link per
--- line, each spent by one answer), so no two requests answer the same survey. A thread that runs
+-- POST mode: each wrk thread takes every THREADS-th line of the PATHS file (one survey link and
+-- its form token per line, tab-separated, each link spent by one answer), so no two requests
+-- answer the same survey. The form token is added to BODY as csrf_token. A thread that runs
 -- out of links starts again at its first one; done() reports how often, so the benchmark can
 -- refuse a run whose later answers were only "already answered" pages.
 -- done() prints one line, "wrk-json {...}", that the benchmark parses.
@@ -26,19 +27,21 @@ function init(args)
     return
   end
   mode = "post"
-  local share = tonumber(args[4])
-  paths = {}
+  local share = tonumber(args[3])
+  local file = io.open(args[2], "rb")
+  local body = file:read("*a")
+  file:close()
+  local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+  -- Each request is formatted once, up front, so the client spends no time on it under load.
+  requests = {}
   local index = 0
   for line in io.lines(args[1]) do
     if index % share == id then
-      table.insert(paths, line)
+      local path, token = line:match("^([^\t]+)\t?(.*)$")
+      table.insert(requests, wrk.format("POST", path, headers, body .. "&csrf_token=" .. token))
     end
     index = index + 1
   end
-  local file = io.open(args[2], "rb")
-  body = file:read("*a")
-  file:close()
-  headers = { ["Content-Type"] = "application/x-www-form-urlencoded", ["Cookie"] = args[3] }
   next_path = 1
 end
 
@@ -46,13 +49,13 @@ function request()
   if mode == "get" then
     return get_request
   end
-  local path = paths[next_path]
+  local formatted = requests[next_path]
   next_path = next_path + 1
-  if next_path > #paths then
+  if next_path > #requests then
     next_path = 1
     wrapped = wrapped + 1
   end
-  return wrk.format("POST", path, headers, body)
+  return formatted
 end
 
 function done(summary, latency, requests)

@@ -45,8 +45,11 @@ ANSWERS = {
 }
 
 
-def prepare(database: str, links: int) -> list[str]:
-    """Migrate the database and seed invitations already sent; their survey paths."""
+Link = tuple[str, str]  # a survey link's path, and the form token its page carries
+
+
+def prepare(database: str, links: int) -> list[Link]:
+    """Migrate the database and seed invitations already sent; their paths and form tokens."""
     os.environ.update(production_env(database))
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
     from flask_migrate import upgrade
@@ -54,23 +57,23 @@ def prepare(database: str, links: int) -> list[str]:
 
     from survey import create_app
     from survey.services.accounts import create_user
+    from survey.tokens import make_survey_form_token
 
     app = create_app()
     with app.app_context():
         upgrade()
         recruiter = create_user("bench@example.com", "Bench Recruiter", "recruiter", "bench-password-1")
-        return survey_paths(seed_invitations(links, recruiter, status="sent"))
+        paths = survey_paths(seed_invitations(links, recruiter, status="sent"))
+        # The token each page carries (what a candidate's browser would send back with the answers).
+        return [(path, make_survey_form_token(path.removeprefix("/s/"))) for path in paths]
 
 
-def session_and_token(port: int, path: str) -> tuple[str, str]:
-    """One candidate visit: its session cookie and the form's CSRF token (reused by every POST)."""
+def page_token(port: int, path: str) -> str:
+    """The form token on one survey page, as a browser sees it."""
     connection = http.client.HTTPConnection("127.0.0.1", port)
     connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read().decode()
-    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body).group(1)
-    return cookie, token
+    body = connection.getresponse().read().decode()
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body).group(1)
 
 
 def measured(server: GunicornServer, load) -> LoadResult:
@@ -84,11 +87,10 @@ def measured(server: GunicornServer, load) -> LoadResult:
 class Runs:
     """The four kinds of run, repeated in rounds: bare GET, survey GET, bare POST, survey POST."""
 
-    def __init__(self, app_server, bare, paths: list[str], cookie: str, token: str, folder: Path):
-        self.app_server, self.bare, self.first = app_server, bare, paths[0]
-        self.body = urlencode({"csrf_token": token, **ANSWERS})
-        self.cookie = cookie
-        self.links = paths[1:]
+    def __init__(self, app_server, bare, links: list[Link], folder: Path):
+        self.app_server, self.bare, self.first = app_server, bare, links[0][0]
+        self.body = urlencode(ANSWERS)
+        self.links = links[1:]
         self.folder = folder
 
     def round(self, number: int) -> dict[str, LoadResult]:
@@ -98,26 +100,29 @@ class Runs:
         return {
             "bare GET": self._load(self.bare, "/"),
             "survey GET": self._load(self.app_server, self.first),
-            "bare POST": self._load(self.bare, "/", ["/"] * 64),
+            "bare POST": self._load(self.bare, "/", [("/", "bare")] * 64),
             "survey POST": self._load(self.app_server, "/", links),
         }
 
-    def _load(self, server: GunicornServer, path: str, post_to: list[str] | None = None) -> LoadResult:
+    def _load(self, server: GunicornServer, path: str, post_to: list[Link] | None = None) -> LoadResult:
         """GET `path`, or POST the answers to each of `post_to` once; with wrk when installed."""
         if WRK:
             post = None
             if post_to:
-                (self.folder / "paths").write_text("\n".join(post_to) + "\n")
+                (self.folder / "paths").write_text("".join(f"{link}\t{token}\n" for link, token in post_to))
                 (self.folder / "body").write_text(self.body)
-                post = (self.folder / "paths", self.folder / "body", self.cookie)
+                post = (self.folder / "paths", self.folder / "body")
             reuse = server is self.bare
             return measured(
                 server, lambda: run_wrk(server.port, path, SECONDS, CONCURRENCY, post=post, reuse_paths=reuse)
             )
         if post_to:
-            headers = {"Content-Type": FORM, "Cookie": self.cookie}
+            headers = {"Content-Type": FORM}
             posts = post_to[:FALLBACK_POST_REQUESTS] * (FALLBACK_POST_REQUESTS // len(post_to) + 1)
-            requests = [("POST", target, self.body, headers) for target in posts[:FALLBACK_POST_REQUESTS]]
+            requests = [
+                ("POST", target, f"{self.body}&csrf_token={token}", headers)
+                for target, token in posts[:FALLBACK_POST_REQUESTS]
+            ]
         else:
             requests = [("GET", path, None, {})] * FALLBACK_GET_REQUESTS
         return measured(server, lambda: run_load(server.port, requests, CONCURRENCY))
@@ -181,18 +186,18 @@ def report(kind: str, rounds: list[dict[str, LoadResult]]) -> int:
 def main(kind: str) -> int:
     database = database_url(kind)
     needed = POST_LINKS if WRK else FALLBACK_POST_REQUESTS * ROUNDS
-    paths = prepare(database, needed + 1)
+    links = prepare(database, needed + 1)
     env = production_env(database)
     with (
         GunicornServer("wsgi:app", env) as app_server,
         GunicornServer("bench.bare_app:app", env) as bare,
         tempfile.TemporaryDirectory(prefix="debrief-bench-") as folder,
     ):
-        cookie, token = session_and_token(app_server.port, paths[0])
+        assert page_token(app_server.port, links[0][0]) == links[0][1], "the page carries another form token"
         # Warm both servers (imports, first connections) before measuring.
-        run_load(app_server.port, [("GET", paths[0], None, {})] * 50)
+        run_load(app_server.port, [("GET", links[0][0], None, {})] * 50)
         run_load(bare.port, [("GET", "/", None, {})] * 50)
-        runs = Runs(app_server, bare, paths, cookie, token, Path(folder))
+        runs = Runs(app_server, bare, links, Path(folder))
         rounds = [runs.round(number) for number in range(ROUNDS)]
     return report(kind, rounds)
 

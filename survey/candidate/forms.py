@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.csrf.core import CSRF
@@ -69,6 +70,41 @@ def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
     )
     fields["Meta"] = type("Meta", (), {"csrf_class": LinkBoundCSRF})
     return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)
+
+
+def quick_answers(formdata, questions: QuestionSet, link_token: str) -> tuple[dict[str, Any], str] | None:
+    """(answers, consent) of a submission the survey form would accept; None if anything is off.
+
+    Most submissions are fine, and building the form (a bound field object per question) is
+    only needed to say what is wrong. This accepts no more than the form does: its token (when
+    CSRF is on), each scale answer empty or on its scale (coerced by int, as the form does),
+    each text within TEXT_MAX_CHARS, a consent choice. Anything else goes to the form.
+    """
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and not check_survey_form_token(
+        link_token, formdata.get("csrf_token", "")
+    ):
+        return None
+    consent = formdata.get("consent")
+    if consent not in CONSENT_LABELS:
+        return None
+    answers: dict[str, Any] = {}
+    for question in questions.questions:
+        raw = formdata.get(question.key)
+        if question.kind != "scale":
+            if raw is not None and len(raw) > TEXT_MAX_CHARS:
+                return None
+            answers[question.key] = raw
+        elif raw is None or not raw.strip():
+            answers[question.key] = None
+        else:
+            try:
+                value = int(raw)
+            except ValueError:
+                return None
+            if value not in question.values:
+                return None
+            answers[question.key] = value
+    return answers, consent
 
 
 def answers_from(form: FlaskForm, questions: QuestionSet) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ..services.responses import (
 )
 from ..tokens import load_opt_out_token, load_survey_token, make_survey_form_token
 from . import bp
-from .forms import OptOutForm, answers_from, survey_form_class
+from .forms import OptOutForm, answers_from, quick_answers, survey_form_class
 
 
 def render_link_state(link: SurveyLink):
@@ -97,6 +97,13 @@ def render_survey(token: str, form, status: int = 200, notice: str | None = None
     )
 
 
+@lru_cache(maxsize=8)
+def thank_you_html(company: str, consent: str) -> str:
+    """The thank-you page, rendered once per company name and consent choice."""
+    return render_template("candidate/thank_you.html", consent=consent)
+
+
+UNREADABLE_NOTICE = "Some answers could not be read; please check them."
 RETRY_NOTICE = (
     "We could not save your answers just now. Please try again in a minute: your answers are still here."
 )
@@ -107,34 +114,43 @@ RETRY_NOTICE = (
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
     # A first visit needs no form object: the blank page is cached and carries the form token.
-    form = survey_form_class(CURRENT)(meta={"csrf_context": token}) if request.method == "POST" else None
+    # A well-formed submission needs none either; only one that needs messages builds the form.
+    submission = quick_answers(request.form, CURRENT, token) if request.method == "POST" else None
     try:
-        return _answer_survey(token, form)
+        return _answer_survey(token, submission)
     except OperationalError:
         # The database is unreachable: whatever the candidate typed goes back to them.
         db.session.rollback()
         if request.method != "POST":
             raise
         current_app.logger.exception("database unavailable while saving a survey")
-        return render_survey(token, form, 503, RETRY_NOTICE)
+        return render_survey(token, _survey_form(token), 503, RETRY_NOTICE)
 
 
-def _answer_survey(token: str, form):
+def _survey_form(token: str):
+    return survey_form_class(CURRENT)(meta={"csrf_context": token})
+
+
+def _answer_survey(token: str, submission: tuple[dict, str] | None):
     link = resolve_link(load_survey_token, token)
     if link.state != "open":
         return render_link_state(link)
     if request.method == "GET":
         mark_opened(link.invitation)
         return render_blank_survey(token)
-    if not form.validate():
-        return render_survey(token, form, 400, _form_notice(form))
+    if submission is None:
+        form = _survey_form(token)
+        if not form.validate():
+            return render_survey(token, form, 400, _form_notice(form))
+        submission = (answers_from(form, CURRENT), form.consent.data)
+    answers, consent = submission
     try:
-        saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
+        saved = submit_response(link.invitation, answers, consent)
     except AnswerError:
-        return render_survey(token, form, 400, "Some answers could not be read; please check them.")
+        return render_survey(token, _survey_form(token), 400, UNREADABLE_NOTICE)
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
-    return render_template("candidate/thank_you.html", consent=form.consent.data)
+    return thank_you_html(current_app.config["COMPANY_NAME"], consent)
 
 
 def _form_notice(form) -> str:

@@ -54,7 +54,7 @@ def record_response(response: Response) -> None:
     statement, value_columns = _upsert(db.session.get_bind().dialect.name)
     answered = set(answered_columns(response.answers))
     row = {column: int(column in answered) for column in value_columns}
-    db.session.execute(statement, {**cell_key(response), "responses": 1, **row})
+    db.session.connection().execute(statement, {**cell_key(response), "responses": 1, **row})
 
 
 def rebuild_cells() -> int:

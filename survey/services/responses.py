@@ -78,7 +78,9 @@ def _link_target_statement() -> Select:
 
 def load_link_target(invitation_id: int) -> LinkTarget | None:
     """The invitation behind a link, with what its pages need, in one query."""
-    row = db.session.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
+    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
+    connection = db.session.connection()
+    row = connection.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
     return LinkTarget(*row) if row is not None else None
 
 
@@ -191,7 +193,7 @@ def submit_response(
         db.session.rollback()
         return False
     values = _response_values(target, answers, consent, now)
-    db.session.execute(_insert_response_statement(), values)
+    db.session.connection().execute(_insert_response_statement(), values)
     record_response(Response(**values))
     if consent == "named":
         # Anonymous answers never alert: see services/alerts.py.
@@ -223,7 +225,7 @@ def _spend_statement():
 def _spend(target: LinkTarget, now: datetime) -> bool:
     """Move the invitation from open to completed; False if another request got there first."""
     params = {"b_invitation_id": target.invitation_id, "b_version": target.version, "b_now": now}
-    return db.session.execute(_spend_statement(), params).rowcount == 1
+    return db.session.connection().execute(_spend_statement(), params).rowcount == 1
 
 
 @cache

@@ -1,0 +1,141 @@
+"""What the survey page does per request: one query to open it, nothing written on a repeat
+open, no cookie, a form token bound to its link, and the answers in one short transaction."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, func, select
+from werkzeug.datastructures import MultiDict
+
+from helpers import csrf_token, survey_link
+from survey.candidate.forms import answers_from, quick_answers, survey_form_class
+from survey.extensions import db
+from survey.models import Invitation, Response
+from survey.questions import CURRENT, TEXT_MAX_CHARS
+from survey.tokens import make_survey_form_token
+
+
+@contextmanager
+def statements():
+    """Every SQL statement the app sends while the block runs (transaction control included)."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()).upper())
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, sent_invitation):
+    invitation, message = sent_invitation
+    path = survey_link(message)
+    with statements() as first:
+        assert client.get(path).status_code == 200
+    assert [s.split()[0] for s in first] == ["SELECT", "UPDATE"]  # the first open is recorded
+    db.session.refresh(invitation)
+    opened_at = invitation.opened_at
+    with statements() as again:
+        page = client.get(path)
+    assert page.status_code == 200
+    assert len(again) == 1 and again[0].startswith("SELECT")
+    db.session.refresh(invitation)
+    assert invitation.opened_at == opened_at
+
+
+def test_the_survey_page_sets_no_cookie(client, sent_invitation):
+    page = client.get(survey_link(sent_invitation[1]))
+    assert page.status_code == 200
+    assert "Set-Cookie" not in page.headers
+
+
+def test_answers_are_stored_with_four_statements_in_one_transaction(client, sent_invitation):
+    invitation, message = sent_invitation
+    path = survey_link(message)
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    with statements() as sent:
+        page = client.post(path, data={"csrf_token": token, "nps": "9", "fair": "5", "consent": "named"})
+    assert "Thank you" in page.get_data(as_text=True)
+    verbs = [s.split()[0] for s in sent]
+    # Read the link, spend it, store the response, count it in its report cell.
+    assert verbs == ["SELECT", "UPDATE", "INSERT", "INSERT"], sent
+    assert "ON CONFLICT" in sent[-1]
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def test_a_form_token_works_only_for_its_own_link(client, make_interview, smtp_server):
+    from datetime import timedelta
+
+    from survey.services.invitations import send_due
+
+    first, second = make_interview(), make_interview()
+    send_due(now=second.ends_at + timedelta(hours=3))
+    path_a = survey_link(smtp_server.handler.to(first.candidate.email)[-1])
+    path_b = survey_link(smtp_server.handler.to(second.candidate.email)[-1])
+    token_a = csrf_token(client.get(path_a).get_data(as_text=True))
+    assert token_a == make_survey_form_token(path_a.removeprefix("/s/"))
+
+    page = client.post(path_b, data={"csrf_token": token_a, "nps": "7", "consent": "named"})
+    assert page.status_code == 400
+    assert "Your answers are still here" in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Response)) == 0
+    assert db.session.get(Invitation, second.invitation.id).status != "completed"
+
+
+def test_a_form_token_keeps_working_while_the_old_key_is_a_fallback(app, client, sent_invitation):
+    path = survey_link(sent_invitation[1])
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    old_key = app.config["SECRET_KEY"]
+    app.config.update(SECRET_KEY="a-brand-new-secret-key-after-rotation", SECRET_KEY_FALLBACKS=[old_key])
+    page = client.post(path, data={"csrf_token": token, "nps": "8", "consent": "anonymous"})
+    assert "Thank you" in page.get_data(as_text=True)
+
+
+SCALE_VALUES = st.sampled_from(["", " ", "0", "1", "3", " 5 ", "6", "10", "11", "-1", "x", "2.5", "+4"])
+TEXT_VALUES = st.sampled_from(["", "  ", "Kind people", "x" * TEXT_MAX_CHARS, "x" * (TEXT_MAX_CHARS + 1)])
+
+
+@st.composite
+def submissions(draw):
+    data = {}
+    for question in CURRENT.questions:
+        if draw(st.booleans()):
+            data[question.key] = draw(SCALE_VALUES if question.kind == "scale" else TEXT_VALUES)
+    consent = draw(st.sampled_from([None, "named", "anonymous", "both", ""]))
+    if consent is not None:
+        data["consent"] = consent
+    data["csrf_token"] = draw(st.sampled_from(["good", "stale", ""]))
+    return data
+
+
+# The app is only read from (one request context per example), so sharing it is safe.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=submissions())
+def test_the_quick_path_accepts_exactly_what_the_form_accepts_with_the_same_answers(app, data):
+    link_token = "link-token"
+    if data["csrf_token"] == "good":
+        data["csrf_token"] = make_survey_form_token(link_token)
+    formdata = MultiDict(data)
+    with app.test_request_context("/s/x", method="POST", data=data):
+        form = survey_form_class(CURRENT)(formdata=formdata, meta={"csrf_context": link_token})
+        valid = form.validate()
+        quick = quick_answers(formdata, CURRENT, link_token)
+        if quick is None:
+            return  # declined: the form decides (and explains), whatever it says
+        assert valid, form.errors
+        assert quick == (answers_from(form, CURRENT), form.consent.data)
+
+
+def test_a_well_formed_submission_needs_no_form_object(app):
+    token = make_survey_form_token("t")
+    data = MultiDict({"csrf_token": token, "nps": "10", "fair": "4", "consent": "named"})
+    with app.test_request_context("/s/t", method="POST", data=data):
+        answers, consent = quick_answers(data, CURRENT, "t")
+    assert (answers["nps"], answers["fair"], answers["on_time"], consent) == (10, 4, None, "named")
