@@ -11,7 +11,7 @@ from ..questions import CONSENT_LABELS, CONSENT_QUESTION, CURRENT
 from ..services.responses import (
     AnswerError,
     SurveyLink,
-    mark_opened,
+    open_survey_link,
     opt_out,
     resolve_link,
     submit_response,
@@ -132,12 +132,12 @@ def _survey_form(token: str):
 
 
 def _answer_survey(token: str, submission: tuple[dict, str] | None):
+    if request.method == "GET":
+        link = open_survey_link(load_survey_token, token)
+        return render_blank_survey(token) if link.state == "open" else render_link_state(link)
     link = resolve_link(load_survey_token, token)
     if link.state != "open":
         return render_link_state(link)
-    if request.method == "GET":
-        mark_opened(link.invitation)
-        return render_blank_survey(token)
     if submission is None:
         form = _survey_form(token)
         if not form.validate():

@@ -112,6 +112,21 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
     return SurveyLink(_state_of(target, now or utcnow()), target)
 
 
+def open_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
+    """Resolve a link for showing its survey, and record the first open. Never spends it.
+
+    The read and the conditional first-open UPDATE each stand alone, so when the request has
+    no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round trips to the
+    database for the page every candidate opens.
+    """
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    link = resolve_link(load_token, token, now)
+    if link.state == "open":
+        mark_opened(link.invitation, now)
+    return link
+
+
 def _state_of(target: LinkTarget, now: datetime) -> str:
     if target.status in ("cancelled", "failed"):
         return "invalid"
