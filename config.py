@@ -54,6 +54,8 @@ class Config:
     MAIL_SUPPRESS_SEND = False
     MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
     OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
+    # SMTP connections a worker delivers a batch over at once (each message still goes once).
+    MAIL_CONNECTIONS = max(1, env_int("MAIL_CONNECTIONS", 1))
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
     # A worker that dies holding a batch gives it up after this long.
     OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 300)

@@ -8,20 +8,35 @@ message that was in flight.
 
 from __future__ import annotations
 
+import queue
+import secrets
 import smtplib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
+from email import policy
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
 
 from flask import current_app, render_template
-from flask_mail import BadHeaderError, Connection, Message
+from flask_mail import (
+    BadHeaderError,
+    Connection,
+    Message,
+    sanitize_address,
+    sanitize_addresses,
+    sanitize_subject,
+)
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .database import begin_claim
 from .extensions import db
-from .models import Candidate, Invitation, OutboxMessage, utcnow
+from .models import Candidate, Interview, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
@@ -149,24 +164,122 @@ def claim_batch(now: datetime) -> list[OutboxMessage]:
     return batch
 
 
+def _load_invitations(batch: list[OutboxMessage]) -> list[Invitation]:
+    """Load, in one query, the invitations (with interview and candidate) the batch's checks read.
+
+    The caller keeps the list while it sends: the objects stay in the session's identity map,
+    so each message's `invitation.interview.candidate` is found there instead of being three
+    lazy loads per email.
+    """
+    ids = {message.invitation_id for message in batch if message.invitation_id is not None}
+    if not ids:
+        return []
+    stmt = (
+        select(Invitation)
+        .where(Invitation.id.in_(ids))
+        .options(
+            joinedload(Invitation.interview, innerjoin=True).joinedload(Interview.candidate, innerjoin=True)
+        )
+    )
+    return list(db.session.scalars(stmt))
+
+
 def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, now: datetime | None) -> None:
+    loaded = _load_invitations(batch)  # noqa: F841  (held for the identity map while sending)
     state = current_app.extensions["mail"]
     where = f"{state.server}:{state.port}"
-    connection = TimeoutConnection(state)
+    count = max(1, min(current_app.config["MAIL_CONNECTIONS"], len(batch)))
+    connections: list[Connection] = []
     try:
-        connection.host = connection.configure_host()
+        for _ in range(count):
+            connection = TimeoutConnection(state)
+            connection.host = connection.configure_host()
+            connections.append(connection)
     except (OSError, smtplib.SMTPException) as exc:
-        release_claims(batch)
-        raise TransportError(f"cannot connect to {where}: {exc}") from exc
+        if not connections:
+            release_claims(batch)
+            raise TransportError(f"cannot connect to {where}: {exc}") from exc
+        # Fewer connections than asked for (a server's per-client limit): go on with those.
     try:
-        for index, message in enumerate(batch):
-            try:
-                _deliver_one(connection, message, report, now or utcnow())
-            except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                release_claims(batch[index:])
-                raise TransportError(f"connection to {where} lost: {exc}") from exc
+        if len(connections) == 1:
+            _send_in_turn(connections[0], batch, report, now, where)
+        else:
+            _send_in_parallel(connections, batch, report, now, where)
     finally:
-        _close_quietly(connection)
+        for connection in connections:
+            _close_quietly(connection)
+
+
+def _send_in_turn(
+    connection: Connection,
+    batch: list[OutboxMessage],
+    report: DeliveryReport,
+    now: datetime | None,
+    where: str,
+) -> None:
+    for index, message in enumerate(batch):
+        try:
+            _deliver_one(connection, message, report, now or utcnow())
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            release_claims(batch[index:])
+            raise TransportError(f"connection to {where} lost: {exc}") from exc
+
+
+def _send_in_parallel(
+    connections: list[Connection],
+    batch: list[OutboxMessage],
+    report: DeliveryReport,
+    now: datetime | None,
+    where: str,
+) -> None:
+    """Hand the SMTP exchanges to one thread per connection; record each outcome here, in order.
+
+    Only this thread touches the database, and each outcome is committed as soon as it is
+    known, as in turn; what can be repeated after a crash is the messages in flight, at most
+    one per connection. If a connection is lost, the exchanges already started are finished
+    and recorded, and the messages not sent go back to the queue.
+    """
+    app = current_app._get_current_object()
+    idle: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+    for connection in connections:
+        idle.put(connection)
+
+    def exchange(mail: Message) -> Exception | None:
+        connection = idle.get()
+        try:
+            with app.app_context():  # Flask-Mail reads the app while sending
+                return _attempt(connection, mail)
+        finally:
+            idle.put(connection)
+
+    in_flight: deque[tuple[OutboxMessage, Future]] = deque()
+    unsent: list[OutboxMessage] = []
+    lost: Exception | None = None
+    with ThreadPoolExecutor(max_workers=len(connections)) as pool:
+        for message in batch:
+            if lost is not None:
+                unsent.append(message)
+            elif not _skip_if_stale(message, report):
+                in_flight.append((message, pool.submit(exchange, _to_mail(message))))
+            while in_flight and (len(in_flight) > 2 * len(connections) or message is batch[-1]):
+                lost = _record_exchange(*in_flight.popleft(), report, now, unsent) or lost
+    if lost is not None:
+        release_claims(unsent)
+        raise TransportError(f"connection to {where} lost: {lost}") from lost
+
+
+def _record_exchange(
+    message: OutboxMessage, exchange: Future, report: DeliveryReport, now: datetime | None, unsent: list
+) -> Exception | None:
+    """Record one finished exchange; the transport error if the connection was lost instead."""
+    try:
+        outcome = exchange.result()
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        unsent.append(message)
+        return exc
+    _record_outcome(message, outcome, report, now or utcnow())
+    db.session.commit()
+    return None
 
 
 def _close_quietly(connection: Connection) -> None:
@@ -190,36 +303,90 @@ def release_claims(messages: list[OutboxMessage]) -> None:
 def _deliver_one(
     connection: Connection, message: OutboxMessage, report: DeliveryReport, now: datetime
 ) -> None:
+    if _skip_if_stale(message, report):
+        return
+    _record_outcome(message, _attempt(connection, _to_mail(message)), report, now)
+    db.session.commit()
+
+
+def _skip_if_stale(message: OutboxMessage, report: DeliveryReport) -> bool:
+    """Give up (and commit) a message that must no longer go out; whether it was."""
     reason = _stale_reason(message)
     if reason:
         _finish(message, "dead", reason)
         report.skipped += 1
         db.session.commit()
-        return
+    return reason is not None
+
+
+def _attempt(connection: Connection, mail: Message) -> Exception | None:
+    """One SMTP exchange: None when accepted, the refusal otherwise.
+
+    A lost connection (OSError, SMTPServerDisconnected) is raised instead: the server failed,
+    not the message.
+    """
     try:
-        connection.send(_to_mail(message))
-    except (BadHeaderError, ValueError) as exc:
+        connection.send(mail)
+    except (BadHeaderError, ValueError, smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        return exc
+    return None
+
+
+def _record_outcome(
+    message: OutboxMessage, error: Exception | None, report: DeliveryReport, now: datetime
+) -> None:
+    if isinstance(error, BadHeaderError | ValueError):
         # The message itself can never be sent (e.g. a newline in a header): give it up at once,
         # so one bad row cannot stop every message queued behind it.
-        _finish(message, "dead", f"unsendable: {exc.__class__.__name__}: {exc}"[:500])
+        _finish(message, "dead", f"unsendable: {error.__class__.__name__}: {error}"[:500])
         _after_giving_up(message, now, bounced=False)
         report.dead += 1
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, text = next(iter(exc.recipients.values()))
+    elif isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
         _record_failure(message, code, text, report, now, recipient_refused=True)
-    except (smtplib.SMTPResponseException, smtplib.SMTPDataError) as exc:
-        _record_failure(message, exc.smtp_code, exc.smtp_error, report, now)
+    elif isinstance(error, smtplib.SMTPResponseException):
+        _record_failure(message, error.smtp_code, error.smtp_error, report, now)
     else:
         _finish(message, "sent", None)
         message.sent_at = now
         _after_delivery(message, now)
         report.sent += 1
         report.sent_ids.append(message.id)
-    db.session.commit()
+
+
+# The SMTP line ending; compat32 leaves the headers as written (see OutboxMail.as_bytes).
+SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
+
+
+class OutboxMail(Message):
+    """Flask-Mail's Message, turned into bytes in one pass through the email package.
+
+    Flask-Mail wraps the text/HTML alternative in a second multipart, then switches the
+    finished tree to the SMTP policy, which parses every header again while writing it, and
+    searches both bodies with a freshly compiled pattern to pick a MIME boundary. Here: one
+    multipart/alternative of the two rendered parts, headers encoded once by Flask-Mail's own
+    sanitizers and written as they are, and a random boundary that cannot occur in the text.
+    Flask-Mail still checks the headers (BadHeaderError) and sends the bytes.
+    """
+
+    def as_bytes(self) -> bytes:
+        encoding = self.charset or "utf-8"
+        mime = MIMEMultipart("alternative", boundary=f"=_debrief_{secrets.token_hex(16)}")
+        mime.attach(MIMEText(self.body, "plain", encoding))
+        for subtype, content in self.alts.items():
+            mime.attach(MIMEText(content, subtype, encoding))
+        mime["Subject"] = sanitize_subject(self.subject, encoding)
+        mime["From"] = sanitize_address(self.sender, encoding)
+        mime["To"] = ", ".join(sanitize_addresses(self.recipients, encoding))
+        mime["Date"] = formatdate(self.date, localtime=True)
+        mime["Message-ID"] = self.msgId
+        for name, value in (self.extra_headers or {}).items():
+            mime[name] = value
+        return mime.as_bytes(policy=SMTP_COMPAT32)
 
 
 def _to_mail(message: OutboxMessage) -> Message:
-    mail_message = Message(
+    mail_message = OutboxMail(
         subject=message.subject,
         recipients=[message.to_address],
         body=message.body_text,
