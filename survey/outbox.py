@@ -18,9 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import policy
+from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 
 from flask import current_app, render_template
 from flask_mail import (
@@ -354,20 +356,54 @@ def _record_outcome(
         report.sent_ids.append(message.id)
 
 
-# The SMTP line ending; compat32 leaves the headers as written (see OutboxMail.as_bytes).
-SMTP_COMPAT32 = policy.compat32.clone(linesep="\r\n")
+class _HeadersAsWritten(policy.Compat32):
+    """compat32 with SMTP line endings that writes each header value as it is given.
+
+    Every value OutboxMail sets is already encoded for the wire (by Flask-Mail's sanitizers,
+    or plain ASCII) and free of line breaks but the folding those sanitizers add, so folding
+    it again through a Header object per header is wasted work.
+    """
+
+    def _fold(self, name, value, sanitize):
+        return f"{name}: {str(value).replace(chr(10), self.linesep)}{self.linesep}"
+
+
+AS_WRITTEN = _HeadersAsWritten(linesep="\r\n")
+
+
+@lru_cache(maxsize=8)
+def _sanitized_sender(sender: str) -> str:
+    return sanitize_address(sender)
 
 
 class OutboxMail(Message):
-    """Flask-Mail's Message, turned into bytes in one pass through the email package.
+    """Flask-Mail's Message for one outbox row, turned into bytes in one pass.
 
-    Flask-Mail wraps the text/HTML alternative in a second multipart, then switches the
-    finished tree to the SMTP policy, which parses every header again while writing it, and
-    searches both bodies with a freshly compiled pattern to pick a MIME boundary. Here: one
-    multipart/alternative of the two rendered parts, headers encoded once by Flask-Mail's own
-    sanitizers and written as they are, and a random boundary that cannot occur in the text.
-    Flask-Mail still checks the headers (BadHeaderError) and sends the bytes.
+    Flask-Mail wraps the text/HTML alternative in a second multipart, switches the finished
+    tree to the SMTP policy (which parses every header again while writing it), and searches
+    both bodies with a freshly compiled pattern to pick a MIME boundary; its constructor also
+    looks up the host name for a Message-ID we replace. Here: one multipart/alternative of the
+    two rendered parts, headers encoded once and written as they are, and a random boundary
+    that cannot occur in the text. Flask-Mail still checks the headers (BadHeaderError) and
+    sends the bytes.
     """
+
+    def __init__(self, message: OutboxMessage):
+        # Message.__init__'s fields, set here so that no Message-ID is made (make_msgid looks
+        # up the host name) only to be replaced by the one the outbox row keeps.
+        sender = current_app.extensions["mail"].default_sender
+        self.sender = f"{sender[0]} <{sender[1]}>" if isinstance(sender, tuple) else sender
+        self.recipients = [message.to_address]
+        self.subject = message.subject
+        self.reply_to = None
+        self.cc, self.bcc, self.attachments = [], [], []
+        self.body = message.body_text
+        self.alts = {"html": message.body_html}
+        self.date = None
+        self.msgId = message.message_id
+        self.charset = None
+        self.extra_headers = dict(message.headers or {})
+        self.mail_options, self.rcpt_options = [], []
 
     def as_bytes(self) -> bytes:
         encoding = self.charset or "utf-8"
@@ -376,25 +412,24 @@ class OutboxMail(Message):
         for subtype, content in self.alts.items():
             mime.attach(MIMEText(content, subtype, encoding))
         mime["Subject"] = sanitize_subject(self.subject, encoding)
-        mime["From"] = sanitize_address(self.sender, encoding)
+        mime["From"] = _sanitized_sender(self.sender)
         mime["To"] = ", ".join(sanitize_addresses(self.recipients, encoding))
         mime["Date"] = formatdate(self.date, localtime=True)
         mime["Message-ID"] = self.msgId
         for name, value in (self.extra_headers or {}).items():
-            mime[name] = value
-        return mime.as_bytes(policy=SMTP_COMPAT32)
+            mime[name] = _extra_header(value)
+        return mime.as_bytes(policy=AS_WRITTEN)
+
+
+def _extra_header(value: str) -> str:
+    """An extra header's value, encoded for the wire; a line break in it makes the message unsendable."""
+    if "\r" in value or "\n" in value:
+        raise BadHeaderError
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _to_mail(message: OutboxMessage) -> Message:
-    mail_message = OutboxMail(
-        subject=message.subject,
-        recipients=[message.to_address],
-        body=message.body_text,
-        html=message.body_html,
-        extra_headers=dict(message.headers or {}),
-    )
-    mail_message.msgId = message.message_id
-    return mail_message
+    return OutboxMail(message)
 
 
 def _record_failure(
