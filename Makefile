@@ -36,12 +36,12 @@ screenshots: install
 fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
 
-# HR reports on a scratch SQLite database with 100,000 demo interviews (seeded once, reused later).
-BENCH_DB ?= /tmp/debrief-bench.sqlite
+# HR reports at each SCALE (demo interviews), on SQLite and PostgreSQL; each database is seeded
+# once and reused (docs/performance.md). A million takes some minutes to seed the first time.
+SCALE ?= 10000 100000 1000000
 bench-reports: install
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(BIN)/python -m bench.bench_reports
+	$(BIN)/python -m bench.bench_reports sqlite $(SCALE)
+	$(BIN)/python -m bench.bench_reports postgresql $(SCALE)
 
 lint: install
 	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
