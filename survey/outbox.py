@@ -9,6 +9,7 @@ message that was in flight.
 from __future__ import annotations
 
 import queue
+import re
 import secrets
 import smtplib
 from collections import deque
@@ -30,7 +31,6 @@ from flask_mail import (
     Connection,
     Message,
     sanitize_address,
-    sanitize_addresses,
     sanitize_subject,
 )
 from sqlalchemy import or_, select, update
@@ -376,6 +376,15 @@ def _sanitized_sender(sender: str) -> str:
     return sanitize_address(sender)
 
 
+# A bare address of these characters is what Flask-Mail's sanitize_address returns unchanged.
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def _sanitized_recipient(address: str) -> str:
+    """The To header's value; a plain address (the usual case) needs no parsing or encoding."""
+    return address if PLAIN_ADDRESS.fullmatch(address) else sanitize_address(address)
+
+
 class OutboxMail(Message):
     """Flask-Mail's Message for one outbox row, turned into bytes in one pass.
 
@@ -413,7 +422,7 @@ class OutboxMail(Message):
             mime.attach(MIMEText(content, subtype, encoding))
         mime["Subject"] = sanitize_subject(self.subject, encoding)
         mime["From"] = _sanitized_sender(self.sender)
-        mime["To"] = ", ".join(sanitize_addresses(self.recipients, encoding))
+        mime["To"] = ", ".join(_sanitized_recipient(address) for address in self.recipients)
         mime["Date"] = formatdate(self.date, localtime=True)
         mime["Message-ID"] = self.msgId
         for name, value in (self.extra_headers or {}).items():

@@ -6,12 +6,15 @@ from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
+from flask_mail import sanitize_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from helpers import text_part
 from survey.extensions import db
 from survey.models import Candidate, Invitation, OutboxMessage
-from survey.outbox import deliver_outbox, enqueue
+from survey.outbox import _sanitized_recipient, deliver_outbox, enqueue
 from survey.services.invitations import send_due
 
 CONTEXT = {
@@ -95,3 +98,13 @@ def test_with_the_server_down_parallel_delivery_loses_nothing_and_sends_each_onc
     report = deliver_outbox(now=interviews[-1].ends_at + timedelta(hours=4))
     assert report.sent == 5
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(i.candidate.email for i in interviews)
+
+
+@settings(max_examples=200)
+@given(
+    local=st.text(alphabet="abcXYZ019.!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=20),
+    domain=st.text(alphabet="abz09.-", min_size=1, max_size=15),
+)
+def test_a_plain_address_is_written_exactly_as_flask_mail_would(local, domain):
+    address = f"{local}@{domain}"
+    assert _sanitized_recipient(address) == sanitize_address(address)
