@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,7 @@ lint: install
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
-bench: bench-survey bench-mail bench-reports
+bench: bench-survey bench-mail bench-reports bench-throttle
 
 bench-survey: install
 	$(BIN)/python -m bench.survey_http sqlite
@@ -57,6 +57,9 @@ bench-survey: install
 bench-mail: install
 	$(BIN)/python -m bench.mail sqlite
 	$(BIN)/python -m bench.mail postgresql
+
+bench-throttle: install
+	$(BIN)/python -m bench.throttle_storage
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import resource
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Production refuses weak keys: one random key per benchmark run, shared by its processes.
+BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 def free_port() -> int:
@@ -58,7 +61,7 @@ def production_env(database: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SURVEY_CONFIG="production",
-        SECRET_KEY="benchmark-secret-key-0123456789abcdef",
+        SECRET_KEY=BENCH_SECRET_KEY,
         DATABASE_URL=database,
         RATELIMIT_ENABLED="false",
         PUBLIC_BASE_URL="http://127.0.0.1",
@@ -225,7 +228,9 @@ def run_wrk(
     POST: (paths file, body file) posts the body to each line of the paths file once
     (see survey.lua), unless `reuse_paths` lets it go round them again (a route that keeps no state).
     """
-    command = [WRK, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "-s", str(WRK_SCRIPT)]
+    # A 10 s timeout: on a busy machine a slow answer is slow, not an error.
+    command = [WRK, f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "10s"]
+    command += ["-s", str(WRK_SCRIPT)]
     command.append(f"http://127.0.0.1:{port}{path}")
     if post:
         paths_file, body_file = post

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -32,6 +34,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
+secrets_cli = AppGroup("secrets", help="Secret keys.")
 
 
 @users_cli.command("create")
@@ -52,11 +55,28 @@ def create_user_command(email: str, role: str, name: str) -> None:
 
 @api_keys_cli.command("create")
 @click.argument("name")
-def create_api_key_command(name: str) -> None:
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Refuse the key from this date on (YYYY-MM-DD, midnight UTC).",
+)
+def create_api_key_command(name: str, expires: datetime | None) -> None:
     """Create an API key and print it once; only its hash is kept."""
-    api_key, plain = create_api_key(name)
-    click.echo(f"API key {api_key.name!r} (shown once, store it now):")
+    expires_at = expires.replace(tzinfo=UTC) if expires else None
+    try:
+        api_key, plain = create_api_key(name, expires_at=expires_at)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    until = f", valid until {expires_at:%Y-%m-%d}" if expires_at else ""
+    click.echo(f"API key {api_key.name!r}{until} (shown once, store it now):")
     click.echo(plain)
+
+
+@secrets_cli.command("generate")
+def generate_secret_command() -> None:
+    """Print a new random SECRET_KEY (384 bits) that passes the production checks."""
+    click.echo(secrets.token_urlsafe(48))
 
 
 @interviews_cli.command("import")
@@ -213,7 +233,17 @@ def mailcatcher_command(host: str, port: int | None) -> None:
 
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
-    groups = (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, reports_cli, demo_cli, dev_cli)
+    groups = (
+        users_cli,
+        api_keys_cli,
+        interviews_cli,
+        surveys_cli,
+        data_cli,
+        reports_cli,
+        demo_cli,
+        dev_cli,
+        secrets_cli,
+    )
     for group in groups:
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

@@ -90,7 +90,13 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session cookie; bumping it ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session cookie: the user id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
@@ -284,6 +290,12 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refused from this moment on (None: until revoked).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the key's expiry date has passed."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
 
 NEXT_STEP_SIGNALS = ("yes", "no", "unclear")

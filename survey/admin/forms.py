@@ -1,8 +1,8 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..models import ROLES
 from ..recruiter.forms import options
@@ -32,3 +32,4 @@ class NewApiKeyForm(FlaskForm):
     """A new key for the ATS integration."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    expires_on = DateField("Expires on (optional)", validators=[Optional()])

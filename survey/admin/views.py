@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import role_required
 from ..extensions import db
-from ..models import ApiKey, User
+from ..models import ApiKey, User, utcnow
 from ..recruiter.forms import ActionForm
 from ..services.accounts import (
     AccountError,
@@ -44,6 +46,11 @@ def users():
             flash(f"{user.email} can now sign in as {user.role}.", "success")
             return redirect(url_for("admin.users"))
     return render_users(form, 400 if request.method == "POST" else 200)
+
+
+def midnight_utc(day: date | None) -> datetime | None:
+    """The start of a day in UTC: a key "expires on" a day is refused from that day's first moment."""
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
 def user_or_404(user_id: int) -> User:
@@ -104,14 +111,18 @@ def api_keys():
     form = NewApiKeyForm()
     new_key = None
     if form.validate_on_submit():
-        _, new_key = create_api_key(form.name.data.strip())
-        form = NewApiKeyForm(formdata=None)
+        try:
+            _, new_key = create_api_key(form.name.data.strip(), expires_at=midnight_utc(form.expires_on.data))
+        except AccountError as exc:
+            form.expires_on.errors = [*form.expires_on.errors, str(exc)]
+        else:
+            form = NewApiKeyForm(formdata=None)
     keys = db.session.scalars(
         select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
     )
     status = 400 if request.method == "POST" and new_key is None else 200
     response = render_template(
-        "admin/api_keys.html", keys=keys, form=form, new_key=new_key, action_form=ActionForm()
+        "admin/api_keys.html", keys=keys, form=form, new_key=new_key, action_form=ActionForm(), now=utcnow()
     )
     # The plain key must not linger in a shared cache or the browser's back button.
     return response, status, {"Cache-Control": "no-store"}

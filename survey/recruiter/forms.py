@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import TEXT_MAX_CHARS
+from ..services.accounts import MIN_PASSWORD_LENGTH
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -35,6 +36,13 @@ class LoginForm(FlaskForm):
 
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    """The current password and a new one."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
 
 
 class ActionForm(FlaskForm):
