@@ -180,6 +180,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Debrief <surveys@localhost>")
+    # Where candidates' replies go (named on the expired-link page); empty: the sender's address.
+    MAIL_REPLY_TO = os.environ.get("MAIL_REPLY_TO", "")
     # Mail is really sent in every environment; development points at a local catcher.
     MAIL_SUPPRESS_SEND = False
     MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
@@ -187,13 +189,17 @@ class Config:
     # SMTP connections a worker delivers a batch over at once (each message still goes once).
     MAIL_CONNECTIONS = max(1, env_int("MAIL_CONNECTIONS", 1))
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
-    # A worker that dies holding a batch gives it up after this long.
-    OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 300)
+    # A claimed batch's lease: the sending worker claims afresh every quarter of it while it
+    # works, so a worker that dies holding a batch gives it up within this long.
+    OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 60)
 
     SURVEY_SEND_DELAY_MINUTES = env_int("SURVEY_SEND_DELAY_MINUTES", 120)
     SURVEY_REMINDER_AFTER_HOURS = env_int("SURVEY_REMINDER_AFTER_HOURS", 72)
     SURVEY_EXPIRES_AFTER_DAYS = env_int("SURVEY_EXPIRES_AFTER_DAYS", 14)
     REPORT_MIN_GROUP_SIZE = env_int("REPORT_MIN_GROUP_SIZE", 5)
+    # Fewest answers a group (and what it is compared with) needs before it can be a finding:
+    # a statistical floor, apart from the privacy threshold above.
+    FINDINGS_MIN_RESPONSES = env_int("FINDINGS_MIN_RESPONSES", 20)
     DATA_RETENTION_DAYS = env_int("DATA_RETENTION_DAYS", 365)
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     # A SQLite file shared by every process on this machine; redis://host:6379 for several machines.
@@ -208,6 +214,16 @@ class Config:
     RATELIMIT_SURVEY = os.environ.get("RATELIMIT_SURVEY", "30 per minute; 300 per hour")
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "300 per minute")
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
+    # Webhooks out: in production a URL on loopback or a private range is refused unless this is set.
+    WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+    # A hard limit on one request, so a receiver that never answers cannot hold up the others.
+    WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+    WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+    WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 10)
+    # Finished deliveries (and their events' bodies, which carry answers) are forgotten after this.
+    WEBHOOK_HISTORY_DAYS = env_int("WEBHOOK_HISTORY_DAYS", 30)
+    # IANA zone staff pages use for a user who has not chosen one.
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "UTC").strip() or "UTC"
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.
     PASSWORD_HASH_METHOD = "scrypt"
@@ -222,6 +238,15 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # Strict-Transport-Security max-age; 0 sends no header (plain-HTTP development).
     HSTS_MAX_AGE_SECONDS = 0
+    # Responses compressed by the app (Flask-Compress); a proxy that compresses can take this over.
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "image/svg+xml",
+    ]
     # Single sign-on with OpenID Connect: on when OIDC_ISSUER is set (discovery from its well-known URL).
     OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
     OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()

@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
-from .extensions import csrf, db, login_manager, mail, migrate
+from .extensions import compress, csrf, db, login_manager, mail, migrate
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -46,6 +46,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_template_helpers(app)
     register_error_handlers(app)
     register_security(app)
+    register_site_files(app)
     register_commands(app)
     return app
 
@@ -79,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    compress.init_app(app)
     from . import auth  # noqa: F401  (registers the user loader)
     from .sso import init_sso
     from .throttling import init_throttling
@@ -132,6 +134,13 @@ def register_security(app: Flask) -> None:
     from .security import init_security
 
     init_security(app)
+
+
+def register_site_files(app: Flask) -> None:
+    """robots.txt, the favicon, fingerprinted static files with a long cache."""
+    from .site import init_site
+
+    init_site(app)
 
 
 def register_commands(app: Flask) -> None:

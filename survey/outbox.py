@@ -1,9 +1,15 @@
 """The durable email outbox: enqueue in the caller's transaction, deliver in batches.
 
 Each batch is claimed (row locks with SKIP LOCKED where the database has them, plus a
-lease so a dead worker's claim runs out), then sent over one SMTP connection. Every
-message's outcome is committed as soon as it is known, so a crash repeats at most the
-message that was in flight.
+short lease so a dead worker's claim runs out within a minute), then sent over one SMTP
+connection (or MAIL_CONNECTIONS in parallel). The delivering worker keeps a batch for at
+most a quarter of the lease before claiming afresh, and records an outcome only while the
+lease is still its own. Every message's outcome is committed as soon as it is known, so a
+crash repeats at most the messages that were in flight (one per connection).
+
+Time is read when it is needed (at each claim, message and send) from a clock, never once
+per pass: a long pass must not claim with a lease that has already run out, nor record a
+message as sent before it was written.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import queue
 import re
 import secrets
 import smtplib
+import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,10 +45,24 @@ from sqlalchemy.orm import joinedload
 
 from .database import begin_claim
 from .extensions import db
+from .mailing import company_sender, sender_address
 from .models import Candidate, Interview, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
+
+Clock = Callable[[], datetime]
+
+
+def clock_from(now: datetime | None) -> Clock:
+    """The real clock, or (given a moment) one that starts there and runs at the real pace.
+
+    A pass told "it is now X" (a test, a catch-up run) still sees time move during the pass.
+    """
+    if now is None:
+        return utcnow
+    offset = now - utcnow()
+    return lambda: utcnow() + offset
 
 
 def enqueue(
@@ -75,9 +96,7 @@ def enqueue(
 
 
 def _sender_domain() -> str:
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    address = sender[1] if isinstance(sender, tuple) else sender
-    return address.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    return sender_address().rsplit("@", 1)[-1].strip(" >") or "localhost"
 
 
 @dataclass
@@ -88,6 +107,7 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     skipped: int = 0
+    taken_over: int = 0
     smtp_error: str | None = None
     batches: int = 0
     sent_ids: list[int] = field(default_factory=list)
@@ -111,17 +131,18 @@ class TimeoutConnection(Connection):
         return host
 
 
-def deliver_outbox(now: datetime | None = None, max_batches: int | None = None) -> DeliveryReport:
+def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliveryReport:
     """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
     report = DeliveryReport()
     with _keep_batch_loaded():
         while max_batches is None or report.batches < max_batches:
-            batch = claim_batch(now or utcnow())
+            lease = Lease(clock)
+            batch = claim_batch(lease)
             if not batch:
                 break
             report.batches += 1
             try:
-                _send_batch(batch, report, now)
+                _send_batch(batch, report, lease)
             except TransportError as exc:
                 report.smtp_error = str(exc)
                 break
@@ -143,10 +164,56 @@ def _keep_batch_loaded() -> Iterator[None]:
         session.expire_on_commit = previous
 
 
-def claim_batch(now: datetime) -> list[OutboxMessage]:
-    """Lease the next due messages to this process and commit the lease."""
+class Lease:
+    """One claim's hold on a batch: a random token, when it was taken, and when it runs out.
+
+    Another worker may claim the rows once `until` has passed, so a dead worker's batch is
+    free again within `OUTBOX_CLAIM_SECONDS`. The holder keeps a batch for at most a quarter
+    of that (`fresh`): then it gives the unsent rest back and claims again, oldest due first.
+    That is its renewal: it never starts a message with less than three quarters of a lease
+    left, and a busy worker reaches the mail of a dead one within a quarter lease of that
+    lease running out, instead of after however long its own batch takes.
+    Hosts running workers must keep their clocks in step (NTP): leases compare wall-clock times.
+    """
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.token = uuid.uuid4().hex
+        self.length = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+        self.taken: datetime | None = None
+        self.until: datetime | None = None
+
+    def start(self) -> datetime:
+        """Begin the lease now; the moment it was read."""
+        self.taken = self.clock()
+        self.until = self.taken + self.length
+        return self.taken
+
+    def fresh(self) -> bool:
+        """Whether the batch may go on: less than a quarter of the lease since it was claimed."""
+        return self.clock() < self.taken + self.length / 4
+
+    def still_holds(self, message: OutboxMessage) -> bool:
+        """Before recording an outcome: whether the message is still this claim's.
+
+        Certain while the lease has not run out; after that (a send that stalled past it),
+        asked of the database, in the transaction that records the outcome.
+        """
+        if self.clock() < self.until:
+            return True
+        stmt = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.id == message.id, OutboxMessage.claimed_by == self.token)
+            .with_for_update()
+        )
+        return db.session.scalar(stmt) is not None
+
+
+def claim_batch(lease: Lease) -> list[OutboxMessage]:
+    """Lease the next due messages to this claim and commit the lease."""
     size = current_app.config["OUTBOX_BATCH_SIZE"]
-    lease = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+    begin_claim(db.session)
+    now = lease.start()  # read after any wait for the write lock, so the lease is whole
     stmt = (
         select(OutboxMessage)
         .where(
@@ -158,10 +225,10 @@ def claim_batch(now: datetime) -> list[OutboxMessage]:
         .limit(size)
         .with_for_update(skip_locked=True)
     )
-    begin_claim(db.session)
     batch = list(db.session.scalars(stmt))
     for message in batch:
-        message.claimed_until = now + lease
+        message.claimed_until = lease.until
+        message.claimed_by = lease.token
     db.session.commit()
     return batch
 
@@ -186,44 +253,54 @@ def _load_invitations(batch: list[OutboxMessage]) -> list[Invitation]:
     return list(db.session.scalars(stmt))
 
 
-def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, now: datetime | None) -> None:
+def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease) -> None:
     loaded = _load_invitations(batch)  # noqa: F841  (held for the identity map while sending)
+    # End the read: each outcome is recorded in a transaction of its own, which must see
+    # (on SQLite, in a fresh snapshot) whether another worker has taken a message over.
+    db.session.commit()
     state = current_app.extensions["mail"]
     where = f"{state.server}:{state.port}"
-    count = max(1, min(current_app.config["MAIL_CONNECTIONS"], len(batch)))
-    connections: list[Connection] = []
-    try:
-        for _ in range(count):
-            connection = TimeoutConnection(state)
-            connection.host = connection.configure_host()
-            connections.append(connection)
-    except (OSError, smtplib.SMTPException) as exc:
-        if not connections:
-            release_claims(batch)
-            raise TransportError(f"cannot connect to {where}: {exc}") from exc
-        # Fewer connections than asked for (a server's per-client limit): go on with those.
+    connections = _connect(state, max(1, min(current_app.config["MAIL_CONNECTIONS"], len(batch))))
+    if isinstance(connections, Exception):
+        release_claims(batch, lease)
+        raise TransportError(f"cannot connect to {where}: {connections}") from connections
     try:
         if len(connections) == 1:
-            _send_in_turn(connections[0], batch, report, now, where)
+            _send_in_turn(connections[0], batch, report, lease, where)
         else:
-            _send_in_parallel(connections, batch, report, now, where)
+            _send_in_parallel(connections, batch, report, lease, where)
     finally:
         for connection in connections:
             _close_quietly(connection)
 
 
+def _connect(state, count: int) -> list[Connection] | Exception:
+    """Up to `count` open SMTP connections; the error if not even one could be opened.
+
+    Fewer than asked for (a server's per-client limit) is fine: the batch goes over those.
+    """
+    connections: list[Connection] = []
+    for _ in range(count):
+        connection = TimeoutConnection(state)
+        try:
+            connection.host = connection.configure_host()
+        except (OSError, smtplib.SMTPException) as exc:
+            return connections or exc
+        connections.append(connection)
+    return connections
+
+
 def _send_in_turn(
-    connection: Connection,
-    batch: list[OutboxMessage],
-    report: DeliveryReport,
-    now: datetime | None,
-    where: str,
+    connection: Connection, batch: list[OutboxMessage], report: DeliveryReport, lease: Lease, where: str
 ) -> None:
     for index, message in enumerate(batch):
+        if not lease.fresh():
+            release_claims(batch[index:], lease)  # claimed again at once, after older due mail
+            return
         try:
-            _deliver_one(connection, message, report, now or utcnow())
+            _deliver_one(connection, message, report, lease)
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            release_claims(batch[index:])
+            release_claims(batch[index:], lease)
             raise TransportError(f"connection to {where} lost: {exc}") from exc
 
 
@@ -231,15 +308,16 @@ def _send_in_parallel(
     connections: list[Connection],
     batch: list[OutboxMessage],
     report: DeliveryReport,
-    now: datetime | None,
+    lease: Lease,
     where: str,
 ) -> None:
     """Hand the SMTP exchanges to one thread per connection; record each outcome here, in order.
 
     Only this thread touches the database, and each outcome is committed as soon as it is
-    known, as in turn; what can be repeated after a crash is the messages in flight, at most
-    one per connection. If a connection is lost, the exchanges already started are finished
-    and recorded, and the messages not sent go back to the queue.
+    known, through the lease, as in turn; what can be repeated after a crash is the messages
+    in flight, at most one per connection. No message is started once the lease is no longer
+    fresh, nor after a connection is lost: the exchanges already started are finished and
+    recorded, and the messages not started go back to the queue.
     """
     app = current_app._get_current_object()
     idle: queue.SimpleQueue[Connection] = queue.SimpleQueue()
@@ -258,29 +336,32 @@ def _send_in_parallel(
     unsent: list[OutboxMessage] = []
     lost: Exception | None = None
     with ThreadPoolExecutor(max_workers=len(connections)) as pool:
-        for message in batch:
-            if lost is not None:
-                unsent.append(message)
-            elif not _skip_if_stale(message, report):
+        for index, message in enumerate(batch):
+            if lost is not None or not lease.fresh():
+                unsent.extend(batch[index:])  # claimed again at once (or after the outage)
+                break
+            if not _skip_if_stale(message, report, lease):
                 in_flight.append((message, pool.submit(exchange, _to_mail(message))))
-            while in_flight and (len(in_flight) > 2 * len(connections) or message is batch[-1]):
-                lost = _record_exchange(*in_flight.popleft(), report, now, unsent) or lost
+            while len(in_flight) > 2 * len(connections):
+                lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
+        while in_flight:
+            lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
+    if unsent:
+        release_claims(unsent, lease)
     if lost is not None:
-        release_claims(unsent)
         raise TransportError(f"connection to {where} lost: {lost}") from lost
 
 
 def _record_exchange(
-    message: OutboxMessage, exchange: Future, report: DeliveryReport, now: datetime | None, unsent: list
+    message: OutboxMessage, exchange: Future, report: DeliveryReport, lease: Lease, unsent: list
 ) -> Exception | None:
     """Record one finished exchange; the transport error if the connection was lost instead."""
     try:
-        outcome = exchange.result()
+        error = exchange.result()
     except (OSError, smtplib.SMTPServerDisconnected) as exc:
         unsent.append(message)
         return exc
-    _record_outcome(message, outcome, report, now or utcnow())
-    db.session.commit()
+    _record_outcome(message, error, report, lease)
     return None
 
 
@@ -293,31 +374,36 @@ def _close_quietly(connection: Connection) -> None:
         connection.host.close()
 
 
-def release_claims(messages: list[OutboxMessage]) -> None:
-    """Give unsent messages back to the queue at once (the server, not the message, failed)."""
+def release_claims(messages: list[OutboxMessage], lease: Lease) -> None:
+    """Give unsent messages back to the queue at once (the server, not the message, failed).
+
+    Only the ones this claim still holds: a row another worker has taken over stays its own.
+    """
     db.session.rollback()
     ids = [message.id for message in messages]
     if ids:
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == lease.token)
+            .values(claimed_until=None, claimed_by=None)
+        )
     db.session.commit()
 
 
 def _deliver_one(
-    connection: Connection, message: OutboxMessage, report: DeliveryReport, now: datetime
+    connection: Connection, message: OutboxMessage, report: DeliveryReport, lease: Lease
 ) -> None:
-    if _skip_if_stale(message, report):
+    if _skip_if_stale(message, report, lease):
         return
-    _record_outcome(message, _attempt(connection, _to_mail(message)), report, now)
-    db.session.commit()
+    _record_outcome(message, _attempt(connection, _to_mail(message)), report, lease)
 
 
-def _skip_if_stale(message: OutboxMessage, report: DeliveryReport) -> bool:
+def _skip_if_stale(message: OutboxMessage, report: DeliveryReport, lease: Lease) -> bool:
     """Give up (and commit) a message that must no longer go out; whether it was."""
     reason = _stale_reason(message)
     if reason:
         _finish(message, "dead", reason)
-        report.skipped += 1
-        db.session.commit()
+        _commit_outcome(message, "skipped", report, lease)
     return reason is not None
 
 
@@ -335,25 +421,40 @@ def _attempt(connection: Connection, mail: Message) -> Exception | None:
 
 
 def _record_outcome(
-    message: OutboxMessage, error: Exception | None, report: DeliveryReport, now: datetime
+    message: OutboxMessage, error: Exception | None, report: DeliveryReport, lease: Lease
 ) -> None:
+    """Record what the server said to one message, with the time read now, and commit it."""
     if isinstance(error, BadHeaderError | ValueError):
         # The message itself can never be sent (e.g. a newline in a header): give it up at once,
         # so one bad row cannot stop every message queued behind it.
         _finish(message, "dead", f"unsendable: {error.__class__.__name__}: {error}"[:500])
-        _after_giving_up(message, now, bounced=False)
-        report.dead += 1
+        _after_giving_up(message, lease.clock(), bounced=False)
+        outcome = "dead"
     elif isinstance(error, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(error.recipients.values()))
-        _record_failure(message, code, text, report, now, recipient_refused=True)
+        outcome = _record_failure(message, code, text, lease.clock(), recipient_refused=True)
     elif isinstance(error, smtplib.SMTPResponseException):
-        _record_failure(message, error.smtp_code, error.smtp_error, report, now)
+        outcome = _record_failure(message, error.smtp_code, error.smtp_error, lease.clock())
     else:
+        sent_at = lease.clock()  # when the server took it: never before the message was written
         _finish(message, "sent", None)
-        message.sent_at = now
-        _after_delivery(message, now)
-        report.sent += 1
+        message.sent_at = sent_at
+        _after_delivery(message, sent_at)
+        outcome = "sent"
+    _commit_outcome(message, outcome, report, lease)
+
+
+def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport, lease: Lease) -> None:
+    """Commit one message's outcome, unless its lease ran out and another worker took it over."""
+    if not lease.still_holds(message):
+        db.session.rollback()
+        report.taken_over += 1
+        current_app.logger.warning("outbox message %s: lease lost mid-send; left to its holder", message.id)
+        return
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    if outcome == "sent":
         report.sent_ids.append(message.id)
+    db.session.commit()
 
 
 class _HeadersAsWritten(policy.Compat32):
@@ -373,7 +474,9 @@ AS_WRITTEN = _HeadersAsWritten(linesep="\r\n")
 
 @lru_cache(maxsize=8)
 def _sanitized_sender(sender: str) -> str:
-    return sanitize_address(sender)
+    # company_sender() is formataddr's output: already encoded for the wire (RFC 2047) when the
+    # company name is not ASCII. Flask-Mail's sanitizer would encode that encoding once more.
+    return sender if sender.isascii() else sanitize_address(sender)
 
 
 # A bare address of these characters is what Flask-Mail's sanitize_address returns unchanged.
@@ -400,8 +503,7 @@ class OutboxMail(Message):
     def __init__(self, message: OutboxMessage):
         # Message.__init__'s fields, set here so that no Message-ID is made (make_msgid looks
         # up the host name) only to be replaced by the one the outbox row keeps.
-        sender = current_app.extensions["mail"].default_sender
-        self.sender = f"{sender[0]} <{sender[1]}>" if isinstance(sender, tuple) else sender
+        self.sender = company_sender()
         self.recipients = [message.to_address]
         self.subject = message.subject
         self.reply_to = None
@@ -411,7 +513,8 @@ class OutboxMail(Message):
         self.date = None
         self.msgId = message.message_id
         self.charset = None
-        self.extra_headers = dict(message.headers or {})
+        # Every email here is sent by the system, not typed by a person (RFC 3834): no auto-replies.
+        self.extra_headers = {"Auto-Submitted": "auto-generated", **(message.headers or {})}
         self.mail_options, self.rcpt_options = [], []
 
     def as_bytes(self) -> bytes:
@@ -445,10 +548,10 @@ def _record_failure(
     message: OutboxMessage,
     code: int,
     text: bytes | str,
-    report: DeliveryReport,
     now: datetime,
     recipient_refused: bool = False,
-) -> None:
+) -> str:
+    """Record a refused message: given up ("dead") or due again later ("retrying")."""
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     error = f"{code} {detail}"
     message.attempts += 1
@@ -456,14 +559,13 @@ def _record_failure(
     if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         _finish(message, "dead", error)
         _after_giving_up(message, now, bounced=permanent and recipient_refused)
-        report.dead += 1
-        return
+        return "dead"
     backoff = min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
     message.status = "failed"
     message.last_error = error
     message.next_attempt_at = now + backoff
     message.claimed_until = None
-    report.retrying += 1
+    return "retrying"
 
 
 def _finish(message: OutboxMessage, status: str, error: str | None) -> None:

@@ -68,6 +68,8 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
+    # Survey links and staff pages must never appear in search results, even if a link leaks.
+    ("X-Robots-Tag", "noindex, nofollow"),
 )
 
 

@@ -42,8 +42,9 @@ _limit_blueprints()
 
 
 def retry_after_only_on_429(response: Response) -> Response:
-    """Flask-Limiter adds Retry-After to every limited answer; it means "wait" and belongs on 429 alone."""
-    if response.status_code != 429:
+    """Flask-Limiter adds Retry-After to every limited answer; it means "wait" and belongs on a 429,
+    and on the 503 of a database outage (errors.service_unavailable), alone."""
+    if response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)
     return response
 

@@ -16,6 +16,8 @@ from itsdangerous import BadSignature, Signer, URLSafeSerializer
 SURVEY_SALT = "debrief.survey.v1"
 OPT_OUT_SALT = "debrief.opt-out.v1"
 SURVEY_FORM_SALT = "debrief.survey-form.v1"
+ANSWERED_SALT = "debrief.survey-answered.v1"
+ANSWER_CONSENTS = ("named", "anonymous")
 
 
 class InvalidToken(Exception):
@@ -106,3 +108,19 @@ def check_survey_form_token(link_token: str, form_token: str) -> bool:
     if not form_token or len(form_token) > 200:
         return False
     return _cached_signer(_keys(), SURVEY_FORM_SALT).verify_signature(link_token, form_token)
+
+
+def make_answered_mark(link_token: str, consent: str) -> str:
+    """What the browser that answered a link keeps to be shown its thank-you page: the consent
+    it chose, signed together with the link (so it fits no other link and cannot be altered)."""
+    signature = _cached_signer(_keys(), ANSWERED_SALT).get_signature(f"{link_token}:{consent}").decode()
+    return f"{consent}.{signature}"
+
+
+def load_answered_mark(link_token: str, mark: str | None) -> str | None:
+    """The consent a mark made for this link records; None for no mark or a mark made elsewhere."""
+    consent, _, signature = (mark or "").partition(".")
+    if consent not in ANSWER_CONSENTS or not signature or len(signature) > 200:
+        return None
+    signer = _cached_signer(_keys(), ANSWERED_SALT)
+    return consent if signer.verify_signature(f"{link_token}:{consent}", signature) else None

@@ -119,12 +119,24 @@ def worker_pids(log: str, path: str) -> set[str]:
     return {line.rsplit(" ", 1)[-1] for line in log.splitlines() if f" {path} HTTP/1.1" in line}
 
 
+def wait_until_both_workers_serve(server: Gunicorn, timeout: float = 120) -> None:
+    """Split pairs of health checks until each worker has answered one: on a loaded machine the second
+    worker can still be starting when the server first answers, and then it would serve nothing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        one_per_worker(server, raw_request("GET", "/healthz", {}), 1)
+        if len(worker_pids(server.output(), "/healthz")) == 2:
+            return
+    raise AssertionError("the second gunicorn worker never served a request")
+
+
 def run_attacks(app, recruiter, storage_uri: str) -> dict[str, list[int]]:
     """Failed sign-ins, survey-link guesses and wrong API keys, 12 each, 6 through each of 2 workers."""
     limits = {"RATELIMIT_SURVEY": "5 per minute", "RATELIMIT_API": "4 per minute"}
     with Gunicorn(
         app, workers=2, threads=1, RATELIMIT_ENABLED="true", RATELIMIT_STORAGE_URI=storage_uri, **limits
     ) as server:
+        wait_until_both_workers_serve(server)
         results = {
             "sign_in": one_per_worker(server, sign_in_request(server, recruiter.email), 6),
             "survey": one_per_worker(server, raw_request("GET", "/s/guess", {}), 6),

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from config import TestingConfig, oidc_issuer_problem
-from conftest import ON_POSTGRES, _empty_tables
-from helpers import free_port, session_csrf, sign_in
+from helpers import ON_POSTGRES, empty_tables, free_port, session_csrf, sign_in
 from survey import create_app
 from survey.extensions import db
 from survey.models import AuditEvent, User
@@ -91,7 +90,7 @@ def make_sso_app(database_url, provider):
         context.push()
         pushed.append(context)
         if ON_POSTGRES:
-            _empty_tables()
+            empty_tables()
         else:
             db.create_all()
         return app

@@ -1,5 +1,6 @@
 """What the survey page does per request: one query to open it, nothing written on a repeat
-open, no cookie, a form token bound to its link, and the answers in one short transaction."""
+open, no session cookie, a form token bound to its link, and the answers in one short
+transaction (held back sealed when anonymous)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from helpers import csrf_token, survey_link
 from survey.candidate.forms import answers_from, quick_answers, survey_form_class
 from survey.extensions import db
-from survey.models import Invitation, Response
+from survey.models import HeldAnswer, Invitation, Response, report_cells
 from survey.questions import CURRENT, TEXT_MAX_CHARS
 from survey.tokens import make_survey_form_token
 
@@ -56,18 +57,69 @@ def test_the_survey_page_sets_no_cookie(client, sent_invitation):
     assert "Set-Cookie" not in page.headers
 
 
+def test_answering_sets_no_session_only_a_mark_for_its_own_thank_you_page(app, client, sent_invitation):
+    path = survey_link(sent_invitation[1])
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    sent = client.post(path, data={"csrf_token": token, "nps": "9", "consent": "named"})
+    assert sent.status_code == 303
+    [cookie] = sent.headers.getlist("Set-Cookie")
+    assert cookie.startswith("survey_answered=named.")
+    assert f"Path={path}/thanks" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert app.config["SESSION_COOKIE_NAME"] not in cookie
+    assert "Your recruiter will read them" in client.get(sent.location).get_data(as_text=True)
+
+
+def test_a_thank_you_mark_made_for_another_link_or_altered_shows_already_answered(
+    client, make_interview, smtp_server
+):
+    from datetime import timedelta
+
+    from survey.services.invitations import send_due
+    from survey.tokens import make_answered_mark
+
+    first, second = make_interview(), make_interview()
+    send_due(now=second.ends_at + timedelta(hours=3))
+    path = survey_link(smtp_server.handler.to(first.candidate.email)[-1])
+    other = survey_link(smtp_server.handler.to(second.candidate.email)[-1])
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    client.post(path, data={"csrf_token": token, "nps": "9", "consent": "anonymous"})
+    stranger = client.application.test_client()
+    for mark in (make_answered_mark(other.removeprefix("/s/"), "anonymous"), "named.forged", "anonymous."):
+        stranger.set_cookie("survey_answered", mark, path=path + "/thanks")
+        page = stranger.get(path + "/thanks").get_data(as_text=True)
+        assert "<title>Already answered</title>" in page and "kept anonymous" not in page
+
+
 def test_answers_are_stored_with_four_statements_in_one_transaction(client, sent_invitation):
     invitation, message = sent_invitation
     path = survey_link(message)
     token = csrf_token(client.get(path).get_data(as_text=True))
     with statements() as sent:
         page = client.post(path, data={"csrf_token": token, "nps": "9", "fair": "5", "consent": "named"})
-    assert "Thank you" in page.get_data(as_text=True)
+    assert page.status_code == 303
     verbs = [s.split()[0] for s in sent]
     # Read the link, spend it, store the response, count it in its report cell.
     assert verbs == ["SELECT", "UPDATE", "INSERT", "INSERT"], sent
     assert "ON CONFLICT" in sent[-1]
     assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+    assert "Thank you" in client.get(page.location).get_data(as_text=True)
+
+
+def test_an_anonymous_answer_is_three_statements_and_only_a_sealed_row(client, sent_invitation):
+    invitation, message = sent_invitation
+    path = survey_link(message)
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    with statements() as sent:
+        page = client.post(path, data={"csrf_token": token, "nps": "2", "consent": "anonymous"})
+    assert page.status_code == 303
+    # Read the link, spend it, hold the sealed answer: no response, no tally, no alert.
+    assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE", "INSERT"], sent
+    assert "HELD_ANSWERS" in sent[-1]
+    assert db.session.scalar(select(func.count()).select_from(HeldAnswer)) == 1
+    for table in (Response, report_cells):
+        assert db.session.scalar(select(func.count()).select_from(table)) == 0
+    completed_at = db.session.get(Invitation, invitation.id).completed_at
+    assert (completed_at.hour, completed_at.minute, completed_at.second) == (0, 0, 0)
 
 
 def test_a_form_token_works_only_for_its_own_link(client, make_interview, smtp_server):
@@ -95,7 +147,8 @@ def test_a_form_token_keeps_working_while_the_old_key_is_a_fallback(app, client,
     old_key = app.config["SECRET_KEY"]
     app.config.update(SECRET_KEY="a-brand-new-secret-key-after-rotation", SECRET_KEY_FALLBACKS=[old_key])
     page = client.post(path, data={"csrf_token": token, "nps": "8", "consent": "anonymous"})
-    assert "Thank you" in page.get_data(as_text=True)
+    assert page.status_code == 303
+    assert "Thank you" in client.get(page.location).get_data(as_text=True)
 
 
 SCALE_VALUES = st.sampled_from(["", " ", "0", "1", "3", " 5 ", "6", "10", "11", "-1", "x", "2.5", "+4"])

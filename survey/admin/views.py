@@ -20,6 +20,12 @@ from ..services.accounts import (
     revoke_api_key,
     set_active,
 )
+from ..services.reassignment import (
+    ReassignError,
+    active_recruiters,
+    deactivate_and_reassign,
+    open_interview_counts,
+)
 from . import bp
 from .forms import NewApiKeyForm, NewUserForm, RoleForm
 
@@ -28,7 +34,13 @@ def render_users(form: NewUserForm, status: int = 200):
     """The user list with the new-user form."""
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.name))
     return render_template(
-        "admin/users.html", users=users, form=form, role_form=RoleForm, action_form=ActionForm()
+        "admin/users.html",
+        users=users,
+        form=form,
+        role_form=RoleForm,
+        action_form=ActionForm(),
+        open_counts=open_interview_counts(),
+        recruiters=active_recruiters(),
     ), status
 
 
@@ -87,11 +99,19 @@ def user_role(user_id: int):
 @bp.post("/users/<int:user_id>/deactivate")
 @role_required("admin")
 def deactivate_user(user_id: int):
-    """Stop a user signing in."""
+    """Stop a user signing in; their open interviews go to the recruiter chosen, if any (audited)."""
     user = user_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return account_change(lambda: set_active(user, False, current_user), f"{user.email} is deactivated.")
+    reassign_to = request.form.get("reassign_to", type=int)
+    try:
+        moved = deactivate_and_reassign(user, reassign_to, current_user)
+    except (AccountError, ReassignError) as exc:
+        flash(str(exc), "error")
+    else:
+        moved_text = f" {moved} open interview{'' if moved == 1 else 's'} reassigned." if reassign_to else ""
+        flash(f"{user.email} is deactivated.{moved_text}", "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -112,7 +132,11 @@ def api_keys():
     new_key = None
     if form.validate_on_submit():
         try:
-            _, new_key = create_api_key(form.name.data.strip(), expires_at=midnight_utc(form.expires_on.data))
+            _, new_key = create_api_key(
+                form.name.data.strip(),
+                ",".join(form.scopes.data),
+                expires_at=midnight_utc(form.expires_on.data),
+            )
         except AccountError as exc:
             form.expires_on.errors = [*form.expires_on.errors, str(exc)]
         else:

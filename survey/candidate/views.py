@@ -2,29 +2,44 @@
 
 from functools import lru_cache
 
-from flask import current_app, render_template, request
+from flask import current_app, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
+from ..mailing import reply_to_address
 from ..questions import CONSENT_LABELS, CONSENT_QUESTION, CURRENT
 from ..services.responses import (
     AnswerError,
+    LinkTarget,
     SurveyLink,
     open_survey_link,
     opt_out,
     resolve_link,
     submit_response,
 )
-from ..tokens import load_opt_out_token, load_survey_token, make_survey_form_token
+from ..tokens import (
+    load_answered_mark,
+    load_opt_out_token,
+    load_survey_token,
+    make_answered_mark,
+    make_survey_form_token,
+)
 from . import bp
 from .forms import OptOutForm, answers_from, quick_answers, survey_form_class
+
+# The browser that answered a link keeps a mark (its consent, signed with the link) in a cookie
+# sent only to that link's thank-you page, so the page survives a refresh; anyone else holding
+# the link sees "already answered". The survey page itself sets and reads no cookie.
+ANSWERED_COOKIE = "survey_answered"
 
 
 def render_link_state(link: SurveyLink):
     """The page for a link that cannot be answered: invalid, expired, answered or opted out."""
     if link.state == "expired":
-        return render_template("candidate/expired.html", expired_on=link.expired_on), 410
+        return render_template(
+            "candidate/expired.html", expired_on=link.expired_on, contact=reply_to_address()
+        ), 410
     if link.state == "completed":
         return render_template("candidate/already_answered.html")
     if link.state == "opted_out":
@@ -48,19 +63,20 @@ def blank_questions_html(company: str, version: int) -> Markup:
     return Markup(html)
 
 
-# Stands in for the CSRF token in the cached blank page; no rendered text can contain it.
+# Stand in for the per-link parts of the cached blank page; no rendered text can contain them.
 CSRF_PLACEHOLDER = "\x00csrf-token\x00"
+INTERVIEW_PLACEHOLDER = "\x00interview\x00"
 
 
 @lru_cache(maxsize=8)
 def blank_page_html(company: str, version: int) -> str:
     """The whole blank survey page, rendered once per company name and question set.
 
-    Most survey requests are a first GET of an empty form, so the page is rendered once
-    and each request only puts its own CSRF token in. Nothing in it depends on who asks:
-    the candidate page shows no staff navigation and no flashed messages.
+    Most survey requests are a first GET of an empty form, so the page is rendered once and
+    each request only puts in its interview line and its form token. Nothing else depends on
+    who asks: the candidate page shows no staff navigation and no flashed messages.
     """
-    html = render_template(
+    return render_template(
         "candidate/take_survey.html",
         form=None,
         answers={},
@@ -68,23 +84,33 @@ def blank_page_html(company: str, version: int) -> str:
         blank_questions=blank_questions_html(company, version),
         notice=None,
         csrf_value=CSRF_PLACEHOLDER,
+        interview_lead=Markup(INTERVIEW_PLACEHOLDER),
         **_questions_context(company),
     )
-    return html
 
 
-def render_blank_survey(token: str) -> str:
-    """The cached blank page with this link's form token (the only per-request part)."""
+def interview_lead_html(target: LinkTarget) -> str:
+    """The line naming the link's interview (stage, position, day), for the cached page."""
+    template = current_app.jinja_env.get_template("candidate/_interview_lead.html")
+    return template.render(interview=target)
+
+
+def render_blank_survey(token: str, target: LinkTarget) -> str:
+    """The cached blank page with this link's interview line and form token."""
     page = blank_page_html(current_app.config["COMPANY_NAME"], CURRENT.version)
-    return page.replace(CSRF_PLACEHOLDER, str(escape(make_survey_form_token(token))))
+    return page.replace(INTERVIEW_PLACEHOLDER, interview_lead_html(target), 1).replace(
+        CSRF_PLACEHOLDER, str(escape(make_survey_form_token(token))), 1
+    )
 
 
-def render_survey(token: str, form, status: int = 200, notice: str | None = None):
-    """The survey form sent back with the answers already given kept in it."""
+def render_survey(token: str, link: SurveyLink | None, form, status: int = 200, notice: str | None = None):
+    """The survey form sent back with the answers already given kept in it, under the link's
+    interview (link None: the database could not say which)."""
     company = current_app.config["COMPANY_NAME"]
     return (
         render_template(
             "candidate/take_survey.html",
+            interview=link.invitation if link and link.invitation else None,
             form=form,
             answers={name: field.data for name, field in form._fields.items()},
             errors=form.errors,
@@ -116,40 +142,68 @@ def take_survey(token: str):
     # A first visit needs no form object: the blank page is cached and carries the form token.
     # A well-formed submission needs none either; only one that needs messages builds the form.
     submission = quick_answers(request.form, CURRENT, token) if request.method == "POST" else None
+    if request.method != "POST":
+        return _show_survey(token)
+    link = None
     try:
-        return _answer_survey(token, submission)
-    except OperationalError:
+        link = resolve_link(load_survey_token, token)
+        return _answer_survey(token, link, submission)
+    except OperationalError as exc:
         # The database is unreachable: whatever the candidate typed goes back to them.
         db.session.rollback()
-        if request.method != "POST":
-            raise
-        current_app.logger.exception("database unavailable while saving a survey")
-        return render_survey(token, _survey_form(token), 503, RETRY_NOTICE)
+        # One line, not a traceback: an outage is an operations event, not a bug.
+        current_app.logger.error("database unavailable while saving a survey: %s", exc.orig)
+        return render_survey(token, link, _survey_form(token), 503, RETRY_NOTICE)
+
+
+def _show_survey(token: str):
+    # HEAD (mail scanners, link previews) gets the GET page without counting as an opening.
+    link = open_survey_link(load_survey_token, token, record_open=request.method == "GET")
+    return render_blank_survey(token, link.invitation) if link.state == "open" else render_link_state(link)
 
 
 def _survey_form(token: str):
     return survey_form_class(CURRENT)(meta={"csrf_context": token})
 
 
-def _answer_survey(token: str, submission: tuple[dict, str] | None):
-    if request.method == "GET":
-        link = open_survey_link(load_survey_token, token)
-        return render_blank_survey(token) if link.state == "open" else render_link_state(link)
-    link = resolve_link(load_survey_token, token)
+def _answer_survey(token: str, link: SurveyLink, submission: tuple[dict, str] | None):
     if link.state != "open":
         return render_link_state(link)
     if submission is None:
         form = _survey_form(token)
         if not form.validate():
-            return render_survey(token, form, 400, _form_notice(form))
+            return render_survey(token, link, form, 400, _form_notice(form))
         submission = (answers_from(form, CURRENT), form.consent.data)
     answers, consent = submission
     try:
         saved = submit_response(link.invitation, answers, consent)
     except AnswerError:
-        return render_survey(token, _survey_form(token), 400, UNREADABLE_NOTICE)
+        return render_survey(token, link, _survey_form(token), 400, UNREADABLE_NOTICE)
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
+    # POST/redirect/GET: refreshing the thank-you page does not offer to send the form again.
+    thanks = url_for("candidate.thank_you", token=token)
+    response = redirect(thanks, 303)
+    response.set_cookie(
+        ANSWERED_COOKIE,
+        make_answered_mark(token, consent),
+        path=thanks,
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@bp.get("/s/<token>/thanks")
+def thank_you(token: str):
+    """The thank-you page after answering; for anyone else the link says it is already answered."""
+    link = resolve_link(load_survey_token, token)
+    if link.state == "open":
+        return redirect(url_for("candidate.take_survey", token=token))
+    consent = load_answered_mark(token, request.cookies.get(ANSWERED_COOKIE))
+    if link.state != "completed" or consent is None:
+        return render_link_state(link)
     return thank_you_html(current_app.config["COMPANY_NAME"], consent)
 
 
@@ -166,6 +220,8 @@ def opt_out_of_surveys(token: str):
     link = resolve_link(load_opt_out_token, token)
     if link.state == "invalid":
         return render_template("errors/link_invalid.html"), 404
+    if link.invitation.candidate_opted_out_at is not None:
+        return render_template("candidate/opted_out.html", just_now=request.method == "POST", already=True)
     if request.method == "POST":
         opt_out(link.invitation)
         return render_template("candidate/opted_out.html", just_now=True)

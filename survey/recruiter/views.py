@@ -12,15 +12,17 @@ from ..services.accounts import (
     AccountError,
     change_password,
     record_sso_refusal,
+    set_timezone,
     sign_in,
     sign_in_with_sso,
     sign_out,
     sign_out_everywhere,
 )
 from ..sso import SsoFailed, begin_sign_in, finish_sign_in, sso_enabled
+from ..templating import viewer_zone_name
 from ..throttling import sign_in_failed, sign_in_succeeded, take_sign_in_attempt
 from . import bp
-from .forms import ActionForm, LoginForm, PasswordForm
+from .forms import AccountForm, ActionForm, LoginForm, PasswordForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -86,7 +88,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (link checkers) answered the same way
         return render_login(form)
     if not current_app.config["PASSWORD_LOGIN_ENABLED"]:
         return render_login(form, 400, "Password sign-in is switched off here: please use single sign-on.")
@@ -148,11 +150,38 @@ def logout():
     return redirect(url_for("recruiter.login"))
 
 
+def render_account(form: PasswordForm | None = None, zone_form: AccountForm | None = None, status: int = 200):
+    """The account page with its forms (a form sent back keeps its input and errors)."""
+    return render_template(
+        "recruiter/account.html",
+        form=form or PasswordForm(),
+        zone_form=zone_form or AccountForm(formdata=None, obj=current_user),
+        default_zone=current_app.config["DEFAULT_TIMEZONE"],
+        action_form=ActionForm(),
+    ), status
+
+
 @bp.get("/account")
 @login_required
 def account():
-    """The signed-in user's own account: change the password, sign out everywhere."""
-    return render_template("recruiter/account.html", form=PasswordForm(), action_form=ActionForm())
+    """The signed-in user's own account: time zone, password, sign out everywhere."""
+    return render_account()
+
+
+@bp.post("/account/timezone")
+@login_required
+def set_own_timezone():
+    """Choose the time zone every staff page shows times in."""
+    zone_form = AccountForm()
+    if zone_form.validate_on_submit():
+        try:
+            set_timezone(current_user, zone_form.timezone.data)
+        except AccountError as exc:
+            zone_form.timezone.errors = [*zone_form.timezone.errors, str(exc)]
+        else:
+            flash(f"Times are now shown in {viewer_zone_name()}.", "success")
+            return redirect(url_for("recruiter.account"))
+    return render_account(zone_form=zone_form, status=400)
 
 
 @bp.post("/account/password")
@@ -169,7 +198,7 @@ def change_own_password():
             start_session(current_user._get_current_object())
             flash("Your password is changed; every other browser is signed out.", "success")
             return redirect(url_for("recruiter.account"))
-    return render_template("recruiter/account.html", form=form, action_form=ActionForm()), 400
+    return render_account(form=form, status=400)
 
 
 @bp.post("/account/sign-out-everywhere")

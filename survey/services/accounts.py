@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from datetime import datetime
 from functools import cache
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import ROLES, ApiKey, User, utcnow
+from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, ApiKey, User, utcnow
 from .audit import record_event
 
 API_KEY_PREFIX = "dbk_"
@@ -23,8 +24,19 @@ class AccountError(ValueError):
     """A user or key request that cannot be carried out, with a message for people."""
 
 
-def create_user(email: str, name: str, role: str, password: str) -> User:
-    """Create a staff account with a hashed password."""
+def check_timezone(name: str | None) -> str | None:
+    """An IANA time zone name as given ("Europe/Berlin"), None for none; AccountError if unknown."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    if name not in available_timezones():
+        raise AccountError(f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin.")
+    return name
+
+
+def create_user(email: str, name: str, role: str, password: str, timezone: str | None = None) -> User:
+    """Create a staff account with a hashed password (and a time zone, else DEFAULT_TIMEZONE)."""
+    timezone = check_timezone(timezone)
     if role not in ROLES:
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -35,7 +47,7 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
         raise AccountError(f"Not a valid email address: {exc}") from exc
     if find_user(email) is not None:
         raise AccountError(f"A user with email {email} already exists.")
-    user = User(email=email, name=name.strip() or email, role=role)
+    user = User(email=email, name=name.strip() or email, role=role, timezone=timezone)
     user.set_password(password)
     db.session.add(user)
     record_event("user.created", {"email": email, "role": role})
@@ -53,14 +65,33 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
-    """Create a key, refused from `expires_at` on if given; returns the row and the plain key (not stored)."""
+def parse_scopes(value: str | None) -> list[str]:
+    """Scopes from a comma- or space-separated list (default: write and read); AccountError if unknown."""
+    scopes = [s for s in (value or "").replace(",", " ").split() if s] or list(DEFAULT_API_SCOPES)
+    unknown = [s for s in scopes if s not in API_SCOPES]
+    if unknown:
+        raise AccountError(f"Unknown scope {unknown[0]!r}; choose from {', '.join(API_SCOPES)}.")
+    return sorted(set(scopes), key=API_SCOPES.index)
+
+
+def create_api_key(
+    name: str, scopes: str | None = None, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key with its scopes, refused from `expires_at` on if given; returns the row and the
+    plain key, which is never stored."""
+    granted = parse_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
         raise AccountError("The expiry date must be in the future.")
     plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    api_key = ApiKey(name=name, prefix=plain[:12], key_hash=hash_api_key(plain), expires_at=expires_at)
+    api_key = ApiKey(
+        name=name,
+        prefix=plain[:12],
+        key_hash=hash_api_key(plain),
+        scopes=" ".join(granted),
+        expires_at=expires_at,
+    )
     db.session.add(api_key)
-    details = {"name": name, "prefix": api_key.prefix}
+    details = {"name": name, "prefix": api_key.prefix, "scopes": granted}
     if expires_at is not None:
         details["expires_at"] = expires_at.isoformat()
     record_event("api_key.created", details)
@@ -227,3 +258,10 @@ def revoke_api_key(api_key: ApiKey, actor: User) -> ApiKey:
         record_event("api_key.revoked", {"name": api_key.name, "prefix": api_key.prefix}, actor=actor)
         db.session.commit()
     return api_key
+
+
+def set_timezone(user: User, name: str | None) -> User:
+    """Set the zone the user's pages show times in (empty: DEFAULT_TIMEZONE)."""
+    user.timezone = check_timezone(name)
+    db.session.commit()
+    return user

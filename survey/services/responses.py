@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Select, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, Position, Response, UTCDateTime, utcnow
+from ..models import (
+    OPEN_STATUSES,
+    Candidate,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    Position,
+    Response,
+    UTCDateTime,
+    WebhookEndpoint,
+    random_id,
+    utcnow,
+)
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
+from ..sealing import seal
 from ..tokens import InvalidToken, TokenClaims
+from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
+from .anonymity import cohort_payload
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,7 @@ class LinkTarget:
     candidate_id: int
     candidate_opted_out_at: datetime | None
     interview_id: int
+    external_id: str | None
     stage: str
     hiring_manager: str
     recruiter_id: int | None
@@ -38,6 +55,8 @@ class LinkTarget:
     position_id: int | None
     position_title: str
     department: str
+    # Whether any webhook endpoint exists: without one, an answer needs no event lookup at all.
+    has_webhooks: bool
 
 
 @cache
@@ -59,6 +78,7 @@ def _link_target_statement() -> Select:
             candidates.c.id.label("candidate_id"),
             candidates.c.opted_out_at.label("candidate_opted_out_at"),
             interviews.c.id.label("interview_id"),
+            interviews.c.external_id,
             interviews.c.stage,
             interviews.c.hiring_manager,
             interviews.c.recruiter_id,
@@ -66,6 +86,7 @@ def _link_target_statement() -> Select:
             positions.c.id.label("position_id"),
             positions.c.title.label("position_title"),
             positions.c.department,
+            select(WebhookEndpoint.__table__.c.id).exists().label("has_webhooks"),
         )
         .select_from(
             invitations.join(interviews, interviews.c.id == invitations.c.interview_id)
@@ -112,8 +133,11 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
     return SurveyLink(_state_of(target, now or utcnow()), target)
 
 
-def open_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
-    """Resolve a link for showing its survey, and record the first open. Never spends it.
+def open_survey_link(
+    load_token: Any, token: str, now: datetime | None = None, record_open: bool = True
+) -> SurveyLink:
+    """Resolve a link for showing its survey, and record the first open (unless record_open is
+    False: a HEAD request is no opening). Never spends it.
 
     The read and the conditional first-open UPDATE each stand alone, so when the request has
     no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round trips to the
@@ -122,7 +146,7 @@ def open_survey_link(load_token: Any, token: str, now: datetime | None = None) -
     if not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     link = resolve_link(load_token, token, now)
-    if link.state == "open":
+    if link.state == "open" and record_open:
         mark_opened(link.invitation, now)
     return link
 
@@ -193,9 +217,12 @@ def submit_response(
     """Store the answers and complete the invitation, once. False if the link was already spent.
 
     The conditional UPDATE is the gate: only one request can move the invitation out of
-    an open state; the unique invitation_id on responses backs it for named answers. The
-    response and its report tally are written in the same transaction, with Core statements
-    compiled once (three statements, then the commit).
+    an open state; the unique invitation_id on responses backs it for named answers. A named
+    answer, its report tally, any alert and any webhook event are written in the same
+    transaction, with Core statements compiled once (three statements, then the commit, when
+    nothing alerts and no webhook endpoint exists). Anonymous answers are held back sealed
+    (services/anonymity.py): they touch no response, no report tally, no alert and no webhook,
+    and the completion time is kept to the day.
     """
     if consent not in ("named", "anonymous"):
         raise AnswerError("consent: choose named or anonymous")
@@ -204,21 +231,59 @@ def submit_response(
     if target is None:
         return False
     now = now or utcnow()
-    if not _spend(target, now):
+    named = consent == "named"
+    if not _spend(target, now, completed_at=now if named else start_of_day(now)):
         db.session.rollback()
         return False
-    values = _response_values(target, answers, consent, now)
-    db.session.connection().execute(_insert_response_statement(), values)
-    record_response(Response(**values))
-    if consent == "named":
-        # Anonymous answers never alert: see services/alerts.py.
-        _alert_on(target, answers)
+    if named:
+        _store_named(target, answers, now)
+    else:
+        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
+        _hold(target, answers)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return False
     return True
+
+
+def _store_named(target: LinkTarget, answers: dict[str, Any], now: datetime) -> None:
+    """The response, its tally, any alert and the survey.completed event (the caller commits)."""
+    values = _response_values(target, answers, now)
+    db.session.connection().execute(_insert_response_statement(), values)
+    record_response(Response(**values))
+    _alert_on(target, answers)
+    if target.has_webhooks:
+        emit("survey.completed", completed_event(target, answers, now), now)
+
+
+def _hold(target: LinkTarget, answers: dict[str, Any]) -> None:
+    """One INSERT of the sealed answer under a random id (the caller commits)."""
+    payload = cohort_payload(target.ends_at, target.department, answers, CURRENT.version)
+    db.session.connection().execute(_insert_held_statement(), {"id": random_id(), "sealed": seal(payload)})
+
+
+def start_of_day(moment: datetime) -> datetime:
+    """Midnight UTC of the day: the finest time kept of an anonymous completion."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts."""
+    company = current_app.config["COMPANY_NAME"]
+    return {
+        "interview_id": target.interview_id,
+        "external_id": target.external_id,
+        "completed_at": iso(now),
+        "question_set_version": CURRENT.version,
+        "answers": [
+            {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
+            for q in CURRENT.questions
+            if q.key in answers
+        ],
+    }
 
 
 @cache
@@ -233,13 +298,18 @@ def _spend_statement():
             invitations.c.status.in_(OPEN_STATUSES),
             or_(invitations.c.expires_at.is_(None), invitations.c.expires_at > now),
         )
-        .values(status="completed", completed_at=now)
+        .values(status="completed", completed_at=bindparam("b_completed_at", type_=UTCDateTime))
     )
 
 
-def _spend(target: LinkTarget, now: datetime) -> bool:
+def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> bool:
     """Move the invitation from open to completed; False if another request got there first."""
-    params = {"b_invitation_id": target.invitation_id, "b_version": target.version, "b_now": now}
+    params = {
+        "b_invitation_id": target.invitation_id,
+        "b_version": target.version,
+        "b_now": now,
+        "b_completed_at": completed_at,
+    }
     return db.session.connection().execute(_spend_statement(), params).rowcount == 1
 
 
@@ -248,13 +318,17 @@ def _insert_response_statement():
     return insert(Response.__table__)
 
 
-def _response_values(target: LinkTarget, answers: dict[str, Any], consent: str, now: datetime) -> dict:
-    named = consent == "named"
+@cache
+def _insert_held_statement():
+    return insert(HeldAnswer.__table__)
+
+
+def _response_values(target: LinkTarget, answers: dict[str, Any], now: datetime) -> dict:
     return {
         "id": uuid.uuid4().hex,
-        "invitation_id": target.invitation_id if named else None,
+        "invitation_id": target.invitation_id,
         "question_set_version": CURRENT.version,
-        "consent": consent,
+        "consent": "named",
         "answers": answers,
         "improve_text": answers.get("improve"),
         "position_id": target.position_id,
@@ -264,7 +338,7 @@ def _response_values(target: LinkTarget, answers: dict[str, Any], consent: str, 
         "hiring_manager": target.hiring_manager,
         "recruiter_id": target.recruiter_id,
         "month": target.ends_at.strftime("%Y-%m"),
-        "submitted_at": now if named else None,
+        "submitted_at": now,
     }
 
 
