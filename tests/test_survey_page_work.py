@@ -5,6 +5,8 @@ transaction (held back sealed when anonymous)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,9 +16,10 @@ from werkzeug.datastructures import MultiDict
 from helpers import csrf_token, survey_link
 from survey.candidate.forms import answers_from, quick_answers, survey_form_class
 from survey.extensions import db
-from survey.models import HeldAnswer, Invitation, Response, report_cells
+from survey.models import HeldAnswer, Invitation, Response, report_cells, utcnow
 from survey.questions import CURRENT, TEXT_MAX_CHARS
-from survey.tokens import make_survey_form_token
+from survey.services.invitations import send_due
+from survey.tokens import make_answered_mark, make_survey_form_token
 
 
 @contextmanager
@@ -51,6 +54,26 @@ def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, 
     assert invitation.opened_at == opened_at
 
 
+def test_the_interview_line_gives_the_day_in_the_default_time_zone_and_escapes_what_it_shows(
+    app, client, make_interview, smtp_server
+):
+    app.config["DEFAULT_TIMEZONE"] = "Pacific/Auckland"
+    ends = (utcnow() - timedelta(days=1)).replace(hour=20, minute=0, second=0, microsecond=0)
+    local = ends.astimezone(ZoneInfo("Pacific/Auckland"))  # already the next day there
+    assert local.day != ends.day
+    interview = make_interview(
+        position={"title": "<b>Ops</b> & Co", "department": "Support", "location": ""},
+        starts_at=None,
+        ends_at=ends.isoformat(),
+    )
+    send_due(now=interview.ends_at + timedelta(hours=3))
+    path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
+    for _ in range(2):  # the first open and a repeat open
+        html = client.get(path).get_data(as_text=True)
+        assert "interview for &lt;b&gt;Ops&lt;/b&gt; &amp; Co" in html and "<b>Ops" not in html
+        assert f'<time datetime="{ends.isoformat()}">{local.day} {local:%B}</time>' in html
+
+
 def test_the_survey_page_sets_no_cookie(client, sent_invitation):
     page = client.get(survey_link(sent_invitation[1]))
     assert page.status_code == 200
@@ -72,11 +95,6 @@ def test_answering_sets_no_session_only_a_mark_for_its_own_thank_you_page(app, c
 def test_a_thank_you_mark_made_for_another_link_or_altered_shows_already_answered(
     client, make_interview, smtp_server
 ):
-    from datetime import timedelta
-
-    from survey.services.invitations import send_due
-    from survey.tokens import make_answered_mark
-
     first, second = make_interview(), make_interview()
     send_due(now=second.ends_at + timedelta(hours=3))
     path = survey_link(smtp_server.handler.to(first.candidate.email)[-1])
@@ -123,10 +141,6 @@ def test_an_anonymous_answer_is_three_statements_and_only_a_sealed_row(client, s
 
 
 def test_a_form_token_works_only_for_its_own_link(client, make_interview, smtp_server):
-    from datetime import timedelta
-
-    from survey.services.invitations import send_due
-
     first, second = make_interview(), make_interview()
     send_due(now=second.ends_at + timedelta(hours=3))
     path_a = survey_link(smtp_server.handler.to(first.candidate.email)[-1])

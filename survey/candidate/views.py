@@ -1,5 +1,7 @@
 """The candidate's survey link and one-click opt-out."""
 
+from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -18,6 +20,7 @@ from ..services.responses import (
     resolve_link,
     submit_response,
 )
+from ..templating import format_iso, zone_named
 from ..tokens import (
     load_answered_mark,
     load_opt_out_token,
@@ -89,10 +92,30 @@ def blank_page_html(company: str, version: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class InterviewLead:
+    """What the line naming the survey's interview says."""
+
+    stage: str
+    position_title: str
+    ends_at_iso: str
+    ends_on: str  # "10 October"
+
+
+def interview_lead(target: LinkTarget) -> InterviewLead:
+    """The interview line's values, the day in DEFAULT_TIMEZONE: the candidate's page is the
+    same whoever opens it (no signed-in staff member's zone, and no user looked up for it)."""
+    zone = zone_named(current_app.config.get("DEFAULT_TIMEZONE")) or UTC
+    ends = target.ends_at.astimezone(zone)
+    return InterviewLead(
+        target.stage, target.position_title, format_iso(target.ends_at), f"{ends.day} {ends:%B}"
+    )
+
+
 def interview_lead_html(target: LinkTarget) -> str:
-    """The line naming the link's interview (stage, position, day), for the cached page."""
+    """The line naming the link's interview, for the cached page."""
     template = current_app.jinja_env.get_template("candidate/_interview_lead.html")
-    return template.render(interview=target)
+    return template.render(lead=interview_lead(target))
 
 
 def render_blank_survey(token: str, target: LinkTarget) -> str:
@@ -110,7 +133,7 @@ def render_survey(token: str, link: SurveyLink | None, form, status: int = 200, 
     return (
         render_template(
             "candidate/take_survey.html",
-            interview=link.invitation if link and link.invitation else None,
+            lead=interview_lead(link.invitation) if link and link.invitation else None,
             form=form,
             answers={name: field.data for name, field in form._fields.items()},
             errors=form.errors,
