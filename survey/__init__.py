@@ -42,6 +42,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     configure_logging(app)
     trust_proxies(app)
     register_extensions(app)
+    register_i18n(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_error_handlers(app)
@@ -90,6 +91,13 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         configure_engine(db.engine)
+
+
+def register_i18n(app: Flask) -> None:
+    """Flask-Babel with the compiled catalogs; candidate pages in the candidate's language."""
+    from .i18n import init_i18n
+
+    init_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:

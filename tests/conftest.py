@@ -24,6 +24,7 @@ from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
 from survey.services.intake import create_interview, validate_interview
+from survey.services.question_sets import seed_default_set
 
 
 def pytest_collection_modifyitems(config, items):
@@ -80,6 +81,8 @@ def app(database_url):
             empty_tables()
         else:
             db.create_all()
+        # What the migrations seed: the default question set (DESIGN's v1) as version id 1.
+        seed_default_set()
         yield app
         db.session.remove()
         if not ON_POSTGRES:

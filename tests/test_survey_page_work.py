@@ -4,6 +4,7 @@ transaction (held back sealed when anonymous)."""
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -17,8 +18,9 @@ from helpers import csrf_token, survey_link
 from survey.candidate.forms import answers_from, quick_answers, survey_form_class
 from survey.extensions import db
 from survey.models import HeldAnswer, Invitation, Response, report_cells, utcnow
-from survey.questions import CURRENT, TEXT_MAX_CHARS
+from survey.questions import TEXT_MAX_CHARS, localize
 from survey.services.invitations import send_due
+from survey.services.question_sets import DEFAULT_DOCUMENT
 from survey.tokens import make_answered_mark, make_survey_form_token
 
 
@@ -38,14 +40,19 @@ def statements():
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, sent_invitation):
-    invitation, message = sent_invitation
-    path = survey_link(message)
+def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, make_interview, smtp_server):
+    earlier, interview = make_interview(), make_interview()
+    send_due(now=interview.ends_at + timedelta(hours=3))
+    # Another link of the same question-set version was shown before: this process read the
+    # (never changing) version then, and does not read it again.
+    assert client.get(survey_link(smtp_server.handler.to(earlier.candidate.email)[-1])).status_code == 200
+    path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
     with statements() as first:
         assert client.get(path).status_code == 200
     assert [s.split()[0] for s in first] == ["SELECT", "UPDATE"]  # the first open is recorded
-    db.session.refresh(invitation)
+    invitation = db.session.get(Invitation, interview.invitation.id)
     opened_at = invitation.opened_at
+    assert opened_at is not None
     with statements() as again:
         page = client.get(path)
     assert page.status_code == 200
@@ -54,10 +61,9 @@ def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, 
     assert invitation.opened_at == opened_at
 
 
-def test_the_interview_line_gives_the_day_in_the_default_time_zone_and_escapes_what_it_shows(
+def test_the_interview_line_gives_the_day_in_the_candidates_time_zone_and_escapes_what_it_shows(
     app, client, make_interview, smtp_server
 ):
-    app.config["DEFAULT_TIMEZONE"] = "Pacific/Auckland"
     ends = (utcnow() - timedelta(days=1)).replace(hour=20, minute=0, second=0, microsecond=0)
     local = ends.astimezone(ZoneInfo("Pacific/Auckland"))  # already the next day there
     assert local.day != ends.day
@@ -65,10 +71,11 @@ def test_the_interview_line_gives_the_day_in_the_default_time_zone_and_escapes_w
         position={"title": "<b>Ops</b> & Co", "department": "Support", "location": ""},
         starts_at=None,
         ends_at=ends.isoformat(),
+        timezone="Pacific/Auckland",
     )
     send_due(now=interview.ends_at + timedelta(hours=3))
     path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
-    for _ in range(2):  # the first open and a repeat open
+    for _ in range(2):  # the first open and a repeat open (the blank page then comes from the cache)
         html = client.get(path).get_data(as_text=True)
         assert "interview for &lt;b&gt;Ops&lt;/b&gt; &amp; Co" in html and "<b>Ops" not in html
         assert f'<time datetime="{ends.isoformat()}">{local.day} {local:%B}</time>' in html
@@ -108,7 +115,7 @@ def test_a_thank_you_mark_made_for_another_link_or_altered_shows_already_answere
         assert "<title>Already answered</title>" in page and "kept anonymous" not in page
 
 
-def test_answers_are_stored_with_four_statements_in_one_transaction(client, sent_invitation):
+def test_a_named_answer_is_stored_with_five_statements_in_one_transaction(client, sent_invitation):
     invitation, message = sent_invitation
     path = survey_link(message)
     token = csrf_token(client.get(path).get_data(as_text=True))
@@ -116,9 +123,9 @@ def test_answers_are_stored_with_four_statements_in_one_transaction(client, sent
         page = client.post(path, data={"csrf_token": token, "nps": "9", "fair": "5", "consent": "named"})
     assert page.status_code == 303
     verbs = [s.split()[0] for s in sent]
-    # Read the link, spend it, store the response, count it in its report cell.
-    assert verbs == ["SELECT", "UPDATE", "INSERT", "INSERT"], sent
-    assert "ON CONFLICT" in sent[-1]
+    # Read the link, spend it, store the response, count it in its report cell and tallies.
+    assert verbs == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT"], sent
+    assert "ON CONFLICT" in sent[-2] and "ON CONFLICT" in sent[-1]
     assert db.session.scalar(select(func.count()).select_from(Response)) == 1
     assert "Thank you" in client.get(page.location).get_data(as_text=True)
 
@@ -165,16 +172,36 @@ def test_a_form_token_keeps_working_while_the_old_key_is_a_fallback(app, client,
     assert "Thank you" in client.get(page.location).get_data(as_text=True)
 
 
+def questions_with_a_choice():
+    """The shipped set with a choice item added: every kind of item the form builds."""
+    document = json.loads(DEFAULT_DOCUMENT.read_text(encoding="utf-8"))
+    document["questions"].append(
+        {
+            "key": "format",
+            "type": "choice",
+            "text": {language: "Which format would you prefer?" for language in document["languages"]},
+            "options": [
+                {"value": value, "text": {language: value for language in document["languages"]}}
+                for value in ("onsite", "video")
+            ],
+        }
+    )
+    return localize(document, "en", version=99, name="Test", number=1)
+
+
+QUESTIONS = questions_with_a_choice()
 SCALE_VALUES = st.sampled_from(["", " ", "0", "1", "3", " 5 ", "6", "10", "11", "-1", "x", "2.5", "+4"])
+CHOICE_VALUES = st.sampled_from(["", " ", "onsite", "video", "Video", " onsite", "phone", "1"])
 TEXT_VALUES = st.sampled_from(["", "  ", "Kind people", "x" * TEXT_MAX_CHARS, "x" * (TEXT_MAX_CHARS + 1)])
+VALUES = {"nps": SCALE_VALUES, "scale": SCALE_VALUES, "choice": CHOICE_VALUES, "text": TEXT_VALUES}
 
 
 @st.composite
 def submissions(draw):
     data = {}
-    for question in CURRENT.questions:
+    for question in QUESTIONS.questions:
         if draw(st.booleans()):
-            data[question.key] = draw(SCALE_VALUES if question.kind == "scale" else TEXT_VALUES)
+            data[question.key] = draw(VALUES[question.kind])
     consent = draw(st.sampled_from([None, "named", "anonymous", "both", ""]))
     if consent is not None:
         data["consent"] = consent
@@ -191,18 +218,19 @@ def test_the_quick_path_accepts_exactly_what_the_form_accepts_with_the_same_answ
         data["csrf_token"] = make_survey_form_token(link_token)
     formdata = MultiDict(data)
     with app.test_request_context("/s/x", method="POST", data=data):
-        form = survey_form_class(CURRENT)(formdata=formdata, meta={"csrf_context": link_token})
+        form = survey_form_class(QUESTIONS)(formdata=formdata, meta={"csrf_context": link_token})
         valid = form.validate()
-        quick = quick_answers(formdata, CURRENT, link_token)
+        quick = quick_answers(formdata, QUESTIONS, link_token)
         if quick is None:
             return  # declined: the form decides (and explains), whatever it says
         assert valid, form.errors
-        assert quick == (answers_from(form, CURRENT), form.consent.data)
+        assert quick == (answers_from(form, QUESTIONS), form.consent.data)
 
 
 def test_a_well_formed_submission_needs_no_form_object(app):
     token = make_survey_form_token("t")
-    data = MultiDict({"csrf_token": token, "nps": "10", "fair": "4", "consent": "named"})
+    data = MultiDict({"csrf_token": token, "nps": "10", "fair": "4", "format": "video", "consent": "named"})
     with app.test_request_context("/s/t", method="POST", data=data):
-        answers, consent = quick_answers(data, CURRENT, "t")
+        answers, consent = quick_answers(data, QUESTIONS, "t")
     assert (answers["nps"], answers["fair"], answers["on_time"], consent) == (10, 4, None, "named")
+    assert answers["format"] == "video"

@@ -6,12 +6,13 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.csrf.core import CSRF
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
-from ..questions import CONSENT_LABELS, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, Question, QuestionSet
 from ..tokens import check_survey_form_token, make_survey_form_token
 
 
@@ -33,25 +34,28 @@ class LinkBoundCSRF(CSRF):
             raise ValidationError("The form was not sent from this survey page.")
 
 
-def _scale_field(question) -> RadioField:
+def _choice_field(question: Question) -> RadioField:
+    numeric = question.numeric
     return RadioField(
         question.key,
         choices=[SelectChoice(value, question.label_for(value) or str(value)) for value in question.values],
-        coerce=int,
+        coerce=int if numeric else str,
         validate_choice=False,
-        validators=[Optional(), AnyOf(question.values, message="Please pick one of the options.")],
+        validators=[Optional(), AnyOf(question.values, message=_l("Please pick one of the options."))],
     )
 
 
-def _text_field(question) -> TextAreaField:
+def _text_field(question: Question) -> TextAreaField:
     return TextAreaField(
         question.key,
         validators=[
             Optional(),
             Length(
                 max=TEXT_MAX_CHARS,
-                message=f"Please keep this under {TEXT_MAX_CHARS:,} characters "
-                "(your other answers are kept below).",
+                message=_l(
+                    "Please keep this under %(limit)s characters (your other answers are kept below).",
+                    limit=f"{TEXT_MAX_CHARS:,}",
+                ),
             ),
         ],
     )
@@ -59,14 +63,17 @@ def _text_field(question) -> TextAreaField:
 
 @cache
 def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
-    """A FlaskForm subclass with one field per question plus the required consent choice."""
+    """A FlaskForm subclass with one field per question plus the required consent choice.
+
+    The consent choice is not an item of any set: every survey asks it, and it is required.
+    """
     fields: dict[str, Any] = {}
     for question in questions.questions:
-        fields[question.key] = _scale_field(question) if question.kind == "scale" else _text_field(question)
+        fields[question.key] = _text_field(question) if question.kind == "text" else _choice_field(question)
     fields["consent"] = RadioField(
         "consent",
-        choices=[SelectChoice(value, label) for value, label in CONSENT_LABELS.items()],
-        validators=[DataRequired(message="Please choose whether your recruiter may see your name.")],
+        choices=[SelectChoice(value, value) for value in CONSENT_CHOICES],
+        validators=[DataRequired(message=_l("Please choose whether your recruiter may see your name."))],
     )
     fields["Meta"] = type("Meta", (), {"csrf_class": LinkBoundCSRF})
     return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)
@@ -76,35 +83,45 @@ def quick_answers(formdata, questions: QuestionSet, link_token: str) -> tuple[di
     """(answers, consent) of a submission the survey form would accept; None if anything is off.
 
     Most submissions are fine, and building the form (a bound field object per question) is
-    only needed to say what is wrong. This accepts no more than the form does: its token (when
-    CSRF is on), each scale answer empty or on its scale (coerced by int, as the form does),
-    each text within TEXT_MAX_CHARS, a consent choice. Anything else goes to the form.
+    only needed to say what is wrong. This accepts no more than the form does, and gives the
+    answers as the form's fields would: its token (when CSRF is on), each numeric answer empty
+    or on its scale (coerced by int), each choice empty or one of its options, each text within
+    TEXT_MAX_CHARS, a consent choice. Anything else goes to the form.
     """
     if current_app.config.get("WTF_CSRF_ENABLED", True) and not check_survey_form_token(
         link_token, formdata.get("csrf_token", "")
     ):
         return None
     consent = formdata.get("consent")
-    if consent not in CONSENT_LABELS:
+    if consent not in CONSENT_CHOICES:
         return None
     answers: dict[str, Any] = {}
     for question in questions.questions:
-        raw = formdata.get(question.key)
-        if question.kind != "scale":
-            if raw is not None and len(raw) > TEXT_MAX_CHARS:
-                return None
-            answers[question.key] = raw
-        elif raw is None or not raw.strip():
-            answers[question.key] = None
-        else:
-            try:
-                value = int(raw)
-            except ValueError:
-                return None
-            if value not in question.values:
-                return None
-            answers[question.key] = value
+        value = _quick_value(question, formdata.get(question.key))
+        if value is _DECLINED:
+            return None
+        answers[question.key] = value
     return answers, consent
+
+
+_DECLINED = object()
+
+
+def _quick_value(question: Question, raw: str | None) -> Any:
+    """One field's value as the form would give it, or _DECLINED when the form should decide."""
+    if question.kind == "text":
+        return _DECLINED if raw is not None and len(raw) > TEXT_MAX_CHARS else raw
+    if question.numeric:
+        if raw is None or not raw.strip():
+            return None  # the form's int coercion leaves an empty answer unset
+        try:
+            value = int(raw)
+        except ValueError:
+            return _DECLINED
+        return value if value in question.values else _DECLINED
+    # A choice keeps its text: empty (None or "") or one of the options; the rest (such as
+    # blanks) the form and the answer check decide.
+    return raw if raw in (None, "") or raw in question.values else _DECLINED
 
 
 def answers_from(form: FlaskForm, questions: QuestionSet) -> dict[str, Any]:

@@ -20,19 +20,22 @@ from ..models import (
     Interview,
     Invitation,
     Position,
+    QuestionSetVersion,
     Response,
     UTCDateTime,
     WebhookEndpoint,
     random_id,
     utcnow,
 )
-from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..sealing import seal
 from ..tokens import InvalidToken, TokenClaims
 from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import cohort_payload
+from .invitations import candidate_language, fix_question_set
+from .question_sets import published_questions, questions_for
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,13 @@ class LinkTarget:
     position_id: int | None
     position_title: str
     department: str
+    # The question-set version fixed on the link (None until it is issued), with its publication
+    # time (together they name its questions in this process's cache), and the candidate's
+    # language and time zone.
+    question_set_version_id: int | None
+    version_published_at: datetime | None
+    language: str
+    timezone: str
     # Whether any webhook endpoint exists: without one, an answer needs no event lookup at all.
     has_webhooks: bool
 
@@ -68,6 +78,7 @@ def _link_target_statement() -> Select:
     """
     invitations, interviews = Invitation.__table__, Interview.__table__
     candidates, positions = Candidate.__table__, Position.__table__
+    versions = QuestionSetVersion.__table__
     return (
         select(
             invitations.c.id.label("invitation_id"),
@@ -86,12 +97,17 @@ def _link_target_statement() -> Select:
             positions.c.id.label("position_id"),
             positions.c.title.label("position_title"),
             positions.c.department,
+            invitations.c.question_set_version_id,
+            versions.c.published_at.label("version_published_at"),
+            interviews.c.language,
+            interviews.c.timezone,
             select(WebhookEndpoint.__table__.c.id).exists().label("has_webhooks"),
         )
         .select_from(
             invitations.join(interviews, interviews.c.id == invitations.c.interview_id)
             .join(candidates, candidates.c.id == interviews.c.candidate_id)
             .join(positions, positions.c.id == interviews.c.position_id)
+            .outerjoin(versions, versions.c.id == invitations.c.question_set_version_id)
         )
         .where(invitations.c.id == bindparam("invitation_id"))
     )
@@ -103,6 +119,26 @@ def load_link_target(invitation_id: int) -> LinkTarget | None:
     connection = db.session.connection()
     row = connection.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
     return LinkTarget(*row) if row is not None else None
+
+
+def survey_questions(invitation: Invitation) -> QuestionSet:
+    """The questions the invitation's link shows: its fixed version, in the candidate's language."""
+    version = fix_question_set(invitation)
+    return questions_for(version, candidate_language(invitation.interview, version))
+
+
+def link_questions(target: LinkTarget, language: str | None = None) -> QuestionSet:
+    """The questions a link shows, in the candidate's language (or `language`, where the set
+    speaks it). A published version is read once per process; a link whose version is not yet
+    fixed gets it fixed, as `survey_questions` does (the caller's transaction keeps it)."""
+    if target.question_set_version_id is None or target.version_published_at is None:
+        invitation = db.session.get(Invitation, target.invitation_id)
+        if language is None:
+            return survey_questions(invitation)
+        return questions_for(fix_question_set(invitation), language)
+    return published_questions(
+        target.question_set_version_id, target.version_published_at, language or target.language
+    )
 
 
 @dataclass(frozen=True)
@@ -133,22 +169,16 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
     return SurveyLink(_state_of(target, now or utcnow()), target)
 
 
-def open_survey_link(
-    load_token: Any, token: str, now: datetime | None = None, record_open: bool = True
-) -> SurveyLink:
-    """Resolve a link for showing its survey, and record the first open (unless record_open is
-    False: a HEAD request is no opening). Never spends it.
+def read_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
+    """Resolve a link for showing its survey (then `mark_opened`). Never spends it.
 
-    The read and the conditional first-open UPDATE each stand alone, so when the request has
-    no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round trips to the
-    database for the page every candidate opens.
+    The read, and the conditional first-open UPDATE after it, each stand alone, so when the
+    request has no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round
+    trips to the database for the page every candidate opens.
     """
     if not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    link = resolve_link(load_token, token, now)
-    if link.state == "open" and record_open:
-        mark_opened(link.invitation, now)
-    return link
+    return resolve_link(load_token, token, now)
 
 
 def _state_of(target: LinkTarget, now: datetime) -> str:
@@ -164,19 +194,26 @@ def _state_of(target: LinkTarget, now: datetime) -> str:
 
 
 def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:
-    """Record the first time the link was opened (a mail scanner may be the opener).
+    """Record the first time the link was opened (a mail scanner may be the opener); commits.
 
     A repeat open writes nothing: the row already says when it was first opened.
     """
     if target.opened_at is not None:
         return
-    now = now or utcnow()
-    db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == target.invitation_id, Invitation.opened_at.is_(None))
-        .values(opened_at=now, status=_opened_status(target.status))
+    params = {"b_invitation_id": target.invitation_id, "b_now": now or utcnow()}
+    params["b_status"] = _opened_status(target.status)
+    db.session.connection().execute(_mark_opened_statement(), params)
+    db.session.commit()  # with a question-set version fixed on the link just now, if it was
+
+
+@cache
+def _mark_opened_statement():
+    invitations = Invitation.__table__
+    return (
+        update(invitations)
+        .where(invitations.c.id == bindparam("b_invitation_id"), invitations.c.opened_at.is_(None))
+        .values(opened_at=bindparam("b_now", type_=UTCDateTime), status=bindparam("b_status"))
     )
-    db.session.commit()
 
 
 def _opened_status(status: str) -> str:
@@ -187,21 +224,23 @@ class AnswerError(ValueError):
     """An answer the question set does not allow."""
 
 
-def clean_answers(raw: dict[str, Any], questions: QuestionSet = CURRENT) -> dict[str, Any]:
+def clean_answers(raw: dict[str, Any], questions: QuestionSet) -> dict[str, Any]:
     """Keep only answered items, checked against the question set."""
-    limit = TEXT_MAX_CHARS
     answers: dict[str, Any] = {}
     for question in questions.questions:
         value = raw.get(question.key)
         if value is None or value == "":
             continue
-        if question.kind == "scale":
+        if question.numeric:
             if isinstance(value, bool) or not isinstance(value, int) or value not in question.values:
                 raise AnswerError(f"{question.key}: {value!r} is not on the scale")
+        elif question.kind == "choice":
+            if value not in question.values:
+                raise AnswerError(f"{question.key}: {value!r} is not one of the options")
         else:
             value = str(value).strip()
-            if len(value) > limit:
-                raise AnswerError(f"{question.key}: longer than {limit} characters")
+            if len(value) > TEXT_MAX_CHARS:
+                raise AnswerError(f"{question.key}: longer than {TEXT_MAX_CHARS} characters")
             if not value:
                 continue
         answers[question.key] = value
@@ -212,6 +251,7 @@ def submit_response(
     invitation: LinkTarget | Invitation,
     raw_answers: dict[str, Any],
     consent: str,
+    questions: QuestionSet | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Store the answers and complete the invitation, once. False if the link was already spent.
@@ -224,23 +264,24 @@ def submit_response(
     (services/anonymity.py): they touch no response, no report tally, no alert and no webhook,
     and the completion time is kept to the day.
     """
-    if consent not in ("named", "anonymous"):
+    if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
-    answers = clean_answers(raw_answers)
     target = invitation if isinstance(invitation, LinkTarget) else load_link_target(invitation.id)
     if target is None:
         return False
+    questions = questions or link_questions(target)
+    answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     named = consent == "named"
     if not _spend(target, now, completed_at=now if named else start_of_day(now)):
         db.session.rollback()
         return False
     if named:
-        _store_named(target, answers, now)
+        _store_named(target, answers, questions, now)
     else:
         # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
         # would tie the answers to the one candidate whose survey just closed.
-        _hold(target, answers)
+        _hold(target, answers, questions.version)
     try:
         db.session.commit()
     except IntegrityError:
@@ -249,19 +290,19 @@ def submit_response(
     return True
 
 
-def _store_named(target: LinkTarget, answers: dict[str, Any], now: datetime) -> None:
-    """The response, its tally, any alert and the survey.completed event (the caller commits)."""
-    values = _response_values(target, answers, now)
+def _store_named(target: LinkTarget, answers: dict[str, Any], questions: QuestionSet, now: datetime) -> None:
+    """The response, its tallies, any alert and the survey.completed event (the caller commits)."""
+    values = _response_values(target, answers, questions.version, now)
     db.session.connection().execute(_insert_response_statement(), values)
-    record_response(Response(**values))
+    record_response(Response(**values), questions)
     _alert_on(target, answers)
     if target.has_webhooks:
         emit("survey.completed", completed_event(target, answers, now), now)
 
 
-def _hold(target: LinkTarget, answers: dict[str, Any]) -> None:
+def _hold(target: LinkTarget, answers: dict[str, Any], version: int) -> None:
     """One INSERT of the sealed answer under a random id (the caller commits)."""
-    payload = cohort_payload(target.ends_at, target.department, answers, CURRENT.version)
+    payload = cohort_payload(target.ends_at, target.department, answers, version)
     db.session.connection().execute(_insert_held_statement(), {"id": random_id(), "sealed": seal(payload)})
 
 
@@ -271,16 +312,18 @@ def start_of_day(moment: datetime) -> datetime:
 
 
 def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The data of a survey.completed webhook: the answers with their question texts."""
+    """The data of a survey.completed webhook: the answers with their question texts, in the
+    language staff read (English where the set speaks it) of the version the candidate answered."""
     company = current_app.config["COMPANY_NAME"]
+    questions = link_questions(target, language="en")
     return {
         "interview_id": target.interview_id,
         "external_id": target.external_id,
         "completed_at": iso(now),
-        "question_set_version": CURRENT.version,
+        "question_set_version": questions.version,
         "answers": [
             {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
-            for q in CURRENT.questions
+            for q in questions.questions
             if q.key in answers
         ],
     }
@@ -323,11 +366,11 @@ def _insert_held_statement():
     return insert(HeldAnswer.__table__)
 
 
-def _response_values(target: LinkTarget, answers: dict[str, Any], now: datetime) -> dict:
+def _response_values(target: LinkTarget, answers: dict[str, Any], version: int, now: datetime) -> dict:
     return {
         "id": uuid.uuid4().hex,
         "invitation_id": target.invitation_id,
-        "question_set_version": CURRENT.version,
+        "question_set_version": version,
         "consent": "named",
         "answers": answers,
         "improve_text": answers.get("improve"),
