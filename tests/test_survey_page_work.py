@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
+from sqlalchemy.engine.interfaces import CacheStats
 from werkzeug.datastructures import MultiDict
 
 from helpers import csrf_token, survey_link
@@ -128,6 +129,29 @@ def test_a_named_answer_is_stored_with_five_statements_in_one_transaction(client
     assert "ON CONFLICT" in sent[-2] and "ON CONFLICT" in sent[-1]
     assert db.session.scalar(select(func.count()).select_from(Response)) == 1
     assert "Thank you" in client.get(page.location).get_data(as_text=True)
+
+
+def test_after_the_first_answer_every_statement_of_an_answer_comes_compiled_from_the_cache(
+    client, make_interview, smtp_server
+):
+    """A statement SQLAlchemy cannot cache (a multi-row VALUES, say) is compiled on every answer."""
+    interviews = [make_interview() for _ in range(2)]
+    send_due(now=interviews[-1].ends_at + timedelta(hours=3))
+    misses = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if context.cache_hit is not CacheStats.CACHE_HIT:
+            misses.append(statement)
+
+    for number, interview in enumerate(interviews):
+        path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
+        token = csrf_token(client.get(path).get_data(as_text=True))
+        if number:
+            event.listen(db.engine, "before_cursor_execute", record)
+        data = {"csrf_token": token, "nps": "9", "fair": "5", "went_well": "Clear", "consent": "named"}
+        assert client.post(path, data=data).status_code == 303
+    event.remove(db.engine, "before_cursor_execute", record)
+    assert misses == []
 
 
 def test_an_anonymous_answer_is_three_statements_and_only_a_sealed_row(client, sent_invitation):

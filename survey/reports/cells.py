@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -58,12 +58,12 @@ def _cell_upsert(dialect: str) -> Insert:
     )
 
 
-@lru_cache(maxsize=128)
-def _tally_upsert(dialect: str, rows: int) -> Insert:
-    """One multi-row upsert per database and number of answers: the whole response in one
-    statement, compiled once per shape."""
-    values = [{column: bindparam(f"{column}_{index}") for column in TALLY_KEYS} for index in range(rows)]
-    statement = _insert(dialect, report_tallies).values([{**row, "count": literal(1)} for row in values])
+@lru_cache(maxsize=4)
+def _tally_upsert(dialect: str) -> Insert:
+    """One single-row upsert per database, run once for all of a response's answers
+    (executemany): SQLAlchemy caches its compiled form. A multi-row VALUES statement would be
+    compiled again on every response, since SQLAlchemy does not cache those."""
+    statement = _insert(dialect, report_tallies)
     return statement.on_conflict_do_update(
         index_elements=list(TALLY_KEYS),
         set_={"count": report_tallies.c["count"] + statement.excluded["count"]},
@@ -78,13 +78,9 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     connection = db.session.connection()
     connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
     tallied = tallied_answers(response.answers, questions)
-    if not tallied:
-        return
-    params: dict[str, Any] = {}
-    for index, (item, value) in enumerate(tallied):
-        params.update({f"{column}_{index}": key[column] for column in CELL_KEYS})
-        params[f"item_{index}"], params[f"value_{index}"] = item, value
-    connection.execute(_tally_upsert(dialect, len(tallied)), params)
+    if tallied:
+        rows = [{**key, "item": item, "value": value, "count": 1} for item, value in tallied]
+        connection.execute(_tally_upsert(dialect), rows)
 
 
 def counted_items() -> dict[str, str]:
