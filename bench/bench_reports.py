@@ -2,9 +2,10 @@
 
     python -m bench.bench_reports sqlite|postgresql [INTERVIEWS ...]      (default: 10000 100000 1000000)
 
-For each size, a database seeded by `demo seed --interviews N` (made once, then reused: SQLite
-files /tmp/debrief-bench-N.sqlite, PostgreSQL databases debrief_bench_N on BENCH_DATABASE_URL or
-a throwaway server), then the median time of GET /reports unfiltered and filtered over several
+For each size, a database seeded by `demo seed --interviews N` (made once, then reused while the
+schema stays the same: SQLite files /tmp/debrief-bench-N-HEAD.sqlite, PostgreSQL databases
+debrief_bench_N_HEAD on BENCH_DATABASE_URL or a throwaway server, HEAD being the migration head),
+then the median time of GET /reports unfiltered and filtered over several
 runs, printed as one table per database with the growth from each size to the next. At the
 first size it also measures how the Python heap and resident memory grow while the CSV export
 of every response streams. Targets: under 300 ms at 100k on SQLite, under 500 ms at 1M on
@@ -14,6 +15,7 @@ PostgreSQL, growing less than the data.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import resource
 import statistics
@@ -81,11 +83,19 @@ def export_memory(client) -> tuple[int, float, float]:
     return size, heap_peak / 1024 / 1024, rss_peak - rss_before
 
 
+def schema_tag() -> str:
+    """The migration head: a database seeded under an older schema (and older seed) is not reused."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
+
+
 class Databases:
     """Where the database of each size lives; PostgreSQL ones on one server for the whole run."""
 
     def __init__(self, kind: str):
         self.kind = kind
+        self.tag = schema_tag()
         self.server = os.environ.get("BENCH_DATABASE_URL")
         if kind == "postgresql" and not self.server:
             folder = Path("/tmp/debrief-bench-pg")
@@ -93,14 +103,18 @@ class Databases:
             pg_temp = [str(ROOT / "scripts" / "pg-temp")]
             command = [*pg_temp, "start", str(folder), str(free_port())]
             self.server = subprocess.check_output(command, text=True).strip()
+            # Stopped at the end (its databases stay in the folder for the next run); a server left
+            # running would make the next run's start fail.
+            atexit.register(subprocess.run, [*pg_temp, "stop", str(folder)], check=False)
 
     def url(self, interviews: int) -> str:
         """The URL of the database for this size (created empty on PostgreSQL if missing)."""
         if self.kind == "sqlite":
-            return f"sqlite:///{os.environ.get('BENCH_DB_DIR', '/tmp')}/debrief-bench-{interviews}.sqlite"
+            folder = os.environ.get("BENCH_DB_DIR", "/tmp")
+            return f"sqlite:///{folder}/debrief-bench-{interviews}-{self.tag}.sqlite"
         from sqlalchemy import create_engine, make_url, text
 
-        name = f"debrief_bench_{interviews}"
+        name = f"debrief_bench_{interviews}_{self.tag}"
         admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})

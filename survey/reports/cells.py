@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -74,13 +74,13 @@ def _cell_upsert(dialect: str) -> Insert:
     )
 
 
-@lru_cache(maxsize=384)
-def _tally_upsert(dialect: str, table_index: int, rows: int) -> Insert:
-    """One multi-row upsert per database, tally table and number of answers: the whole response
-    in one statement, compiled once per shape."""
+@lru_cache(maxsize=12)
+def _tally_upsert(dialect: str, table_index: int) -> Insert:
+    """One single-row upsert per database and tally table, run once for all of a response's
+    answers (executemany): SQLAlchemy caches its compiled form. A multi-row VALUES statement would
+    be compiled again on every response, since SQLAlchemy does not cache those."""
     table, keys = TALLY_TABLES[table_index]
-    values = [{column: bindparam(f"{column}_{index}") for column in keys} for index in range(rows)]
-    statement = _insert(dialect, table).values([{**row, "count": literal(1)} for row in values])
+    statement = _insert(dialect, table)
     return statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={"count": table.c["count"] + statement.excluded["count"]},
@@ -91,19 +91,18 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     """Count a new response in its cell and tallies (same transaction as the response; caller commits)."""
     dialect = db.session.get_bind().dialect.name
     key = cell_key(response)
-    db.session.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
+    connection = db.session.connection()
+    connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
     record_response_facts(response.id, response.invitation_id)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
         return
-    params: dict[str, Any] = {}
-    for index, (item, value) in enumerate(tallied):
-        params.update({f"{column}_{index}": key[column] for column in CELL_KEYS})
-        params[f"item_{index}"], params[f"value_{index}"] = item, value
-    for table_index in range(len(TALLY_TABLES)):
-        # Each statement binds only its own keys' parameters.
-        db.session.execute(_tally_upsert(dialect, table_index, len(tallied)), params)
+    for table_index, (_, keys) in enumerate(TALLY_TABLES):
+        grouping = {column: key[column] for column in keys if column in key}
+        rows = [{**grouping, "item": item, "value": value, "count": 1} for item, value in tallied]
+        connection.execute(_tally_upsert(dialect, table_index), rows)
 
 
 def counted_items() -> dict[str, str]:

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest, mannwhitneyu
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -75,6 +74,10 @@ class Calibration:
         """Wilson 95% interval of the hit rate."""
         if not self.calls:
             return None
+        # scipy.stats is imported when a page first needs it: at start-up it would cost every web
+        # worker and send-due run a second or more of CPU.
+        from scipy.stats import binomtest
+
         interval = binomtest(self.hits, self.calls).proportion_ci(CONFIDENCE, method="wilson")
         return float(interval.low), float(interval.high)
 
@@ -258,6 +261,8 @@ def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest
             all(summary.n >= threshold for summary in summaries.values())
             and len(set(counts[True]) | set(counts[False])) > 1
         ):
+            from scipy.stats import mannwhitneyu  # on first use (see hit_interval)
+
             # The samples as arrays made from the counts: the same test, without a Python list
             # of every answer (hundreds of thousands at scale).
             went_on, rejected = (_sample(counts[side]) for side in (True, False))

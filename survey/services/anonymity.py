@@ -44,7 +44,7 @@ from ..questions import QuestionSet
 from ..reports.cells import tallied_answers
 from ..reports.filters import month_start, next_month
 from ..reports.privacy import min_group_size
-from ..sealing import Unsealable, seal, unseal
+from ..sealing import Unsealable, unseal
 from .question_sets import questions_for
 
 
@@ -73,19 +73,13 @@ class ReleaseSummary:
         return text
 
 
-def held_payload(interview: Interview, answers: dict[str, Any], version: int) -> dict[str, Any]:
-    """What a held answer seals: its cohort, question-set version and answers; nothing finer."""
-    return {
-        "month": interview.ends_at.strftime("%Y-%m"),
-        "department": interview.position.department or "",
-        "version": version,
-        "answers": answers,
-    }
-
-
-def hold_answer(interview: Interview, answers: dict[str, Any], version: int) -> None:
-    """Add a sealed held answer to the session (one INSERT; the caller commits)."""
-    db.session.add(HeldAnswer(sealed=seal(held_payload(interview, answers, version))))
+def cohort_payload(
+    ends_at: datetime, department: str | None, answers: dict[str, Any], version: int
+) -> dict[str, Any]:
+    """What a held answer seals: its cohort (the month the interview ended in and the
+    department), question-set version and answers; nothing finer."""
+    month = ends_at.strftime("%Y-%m")
+    return {"month": month, "department": department or "", "version": version, "answers": answers}
 
 
 def plan_release(

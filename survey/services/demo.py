@@ -32,7 +32,7 @@ from ..models import (
 from ..reports.cells import rebuild_cells
 from ..sealing import seal
 from .accounts import create_user
-from .anonymity import release_cohorts
+from .anonymity import cohort_payload, release_cohorts
 from .question_sets import questions_for, seed_default_set
 from .responses import start_of_day
 
@@ -352,12 +352,7 @@ class _Builder:
         if not named:
             # Held back sealed, as a real anonymous submit does; released at the end of the seed.
             invitation["completed_at"] = start_of_day(invitation["completed_at"])
-            payload = {
-                "month": ends_at.strftime("%Y-%m"),
-                "department": position.department or "",
-                "version": self.questions.version,
-                "answers": answers,
-            }
+            payload = cohort_payload(ends_at, position.department, answers, self.questions.version)
             self.rows[HeldAnswer].append({"id": random_id(), "sealed": seal(payload)})
             return answers
         self.rows[Response].append(
