@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
 from config import TestingConfig
-from helpers import SmtpServer, csrf_token, free_port, interview_payload
-from survey import create_app
+from helpers import SmtpServer, csrf_token, free_port, interview_payload, make_app
 from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
@@ -75,7 +74,7 @@ def app(database_url):
         SQLALCHEMY_DATABASE_URI = database_url
         MAIL_PORT = free_port()  # nothing listens unless a test starts the SMTP fixture
 
-    app = create_app(Config)
+    app = make_app(Config)
     with app.app_context():
         if ON_POSTGRES:
             _empty_tables()
@@ -163,11 +162,7 @@ def staff(app, recruiter):
 
 @pytest.fixture
 def answer_survey(client, smtp_server):
-    """Answer a delivered invitation through the real survey form; returns the POST's response.
-
-    It uses the test's own client: requests share the fixture's app context and so `g`, where
-    Flask-WTF caches the CSRF token and Flask-Login the user, so a second client would mix them up.
-    """
+    """Answer a delivered invitation through the real survey form; returns the POST's response."""
     from helpers import survey_link
 
     def answer(message, consent: str = "named", **answers):

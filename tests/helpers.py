@@ -10,6 +10,10 @@ from email import message_from_bytes
 from email.message import Message
 
 from aiosmtpd.controller import Controller
+from flask import Flask, has_app_context
+from flask.testing import FlaskClient
+
+from survey.extensions import db
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 URL_PATTERN = re.compile(r"https?://\S+")
@@ -73,6 +77,33 @@ def text_part(message) -> str:
 
 STAFF_PASSWORD = "password-123"
 ANY_CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class VisitorClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in a real server.
+
+    The test itself holds an app context (for `db.session`); without this, its requests would share
+    that context's `g` (Flask-Login's cached user, Flask-WTF's CSRF token) and its database session.
+    After each request the test's session forgets what it had loaded, so it reads what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+            # Read a streamed body while the request's context still exists.
+            response.get_data()
+        if has_app_context():
+            db.session.expire_all()
+        return response
+
+
+def make_app(config_class) -> Flask:
+    """The app for a test, with a client that gives every request its own app context."""
+    from survey import create_app
+
+    app = create_app(config_class)
+    app.test_client_class = VisitorClient
+    return app
 
 
 def sign_in(client, email: str, password: str = STAFF_PASSWORD):

@@ -10,8 +10,7 @@ from processes import seed_invitations, start_flask, survey_paths
 from sqlalchemy import select, update
 
 from config import TestingConfig
-from helpers import CollectingHandler, SmtpServer, csrf_token
-from survey import create_app
+from helpers import CollectingHandler, SmtpServer, csrf_token, make_app
 from survey.extensions import db
 from survey.models import OutboxMessage, Response, utcnow
 
@@ -142,7 +141,7 @@ def test_database_down_at_submit_shows_a_retry_page_with_the_answers_kept(app, c
         class DatabaseDown(TestingConfig):
             SQLALCHEMY_DATABASE_URI = unreachable
 
-        down = create_app(DatabaseDown).test_client()
+        down = make_app(DatabaseDown).test_client()
         down.set_cookie("session", cookie.value)
         page = down.post(path, data=answers)
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from config import TestingConfig
-from helpers import csrf_token, interview_payload
-from survey import create_app
+from helpers import csrf_token, interview_payload, make_app
 from survey.extensions import db
 from survey.tokens import make_survey_token
 
@@ -59,7 +58,7 @@ def production_app(tmp_path, monkeypatch, **settings):
         "SECRET_KEY": "a-long-random-production-secret-value",
         **settings,
     }
-    app = create_app(type("Prod", (ProductionConfig,), attributes))
+    app = make_app(type("Prod", (ProductionConfig,), attributes))
     with app.app_context():
         db.create_all()
     return app
@@ -184,7 +183,7 @@ def throttled_app(tmp_path):
         RATELIMIT_SURVEY = "5 per minute"
         RATELIMIT_API = "4 per minute"
 
-    app = create_app(Config)
+    app = make_app(Config)
     with app.app_context():
         db.create_all()
         yield app
@@ -225,4 +224,4 @@ def test_ratelimit_storage_uri_setting_is_honoured(tmp_path):
 
     # The setting is read (and here refused), not overridden by a hard-coded default.
     with pytest.raises(Exception, match="nosuchstore"):
-        create_app(Config)
+        make_app(Config)
