@@ -98,7 +98,7 @@ def test_unknown_page_is_a_friendly_404(client):
 
 def test_dev_mail_page_exists_only_in_development(app, tmp_path):
     from config import DevelopmentConfig
-    
+
     assert app.test_client().get("/dev/mail").status_code == 404
 
     class Dev(DevelopmentConfig):
