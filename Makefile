@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
+# The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
+RUN_PORT ?= 5000
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle soak clean screenshots
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,8 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	@$(FLASK) demo logins
-	@echo "Open http://127.0.0.1:5000/login — caught mail: http://127.0.0.1:5000/dev/mail (Ctrl-C stops everything)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(FLASK) dev mailcatcher & \
-	  $(FLASK) worker & \
-	  $(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "Open http://127.0.0.1:$(RUN_PORT)/login — caught mail: http://127.0.0.1:$(RUN_PORT)/dev/mail (Ctrl-C stops everything)"
+	@$(FLASK) dev serve --host 127.0.0.1 --port $(RUN_PORT)
 
 test: install lint
 	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
@@ -35,6 +34,11 @@ screenshots: install
 # The fuzz tests with the "fuzz" Hypothesis profile: many more examples than `make test` runs.
 fuzz: install
 	SURVEY_CONFIG=testing HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py --hypothesis-show-statistics
+
+# Schemathesis against the API under gunicorn with many more examples per operation than `make test`.
+.PHONY: fuzz-api
+fuzz-api: install
+	SURVEY_CONFIG=testing SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} $(BIN)/pytest tests/test_schemathesis.py -s
 
 # HR reports on a scratch SQLite database with 100,000 demo interviews (seeded once, reused later).
 BENCH_DB ?= /tmp/debrief-bench.sqlite
@@ -48,7 +52,7 @@ lint: install
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
-bench: bench-survey bench-mail bench-reports
+bench: bench-survey bench-mail bench-reports bench-throttle
 
 bench-survey: install
 	$(BIN)/python -m bench.survey_http sqlite
@@ -57,6 +61,15 @@ bench-survey: install
 bench-mail: install
 	$(BIN)/python -m bench.mail sqlite
 	$(BIN)/python -m bench.mail postgresql
+
+bench-throttle: install
+	$(BIN)/python -m bench.throttle_storage
+
+# Minutes of load on PostgreSQL with a killed worker and a database restart, then an integrity
+# audit (docs/operations.md). Not part of `make test`. SOAK_SECONDS, SOAK_USERS, SOAK_FAULTS=0.
+soak: install
+	$(BIN)/pip install --quiet -r requirements-soak.txt
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

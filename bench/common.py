@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import http.client
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Production refuses weak keys: one random key per benchmark run, shared by its processes.
+BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 def free_port() -> int:
@@ -56,7 +59,7 @@ def production_env(database: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SURVEY_CONFIG="production",
-        SECRET_KEY="benchmark-secret-key-0123456789abcdef",
+        SECRET_KEY=BENCH_SECRET_KEY,
         DATABASE_URL=database,
         RATELIMIT_ENABLED="false",
         PUBLIC_BASE_URL="http://127.0.0.1",

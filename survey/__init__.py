@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
-from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .extensions import compress, csrf, db, login_manager, mail, migrate
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -46,16 +46,22 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_template_helpers(app)
     register_error_handlers(app)
     register_security(app)
+    register_site_files(app)
     register_commands(app)
     return app
 
 
 def configure_logging(app: Flask) -> None:
-    """Log to stdout at INFO, where a process manager collects it."""
+    """Log to stdout at INFO, where a process manager collects it, with survey tokens redacted."""
+    from .log_redaction import RedactTokens
+
     if not app.debug and not app.testing:
         logging.basicConfig(
             stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, RedactTokens) for f in handler.filters):
+                handler.addFilter(RedactTokens())
 
 
 def trust_proxies(app: Flask) -> None:
@@ -74,11 +80,13 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    limiter.init_app(app)
-    from . import (
-        auth,  # noqa: F401  (registers the user loader)
-        throttling,  # noqa: F401  (limits on the survey links and the API)
-    )
+    compress.init_app(app)
+    from . import auth  # noqa: F401  (registers the user loader)
+    from .sso import init_sso
+    from .throttling import init_throttling
+
+    init_throttling(app)
+    init_sso(app)
 
     with app.app_context():
         configure_engine(db.engine)
@@ -126,6 +134,13 @@ def register_security(app: Flask) -> None:
     from .security import init_security
 
     init_security(app)
+
+
+def register_site_files(app: Flask) -> None:
+    """robots.txt, the favicon, fingerprinted static files with a long cache."""
+    from .site import init_site
+
+    init_site(app)
 
 
 def register_commands(app: Flask) -> None:

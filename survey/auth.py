@@ -8,9 +8,12 @@ login_manager.login_message = "Please sign in to see this page."
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The signed-in staff user, if still active."""
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """The signed-in staff user, if still active and the cookie is of their current session generation."""
+    user_id, _, generation = session_id.partition(".")
+    if not user_id.isdigit() or not generation.isdigit():
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_generation != int(generation):
+        return None
+    return user

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import os
-import signal
+import secrets
 import sys
-import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .models import ROLES
+from .database import database_unavailable, remove_session
+from .extensions import db
+from .models import ROLES, WEBHOOK_EVENTS
 from .reports.cells import rebuild_cells
-from .reports.export import FORMATS, record_export, write_export
+from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
-from .services.accounts import AccountError, create_api_key, create_user
+from .services.accounts import AccountError, check_timezone, create_api_key, create_user
+from .services.anonymity import rebuild_anonymous_cells
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
 from .services.retention import RetentionError, erase_candidate, purge_expired
+from .stopping import StopRequest
+from .webhooks import WebhookError, create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -31,20 +36,27 @@ surveys_cli = AppGroup("surveys", help="Survey sending.")
 demo_cli = AppGroup("demo", help="Demo data.")
 reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
+webhooks_cli = AppGroup("webhooks", help="Signed webhooks out to the ATS.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
+secrets_cli = AppGroup("secrets", help="Secret keys.")
 
 
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-def create_user_command(email: str, role: str, name: str) -> None:
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/Berlin (else DEFAULT_TIMEZONE).")
+def create_user_command(email: str, role: str, name: str, timezone: str | None) -> None:
     """Create a staff user; the password comes from SURVEY_PASSWORD or a prompt."""
+    try:
+        check_timezone(timezone)  # before asking for a password
+    except AccountError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from exc
     password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
     try:
-        user = create_user(email, name, role, password)
+        user = create_user(email, name, role, password, timezone)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email}.")
@@ -52,11 +64,71 @@ def create_user_command(email: str, role: str, name: str) -> None:
 
 @api_keys_cli.command("create")
 @click.argument("name")
-def create_api_key_command(name: str) -> None:
+@click.option(
+    "--scopes",
+    default="interviews:write,interviews:read",
+    show_default=True,
+    help="Comma-separated: interviews:write, interviews:read, interviews:read-all.",
+)
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Refuse the key from this date on (YYYY-MM-DD, midnight UTC).",
+)
+def create_api_key_command(name: str, scopes: str, expires: datetime | None) -> None:
     """Create an API key and print it once; only its hash is kept."""
-    api_key, plain = create_api_key(name)
-    click.echo(f"API key {api_key.name!r} (shown once, store it now):")
+    expires_at = expires.replace(tzinfo=UTC) if expires else None
+    try:
+        api_key, plain = create_api_key(name, scopes, expires_at=expires_at)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    until = f", valid until {expires_at:%Y-%m-%d}" if expires_at else ""
+    scopes_text = api_key.scopes.replace(" ", ", ")
+    click.echo(f"API key {api_key.name!r}, scopes {scopes_text}{until} (shown once, store it now):")
     click.echo(plain)
+
+
+@webhooks_cli.command("create")
+@click.argument("url")
+@click.option("--events", required=True, help=f"Comma-separated: {', '.join(WEBHOOK_EVENTS)}.")
+def create_webhook_command(url: str, events: str) -> None:
+    """Register a webhook endpoint; prints its id and its signing secret once."""
+    try:
+        endpoint, secret = create_endpoint(url, events)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Webhook {endpoint.id} -> {endpoint.url} for {', '.join(endpoint.events)}")
+    click.echo("Signing secret (shown once, store it now):")
+    click.echo(secret)
+
+
+@webhooks_cli.command("list")
+def list_webhooks_command() -> None:
+    """List webhook endpoints with their events and delivery counts."""
+    endpoints = list_endpoints()
+    if not endpoints:
+        click.echo("No webhooks.")
+    for endpoint, counts in endpoint_summaries(endpoints):
+        tally = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no deliveries"
+        click.echo(f"{endpoint.id}\t{endpoint.url}\t{','.join(endpoint.events)}\t{tally}")
+
+
+@webhooks_cli.command("delete")
+@click.argument("endpoint_id", type=int)
+def delete_webhook_command(endpoint_id: int) -> None:
+    """Remove a webhook endpoint and its deliveries."""
+    try:
+        endpoint = delete_endpoint(endpoint_id)
+    except WebhookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Deleted webhook {endpoint_id} ({endpoint.url}).")
+
+
+@secrets_cli.command("generate")
+def generate_secret_command() -> None:
+    """Print a new random SECRET_KEY (384 bits) that passes the production checks."""
+    click.echo(secrets.token_urlsafe(48))
 
 
 @interviews_cli.command("import")
@@ -96,25 +168,24 @@ def send_due_command() -> None:
 def worker_command(interval: int | None, once: bool) -> None:
     """Run `surveys send-due` in a loop until stopped (SIGTERM or Ctrl-C)."""
     interval = interval or current_app.config["WORKER_INTERVAL_SECONDS"]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = StopRequest()
     click.echo(f"worker: running every {interval}s")
-    while not stop.is_set():
+    while not stop.requested:
         try:
             summary = send_due()
             if summary.did_something or once:  # quiet passes stay quiet
                 click.echo(summary.line())
-        except Exception:  # a worker must survive a bad pass (database restart, …)
-            current_app.logger.exception("worker pass failed")
-            from .extensions import db
-
-            db.session.rollback()
+        except Exception as exc:  # a worker must survive a bad pass (database restart, …)
+            if database_unavailable(exc):
+                name = exc.__class__.__name__
+                current_app.logger.error("worker pass stopped: database unavailable (%s)", name)
+            else:
+                current_app.logger.exception("worker pass failed")
+        finally:
+            remove_session(db.session)  # a lost connection is dropped here, not raised
         if once:
             break
-        try:
-            stop.wait(interval)
-        except KeyboardInterrupt:
-            break
+        stop.wait(interval)
     click.echo("worker: stopped")
 
 
@@ -148,7 +219,14 @@ def data_erase_command(email: str) -> None:
 @click.option("--stage")
 @click.option("--hiring-manager")
 @click.option("--recruiter-id", type=int)
-def reports_export_command(fmt: str, out: str, **filters) -> None:
+@click.option(
+    "--part",
+    type=click.Choice(CSV_PARTS),
+    default="aggregates",
+    show_default=True,
+    help="Which table a CSV holds (XLSX and JSON hold all).",
+)
+def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
     """Export findings, aggregates and de-identified responses (same filters as /reports)."""
     try:
         report_filters = parse_filters(filters)
@@ -158,7 +236,7 @@ def reports_export_command(fmt: str, out: str, **filters) -> None:
     record_export(fmt, report_filters, actor_label="cli")
     total = 0 if report.withheld else response_count(report_filters)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
-        write_export(fmt, report, out, on_row=lambda: bar.update(1))
+        write_export(fmt, report, out, on_row=lambda: bar.update(1), part=part)
     if report.withheld:
         click.echo(report.withheld, err=True)
     click.echo(f"Wrote {out} ({total} responses).")
@@ -168,6 +246,7 @@ def reports_export_command(fmt: str, out: str, **filters) -> None:
 def reports_rebuild_cells_command() -> None:
     """Recount the report tallies from the stored responses."""
     click.echo(f"Rebuilt {rebuild_cells()} report cells.")
+    click.echo(f"Recounted {rebuild_anonymous_cells()} released anonymous cohorts.")
 
 
 @demo_cli.command("seed")
@@ -211,9 +290,37 @@ def mailcatcher_command(host: str, port: int | None) -> None:
         raise click.ClickException(message) from exc
 
 
+@dev_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, show_default=True)
+def dev_serve_command(host: str, port: int) -> None:
+    """Run the mail catcher, the worker and the web server until Ctrl-C, which stops all three."""
+    from .dev.supervisor import flask_command, supervise
+
+    code = supervise(
+        [
+            ("mailcatcher", flask_command("dev", "mailcatcher")),
+            ("worker", flask_command("worker")),
+            ("web", flask_command("run", "--host", host, "--port", str(port))),
+        ]
+    )
+    raise SystemExit(code)
+
+
 def init_cli(app: Flask) -> None:
     """Register the command groups."""
-    groups = (users_cli, api_keys_cli, interviews_cli, surveys_cli, data_cli, reports_cli, demo_cli, dev_cli)
+    groups = (
+        users_cli,
+        api_keys_cli,
+        interviews_cli,
+        surveys_cli,
+        webhooks_cli,
+        data_cli,
+        reports_cli,
+        demo_cli,
+        dev_cli,
+        secrets_cli,
+    )
     for group in groups:
         app.cli.add_command(group)
     app.cli.add_command(worker_command)

@@ -1,8 +1,19 @@
-"""Per-database engine settings."""
+"""Per-database engine settings, and how a lost database connection is recognised and let go."""
+
+import contextlib
+import logging
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, scoped_session
+
+logger = logging.getLogger(__name__)
+
+# What a database that is down, restarting or out of connections raises. Other errors
+# (an integrity violation, a bad query) are bugs or input problems, not an outage.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def configure_engine(engine: Engine) -> None:
@@ -15,6 +26,9 @@ def configure_engine(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
+        # Deleted and overwritten content is zeroed, not left in free pages: erased names and
+        # released held answers leave no readable trace in the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -33,3 +47,34 @@ def begin_claim(session: Session) -> None:
         return
     if not connection.connection.dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """Whether an exception, or one it came from, says the database is out of reach."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            return True
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def remove_session(session: scoped_session) -> None:
+    """End a request's (or a worker pass's) session without ever raising for a lost connection.
+
+    Closing a session rolls back its transaction; when the server has just gone away, that
+    ROLLBACK fails on the dead socket. The connection is then invalidated (dropped from the
+    pool, no round trip) and the session forgotten, so the next request starts clean instead
+    of the error escaping the app after its response was chosen.
+    """
+    try:
+        session.remove()
+    except SQLAlchemyError as exc:
+        logger.warning("discarding a database connection that was lost: %s", exc.__class__.__name__)
+        # Invalidating may fail too (already as broken as it can be): forgetting it is all that is left.
+        with contextlib.suppress(SQLAlchemyError):
+            session.registry().invalidate()
+        session.registry.clear()

@@ -1,14 +1,17 @@
 """Flask extensions, created here and attached to the app in create_app."""
 
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy import SQLAlchemy as BaseSQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .database import remove_session
 
 # Stable constraint names keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -26,10 +29,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class SQLAlchemy(BaseSQLAlchemy):
+    """Flask-SQLAlchemy whose end-of-request cleanup survives a database that has just gone away."""
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        remove_session(self.session)
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 mail = Mail()
 csrf = CSRFProtect()
+# Compresses text responses (HTML, CSS, JSON, CSV, SVG) for clients that accept it; see config.py.
+compress = Compress()
 login_manager = LoginManager()
 # In-memory by default (per process); set RATELIMIT_STORAGE_URI to share limits between processes.
 # No storage_uri here: a constructor value would override the setting.

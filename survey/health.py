@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .errors import RETRY_AFTER_SECONDS
 from .extensions import db
 
 bp = Blueprint("health", __name__)
@@ -16,5 +17,6 @@ def healthz():
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return jsonify(status="unavailable", database="unreachable"), 503, retry
     return jsonify(status="ok", database="ok")

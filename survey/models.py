@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -33,6 +34,11 @@ from .questions import CURRENT
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def random_id() -> str:
+    """A random 128-bit id in hex: says nothing about when or in which order a row was written."""
+    return uuid.uuid4().hex
 
 
 class UTCDateTime(TypeDecorator):
@@ -70,6 +76,9 @@ INVITATION_STATUSES = (
 OPEN_STATUSES = ("scheduled", "sent", "opened")
 OUTBOX_STATUSES = ("pending", "sent", "failed", "dead")
 CONSENT_CHOICES = ("named", "anonymous")
+# What an API key may do; a key gets write and read unless told otherwise.
+API_SCOPES = ("interviews:write", "interviews:read", "interviews:read-all")
+DEFAULT_API_SCOPES = ("interviews:write", "interviews:read")
 
 
 def in_check(column: str, values: tuple[str, ...]) -> str:
@@ -90,7 +99,15 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(default=True)
+    # IANA time zone name ("Europe/Berlin") staff pages show times in; None: DEFAULT_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Part of every session cookie; bumping it ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session cookie: the user id and the session generation."""
+        return f"{self.id}.{self.session_generation}"
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
@@ -159,7 +176,13 @@ class Interview(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    # When the recruiter marked this interview's lead as contacted (None: not yet).
+    lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped whenever the interview itself changes (API's `updated_since` and cursor order on it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The API key that created it: a key without interviews:read-all reads only its own.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
 
     candidate: Mapped[Candidate] = relationship()
     position: Mapped[Position] = relationship()
@@ -195,13 +218,32 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     interview: Mapped[Interview] = relationship(back_populates="invitation")
+    history: Mapped[list[InvitationEvent]] = relationship(
+        back_populates="invitation", order_by="InvitationEvent.at", cascade="all, delete-orphan"
+    )
+
+
+class InvitationEvent(db.Model):
+    """A moment of an earlier link (sent, reminded, opened …) kept when a new link replaced it."""
+
+    __tablename__ = "invitation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # The Invitation column it was copied from: "sent_at", "reminded_at", "opened_at" …
+    moment: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="history")
 
 
 class Response(db.Model):
-    """A candidate's answers with the grouping attributes copied at submit time.
+    """A named answer set with the grouping attributes copied at submit time.
 
-    An anonymous response has no invitation link, a random id and only the month,
-    so nothing in the database ties it back to a candidate.
+    Answers given anonymously never land here: they are held sealed (HeldAnswer) and released
+    in cohorts (AnonymousAnswer). A row without an invitation is a named response whose
+    candidate was erased since (consent then reads "anonymous": de-identified).
     """
 
     __tablename__ = "responses"
@@ -219,7 +261,7 @@ class Response(db.Model):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     # Unique: one response per invitation, enforced by the database.
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
     question_set_version: Mapped[int] = mapped_column(Integer)
@@ -234,10 +276,64 @@ class Response(db.Model):
     hiring_manager: Mapped[str] = mapped_column(String(200), default="")
     recruiter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     month: Mapped[str] = mapped_column(String(7))  # "YYYY-MM"
-    # Exact time only for named responses; anonymous ones keep the month alone.
+    # Exact time of a named response (cleared when its candidate is erased).
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invitation: Mapped[Invitation | None] = relationship()
+
+
+class HeldAnswer(db.Model):
+    """An anonymous answer held back until its cohort is released (services/anonymity.py).
+
+    Nothing is in clear: a random id and a sealed box holding the cohort (department, month),
+    the question-set version and the answers. No link, no timestamp; on SQLite the table is
+    WITHOUT ROWID, so rows are stored in the order of their random ids, not of submission.
+    """
+
+    __tablename__ = "held_answers"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnonymousAnswer(db.Model):
+    """A released anonymous answer: only its cohort in clear, written with at least
+    REPORT_MIN_GROUP_SIZE others of that cohort, in shuffled order.
+
+    department is None when small departments of a month were merged into one cohort.
+    """
+
+    __tablename__ = "anonymous_answers"
+    __table_args__ = (
+        Index("ix_anonymous_answers_month_department", "month", "department"),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    month: Mapped[str] = mapped_column(String(7))  # "YYYY-MM" of the cohort
+    department: Mapped[str | None] = mapped_column(String(120))
+    question_set_version: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+RESPONSES_ITEM = "responses"
+
+
+class AnonymousCell(db.Model):
+    """How many released anonymous answers of a cohort gave each value of each scale item
+    (item "responses", value 0: how many answers). Written once per release, at cohort grain only,
+    so it never moves by fewer than REPORT_MIN_GROUP_SIZE answers; reports sum it."""
+
+    __tablename__ = "anonymous_cells"
+    __table_args__ = (Index("ix_anonymous_cells_month_department", "month", "department"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    department: Mapped[str | None] = mapped_column(String(120))
+    item: Mapped[str] = mapped_column(String(60))
+    value: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class OutboxMessage(db.Model):
@@ -265,6 +361,9 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claim (one random token per claimed batch) whose lease this is: a worker writes only
+    # while the token is still its own, so a lease that ran out and was taken over is never used twice.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -284,6 +383,80 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refused from this moment on (None: until revoked).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        """Whether the key's expiry date has passed."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    # Space-separated, from API_SCOPES.
+    scopes: Mapped[str] = mapped_column(String(200), default=" ".join(DEFAULT_API_SCOPES))
+
+    def has_scope(self, scope: str) -> bool:
+        """Whether this key was granted the scope."""
+        return scope in self.scopes.split()
+
+
+WEBHOOK_EVENTS = ("survey.completed", "alert.raised", "debrief.recorded", "interview.outcome")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "failed", "delivered", "dead")
+
+
+class WebhookEndpoint(db.Model):
+    """An ATS's URL that receives signed events.
+
+    Only a random salt is stored: the signing secret is derived from it and SECRET_KEY, so a
+    copy of the database alone cannot forge a webhook (survey.webhooks.endpoint_secret).
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_salt: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEvent(db.Model):
+    """One event, written in the transaction of its cause; its id is the `webhook-id` header."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    # The exact JSON body sent (and signed), so every retry sends the same bytes.
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WebhookDelivery(db.Model):
+    """One event on its way to one endpoint: a durable queue row, claimed like the email outbox."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(in_check("status", WEBHOOK_DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("event_id", "endpoint_id"),
+        Index("ix_webhook_deliveries_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
 
 
 NEXT_STEP_SIGNALS = ("yes", "no", "unclear")

@@ -1,15 +1,22 @@
 """The durable email outbox: enqueue in the caller's transaction, deliver in batches.
 
 Each batch is claimed (row locks with SKIP LOCKED where the database has them, plus a
-lease so a dead worker's claim runs out), then sent over one SMTP connection. Every
+short lease so a dead worker's claim runs out within a minute), then sent over one SMTP
+connection. The delivering worker keeps a batch for at most a quarter of the lease before
+claiming afresh, and records an outcome only while the lease is still its own. Every
 message's outcome is committed as soon as it is known, so a crash repeats at most the
 message that was in flight.
+
+Time is read when it is needed (at each claim, message and send) from a clock, never once
+per pass: a long pass must not claim with a lease that has already run out, nor record a
+message as sent before it was written.
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,10 +28,24 @@ from sqlalchemy import or_, select, update
 
 from .database import begin_claim
 from .extensions import db
+from .mailing import company_sender, sender_address
 from .models import Candidate, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
+
+Clock = Callable[[], datetime]
+
+
+def clock_from(now: datetime | None) -> Clock:
+    """The real clock, or (given a moment) one that starts there and runs at the real pace.
+
+    A pass told "it is now X" (a test, a catch-up run) still sees time move during the pass.
+    """
+    if now is None:
+        return utcnow
+    offset = now - utcnow()
+    return lambda: utcnow() + offset
 
 
 def enqueue(
@@ -58,9 +79,7 @@ def enqueue(
 
 
 def _sender_domain() -> str:
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    address = sender[1] if isinstance(sender, tuple) else sender
-    return address.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    return sender_address().rsplit("@", 1)[-1].strip(" >") or "localhost"
 
 
 @dataclass
@@ -71,6 +90,7 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     skipped: int = 0
+    taken_over: int = 0
     smtp_error: str | None = None
     batches: int = 0
     sent_ids: list[int] = field(default_factory=list)
@@ -94,17 +114,18 @@ class TimeoutConnection(Connection):
         return host
 
 
-def deliver_outbox(now: datetime | None = None, max_batches: int | None = None) -> DeliveryReport:
+def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliveryReport:
     """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
     report = DeliveryReport()
     with _keep_batch_loaded():
         while max_batches is None or report.batches < max_batches:
-            batch = claim_batch(now or utcnow())
+            lease = Lease(clock)
+            batch = claim_batch(lease)
             if not batch:
                 break
             report.batches += 1
             try:
-                _send_batch(batch, report, now)
+                _send_batch(batch, report, lease)
             except TransportError as exc:
                 report.smtp_error = str(exc)
                 break
@@ -126,10 +147,56 @@ def _keep_batch_loaded() -> Iterator[None]:
         session.expire_on_commit = previous
 
 
-def claim_batch(now: datetime) -> list[OutboxMessage]:
-    """Lease the next due messages to this process and commit the lease."""
+class Lease:
+    """One claim's hold on a batch: a random token, when it was taken, and when it runs out.
+
+    Another worker may claim the rows once `until` has passed, so a dead worker's batch is
+    free again within `OUTBOX_CLAIM_SECONDS`. The holder keeps a batch for at most a quarter
+    of that (`fresh`): then it gives the unsent rest back and claims again, oldest due first.
+    That is its renewal: it never starts a message with less than three quarters of a lease
+    left, and a busy worker reaches the mail of a dead one within a quarter lease of that
+    lease running out, instead of after however long its own batch takes.
+    Hosts running workers must keep their clocks in step (NTP): leases compare wall-clock times.
+    """
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.token = uuid.uuid4().hex
+        self.length = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+        self.taken: datetime | None = None
+        self.until: datetime | None = None
+
+    def start(self) -> datetime:
+        """Begin the lease now; the moment it was read."""
+        self.taken = self.clock()
+        self.until = self.taken + self.length
+        return self.taken
+
+    def fresh(self) -> bool:
+        """Whether the batch may go on: less than a quarter of the lease since it was claimed."""
+        return self.clock() < self.taken + self.length / 4
+
+    def still_holds(self, message: OutboxMessage) -> bool:
+        """Before recording an outcome: whether the message is still this claim's.
+
+        Certain while the lease has not run out; after that (a send that stalled past it),
+        asked of the database, in the transaction that records the outcome.
+        """
+        if self.clock() < self.until:
+            return True
+        stmt = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.id == message.id, OutboxMessage.claimed_by == self.token)
+            .with_for_update()
+        )
+        return db.session.scalar(stmt) is not None
+
+
+def claim_batch(lease: Lease) -> list[OutboxMessage]:
+    """Lease the next due messages to this claim and commit the lease."""
     size = current_app.config["OUTBOX_BATCH_SIZE"]
-    lease = timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
+    begin_claim(db.session)
+    now = lease.start()  # read after any wait for the write lock, so the lease is whole
     stmt = (
         select(OutboxMessage)
         .where(
@@ -141,29 +208,32 @@ def claim_batch(now: datetime) -> list[OutboxMessage]:
         .limit(size)
         .with_for_update(skip_locked=True)
     )
-    begin_claim(db.session)
     batch = list(db.session.scalars(stmt))
     for message in batch:
-        message.claimed_until = now + lease
+        message.claimed_until = lease.until
+        message.claimed_by = lease.token
     db.session.commit()
     return batch
 
 
-def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, now: datetime | None) -> None:
+def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease) -> None:
     state = current_app.extensions["mail"]
     where = f"{state.server}:{state.port}"
     connection = TimeoutConnection(state)
     try:
         connection.host = connection.configure_host()
     except (OSError, smtplib.SMTPException) as exc:
-        release_claims(batch)
+        release_claims(batch, lease)
         raise TransportError(f"cannot connect to {where}: {exc}") from exc
     try:
         for index, message in enumerate(batch):
+            if not lease.fresh():
+                release_claims(batch[index:], lease)  # claimed again at once, after older due mail
+                return
             try:
-                _deliver_one(connection, message, report, now or utcnow())
+                _deliver_one(connection, message, report, lease)
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                release_claims(batch[index:])
+                release_claims(batch[index:], lease)
                 raise TransportError(f"connection to {where} lost: {exc}") from exc
     finally:
         _close_quietly(connection)
@@ -178,23 +248,29 @@ def _close_quietly(connection: Connection) -> None:
         connection.host.close()
 
 
-def release_claims(messages: list[OutboxMessage]) -> None:
-    """Give unsent messages back to the queue at once (the server, not the message, failed)."""
+def release_claims(messages: list[OutboxMessage], lease: Lease) -> None:
+    """Give unsent messages back to the queue at once (the server, not the message, failed).
+
+    Only the ones this claim still holds: a row another worker has taken over stays its own.
+    """
     db.session.rollback()
     ids = [message.id for message in messages]
     if ids:
-        db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None))
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == lease.token)
+            .values(claimed_until=None, claimed_by=None)
+        )
     db.session.commit()
 
 
 def _deliver_one(
-    connection: Connection, message: OutboxMessage, report: DeliveryReport, now: datetime
+    connection: Connection, message: OutboxMessage, report: DeliveryReport, lease: Lease
 ) -> None:
     reason = _stale_reason(message)
     if reason:
         _finish(message, "dead", reason)
-        report.skipped += 1
-        db.session.commit()
+        _commit_outcome(message, "skipped", report, lease)
         return
     try:
         connection.send(_to_mail(message))
@@ -202,29 +278,64 @@ def _deliver_one(
         # The message itself can never be sent (e.g. a newline in a header): give it up at once,
         # so one bad row cannot stop every message queued behind it.
         _finish(message, "dead", f"unsendable: {exc.__class__.__name__}: {exc}"[:500])
-        _after_giving_up(message, now, bounced=False)
-        report.dead += 1
+        _after_giving_up(message, lease.clock(), bounced=False)
+        outcome = "dead"
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
-        _record_failure(message, code, text, report, now, recipient_refused=True)
+        outcome = _record_failure(message, code, text, lease.clock(), recipient_refused=True)
     except (smtplib.SMTPResponseException, smtplib.SMTPDataError) as exc:
-        _record_failure(message, exc.smtp_code, exc.smtp_error, report, now)
+        outcome = _record_failure(message, exc.smtp_code, exc.smtp_error, lease.clock())
     else:
+        sent_at = lease.clock()  # when the server took it: never before the message was written
         _finish(message, "sent", None)
-        message.sent_at = now
-        _after_delivery(message, now)
-        report.sent += 1
+        message.sent_at = sent_at
+        _after_delivery(message, sent_at)
+        outcome = "sent"
+    _commit_outcome(message, outcome, report, lease)
+
+
+def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport, lease: Lease) -> None:
+    """Commit one message's outcome, unless its lease ran out and another worker took it over."""
+    if not lease.still_holds(message):
+        db.session.rollback()
+        report.taken_over += 1
+        current_app.logger.warning("outbox message %s: lease lost mid-send; left to its holder", message.id)
+        return
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    if outcome == "sent":
         report.sent_ids.append(message.id)
     db.session.commit()
 
 
+class AlternativeMessage(Message):
+    """Flask-Mail's message, but text + HTML without attachments is a plain multipart/alternative.
+
+    Flask-Mail wraps the alternative in a multipart/mixed even with nothing attached, which
+    some clients show as an attachment and spam filters count against the message.
+    """
+
+    def _message(self):
+        message = super()._message()
+        if self.attachments or not self.alts or message.get_content_subtype() != "mixed":
+            return message
+        [alternative] = message.get_payload()
+        for key, value in message.items():
+            if key.lower() not in ("content-type", "mime-version"):
+                alternative[key] = value
+        alternative.policy = message.policy
+        return alternative
+
+
 def _to_mail(message: OutboxMessage) -> Message:
-    mail_message = Message(
+    # Every email here is sent by the system, not typed by a person (RFC 3834): no auto-replies.
+    headers = {"Auto-Submitted": "auto-generated", **(message.headers or {})}
+    mail_message = AlternativeMessage(
         subject=message.subject,
+        sender=company_sender(),
         recipients=[message.to_address],
         body=message.body_text,
         html=message.body_html,
-        extra_headers=dict(message.headers or {}),
+        extra_headers=headers,
     )
     mail_message.msgId = message.message_id
     return mail_message
@@ -234,10 +345,10 @@ def _record_failure(
     message: OutboxMessage,
     code: int,
     text: bytes | str,
-    report: DeliveryReport,
     now: datetime,
     recipient_refused: bool = False,
-) -> None:
+) -> str:
+    """Record a refused message: given up ("dead") or due again later ("retrying")."""
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     error = f"{code} {detail}"
     message.attempts += 1
@@ -245,14 +356,13 @@ def _record_failure(
     if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         _finish(message, "dead", error)
         _after_giving_up(message, now, bounced=permanent and recipient_refused)
-        report.dead += 1
-        return
+        return "dead"
     backoff = min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
     message.status = "failed"
     message.last_error = error
     message.next_attempt_at = now + backoff
     message.claimed_until = None
-    report.retrying += 1
+    return "retrying"
 
 
 def _finish(message: OutboxMessage, status: str, error: str | None) -> None:

@@ -141,38 +141,123 @@ def nps_category(score: int | None) -> str | None:
 
 
 # --- The debrief mirror -------------------------------------------------------------------
-# Which debrief field mirrors which survey item. A "scale" pair compares two 1–5 numbers;
-# the gap is candidate minus recruiter and is flagged at GAP_THRESHOLD points or more.
+# DESIGN's mirror table: each row pairs one survey item with the one debrief field that measures
+# the same thing. "gap" rows put a 1–5 scale beside the same 1–5 scale: the gap is candidate
+# minus recruiter, flagged at GAP_THRESHOLD points or more. "rule" rows compare different scales
+# only through a stated rule. "text" rows put free text beside free text, never scored.
 GAP_THRESHOLD = 2
+
+# The words for each point of the debrief's 1–5 fields (the debrief form offers the same words).
+DEBRIEF_SCALE_LABELS = {
+    "interest": V1.get("interest").labels,
+    "self_assessment": V1.get("self_assessment").labels,
+    "culture_score": ("Badly", "Not well", "Fairly well", "Well", "Very well"),
+    "referral_potential": ("None", "Low", "Medium", "High", "Very high"),
+}
+NEXT_STEP_WORDS = {"yes": "Yes", "no": "No", "unclear": "Unclear"}
+
+
+def next_step_mismatch(signal: str | None, next_steps: int | None) -> bool:
+    """Recruiter heard a next step but the candidate answers ≤ 2, or heard none and ≥ 4."""
+    if signal is None or next_steps is None:
+        return False
+    return (signal == "yes" and next_steps <= 2) or (signal == "no" and next_steps >= 4)
+
+
+def doubts_mismatch(cleared: bool | None, role_clarity: int | None) -> bool:
+    """The recruiter noted the doubts as cleared, yet the candidate answers role clarity ≤ 2."""
+    return cleared is True and role_clarity is not None and role_clarity <= 2
+
+
+def referral_mismatch(referral_potential: int | None, nps: int | None) -> bool:
+    """High referral potential (≥ 4) for a detractor (≤ 6), or low (≤ 2) for a promoter (≥ 9)."""
+    if referral_potential is None or nps is None:
+        return False
+    return (referral_potential >= 4 and nps <= 6) or (referral_potential <= 2 and nps >= 9)
 
 
 @dataclass(frozen=True)
 class MirrorPair:
-    """A debrief field and the survey item it mirrors."""
+    """A survey item and the debrief field beside it, and how the two are compared."""
 
     debrief_field: str
     survey_key: str
     label: str
-    kind: str = "scale"  # "scale" (1–5 vs 1–5), "next_step", or "context" (shown, not scored)
+    kind: str = "gap"  # "gap" (1–5 beside 1–5), "rule" (different scales), "text"
+    rule_text: str = ""
+
+    def rule(self, recruiter: Any, candidate: Any) -> bool:
+        """Whether a rule pair's rule flags these two values."""
+        rules = {
+            "next_step_signal": next_step_mismatch,
+            "doubts_cleared": doubts_mismatch,
+            "referral_potential": referral_mismatch,
+        }
+        return rules[self.debrief_field](recruiter, candidate)
 
 
 MIRROR = (
     MirrorPair("interest", "interest", "Interest in the role"),
     MirrorPair("self_assessment", "self_assessment", "How well the interview went"),
-    MirrorPair("next_step_signal", "next_steps", "Next step", kind="next_step"),
-    MirrorPair("doubts_cleared", "role_clarity", "Role clarity", kind="context"),
-    MirrorPair("process_issues", "on_time", "Organised and on time", kind="context"),
-    MirrorPair("process_issues", "prepared", "Interviewers prepared", kind="context"),
-    MirrorPair("culture_score", "culture_picture", "Realistic picture of the team"),
-    MirrorPair("culture_score", "impression", "Impression of the company"),
-    MirrorPair("referral_potential", "nps", "Would recommend / refer", kind="context"),
+    MirrorPair("culture_score", "culture_picture", "Picture of the team and its culture"),
+    MirrorPair(
+        "next_step_signal",
+        "next_steps",
+        "Next step",
+        kind="rule",
+        rule_text="flagged when a next step was signalled and the candidate disagrees they know it "
+        "(1–2), or none was and they agree (4–5)",
+    ),
+    MirrorPair(
+        "doubts_cleared",
+        "role_clarity",
+        "Doubts cleared / role clarity",
+        kind="rule",
+        rule_text="flagged when the doubts were noted as cleared and the candidate disagrees "
+        "they understand the role (1–2)",
+    ),
+    MirrorPair(
+        "referral_potential",
+        "nps",
+        "Referral potential / would recommend",
+        kind="rule",
+        rule_text="flagged when referral potential is high (4–5) and the candidate is a detractor "
+        "(0–6), or low (1–2) and a promoter (9–10)",
+    ),
+    MirrorPair("doubts", "open_doubts", "Doubts about the role", kind="text"),
+    MirrorPair("process_issues", "improve", "Process issues / what to do differently", kind="text"),
 )
-SCALE_PAIRS = tuple(pair for pair in MIRROR if pair.kind == "scale")
+SCALE_PAIRS = tuple(pair for pair in MIRROR if pair.kind == "gap")
+
+
+def candidate_words(key: str, value: Any) -> str | None:
+    """A survey answer in words: "Agree (4)", "7 of 10 (passive)"; text as written."""
+    if value is None or value == "":
+        return None
+    question = V1.get(key)
+    if question.kind == "text":
+        return str(value)
+    if key == "nps":
+        return f"{value} of 10 ({nps_category(value)})"
+    return f"{question.label_for(value)} ({value})"
+
+
+def recruiter_words(field: str, value: Any) -> str | None:
+    """A debrief value in words, capitalised like the survey's: "Medium (3)", "Yes", "Unclear"."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if field in DEBRIEF_SCALE_LABELS:
+        return f"{DEBRIEF_SCALE_LABELS[field][value - 1]} ({value})"
+    if field == "next_step_signal":
+        return NEXT_STEP_WORDS.get(value, str(value).capitalize())
+    return str(value)
 
 
 @dataclass(frozen=True)
 class Gap:
-    """One mirrored pair compared: the two answers, their difference and whether it is flagged."""
+    """One mirrored pair compared: both sides in words, the difference (gap rows) and the flag."""
 
     pair: MirrorPair
     candidate: Any
@@ -180,23 +265,34 @@ class Gap:
     difference: int | None
     flagged: bool
 
+    @property
+    def candidate_words(self) -> str | None:
+        """The candidate's side in words."""
+        return candidate_words(self.pair.survey_key, self.candidate)
 
-def next_step_mismatch(signal: str | None, next_steps: int | None) -> bool:
-    """DESIGN's rule: recruiter heard a next step but the candidate says ≤ 2, or heard none and ≥ 4."""
-    if signal is None or next_steps is None:
-        return False
-    return (signal == "yes" and next_steps <= 2) or (signal == "no" and next_steps >= 4)
+    @property
+    def recruiter_words(self) -> str | None:
+        """The debrief's side in words."""
+        return recruiter_words(self.pair.debrief_field, self.recruiter)
+
+    @property
+    def compared(self) -> bool:
+        """Both sides given on a pair that is scored (a gap or a rule)."""
+        return self.pair.kind != "text" and self.candidate is not None and self.recruiter is not None
 
 
 def compare(pair: MirrorPair, answers: dict[str, Any], debrief: Any) -> Gap:
     """Compare one mirrored pair of a response's answers and a debrief."""
     candidate = answers.get(pair.survey_key)
     recruiter = getattr(debrief, pair.debrief_field, None) if debrief is not None else None
-    if pair.kind == "scale" and candidate is not None and recruiter is not None:
+    if recruiter == "":
+        recruiter = None
+    if candidate is None or recruiter is None or pair.kind == "text":
+        return Gap(pair, candidate, recruiter, None, False)
+    if pair.kind == "gap":
         difference = candidate - recruiter
         return Gap(pair, candidate, recruiter, difference, abs(difference) >= GAP_THRESHOLD)
-    flagged = pair.kind == "next_step" and next_step_mismatch(recruiter, candidate)
-    return Gap(pair, candidate, recruiter, None, flagged)
+    return Gap(pair, candidate, recruiter, None, pair.rule(recruiter, candidate))
 
 
 def perception_gaps(answers: dict[str, Any], debrief: Any) -> list[Gap]:

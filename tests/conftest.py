@@ -10,14 +10,20 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
 from config import TestingConfig
-from helpers import SmtpServer, csrf_token, free_port, interview_payload, make_app
+from helpers import (
+    ON_POSTGRES,
+    POSTGRES_URL,
+    SmtpServer,
+    csrf_token,
+    empty_tables,
+    free_port,
+    interview_payload,
+    make_app,
+)
 from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
 from survey.services.intake import create_interview, validate_interview
-
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
-ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,12 +66,6 @@ def database_url(tmp_path, postgres_database) -> str:
     return postgres_database or f"sqlite:///{tmp_path / 'test.sqlite'}"
 
 
-def _empty_tables() -> None:
-    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    db.session.commit()
-
-
 @pytest.fixture
 def app(database_url):
     """The app on a fresh database: a new SQLite file, or emptied PostgreSQL tables."""
@@ -77,7 +77,7 @@ def app(database_url):
     app = make_app(Config)
     with app.app_context():
         if ON_POSTGRES:
-            _empty_tables()
+            empty_tables()
         else:
             db.create_all()
         yield app

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
+from html.parser import HTMLParser
 
 from aiosmtpd.controller import Controller
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from survey.extensions import db
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 URL_PATTERN = re.compile(r"https?://\S+")
+
+
+# The suite runs on PostgreSQL when TEST_DATABASE_URL names one, else on a SQLite file per test.
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+
+
+def empty_tables() -> None:
+    """Empty every table of the run's shared PostgreSQL database (tests there truncate, never drop)."""
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
 
 
 def free_port() -> int:
@@ -64,6 +79,13 @@ def survey_link(message) -> str:
     text = text_part(message)
     links = [u for u in URL_PATTERN.findall(text) if "/s/" in u and not u.endswith("/opt-out")]
     assert links, text
+    return link_path(links[0])
+
+
+def opt_out_link(message) -> str:
+    """The one-click opt-out link (path only) in an email's text part."""
+    links = [u for u in URL_PATTERN.findall(text_part(message)) if u.endswith("/opt-out")]
+    assert links
     return link_path(links[0])
 
 
@@ -176,3 +198,44 @@ class SmtpServer:
     @property
     def messages(self) -> list[Message]:
         return self.handler.messages
+
+
+# --- Reading pages ------------------------------------------------------------------------
+
+
+class _TableRows(HTMLParser):
+    """Collects each <tr> of the first table with a given class: its class and its cells' text."""
+
+    def __init__(self, table_class: str):
+        super().__init__()
+        self.table_class = table_class
+        self.depth = 0  # >0 while inside the wanted table
+        self.rows: list[tuple[str, list[str]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "table" and (self.depth or self.table_class in (attributes.get("class") or "").split()):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append((attributes.get("class") or "", []))
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1][1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(html: str, table_class: str) -> list[tuple[str, list[str]]]:
+    """(row class, cell texts) for every row of the first table with this class, header included."""
+    parser = _TableRows(table_class)
+    parser.feed(html)
+    return parser.rows

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import glob
 import http.client
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,6 +87,17 @@ def _advance_sequences() -> None:
 def survey_paths(invitation_ids: list[int]) -> list[str]:
     """The survey link path of each invitation (version 1)."""
     return [f"/s/{make_survey_token(i, 1)}" for i in invitation_ids]
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    """Poll `condition` until it returns something true (bounded polling, not a sleep); returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def app_env(app: Flask, **extra: str) -> dict[str, str]:
@@ -170,3 +186,75 @@ class Gunicorn:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
         self.log.close()
+
+
+class TempPostgres:
+    """A PostgreSQL server of the test's own (scripts/pg-temp), so the test may stop and start it."""
+
+    def __init__(self):
+        self.port = free_port()
+        # Not under pytest's tmp_path: the server runs as the postgres user, who cannot enter it.
+        self.dir = tempfile.mkdtemp(prefix="debrief-outage-pg-")
+        self.url = ""
+
+    @staticmethod
+    def available() -> bool:
+        """Whether PostgreSQL's server programs are installed."""
+        return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+    def start(self) -> None:
+        """Start (or restart) the server; returns once it accepts connections."""
+        result = subprocess.run(
+            [ROOT / "scripts" / "pg-temp", "start", self.dir, str(self.port)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        self.url = result.stdout.strip()
+
+    def stop(self) -> None:
+        """Stop the server the way an administrator would (fast: open connections are cut)."""
+        subprocess.run([ROOT / "scripts" / "pg-temp", "stop", self.dir], check=True)
+
+    def __enter__(self) -> TempPostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class HttpSession:
+    """A browser-like client for a real server: keeps the session cookie between requests."""
+
+    def __init__(self, server: Gunicorn):
+        self.server = server
+        self.cookie = ""
+
+    def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None):
+        """(status, headers, body text); the session cookie is sent and updated."""
+        headers = dict(headers or {})
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        status, response_headers, text = self.server.request(method, path, body, headers)
+        for value in response_headers.get_all("Set-Cookie") or []:
+            if value.startswith("session="):
+                self.cookie = value.split(";", 1)[0]
+        return status, response_headers, text
+
+    def get(self, path: str):
+        """GET with the session cookie."""
+        return self.request("GET", path)
+
+    def sign_in(self, email: str, password: str) -> None:
+        """Sign in through the real login form."""
+        _, _, page = self.get("/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        form = {"csrf_token": token, "email": email, "password": password}
+        status, headers, _ = self.request("POST", "/login", form)
+        assert status == 302, (status, headers)

@@ -45,14 +45,18 @@ def throttled_app(tmp_path):
         db.session.remove()
 
 
-def test_repeated_failed_sign_ins_are_throttled_with_a_clear_wait(throttled_app):
+def test_repeated_failed_sign_ins_lock_out_with_the_form_and_the_minutes_left(throttled_app):
     client = throttled_app.test_client()
     for _ in range(5):
         assert sign_in(client, "tess@example.com", "wrong-guess").status_code == 400
     blocked = sign_in(client, "tess@example.com", "password-123")
     assert blocked.status_code == 429
     text = blocked.get_data(as_text=True)
-    assert "Too many attempts. Please try again in" in text and "minute" in text
+    assert "Too many failed sign-ins for this email from your address" in text
+    assert "Please try again in 15 minutes" in text
+    assert "even the right password is refused" in text
+    assert 'name="password"' in text and 'name="csrf_token"' in text  # the form, not a bare error
+    assert 840 < int(blocked.headers["Retry-After"]) <= 900
     assert "Traceback" not in text
     # Another account from the same address is not locked out by someone guessing at Tess's.
     assert sign_in(client, "other@example.com", "whatever").status_code == 400

@@ -120,6 +120,42 @@ def test_position_brief_gathers_what_matters_doubts_and_process_issues(client, s
     assert client.get("/positions/9999/brief").status_code == 404
 
 
+def test_position_brief_summarises_recurring_points_with_counts_and_the_latest_example(
+    app, staff, make_interview
+):
+    from survey.services.leads import position_brief
+
+    position = {"title": "Platform Engineer", "department": "Engineering"}
+    notes = [
+        (
+            "Ownership: asked twice how I handle a project with no clear owner.",
+            "Is the role fully remote?",
+            True,
+        ),
+        ("Ownership of projects with no clear owner, again.", "Whether the role is fully remote.", False),
+        ("Depth in SQL and data modelling.", "Whether the role is fully remote?", True),
+        ("Ownership: asked twice how I handle a project with no clear owner.", "", None),
+    ]
+    for day, (matters, doubts, cleared) in enumerate(notes, start=1):
+        interview = make_interview(
+            position=position,
+            starts_at=f"2026-10-{day:02d}T09:00:00Z",
+            ends_at=f"2026-10-{day:02d}T10:00:00Z",
+        )
+        save_debrief(
+            interview, {"what_matters": matters, "doubts": doubts, "doubts_cleared": cleared}, staff["owner"]
+        )
+    brief = position_brief(interview.position_id)
+    [ownership] = brief.topics["what_matters"]
+    assert ownership.count == 3 and "clear owner" in ownership.label
+    assert ownership.latest.ends_at.day == 4  # the newest example
+    [remote] = brief.topics["doubts"]
+    assert (remote.count, remote.cleared) == (3, 2) and "fully remote" in remote.label
+    assert [note.what_matters for note in brief.one_offs["what_matters"]] == [
+        "Depth in SQL and data modelling."
+    ]
+
+
 def test_interview_page_links_to_its_position_brief(client, staff, make_interview):
     interview = make_interview()
     sign_in(client, staff["owner"].email)

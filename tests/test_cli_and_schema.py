@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, func, select
 
 from helpers import make_app
 from survey.extensions import db
-from survey.models import ApiKey, Interview, Response, User
+from survey.models import AnonymousAnswer, ApiKey, Interview, Response, User
 from survey.services.accounts import authenticate_api_key, find_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,14 @@ def test_demo_seed_runs_once_with_realistic_data(runner):
     assert db.session.scalar(select(func.count()).select_from(Interview)) == 300
     responses = list(db.session.scalars(select(Response)))
     assert 60 < len(responses) < 250
-    assert {r.consent for r in responses} == {"named", "anonymous"}
+    assert {r.consent for r in responses} == {"named"}
+    # Anonymous answers were held back and released in cohorts of at least k, never as responses.
+    released = db.session.execute(
+        select(AnonymousAnswer.month, AnonymousAnswer.department, func.count()).group_by(
+            AnonymousAnswer.month, AnonymousAnswer.department
+        )
+    ).all()
+    assert released and all(n >= 5 for _, _, n in released)
     assert len({r.month for r in responses}) >= 6
     assert len({r.answers.get("nps") for r in responses}) >= 8
     assert any("improve" in r.answers for r in responses)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Text, select
@@ -49,7 +50,7 @@ def answered_candidate(app, client, make_interview, smtp_server):
         "went_well": f"I am {NAME} ({EMAIL}); Zoë liked the team. Quennell out.",
         "consent": "named",
     }
-    assert client.post(path, data=answers).status_code == 200
+    assert client.post(path, data=answers).status_code == 303
     db.session.add(
         Debrief(
             interview_id=first.id,
@@ -153,11 +154,72 @@ def test_purge_honours_data_retention_days(app, runner, make_interview):
     assert "older than 3 days: 1 candidates" in runner.invoke(args=["data", "purge"]).output
 
 
-def test_scrubber_replaces_whole_names_parts_and_email_but_not_ordinary_words():
+def test_scrubber_replaces_whole_names_parts_in_any_case_and_email_but_not_inside_words():
     from survey.services.retention import Scrubber
 
     scrub = Scrubber("Will May", "will.may@example.org")
-    assert scrub.text("WILL MAY wrote from will.may@example.org; May will call.") == (
-        "[erased] wrote from [erased]; [erased] will call."
+    assert scrub.text("WILL MAY wrote from will.may@example.org; may call, willing.") == (
+        "[erased] wrote from [erased]; [erased] call, willing."
     )
     assert Scrubber("X", "x@example.org").text("a box") == "a box"
+
+
+def checkpoint() -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it."""
+    db.session.remove()
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def test_erase_leaves_no_byte_of_the_email_or_any_name_part_in_the_database_file(
+    app, runner, answered_candidate, make_interview
+):
+    """Every copy goes: answers and their improve_text copy, debriefs, mail, audit, anonymous
+    answers released or held, in any letter case; deleted bytes are zeroed, not left in free pages."""
+    from survey.models import AnonymousAnswer, HeldAnswer
+    from survey.sealing import unseal
+    from survey.services.responses import submit_response
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("a byte search of the database file is SQLite's")
+    response = db.session.scalar(select(Response))
+    response.answers = {**response.answers, "improve": "QUENNELL-ASHWORTH waited; zoë was late"}
+    response.improve_text = response.answers["improve"]
+    debrief = db.session.scalar(select(Debrief))
+    debrief.process_issues = "zoë o'quennell-ashworth mentioned parking"
+    # Long enough to spill onto overflow pages, which go to the free list when rewritten.
+    debrief.free_notes = "Notes on Quennell. " + "Talked about the team and the role. " * 300
+    db.session.add(
+        AnonymousAnswer(
+            month="2026-10",
+            department=None,
+            question_set_version=1,
+            answers={"improve": "Ask ZOË O'QUENNELL, she knows"},
+        )
+    )
+    db.session.commit()
+    held_interview = make_interview(candidate={"name": "Someone Else", "email": "else@example.org"})
+    assert submit_response(held_interview.invitation, {"improve": "tell quennell hi"}, "anonymous")
+
+    her_invitation = answered_candidate["first"].invitation.id
+    checkpoint()  # the name now sits in the database file itself, not only in the WAL
+    assert b"quennell" in Path(db.engine.url.database).read_bytes().lower()
+    assert runner.invoke(args=["data", "erase", EMAIL]).exit_code == 0
+    sent_to_her = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.invitation_id == her_invitation)
+    ).all()
+    # Delivered mail keeps its metadata, but its survey and opt-out links are gone.
+    assert sent_to_her and all(m.status == "sent" and m.sent_at and m.message_id for m in sent_to_her)
+    assert all((m.body_text, m.body_html, m.headers) == ("", "", {}) for m in sent_to_her)
+    [held] = db.session.scalars(select(HeldAnswer)).all()
+    assert unseal(held.sealed)["answers"]["improve"] == "tell [erased] hi"
+    checkpoint()
+    with db.engine.connect() as connection:  # whatever the SQLite build's default
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    path = Path(db.engine.url.database)
+    data = path.read_bytes() + Path(f"{path}-wal").read_bytes()
+    folded = data.lower()  # ASCII letters in any case
+    for needle in (EMAIL, "zoe.quennell", "Zoë", "Quennell", "Ashworth", "O'Quennell"):
+        for spelling in {needle, needle.upper(), needle.title()}:
+            for encoded in (spelling.encode(), json.dumps(spelling)[1:-1].encode()):
+                assert encoded.lower() not in folded, encoded

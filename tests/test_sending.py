@@ -33,7 +33,8 @@ def test_email_has_both_parts_headers_and_a_working_link(client, make_interview,
     send_due(now=interview.ends_at + timedelta(hours=3))
     [message] = smtp_server.messages
     assert message["To"] == interview.candidate.email
-    assert "Acme Test Co" in message["Subject"]
+    assert message["From"] == "Acme Test Co <surveys@acme.test>"
+    assert message["Subject"] == "How was your Technical interview, Candidate?"
     assert message["Message-ID"]
     types = [part.get_content_type() for part in message.walk()]
     assert "text/plain" in types and "text/html" in types

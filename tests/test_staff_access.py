@@ -31,6 +31,8 @@ ROUTES = [
     ("GET", "/admin/api-keys", (MISSING, MISSING, MISSING, OK)),
     ("POST", "/admin/api-keys", (MISSING, MISSING, MISSING, OK)),  # shows the new key once
     ("POST", "/admin/api-keys/{key}/revoke", (MISSING, MISSING, MISSING, REDIRECT)),
+    ("GET", "/admin/webhooks", (MISSING, MISSING, MISSING, OK)),
+    ("POST", "/admin/webhooks", (MISSING, MISSING, MISSING, OK)),  # shows the new secret once
 ]
 FORM_DATA = {
     "/interviews/{interview}/debrief": {"interest": "3", "red_flag_severity": "none"},
@@ -43,6 +45,7 @@ FORM_DATA = {
     },
     "/admin/users/{user}/role": {"role": "hr"},
     "/admin/api-keys": {"name": "Second ATS"},
+    "/admin/webhooks": {"url": "http://127.0.0.1:9/hook", "events": "interview.outcome"},
 }
 
 

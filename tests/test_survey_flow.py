@@ -26,7 +26,7 @@ def test_api_to_email_to_answer_to_completed(client, api_key, recruiter, smtp_se
     page = client.get(path)
     assert page.status_code == 200
     answers = {"csrf_token": csrf_token(page.get_data(as_text=True)), "nps": "8", "consent": "named"}
-    assert client.post(path, data=answers).status_code == 200
+    assert client.post(path, data=answers).status_code == 303
 
     status = client.get(f"/api/v1/interviews/{interview_id}", headers=headers).get_json()
     assert status["survey"]["status"] == "completed"

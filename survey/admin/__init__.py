@@ -1,7 +1,7 @@
-"""Admin pages: staff accounts and API keys."""
+"""Admin pages: staff accounts, API keys and webhooks."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import views  # noqa: E402,F401
+from . import views, webhook_views  # noqa: E402,F401

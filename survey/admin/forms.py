@@ -1,10 +1,19 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    DateField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import ROLES
+from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
 from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
@@ -28,7 +37,35 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class NewApiKeyForm(FlaskForm):
-    """A new key for the ATS integration."""
+    """A new key for the ATS integration, with what it may do."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    expires_on = DateField("Expires on (optional)", validators=[Optional()])
+    scopes = MultiCheckboxField(
+        "Scopes",
+        choices=options((scope, scope) for scope in API_SCOPES),
+        default=list(DEFAULT_API_SCOPES),
+        description=(
+            "write: create and change interviews; read: read them back, candidates' contact details "
+            "included; read-all: every interview, not only this key's own. None ticked: write and read."
+        ),
+    )
+
+
+class NewWebhookForm(FlaskForm):
+    """A new webhook endpoint: its URL and the events it receives."""
+
+    url = URLField("URL", validators=[DataRequired(), Length(max=2000)])
+    events = MultiCheckboxField(
+        "Events",
+        choices=options((event, event) for event in WEBHOOK_EVENTS),
+        validators=[DataRequired(message="Choose at least one event.")],
+    )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import role_required
 from ..extensions import db
-from ..models import ApiKey, User
+from ..models import ApiKey, User, utcnow
 from ..recruiter.forms import ActionForm
 from ..services.accounts import (
     AccountError,
@@ -18,6 +20,12 @@ from ..services.accounts import (
     revoke_api_key,
     set_active,
 )
+from ..services.reassignment import (
+    ReassignError,
+    active_recruiters,
+    deactivate_and_reassign,
+    open_interview_counts,
+)
 from . import bp
 from .forms import NewApiKeyForm, NewUserForm, RoleForm
 
@@ -26,7 +34,13 @@ def render_users(form: NewUserForm, status: int = 200):
     """The user list with the new-user form."""
     users = db.session.scalars(select(User).order_by(User.active.desc(), User.name))
     return render_template(
-        "admin/users.html", users=users, form=form, role_form=RoleForm, action_form=ActionForm()
+        "admin/users.html",
+        users=users,
+        form=form,
+        role_form=RoleForm,
+        action_form=ActionForm(),
+        open_counts=open_interview_counts(),
+        recruiters=active_recruiters(),
     ), status
 
 
@@ -44,6 +58,11 @@ def users():
             flash(f"{user.email} can now sign in as {user.role}.", "success")
             return redirect(url_for("admin.users"))
     return render_users(form, 400 if request.method == "POST" else 200)
+
+
+def midnight_utc(day: date | None) -> datetime | None:
+    """The start of a day in UTC: a key "expires on" a day is refused from that day's first moment."""
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
 def user_or_404(user_id: int) -> User:
@@ -80,11 +99,19 @@ def user_role(user_id: int):
 @bp.post("/users/<int:user_id>/deactivate")
 @role_required("admin")
 def deactivate_user(user_id: int):
-    """Stop a user signing in."""
+    """Stop a user signing in; their open interviews go to the recruiter chosen, if any (audited)."""
     user = user_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    return account_change(lambda: set_active(user, False, current_user), f"{user.email} is deactivated.")
+    reassign_to = request.form.get("reassign_to", type=int)
+    try:
+        moved = deactivate_and_reassign(user, reassign_to, current_user)
+    except (AccountError, ReassignError) as exc:
+        flash(str(exc), "error")
+    else:
+        moved_text = f" {moved} open interview{'' if moved == 1 else 's'} reassigned." if reassign_to else ""
+        flash(f"{user.email} is deactivated.{moved_text}", "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.post("/users/<int:user_id>/reactivate")
@@ -104,14 +131,22 @@ def api_keys():
     form = NewApiKeyForm()
     new_key = None
     if form.validate_on_submit():
-        _, new_key = create_api_key(form.name.data.strip())
-        form = NewApiKeyForm(formdata=None)
+        try:
+            _, new_key = create_api_key(
+                form.name.data.strip(),
+                ",".join(form.scopes.data),
+                expires_at=midnight_utc(form.expires_on.data),
+            )
+        except AccountError as exc:
+            form.expires_on.errors = [*form.expires_on.errors, str(exc)]
+        else:
+            form = NewApiKeyForm(formdata=None)
     keys = db.session.scalars(
         select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
     )
     status = 400 if request.method == "POST" and new_key is None else 200
     response = render_template(
-        "admin/api_keys.html", keys=keys, form=form, new_key=new_key, action_form=ActionForm()
+        "admin/api_keys.html", keys=keys, form=form, new_key=new_key, action_form=ActionForm(), now=utcnow()
     )
     # The plain key must not linger in a shared cache or the browser's back button.
     return response, status, {"Cache-Control": "no-store"}

@@ -26,6 +26,10 @@ ACTION_LABELS = {
     "api_key.created": "API key created",
     "api_key.revoked": "API key revoked",
     "reports.export": "Report exported",
+    "leads.export": "Leads downloaded",
+    "lead.contacted": "Lead marked contacted",
+    "lead.uncontacted": "Lead contacted mark removed",
+    "interview.reassigned": "Interview reassigned",
 }
 
 

@@ -7,10 +7,13 @@ import re
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from flask import abort, current_app, render_template
+from flask import Response, abort, current_app, render_template
 
 from . import bp
-from .mailcatcher import ensure_maildir
+from .mailcatcher import decoded, ensure_maildir
+
+# Headers shown above a caught message, when the message has them.
+SHOWN_HEADERS = ("From", "To", "Reply-To", "Date", "Auto-Submitted", "List-Unsubscribe")
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"]+")
 
@@ -30,34 +33,58 @@ def _part(message: Message, content_type: str) -> str:
 
 
 def _sort_key(item: tuple[str, Message]):
+    """Newest first: by Date, then by arrival (the Maildir key starts with the delivery time)."""
+    key, message = item
     try:
-        return parsedate_to_datetime(item[1]["Date"]).timestamp()
+        sent = parsedate_to_datetime(message["Date"]).timestamp()
     except (TypeError, ValueError):
-        return 0
+        sent = 0
+    return (sent, key)
 
 
 @bp.get("/mail")
 def mail_index():
     """Every caught message, newest first."""
-    messages = sorted(_mailbox().items(), key=_sort_key, reverse=True)
+    messages = [
+        (key, {name: decoded(message[name]) for name in ("Date", "To", "Subject")})
+        for key, message in sorted(_mailbox().items(), key=_sort_key, reverse=True)
+    ]
     return render_template("dev/mail_index.html", messages=messages)
+
+
+def _message_or_404(key: str) -> Message:
+    try:
+        return _mailbox()[key]
+    except (KeyError, ValueError):
+        abort(404)
 
 
 @bp.get("/mail/<key>")
 def mail_message(key: str):
     """One caught message: headers, its links, the text part and the HTML part."""
-    try:
-        message = _mailbox()[key]
-    except KeyError:
-        abort(404)
+    message = _message_or_404(key)
     text = _part(message, "text/plain")
     return render_template(
         "dev/mail_message.html",
-        message=message,
+        key=key,
+        subject=decoded(message["Subject"]),
+        headers=[(name, decoded(message[name])) for name in SHOWN_HEADERS if message[name]],
+        content_type=message.get_content_type(),
         text=text,
-        html=_part(message, "text/html"),
         links=list(dict.fromkeys(URL_PATTERN.findall(text))),
     )
+
+
+@bp.get("/mail/<key>/html")
+def mail_html(key: str):
+    """The HTML part alone, framed by the message page (same origin) or opened in a tab."""
+    html = _part(_message_or_404(key), "text/html")
+    # Links open in a new tab: the survey page itself refuses to be framed.
+    html = html.replace("<head>", '<head><base target="_blank">', 1)
+    response = Response(html, mimetype="text/html")
+    # Its links (the survey button) open in the top window: the frame is only a preview.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 # The caught email's HTML part uses inline styles (mail clients need them); let it render here,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+from zoneinfo import available_timezones
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     PasswordField,
+    SearchField,
     SelectChoice,
     SelectField,
     StringField,
@@ -16,7 +21,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
-from ..questions import TEXT_MAX_CHARS
+from ..questions import DEBRIEF_SCALE_LABELS, TEXT_MAX_CHARS
+from ..services.accounts import MIN_PASSWORD_LENGTH
+from ..services.interviews import PAGE_SIZES
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -28,6 +35,14 @@ def options(pairs) -> list[SelectChoice]:
 
 
 ANY = ("", "Any")
+SORTS = [
+    ("date", "Date"),
+    ("candidate", "Candidate"),
+    ("position", "Position"),
+    ("stage", "Stage"),
+    ("status", "Survey status"),
+    ("recruiter", "Recruiter"),
+]
 
 
 class LoginForm(FlaskForm):
@@ -37,30 +52,59 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
+class PasswordForm(FlaskForm):
+    """The current password and a new one."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: carries only the CSRF token."""
 
 
 class InterviewFilterForm(FlaskForm):
-    """The interview list's filters, read from the query string."""
+    """The interview list's search, filters, order and page size, read from the query string."""
 
     class Meta:
         csrf = False  # a GET form that changes nothing
 
+    q = SearchField("Search", validators=[Optional(), Length(max=200)])
     status = SelectField(
         "Survey status",
         choices=options([ANY, *((s, s.replace("_", " ").capitalize()) for s in INVITATION_STATUSES)]),
         validators=[Optional()],
+        default="",
     )
-    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()])
-    position = SelectField("Position", choices=options([ANY]), validators=[Optional()])
-
-    def offer(self, stages: list[str], positions: list[tuple[int, str]]) -> None:
-        """Fill the stage and position menus with what the user's interviews use."""
-        self.stage.choices = options([ANY, *((stage, stage) for stage in stages)])
-        self.position.choices = options([ANY, *((str(pid), label) for pid, label in positions)])
-
+    stage = SelectField("Stage", choices=options([ANY]), validators=[Optional()], default="")
+    position = SelectField("Position", choices=options([ANY]), validators=[Optional()], default="")
+    department = SelectField("Department", choices=options([ANY]), validators=[Optional()], default="")
+    recruiter = SelectField("Recruiter", choices=options([ANY]), validators=[Optional()], default="")
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
     needs_debrief = BooleanField("Needs a debrief")
+    sort = SelectField("Sort by", choices=options(SORTS), validators=[Optional()], default="date")
+    direction = SelectField(
+        "Order", choices=options([("desc", "Descending"), ("asc", "Ascending")]), default="desc"
+    )
+    per_page = SelectField(
+        "Per page",
+        choices=options((str(n), str(n)) for n in PAGE_SIZES),
+        validators=[Optional()],
+        default="25",
+    )
+
+    def offer(self, choices) -> None:
+        """Fill the menus with what the user's interviews use (recruiters for hr/admin only)."""
+        self.stage.choices = options([ANY, *((stage, stage) for stage in choices.stages)])
+        self.position.choices = options([ANY, *((str(pid), label) for pid, label in choices.positions)])
+        self.department.choices = options([ANY, *((name, name) for name in choices.departments if name)])
+        self.recruiter.choices = options([ANY, *((str(uid), name) for uid, name in choices.recruiters)])
+
+
+def with_zone(moment: datetime | None, zone: tzinfo) -> str | None:
+    """A wall-clock time typed in a form, as ISO 8601 with that zone's offset."""
+    return moment.replace(tzinfo=zone).isoformat() if moment else None
 
 
 class NewInterviewForm(FlaskForm):
@@ -74,12 +118,13 @@ class NewInterviewForm(FlaskForm):
     stage = StringField("Stage", validators=[DataRequired(), Length(max=100)])
     hiring_manager = StringField("Hiring manager", validators=[Optional(), Length(max=200)])
     interviewers = StringField("Interviewers (comma-separated)", validators=[Optional(), Length(max=2000)])
-    starts_at = DateTimeLocalField("Starts (UTC)", format=DATETIME_FORMATS, validators=[Optional()])
+    # Typed in the recruiter's own time zone (the page names it).
+    starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[Optional()])
     # InputRequired, not DataRequired: a badly typed time says so rather than "required".
-    ends_at = DateTimeLocalField("Ends (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+    ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[InputRequired()])
 
-    def payload(self, recruiter_email: str) -> dict:
-        """The intake payload (the JSON API's shape) this form describes."""
+    def payload(self, recruiter_email: str, zone: tzinfo) -> dict:
+        """The intake payload (the JSON API's shape) this form describes, times given in `zone`."""
         return {
             "candidate": {"name": self.candidate_name.data, "email": self.candidate_email.data},
             "position": {
@@ -90,8 +135,8 @@ class NewInterviewForm(FlaskForm):
             "stage": self.stage.data,
             "hiring_manager": self.hiring_manager.data,
             "interviewers": [n.strip() for n in (self.interviewers.data or "").split(",") if n.strip()],
-            "starts_at": self.starts_at.data.isoformat() if self.starts_at.data else None,
-            "ends_at": self.ends_at.data.isoformat() if self.ends_at.data else None,
+            "starts_at": with_zone(self.starts_at.data, zone),
+            "ends_at": with_zone(self.ends_at.data, zone),
             "recruiter_email": recruiter_email,
         }
 
@@ -114,7 +159,7 @@ class NewInterviewForm(FlaskForm):
 class RescheduleForm(FlaskForm):
     """When a not-yet-sent survey should go out."""
 
-    send_after = DateTimeLocalField("Send at (UTC)", format=DATETIME_FORMATS, validators=[InputRequired()])
+    send_after = DateTimeLocalField("Send at", format=DATETIME_FORMATS, validators=[InputRequired()])
 
 
 def optional_int(value) -> int | None:
@@ -138,11 +183,10 @@ def yes_no(value) -> bool | None:
     raise ValueError("yes, no or blank")
 
 
-def scale_field(label: str, low: str, high: str) -> SelectField:
-    """A 1–5 choice that may be left blank."""
-    choices = [("", "—")] + [(str(n), str(n)) for n in range(1, 6)]
-    choices[1] = ("1", f"1 · {low}")
-    choices[5] = ("5", f"5 · {high}")
+def scale_field(label: str, field: str) -> SelectField:
+    """A 1–5 choice that may be left blank, each point in the words the combined view uses."""
+    words = DEBRIEF_SCALE_LABELS[field]
+    choices = [("", "—")] + [(str(n), f"{n} · {word}") for n, word in enumerate(words, start=1)]
     return SelectField(label, choices=options(choices), coerce=optional_int, validators=[Optional()])
 
 
@@ -164,8 +208,8 @@ def labelled(values: tuple[str, ...]) -> list[tuple[str, str]]:
 class DebriefForm(FlaskForm):
     """The debrief-call notes: every field of DESIGN's mirror table."""
 
-    interest = scale_field("Candidate's interest, as you sensed it", "not at all", "extremely")
-    self_assessment = scale_field("Candidate's own view of how it went, as told", "poorly", "very well")
+    interest = scale_field("Candidate's interest, as you sensed it", "interest")
+    self_assessment = scale_field("Candidate's own view of how it went, as told", "self_assessment")
     next_step_signal = SelectField(
         "Did the hiring manager signal a next step?",
         choices=options([("", "—"), *labelled(NEXT_STEP_SIGNALS)]),
@@ -174,7 +218,7 @@ class DebriefForm(FlaskForm):
     doubts = notes_field("Doubts about the role the candidate raised")
     doubts_cleared = yes_no_field("Were the doubts cleared?")
     process_issues = notes_field("Process issues mentioned")
-    culture_score = scale_field("How the culture came across to the candidate", "badly", "very well")
+    culture_score = scale_field("How the culture came across to the candidate", "culture_score")
     culture_notes = notes_field("Culture notes")
     what_matters = notes_field("What the hiring manager's questions showed matters most")
     red_flags = notes_field("Red flags")
@@ -186,6 +230,22 @@ class DebriefForm(FlaskForm):
         choices=options([("", "—"), *zip(EXPECTED_OUTCOMES, OUTCOME_LABELS, strict=True)]),
         coerce=optional_str,
     )
-    referral_potential = scale_field("Referral potential", "none", "very high")
+    referral_potential = scale_field("Referral potential", "referral_potential")
     open_to_other_roles = yes_no_field("Open to other roles?")
     free_notes = notes_field("Free notes")
+
+
+def timezone_choices() -> list[SelectChoice]:
+    """Every IANA zone, by name, after the site default."""
+    names = sorted(name for name in available_timezones() if "/" in name or name == "UTC")
+    return options([("", "Site default"), *((name, name.replace("_", " ")) for name in names)])
+
+
+class AccountForm(FlaskForm):
+    """The signed-in user's own settings."""
+
+    timezone = SelectField("Time zone", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()

@@ -69,3 +69,94 @@ def bar_chart(title: str, rows: list[tuple[str, float | None, str]], low: float,
             )
         )
     return BarChart(title, bars, low, high)
+
+
+# --- Diverging stacked bars (the usual Likert chart) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One answer value's share of a diverging bar, placed in percent of the plot's width."""
+
+    value: int
+    share: float  # percent of the item's answers
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class LikertRow:
+    """One item: its full label, n, and its segments around the neutral midpoint."""
+
+    label: str
+    n: int
+    segments: list[Segment]
+    disagree: float  # percent answering below the midpoint
+    agree: float  # percent answering above it
+
+
+def likert_rows(items: list[tuple[str, dict[int, int]]]) -> list[LikertRow]:
+    """Diverging stacked bars of 1–5 answers: low values left of the centre line, high ones right,
+    the neutral answer split across it. The plot spans −100% … +100% of answers."""
+    rows = []
+    for label, counts in items:
+        n = sum(counts.values())
+        if not n:
+            continue
+        values = sorted(counts)
+        middle = values[len(values) // 2]
+        share = {value: 100 * counts[value] / n for value in values}
+        left = sum(share[v] for v in values if v < middle) + share[middle] / 2
+        start = 50 - left / 2  # 50 is the centre; each side is half the width
+        segments = []
+        for value in values:
+            width = share[value] / 2
+            segments.append(Segment(value, share[value], start, width))
+            start += width
+        rows.append(
+            LikertRow(
+                label,
+                n,
+                segments,
+                sum(share[v] for v in values if v < middle),
+                sum(share[v] for v in values if v > middle),
+            )
+        )
+    return rows
+
+
+# --- A value with its interval per row (cNPS by month) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalRow:
+    """One point estimate with its interval, placed in percent of the plot's width."""
+
+    label: str
+    text: str
+    value: float | None
+    x: float | None
+    low: float | None
+    high: float | None
+
+
+def interval_rows(
+    rows: list[tuple[str, float | None, tuple[float, float] | None, str]], low: float, high: float
+) -> list[IntervalRow]:
+    """(label, value, (low, high), text) rows on the axis low..high; None draws nothing."""
+    placed = []
+    for label, value, interval, text in rows:
+        if value is None or interval is None:
+            placed.append(IntervalRow(label, text, None, None, None, None))
+            continue
+        placed.append(
+            IntervalRow(
+                label,
+                text,
+                value,
+                100 * _position(value, low, high),
+                100 * _position(interval[0], low, high),
+                100 * _position(interval[1], low, high),
+            )
+        )
+    return placed

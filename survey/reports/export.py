@@ -10,13 +10,14 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
@@ -29,14 +30,50 @@ from .themes import redact
 
 FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv; charset=utf-8; header=present",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "json": "application/json",
+    "json": "application/json; charset=utf-8",
 }
+CSV_PARTS = ("aggregates", "responses", "findings")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SUPPRESSED = "(suppressed)"
-FINDING_HEADER = ["kind", "dimension", "group", "item", "statement", "effect_size", "numbers"]
-AGGREGATE_HEADER = ["dimension", "group", "measure", "value", "n", "ci_low", "ci_high"]
+FINDING_HEADER = [
+    "kind",
+    "dimension",
+    "group",
+    "compared_with",
+    "item",
+    "label",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "effect_size",
+    "p_value",
+    "q_value",
+    "n",
+    "reference_n",
+    "statement",
+]
+# Tidy: one row per group × item × statistic; `value` is empty (null) where the group is suppressed.
+AGGREGATE_HEADER = [
+    "dimension",
+    "group",
+    "item",
+    "statistic",
+    "value",
+    "n",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+    "answers",
+]
+# The "answers" column of an aggregate row: which answers the figure rests on (reports/sources.py).
+WITH_ANONYMOUS = "named and anonymous"
+NAMED_ONLY = "named only"
+ANONYMOUS_NOTE = (
+    "Anonymous answers count only in figures by organisation, department and month (the answers "
+    "column says which); response rows are named answers only."
+)
 TEXT_KEYS = [q.key for q in CURRENT.text_questions]
 RESPONSE_HEADER = [
     "month",
@@ -77,118 +114,166 @@ def record_export(
     db.session.commit()
 
 
-# --- Rows ------------------------------------------------------------------------------------
+# --- Rows ---------------------------------------------------------------------------------------
 
 
 def finding_rows(report: Report) -> Iterator[list[Any]]:
-    """One row per finding."""
+    """One row per finding and item: the numbers that decided it, typed (None where not defined)."""
     if report.withheld:
-        yield ["notice", "", "", "", report.withheld, "", ""]
+        yield ["notice", "", "", "", "", "", None, None, None, None, None, None, None, None, report.withheld]
     for finding in report.findings:
-        yield [
-            finding.kind,
-            finding.dimension,
-            finding.group,
-            finding.item,
-            finding.text,
-            round(finding.effect_size, 3),
-            json.dumps(finding.numbers, ensure_ascii=False),
-        ]
+        for item in finding.items:
+            if finding.kind == "theme":
+                numbers = [None] * 6 + [finding.count, None]
+                label = item["theme"]
+            else:
+                difference = item.get("difference", item.get("mean_gap"))
+                numbers = [
+                    difference,
+                    item["ci_low"],
+                    item["ci_high"],
+                    item.get("effect_size"),
+                    item["p_value"],
+                    item["q_value"],
+                    item["n"],
+                    item.get("reference_n"),
+                ]
+                label = item["label"]
+            yield [
+                finding.kind,
+                finding.dimension,
+                finding.group,
+                finding.reference,
+                item["item"],
+                label,
+                *numbers,
+                finding.text,
+            ]
+
+
+def _row(
+    dimension: str,
+    group: Any,
+    item: str,
+    statistic: str,
+    value: Any,
+    n: Any = None,
+    low: Any = None,
+    high: Any = None,
+) -> list[Any]:
+    return [dimension, _group_name(dimension, group), item, statistic, value, n, low, high, False]
+
+
+def _group_name(dimension: str, group: Any) -> str:
+    """A group as exported: months as "2026-01" (sortable), every other group by its label."""
+    return group.key if dimension == MONTH.label else group.label
+
+
+def _interval(summary: Any) -> tuple[float | None, float | None]:
+    margin = summary.margin
+    if margin is None:
+        return None, None
+    return round(summary.mean - margin, 3), round(summary.mean + margin, 3)
 
 
 def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     if group.hidden:
-        yield [dimension, group.label, "responses", SUPPRESSED, "", "", ""]
+        yield [dimension, _group_name(dimension, group), "", "responses", None, None, None, None, True]
         return
-    yield [dimension, group.label, "responses", group.responses, "", "", ""]
+    yield _row(dimension, group, "", "responses", group.responses)
     if "nps" not in group.hidden_items and group.nps is not None:
         n = group.nps_answers
-        yield [dimension, group.label, "cnps", round(group.nps, 1), n, "", ""]
-        for name, count in (("promoters", group.promoters), ("passives", group.passives)):
-            yield [dimension, group.label, f"{name}_pct", round(group.share(count), 1), n, "", ""]
-        yield [dimension, group.label, "detractors_pct", round(group.share(group.detractors), 1), n, "", ""]
+        low, high = group.nps_interval
+        yield _row(dimension, group, "nps", "cnps", round(group.nps, 1), n, round(low, 1), round(high, 1))
+        for name, count in (
+            ("promoters", group.promoters),
+            ("passives", group.passives),
+            ("detractors", group.detractors),
+        ):
+            yield _row(dimension, group, "nps", f"{name}_pct", round(group.share(count), 1), n)
     for question in SCALE:
         summary = group.items[question.key]
-        if question.key in group.hidden_items or not summary.n:
-            continue
-        margin = summary.margin
-        low, high = (round(summary.mean - margin, 3), round(summary.mean + margin, 3)) if margin else ("", "")
-        yield [dimension, group.label, f"mean:{question.key}", round(summary.mean, 3), summary.n, low, high]
+        if question.key in group.hidden_items:
+            yield [
+                dimension,
+                _group_name(dimension, group),
+                question.key,
+                "mean",
+                None,
+                None,
+                None,
+                None,
+                True,
+            ]
+        elif summary.n:
+            yield _row(
+                dimension, group, question.key, "mean", round(summary.mean, 3), summary.n, *_interval(summary)
+            )
+
+
+def _labelled(rows: Iterable[list[Any]], anonymous_included: bool) -> Iterator[list[Any]]:
+    """Each row followed by the "answers" column saying which answers it rests on."""
+    label = WITH_ANONYMOUS if anonymous_included else NAMED_ONLY
+    for row in rows:
+        yield [*row, label]
+
+
+def _headline_rows(report: Report) -> Iterator[list[Any]]:
+    overall = report.overall
+    yield from _figure_rows("All", overall)
+    yield _row("All", overall, "", "invitations_sent", report.invitations_sent)
+    if report.response_rate is not None:
+        yield _row("All", overall, "", "response_rate_pct", round(report.response_rate, 1))
+    for key, counts in report.distributions.items():
+        if key not in overall.hidden_items:
+            for value, count in counts.items():
+                yield _row("All", overall, key, f"answers_{value}", count, sum(counts.values()))
 
 
 def aggregate_rows(report: Report) -> Iterator[list[Any]]:
-    """Long-format aggregates: headline, months, every breakdown and the perception gaps."""
+    """Tidy aggregates: headline, months, every breakdown and the perception gaps, each row
+    saying whether anonymous answers feed it."""
     if report.withheld:
         return
-    yield from _figure_rows("All", report.overall)
-    yield ["All", "All responses", "invitations_sent", report.invitations_sent, "", "", ""]
-    if report.response_rate is not None:
-        yield ["All", "All responses", "response_rate_pct", round(report.response_rate, 1), "", "", ""]
-    for key, counts in report.distributions.items():
-        if key not in report.overall.hidden_items:
-            for value, count in counts.items():
-                yield ["All", "All responses", f"answers:{key}={value}", count, "", "", ""]
-    for group in report.trend.groups:
-        yield from _figure_rows(MONTH.label, group)
-    for breakdown in report.breakdowns:
+    yield from _labelled(_headline_rows(report), report.anonymous_included)
+    for breakdown in (report.trend, *report.breakdowns):
         for group in breakdown.groups:
-            yield from _figure_rows(breakdown.dimension.label, group)
+            yield from _labelled(_figure_rows(breakdown.dimension.label, group), breakdown.anonymous_included)
     for name, groups in report.gaps.items():
         for group in groups:
-            yield from _gap_rows(f"Perception gap by {name}", group)
+            yield from _labelled(_gap_rows(f"Perception gap by {name}", group), False)
 
 
 def _gap_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
     if group.hidden:
-        yield [dimension, group.label, "pairs", SUPPRESSED, "", "", ""]
+        yield [dimension, group.label, "", "pairs", None, None, None, None, True]
         return
-    yield [dimension, group.label, "pairs", group.pairs, "", "", ""]
+    yield _row(dimension, group, "", "pairs", group.pairs)
     for key, gap in group.gaps.items():
         if gap.n:
-            margin = gap.margin
-            low, high = (round(gap.mean - margin, 3), round(gap.mean + margin, 3)) if margin else ("", "")
-            yield [dimension, group.label, f"gap:{key}", round(gap.mean, 3), gap.n, low, high]
-            yield [dimension, group.label, f"flagged:{key}", group.flagged[key], gap.n, "", ""]
-    yield [
+            yield _row(dimension, group, key, "mean_gap", round(gap.mean, 3), gap.n, *_interval(gap))
+            yield _row(dimension, group, key, "flagged", group.flagged[key], gap.n)
+    yield _row(
         dimension,
-        group.label,
+        group,
+        "next_steps",
         "next_step_mismatches",
         group.next_step_mismatches,
         group.next_step_checked,
-    ]
-
-
-def _months_with_enough_anonymous(report: Report) -> set[str]:
-    """Months holding at least the threshold of anonymous responses (within the filters)."""
-    statement = (
-        select(Response.month)
-        .where(Response.consent == "anonymous", *report.filters.on_columns(Response))
-        .group_by(Response.month)
-        .having(func.count() >= report.threshold)
     )
-    return set(db.session.scalars(statement))
-
-
-def _anonymous_attributes(row: Any, open_months: set[str], report: Report, names: dict) -> list[Any]:
-    """An anonymous row's grouping attributes: its month among enough other anonymous answers,
-    and what the export's own filters already fix for every row; nothing finer.
-
-    Staff can tell which interviews were answered anonymously, so any other attribute (or a month
-    with few anonymous answers) could tie such a row back to one candidate.
-    """
-    values = []
-    for shown, key in ATTRIBUTES:
-        if key == "month":
-            values.append(row.month if row.month in open_months else SUPPRESSED)
-        elif getattr(report.filters, key) is not None:
-            values.append(names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown))
-        else:
-            values.append(SUPPRESSED)
-    return values
+    rules = (
+        ("doubts_cleared", "doubts_cleared_mismatches", group.doubts_mismatches, group.doubts_checked),
+        ("nps", "referral_mismatches", group.referral_mismatches, group.referral_checked),
+    )
+    for item, name, mismatches, checked in rules:
+        yield _row(dimension, group, item, name, mismatches, checked)
 
 
 def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[list[Any]]:
-    """One de-identified row per response; attributes of suppressed groups read "(suppressed)"."""
+    """One de-identified row per named response; attributes of suppressed groups read "(suppressed)".
+
+    Anonymous answers never appear as rows: they count only in figures at cohort grain.
+    """
     if report.withheld:
         return
     # Per grouping, the keys of its suppressed groups (a position is keyed by id, shown by title).
@@ -203,12 +288,9 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
-    open_months = _months_with_enough_anonymous(report)
     for row in db.session.execute(statement):
         values: list[Any] = []
-        if row.consent == "anonymous":
-            values = _anonymous_attributes(row, open_months, report, names)
-        for shown, key in ATTRIBUTES if not values else ():
+        for shown, key in ATTRIBUTES:
             value = names.get(row.recruiter_id, "") if shown == "recruiter_id" else getattr(row, shown)
             group = getattr(row, key)
             if key.endswith("_id"):
@@ -230,16 +312,29 @@ SECTIONS = (
 )
 
 
-def _sections(report: Report, on_row: Callable[[], None] | None):
+def _sections(report: Report, on_row: Callable[[], None] | None, only: str | None = None):
     for name, header, rows in SECTIONS:
-        yield name, header, (rows(report, on_row) if rows is response_rows else rows(report))
+        if only is None or name == only:
+            yield name, header, (rows(report, on_row) if rows is response_rows else rows(report))
 
 
 # --- Formats ----------------------------------------------------------------------------------
 
 
-def stream_csv(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[str]:
-    """CSV: a titled block per section (findings, aggregates, responses), blank line between."""
+def csv_value(value: Any) -> Any:
+    """A cell as CSV writes it: empty for None, true/false for booleans, formulas neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return neutralise(value)
+
+
+def stream_csv(
+    report: Report, on_row: Callable[[], None] | None = None, part: str = "aggregates"
+) -> Iterator[str]:
+    """CSV of one part, one header row then data, so it loads as one table: the tidy aggregates
+    (one row per group × item × statistic), the raw responses, or the findings."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -250,32 +345,71 @@ def stream_csv(report: Report, on_row: Callable[[], None] | None = None) -> Iter
         return text
 
     yield "\ufeff"  # so spreadsheet programs read the file as UTF-8
-    for index, (name, header, rows) in enumerate(_sections(report, on_row)):
-        if index:
-            writer.writerow([])
-        writer.writerow([f"# {name}"])
+    for _, header, rows in _sections(report, on_row, only=part):
         writer.writerow(header)
         for count, row in enumerate(rows, start=1):
-            writer.writerow([neutralise(value) for value in row])
+            writer.writerow([csv_value(value) for value in row])
             if count % 500 == 0:
                 yield flush()
         yield flush()
 
 
+def _json_response(header: list[str], row: list[Any]) -> dict[str, Any]:
+    """A raw row as JSON: a suppressed attribute is null, not a placeholder string."""
+    return {key: None if value == SUPPRESSED else value for key, value in zip(header, row, strict=False)}
+
+
+def _family(report: Report) -> dict[str, Any] | None:
+    family = report.family
+    if family is None:
+        return None
+    return {
+        "comparisons": family.comparisons,
+        "groups_tested": family.groups,
+        "family_sizes": family.sizes,
+        "perception_gap_comparisons": family.gap_comparisons,
+        "min_responses": family.min_responses,
+        "adjustment": "Benjamini-Hochberg within each family (organisation: departments and stages; "
+        "people: positions, hiring managers, recruiters; perception gaps), q <= 0.05",
+    }
+
+
+def _json_finding(finding: Any) -> dict[str, Any]:
+    return {
+        "kind": finding.kind,
+        "dimension": finding.dimension,
+        "group": finding.group,
+        "compared_with": finding.reference,
+        "statement": finding.text,
+        "effect_size": None if finding.kind == "theme" else round(finding.effect_size, 3),
+        "q_value": finding.q_value,
+        "n": finding.count,
+        "items": finding.items,
+        "quotes": finding.quotes,
+    }
+
+
 def stream_json(report: Report, on_row: Callable[[], None] | None = None) -> Iterator[str]:
-    """JSON: {"filters", "min_group_size", "withheld", "findings", "aggregates", "responses"}."""
+    """Typed JSON: {"filters", "min_group_size", "withheld", "family", "findings", "aggregates",
+    "responses"}; numbers are numbers, suppressed values null, findings nested objects."""
     head = {
         "filters": report.filters.active(),
         "min_group_size": report.threshold,
         "withheld": report.withheld,
+        "anonymous_answers": ANONYMOUS_NOTE,
+        "family": _family(report),
+        "findings": [_json_finding(finding) for finding in report.findings],
     }
     yield json.dumps(head, ensure_ascii=False)[:-1]
     for name, header, rows in _sections(report, on_row):
+        if name == "findings":
+            continue
         yield f', "{name}": ['
         for count, row in enumerate(rows):
-            yield ("," if count else "") + json.dumps(
-                dict(zip(header, row, strict=False)), ensure_ascii=False
+            record = (
+                _json_response(header, row) if name == "responses" else dict(zip(header, row, strict=True))
             )
+            yield ("," if count else "") + json.dumps(record, ensure_ascii=False)
         yield "]"
     yield "}"
 
@@ -309,12 +443,24 @@ def stream_xlsx(report: Report, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         os.unlink(path)
 
 
-def write_export(fmt: str, report: Report, path: str, on_row: Callable[[], None] | None = None) -> None:
-    """Write an export to a file (the CLI)."""
+def write_export(
+    fmt: str, report: Report, path: str, on_row: Callable[[], None] | None = None, part: str = "aggregates"
+) -> None:
+    """Write an export to a file (the CLI); `part` chooses the CSV's table."""
     if fmt == "xlsx":
         write_xlsx(report, path, on_row)
         return
-    chunks: Iterable[str] = stream_csv(report, on_row) if fmt == "csv" else stream_json(report, on_row)
+    chunks: Iterable[str] = stream_csv(report, on_row, part) if fmt == "csv" else stream_json(report, on_row)
     with open(path, "w", encoding="utf-8", newline="") as handle:
         for chunk in chunks:
             handle.write(chunk)
+
+
+def export_filename(fmt: str, filters: ReportFilters, part: str | None, now: Any) -> str:
+    """A download's name carrying what it holds and its filters, e.g.
+    debrief-aggregates-department-Sales-from-2026-01-20261129-1320.csv."""
+    pieces = ["debrief", part or "report"]
+    for name, value in filters.active().items():
+        label = name.removesuffix("_id").replace("_", "-").replace("month-", "")
+        pieces += [label, re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-") or "x"]
+    return "-".join([*pieces, f"{now:%Y%m%d-%H%M}"]) + f".{fmt}"

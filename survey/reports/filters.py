@@ -77,6 +77,14 @@ def parse_filters(values: dict[str, Any]) -> ReportFilters:
     return ReportFilters(**cleaned)
 
 
+def month_words(month: str) -> str:
+    """A "YYYY-MM" month as people write it: "January 2026"."""
+    try:
+        return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+    except (TypeError, ValueError):
+        return str(month)
+
+
 def month_start(month: str) -> datetime:
     """Midnight UTC on the first day of a "YYYY-MM" month."""
     return datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)

@@ -1,27 +1,55 @@
-"""Findings: plain-language statements, ranked by effect size, each with its numbers.
+"""Findings: one statement per group that differs, with the numbers that decided it.
 
-- Groups significantly below the rest of the organisation on an item: Welch's t-test, two-sided,
-  Benjamini–Hochberg over every comparison of the report, effect size |d| of at least 0.2.
-- Systematic perception gaps: the mean candidate-minus-recruiter difference of a group on a
-  mirrored pair, one-sample t-test against 0 with the same correction, at least half a point.
-- Recurring themes in `improve` answers and in debrief process issues, per stage.
-Only groups shown on the page (never a suppressed one) take part.
+How a finding is decided (the README's "What a finding means" says it for HR):
+
+- Every group shown on the page is compared on every scale item with a reference by a rank test
+  on the per-value answer counts (Mann–Whitney U with ties, stratified by van Elteren's method):
+  a department with the rest of the view within each stage, a stage with the rest within each
+  department, and a position, hiring manager or recruiter with everyone else *in the same
+  department and stage*, so nobody inherits their department's or stage's effect.
+- A comparison takes part only when both the group and its reference hold at least
+  FINDINGS_MIN_RESPONSES answers on the item (apart from, and above, the privacy threshold).
+- The comparisons of departments and stages are one family, those of positions, hiring managers
+  and recruiters another, perception gaps a third: each family's p-values are adjusted together
+  by Benjamini–Hochberg and multiplied by the number of families (Bonferroni across them), and an
+  item counts when its q ≤ 5% and its effect (Cliff's δ) is at least MIN_EFFECT_SIZE. Keeping
+  people apart means the many real department and stage differences cannot loosen the bar for
+  naming a person; the multiplication keeps the chance of any finding on data without real
+  differences at or under 5% for the whole report.
+- A group with such items is one finding, listing them with the difference in scale points, its
+  95% interval, δ and q. Below the reference is a weakness, above it a strength.
+- Systematic perception gaps: per stage and per recruiter, the sign test of candidate-minus-
+  recruiter gaps on each mirrored pair (the third family), mean gap of at least half a point.
+- Recurring themes in `improve` answers and debrief process issues, per stage (themes.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from flask import current_app
+
 from ..questions import CURRENT, SCALE_PAIRS
 from . import queries
-from .stats import Comparison, benjamini_hochberg, one_sample, welch
-from .themes import top_phrases
+from .stats import (
+    ALPHA,
+    Difference,
+    RankTest,
+    Summary,
+    q_values,
+    rank_tests,
+    sign_test,
+    stratified_differences,
+)
+from .themes import cluster_themes, redact
 
-MIN_EFFECT_SIZE = 0.2
+MIN_EFFECT_SIZE = 0.15  # Cliff's δ below this is negligible by the usual convention
 MIN_GAP = 0.5
 SHORT_LABELS = {
-    "nps": "would recommend applying",
+    "nps": "would recommend applying (0–10)",
     "on_time": "well organised and on time",
     "prepared": "interviewers were prepared",
     "role_clarity": "understands the role",
@@ -32,141 +60,427 @@ SHORT_LABELS = {
     "interest": "interest in the role",
     "self_assessment": "could answer the questions",
 }
+# Within what each grouping is compared: the attributes whose effect it must not inherit.
+COMPARED_WITHIN = {
+    "department": ("stage",),
+    "stage": ("department",),
+    "position": ("department", "stage"),
+    "hiring_manager": ("department", "stage"),
+    "recruiter": ("department", "stage"),
+}
+# Which family each grouping's comparisons are adjusted in.
+FAMILY_OF = {
+    "department": "organisation",
+    "stage": "organisation",
+    "position": "people",
+    "hiring_manager": "people",
+    "recruiter": "people",
+}
+GROUPING_FILTERS = ("department", "position_id", "stage", "hiring_manager", "recruiter_id")
+
+
+@dataclass
+class ItemResult:
+    """One item of a group against its reference."""
+
+    item: str
+    label: str
+    test: RankTest
+    difference: Difference
+    q_value: float = 1.0
+
+    @property
+    def p_value(self) -> float:
+        """The comparison's unadjusted p-value."""
+        return self.test.p_value
+
+    def as_numbers(self) -> dict[str, Any]:
+        """The numbers of this comparison, typed, for exports."""
+        d = self.difference
+        return {
+            "item": self.item,
+            "n": self.test.n,
+            "reference_n": self.test.reference_n,
+            "mean": round(d.group_mean, 3),
+            "reference_mean": round(d.reference_mean, 3),
+            "difference": round(d.estimate, 3),
+            "ci_low": None if d.low is None else round(d.low, 3),
+            "ci_high": None if d.high is None else round(d.high, 3),
+            "effect_size": round(self.test.effect_size, 3),
+            "p_value": self.test.p_value,
+            "q_value": self.q_value,
+        }
 
 
 @dataclass
 class Finding:
-    """One statement with the numbers behind it."""
+    """One statement about one group, with the items and numbers behind it."""
 
-    kind: str  # "below", "gap", "theme"
+    kind: str  # "weakness", "strength", "mixed", "gap", "theme"
     dimension: str
     group: str
-    item: str
     text: str
+    reference: str = ""
     effect_size: float = 0.0
-    numbers: dict[str, Any] = field(default_factory=dict)
+    q_value: float | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    quotes: list[str] = field(default_factory=list)
+    count: int | None = None
+
+    @property
+    def item(self) -> str:
+        """The items concerned, comma-separated (exports)."""
+        return ", ".join(entry["item"] for entry in self.items)
 
 
-def p_text(p_value: float) -> str:
-    """A p-value as people read it."""
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+@dataclass
+class Family:
+    """The comparisons a page's findings were adjusted over, to state on the page."""
+
+    comparisons: int = 0
+    groups: dict[str, int] = field(default_factory=dict)  # dimension label → groups tested
+    sizes: dict[str, int] = field(default_factory=dict)  # "organisation" / "people" → comparisons
+    gap_comparisons: int = 0
+    min_responses: int = 20
+
+
+def q_text(q_value: float) -> str:
+    """An adjusted p-value as people read it (tiny values are not meaningful digits)."""
+    return "q < 0.001" if q_value < 0.001 else f"q = {q_value:.3f}"
+
+
+# --- The pure core: counts in, comparisons out --------------------------------------------------
+
+
+def compare_within_strata(
+    table: np.ndarray, values: Sequence[int], eligible: Sequence[bool], min_responses: int
+) -> list[tuple[int, RankTest, Difference]]:
+    """Each eligible group against everyone else in the same strata.
+
+    `table[g, s, v]` counts answers of value v by group g in stratum s. Only strata where both the
+    group and the others answered take part; a group is tested when both sides there hold at least
+    `min_responses` answers.
+    """
+    others = table.sum(axis=0)[None, :, :] - table
+    shared = (table.sum(axis=2) > 0) & (others.sum(axis=2) > 0)
+    enough = ((table.sum(axis=2) * shared).sum(axis=1) >= min_responses) & (
+        (others.sum(axis=2) * shared).sum(axis=1) >= min_responses
+    )
+    chosen = [index for index in range(table.shape[0]) if eligible[index] and enough[index]]
+    if not chosen:
+        return []
+    tests = rank_tests(table[chosen], others[chosen])
+    differences = stratified_differences(values, table[chosen], others[chosen])
+    return [
+        (index, test, difference)
+        for index, test, difference in zip(chosen, tests, differences, strict=True)
+        if test is not None and difference is not None
+    ]
+
+
+def adjust(families: dict[str, list[Any]]) -> None:
+    """Set each result's q: Benjamini–Hochberg within its family, times the number of families
+    tested (Bonferroni across them), so that on data with no real difference anywhere a report
+    shows any finding at all in at most 5% of cases, however many families it holds."""
+    tested = [results for results in families.values() if results]
+    for results in tested:
+        for result, q_value in zip(results, q_values([r.p_value for r in results]), strict=True):
+            result.q_value = min(1.0, q_value * len(tested))
+
+
+def counts(result: ItemResult, min_effect: float = MIN_EFFECT_SIZE) -> bool:
+    """Whether an adjusted comparison counts as a finding: q ≤ 5% and an effect that matters."""
+    return result.q_value <= ALPHA and abs(result.test.effect_size) >= min_effect
+
+
+# --- From the report to findings ----------------------------------------------------------------
 
 
 def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
-    """Every finding of a report: significant ones by effect size, then themes."""
-    significant = below_organisation(report) + systematic_gaps(report)
-    significant.sort(key=lambda finding: -abs(finding.effect_size))
-    return significant + themes(report, known_names)
+    """Every finding of a report: group findings by effect size, gaps, then themes."""
+    min_responses = max(int(current_app.config["FINDINGS_MIN_RESPONSES"]), 1)
+    report.family = Family(min_responses=min_responses)
+    comparisons = _all_comparisons(report, queries.cell_counts(report.filters), min_responses)
+    gap_tests = _gap_tests(report, min_responses)
+    families = {family: [] for family in ("organisation", "people")}
+    for breakdown, _, result in comparisons:
+        families[FAMILY_OF[breakdown.dimension.name]].append(result)
+    families["gaps"] = [result for _, _, result in gap_tests]
+    adjust(families)
+    report.family.comparisons = len(comparisons)
+    report.family.gap_comparisons = len(gap_tests)
+    report.family.sizes = {name: len(results) for name, results in families.items()}
+    groups = group_findings(report, comparisons)
+    groups.sort(key=lambda finding: -abs(finding.effect_size))
+    return groups + systematic_gaps(gap_tests) + themes(report, known_names)
 
 
-def _keep_significant(candidates: list[tuple[Comparison, Any]]) -> list[tuple[Comparison, Any]]:
-    flags = benjamini_hochberg([comparison.p_value for comparison, _ in candidates])
-    return [pair for pair, keep in zip(candidates, flags, strict=True) if keep]
+def _tables(counts: queries.CellCounts, group_of: list[Any], stratum_of: list[Any], groups: list[Any]):
+    """Every item's counts summed into a groups × strata × values array, in one pass over the cells."""
+    strata = {key: index for index, key in enumerate(dict.fromkeys(stratum_of))}
+    group_index = {key: index for index, key in enumerate(groups)}
+    rows = np.array([i for i, key in enumerate(group_of) if key in group_index], dtype=np.intp)
+    by_group = np.array([group_index[group_of[i]] for i in rows], dtype=np.intp)
+    by_stratum = np.array([strata[stratum_of[i]] for i in rows], dtype=np.intp)
+    items = list(counts.counts)
+    every = np.concatenate([counts.counts[item] for item in items], axis=1)
+    table = np.zeros((len(groups), len(strata), every.shape[1]), dtype=np.int64)
+    if len(rows):
+        np.add.at(table, (by_group, by_stratum), every[rows])
+    tables, start = {}, 0
+    for item in items:
+        width = counts.counts[item].shape[1]
+        tables[item] = table[:, :, start : start + width]
+        start += width
+    return tables
 
 
-def below_organisation(report: Any) -> list[Finding]:
-    """Groups whose mean on an item is significantly below the rest of the organisation."""
-    candidates = []
+def _all_comparisons(
+    report: Any, counts: queries.CellCounts, min_responses: int
+) -> list[tuple[Any, Any, ItemResult]]:
+    comparisons = []
     for breakdown in report.breakdowns:
-        for group in breakdown.groups:
-            if group.hidden:
-                continue
-            for question in CURRENT.scale_questions:
-                if question.key in group.hidden_items:
-                    continue
-                mine = group.items[question.key]
-                rest = report.overall.items[question.key].minus(mine)
-                comparison = welch(mine, rest)
-                if comparison is not None:
-                    candidates.append((comparison, (breakdown.dimension, group, question, mine, rest)))
+        dimension = breakdown.dimension
+        within = [queries.DIMENSIONS_BY_NAME[name].key for name in COMPARED_WITHIN[dimension.name]]
+        group_of = [cell[dimension.key] for cell in counts.cells]
+        stratum_of = [tuple(cell[key] for key in within) for cell in counts.cells]
+        groups = breakdown.groups
+        tables = _tables(counts, group_of, stratum_of, [g.key for g in groups])
+        tested_groups = set()
+        for question in CURRENT.scale_questions:
+            eligible = [not g.hidden and question.key not in g.hidden_items for g in groups]
+            for index, test, difference in compare_within_strata(
+                tables[question.key], question.values, eligible, min_responses
+            ):
+                result = ItemResult(
+                    question.key, SHORT_LABELS.get(question.key, question.key), test, difference
+                )
+                comparisons.append((breakdown, groups[index], result))
+                tested_groups.add(groups[index].key)
+        if tested_groups:
+            report.family.groups[dimension.label] = len(tested_groups)
+    return comparisons
+
+
+def reference_text(report: Any, dimension_name: str) -> str:
+    """What a group of this grouping is compared with, in words, honest about the filters."""
+    if COMPARED_WITHIN[dimension_name] == ("department", "stage"):
+        return "others in the same department and stage"
+    active = {name: value for name, value in report.filters.active().items() if name in GROUPING_FILTERS}
+    within = "each " + COMPARED_WITHIN[dimension_name][0]
+    if not active:
+        return f"the rest of the organisation (compared within {within})"
+    scope = ", ".join(
+        f"{name.replace('_id', '').replace('_', ' ')} {value}" for name, value in active.items()
+    )
+    return f"the rest of this view — {scope} — (compared within {within})"
+
+
+def _item_text(result: ItemResult) -> str:
+    d = result.difference
+    interval = "" if d.low is None else f" (95% CI {d.low:+.2f} to {d.high:+.2f})"
+    return (
+        f"“{result.label}” {d.estimate:+.2f} points{interval}, δ = {result.test.effect_size:+.2f}, "
+        f"{q_text(result.q_value)}"
+    )
+
+
+def group_findings(report: Any, comparisons: list[tuple[Any, Any, ItemResult]]) -> list[Finding]:
+    """One finding per group with items significantly above or below its reference (q already set)."""
+    by_group: dict[tuple[str, Any], list[ItemResult]] = {}
+    owners = {}
+    for breakdown, group, result in comparisons:
+        if counts(result):
+            by_group.setdefault((breakdown.dimension.name, group.key), []).append(result)
+            owners[(breakdown.dimension.name, group.key)] = (breakdown.dimension, group)
     findings = []
-    for comparison, (dimension, group, question, mine, rest) in _keep_significant(candidates):
-        if comparison.difference >= 0 or abs(comparison.effect_size) < MIN_EFFECT_SIZE:
-            continue
+    for key, results in by_group.items():
+        dimension, group = owners[key]
+        results.sort(key=lambda r: -abs(r.test.effect_size))
+        below = [r for r in results if r.difference.estimate < 0]
+        kind = "weakness" if len(below) == len(results) else "strength" if not below else "mixed"
+        direction = {"weakness": "below", "strength": "above", "mixed": "differs from"}[kind]
+        reference = reference_text(report, dimension.name)
+        n = max(r.test.n for r in results)
         text = (
-            f"{dimension.label} {group.label}: “{SHORT_LABELS[question.key]}” averages {mine.mean:.1f} "
-            f"against {rest.mean:.1f} across the rest of the organisation (n = {mine.n}; "
-            f"difference significant at 95%, {p_text(comparison.p_value)}, d = {comparison.effect_size:.2f})."
+            f"{dimension.label} {group.label} ({kind}): {direction} {reference} on {len(results)} "
+            f"item{'s' if len(results) > 1 else ''} (n = {n}): "
+            + "; ".join(_item_text(r) for r in results)
+            + "."
         )
-        numbers = {
-            "mean": round(mine.mean, 3),
-            "n": mine.n,
-            "rest_mean": round(rest.mean, 3),
-            "rest_n": rest.n,
-            "p_value": comparison.p_value,
-            "effect_size": round(comparison.effect_size, 3),
-        }
         findings.append(
             Finding(
-                "below", dimension.label, group.label, question.key, text, comparison.effect_size, numbers
+                kind,
+                dimension.label,
+                group.label,
+                text,
+                reference,
+                effect_size=results[0].test.effect_size,
+                q_value=min(r.q_value for r in results),
+                items=[r.as_numbers() | {"label": r.label} for r in results],
+                count=n,
             )
         )
     return findings
 
 
-def systematic_gaps(report: Any) -> list[Finding]:
-    """Groups where candidates and recruiters systematically disagree on a mirrored pair."""
-    candidates = []
+@dataclass
+class GapResult:
+    """One mirrored pair of one group: mean gap, its interval, the sign test."""
+
+    pair: Any
+    gap: Summary
+    lower: int
+    higher: int
+    p_value: float
+    q_value: float = 1.0
+
+
+def _gap_tests(report: Any, min_responses: int) -> list[tuple[str, Any, GapResult]]:
+    """The sign test of every mirrored pair of every gap group shown with enough pairs."""
+    tested = []
     for name, groups in report.gaps.items():
-        dimension = queries.DIMENSIONS_BY_NAME[name]
         for group in groups:
             if group.hidden:
                 continue
             for pair in SCALE_PAIRS:
-                gap = group.gaps[pair.survey_key]
-                comparison = one_sample(gap) if gap.n >= report.threshold else None
-                if comparison is not None:
-                    candidates.append((comparison, (dimension, group, pair, gap)))
-    findings = []
-    for comparison, (dimension, group, pair, gap) in _keep_significant(candidates):
-        if abs(gap.mean) < MIN_GAP:
-            continue
-        verb = "over-read" if gap.mean < 0 else "under-read"
-        direction = "lower" if gap.mean < 0 else "higher"
-        text = (
-            f"{dimension.label} {group.label}: recruiters {verb} “{pair.label.lower()}” — candidates rate it "
-            f"{abs(gap.mean):.1f} points {direction} than the debrief notes (n = {gap.n} pairs; "
-            f"{group.flagged[pair.survey_key]} gaps of 2 or more; significant at 95%, "
-            f"{p_text(comparison.p_value)})."
+                key = pair.survey_key
+                gap = group.gaps[key]
+                test = sign_test(group.lower.get(key, 0), group.higher.get(key, 0))
+                if gap.n >= min_responses and test is not None:
+                    tested.append((name, group, GapResult(pair, gap, test.lower, test.higher, test.p_value)))
+    return tested
+
+
+def systematic_gaps(tested: list[tuple[str, Any, GapResult]]) -> list[Finding]:
+    """Groups where candidates and recruiters systematically disagree on a mirrored pair (q set)."""
+    by_group: dict[tuple[str, Any], list[GapResult]] = {}
+    owners = {}
+    for name, group, result in tested:
+        if result.q_value <= ALPHA and abs(result.gap.mean) >= MIN_GAP:
+            by_group.setdefault((name, group.key), []).append(result)
+            owners[(name, group.key)] = group
+    return [_gap_finding(name, owners[(name, key)], results) for (name, key), results in by_group.items()]
+
+
+def _gap_finding(name: str, group: Any, results: list[GapResult]) -> Finding:
+    dimension = queries.DIMENSIONS_BY_NAME[name]
+    parts, items = [], []
+    for r in results:
+        verb = "over-read" if r.gap.mean < 0 else "under-read"
+        margin = r.gap.margin or 0.0
+        parts.append(
+            f"recruiters {verb} “{r.pair.label.lower()}”: candidates rate it {r.gap.mean:+.2f} points against"
+            f" the debrief (95% CI {r.gap.mean - margin:+.2f} to {r.gap.mean + margin:+.2f}; "
+            f"{r.lower} of {r.gap.n} pairs lower, {r.higher} higher; {q_text(r.q_value)})"
         )
-        numbers = {
-            "mean_gap": round(gap.mean, 3),
-            "n": gap.n,
-            "flagged": group.flagged[pair.survey_key],
-            "p_value": comparison.p_value,
-            "effect_size": round(comparison.effect_size, 3),
-        }
-        findings.append(
-            Finding(
-                "gap", dimension.label, group.label, pair.survey_key, text, comparison.effect_size, numbers
-            )
+        items.append(
+            {
+                "item": r.pair.survey_key,
+                "label": r.pair.label,
+                "n": r.gap.n,
+                "mean_gap": round(r.gap.mean, 3),
+                "ci_low": round(r.gap.mean - margin, 3),
+                "ci_high": round(r.gap.mean + margin, 3),
+                "lower": r.lower,
+                "higher": r.higher,
+                "flagged": group.flagged[r.pair.survey_key],
+                "p_value": r.p_value,
+                "q_value": r.q_value,
+            }
         )
-    return findings
+    text = f"{dimension.label} {group.label}: " + "; ".join(parts) + "."
+    return Finding(
+        "gap",
+        dimension.label,
+        group.label,
+        text,
+        "the debrief notes",
+        effect_size=max(abs(r.gap.mean) for r in results),
+        q_value=min(r.q_value for r in results),
+        items=items,
+        count=max(r.gap.n for r in results),
+    )
+
+
+# --- Themes ---------------------------------------------------------------------------------------
+
+QUOTE_CHARS = 200
+
+
+def _quotes(
+    entries: list[tuple[str, int, int]], members: list[int], threshold: int, names: list[str], label: str
+) -> list[str]:
+    """Up to two answers of a theme other than its label, names masked: a named answer (hr can read
+    it on its interview page anyway) or a wording at least `threshold` answers share; never one
+    anonymous answer."""
+    usable = [i for i in members if _quotable(entries[i], threshold)]
+    usable.sort(key=lambda i: -entries[i][1])
+    said = _plain(label)
+    quotes = []
+    for index in usable:
+        quote = redact(entries[index][0], names)
+        if _plain(quote) == said:
+            continue  # the label already says it
+        quotes.append(quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1].rstrip() + "…")
+        if len(quotes) == 2:
+            break
+    return quotes
+
+
+def _quotable(entry: tuple[str, int, int], threshold: int) -> bool:
+    """Whether an answer may be shown: named, or a wording at least `threshold` answers share."""
+    _, count, named = entry
+    return named > 0 or count >= threshold
+
+
+def _plain(text: str) -> str:
+    return text.strip().rstrip(".!?").strip().lower()
 
 
 def themes(report: Any, known_names: list[str]) -> list[Finding]:
-    """Most frequent phrases in `improve` answers and debrief process issues, per stage shown."""
+    """Recurring themes in `improve` answers and debrief process issues, per stage shown."""
     stage = queries.DIMENSIONS_BY_NAME["stage"]
     hidden = report.breakdown("stage").hidden_keys
-    issues = queries.process_issue_texts(report.filters)
+    # Debrief notes are staff's own words: every one of them may be quoted (names masked).
+    issues = [(key, text, count, count) for key, text, count in queries.process_issue_texts(report.filters)]
     debriefs: dict[Any, int] = {}
-    for key, _, count in issues:
+    for key, _, count, _ in issues:
         debriefs[key] = debriefs.get(key, 0) + count
     small = {key for key, n in debriefs.items() if n < report.threshold}
     sources = (
-        ("improve", "candidates ask us to improve", queries.improve_texts(report.filters, stage), hidden),
-        ("process_issues", "debrief calls mention", issues, small | hidden),
+        (
+            "improve",
+            "candidates ask us to improve",
+            "answers",
+            queries.improve_texts(report.filters, stage),
+            hidden,
+        ),
+        ("process_issues", "debrief calls mention", "debriefs", issues, small | hidden),
     )
     findings = []
-    for item, wording, rows, excluded in sources:
-        by_group: dict[Any, list[tuple[str, int]]] = {}
-        for key, text, count in rows:
+    for item, wording, unit, rows, excluded in sources:
+        by_group: dict[Any, list[tuple[str, int, int]]] = {}
+        for key, text, count, named in rows:
             if key not in excluded and text:
-                by_group.setdefault(key, []).append((text, count))
+                by_group.setdefault(key, []).append((text, count, named))
         for key in sorted(by_group, key=str):
-            top = top_phrases(by_group[key], report.threshold, known_names=known_names)
-            if top:
-                quoted = ", ".join(f"“{phrase}” ({n})" for phrase, n in top)
-                text = f"Stage {key}: {wording}: {quoted}."
-                findings.append(Finding("theme", "Stage", str(key), item, text, 0.0, {"phrases": dict(top)}))
+            entries = by_group[key]
+            quotable = [_quotable(entry, report.threshold) for entry in entries]
+            texts = [(text, count) for text, count, _ in entries]
+            for theme in cluster_themes(texts, report.threshold, known_names, quotable=quotable):
+                quotes = _quotes(entries, theme.members, report.threshold, known_names, theme.label)
+                text = f"Stage {key}: {wording}: “{theme.label}” ({theme.count} {unit})."
+                findings.append(
+                    Finding(
+                        "theme",
+                        "Stage",
+                        str(key),
+                        text,
+                        wording,
+                        items=[{"item": item, "theme": theme.label, "unit": unit, "phrases": theme.phrases}],
+                        quotes=quotes,
+                        count=theme.count,
+                    )
+                )
     return findings

@@ -7,7 +7,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
-from .filters import ReportFilters
+from .filters import ReportFilters, month_words
 
 ANY = ("", "All")
 
@@ -32,6 +32,11 @@ class ReportFilterForm(FlaskForm):
             getattr(self, name).choices = [ANY, *((str(value), label) for value, label in options[name])]
         for name in ("month_from", "month_to"):
             getattr(self, name).choices = [ANY, *((str(value), label) for value, label in options["month"])]
+
+    def limit_months(self, starts: list[str], ends: list[str]) -> None:
+        """Offer only the months a range may start and end on, in words ("January 2026")."""
+        self.month_from.choices = [ANY, *((month, month_words(month)) for month in starts)]
+        self.month_to.choices = [ANY, *((month, month_words(month)) for month in ends)]
 
     def to_filters(self) -> ReportFilters:
         """The valid filters; an unknown value is reported on its field and left out."""

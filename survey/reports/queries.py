@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -39,8 +40,8 @@ from ..models import (
     value_column,
 )
 from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
-from .filters import ReportFilters
-from .stats import Summary, nps_score
+from .filters import ReportFilters, month_words
+from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
 SCALE = tuple(CURRENT.scale_questions)
@@ -89,6 +90,11 @@ class GroupFigures:
     def nps(self) -> float | None:
         """cNPS of the group."""
         return nps_score(self.promoters, self.detractors, self.nps_answers)
+
+    @property
+    def nps_interval(self) -> tuple[float, float] | None:
+        """95% interval of the group's cNPS."""
+        return nps_interval(self.promoters, self.detractors, self.nps_answers)
 
     def share(self, count: int) -> float | None:
         """A count as a percentage of the recommendation answers."""
@@ -177,6 +183,41 @@ def _cells_over_months(filters: ReportFilters) -> Any:
     return statement.cte("cells_over_months").prefix_with("MATERIALIZED")
 
 
+@dataclass
+class CellCounts:
+    """How many gave each answer value, per combination of grouping attributes (months summed).
+
+    `cells[i]` holds the grouping attributes of row i; `counts[item]` is a cells × values matrix.
+    This is everything the findings read from the tallies: how tallies are stored stays here.
+    """
+
+    cells: list[dict[str, Any]]
+    counts: dict[str, np.ndarray]
+
+
+def cell_counts(filters: ReportFilters) -> CellCounts:
+    """Per-value answer counts of every cell the filters select, summed over months, in one query."""
+    keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
+    columns = [
+        # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
+        cast(func.sum(CELLS[value_column(q.key, value)]), BigInteger).label(value_column(q.key, value))
+        for q in SCALE
+        for value in q.values
+    ]
+    statement = select(*keys, *columns).where(*filters.on_columns(CELLS)).group_by(*keys)
+    rows = db.session.execute(statement).all()
+    cells = [dict(zip((key.name for key in keys), row[: len(keys)], strict=True)) for row in rows]
+    # No named cell (a view of released anonymous answers only): an empty matrix, not a reshape error.
+    width = len(columns)
+    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), width)
+    counts, start = {}, 0
+    for q in SCALE:
+        # NULL (no cell answered this value) sums to None: count it as 0.
+        counts[q.key] = np.nan_to_num(values[:, start : start + len(q.values)]).astype(np.int64)
+        start += len(q.values)
+    return CellCounts(cells, counts)
+
+
 def _summed_figures(rolled: Any) -> list[ColumnElement]:
     # Cast: PostgreSQL sums bigints (these are sums already) to numeric, which comes back as Decimal.
     return [
@@ -220,6 +261,8 @@ def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict
 def _label(dimension: Dimension, key: Any, title: Any, names: dict[int, str]) -> str:
     if dimension.name == "recruiter":
         return names.get(key, "(no recruiter)")
+    if dimension.name == MONTH.name:
+        return month_words(key)
     return str(title) if title not in (None, "") else "(not set)"
 
 
@@ -289,7 +332,14 @@ class GapFigures:
     flagged: dict[str, int]
     next_step_checked: int
     next_step_mismatches: int
+    # DESIGN's other rule pairs: doubts cleared vs role clarity, referral potential vs nps.
+    doubts_checked: int
+    doubts_mismatches: int
+    referral_checked: int
+    referral_mismatches: int
     hidden: bool = False
+    lower: dict[str, int] = field(default_factory=dict)  # pairs with the candidate below the recruiter
+    higher: dict[str, int] = field(default_factory=dict)
 
 
 def _gap_rows(filters: ReportFilters) -> Any:
@@ -298,7 +348,14 @@ def _gap_rows(filters: ReportFilters) -> Any:
     for pair in SCALE_PAIRS:
         gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
         columns.append(gap.label(pair.survey_key))
-    columns += [Response.answers["next_steps"].as_integer().label("next_steps"), Debrief.next_step_signal]
+    columns += [
+        Response.answers["next_steps"].as_integer().label("next_steps"),
+        Debrief.next_step_signal,
+        Response.answers["role_clarity"].as_integer().label("role_clarity"),
+        Debrief.doubts_cleared,
+        Response.answers["nps"].as_integer().label("nps"),
+        Debrief.referral_potential,
+    ]
     statement = (
         select(*columns)
         # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
@@ -323,21 +380,52 @@ def _gap_cells(rows: Any) -> Any:
             func.sum(gap).label(f"{key}__total"),
             func.sum(gap * gap).label(f"{key}__squares"),
             func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))).label(f"{key}__flagged"),
+            # Signs for the sign test of systematic gaps.
+            func.sum(case((gap < 0, 1))).label(f"{key}__lower"),
+            func.sum(case((gap > 0, 1))).label(f"{key}__higher"),
         ]
     next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
     mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
     checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
     columns.append(func.sum(case((checked, 1))).label("next_checked"))
     columns.append(func.sum(case((mismatch, 1))).label("next_mismatch"))
+    columns += _rule_sums(rows)
     statement = select(*columns).group_by(rows.c.stage, rows.c.recruiter_id)
     return statement.cte("gap_cells").prefix_with("MATERIALIZED")
 
 
+def _rule_sums(rows: Any) -> list[ColumnElement]:
+    """Per cell, how many pairs each of the other two rules could judge and how many it flags
+    (the rules of questions.doubts_mismatch and questions.referral_mismatch, in SQL)."""
+    clarity, cleared = rows.c.role_clarity, rows.c.doubts_cleared
+    nps, referral = rows.c.nps, rows.c.referral_potential
+    rules = {
+        "doubts": (
+            and_(cleared.is_not(None), clarity.is_not(None)),
+            and_(cleared.is_(True), clarity <= 2),
+        ),
+        "referral": (
+            and_(referral.is_not(None), nps.is_not(None)),
+            or_(and_(referral >= 4, nps <= 6), and_(referral <= 2, nps >= 9)),
+        ),
+    }
+    columns = []
+    for name, (checked, mismatch) in rules.items():
+        columns.append(func.sum(case((checked, 1))).label(f"{name}_checked"))
+        columns.append(func.sum(case((mismatch, 1))).label(f"{name}_mismatch"))
+    return columns
+
+
+GAP_PARTS = ("n", "total", "squares", "flagged", "lower", "higher")
 GAP_SUMS = (
     "pairs",
-    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in ("n", "total", "squares", "flagged")),
+    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in GAP_PARTS),
     "next_checked",
     "next_mismatch",
+    "doubts_checked",
+    "doubts_mismatch",
+    "referral_checked",
+    "referral_mismatch",
 )
 
 
@@ -383,6 +471,12 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
                 flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
                 next_step_checked=m["next_checked"],
                 next_step_mismatches=m["next_mismatch"],
+                lower={p.survey_key: m[f"{p.survey_key}__lower"] for p in SCALE_PAIRS},
+                higher={p.survey_key: m[f"{p.survey_key}__higher"] for p in SCALE_PAIRS},
+                doubts_checked=m["doubts_checked"],
+                doubts_mismatches=m["doubts_mismatch"],
+                referral_checked=m["referral_checked"],
+                referral_mismatches=m["referral_mismatch"],
             )
         )
     for groups in result.values():
@@ -393,15 +487,20 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
 # --- Free text ---------------------------------------------------------------------------------
 
 
-def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int]]:
-    """(group, `improve` answer, how many gave it), grouped in SQL."""
+def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int, int]]:
+    """(group, `improve` answer, how many gave it, how many of those were named), grouped in SQL.
+
+    The named count decides whether an answer may be quoted: hr can read named answers on the
+    interview pages anyway, while an anonymous wording is quoted only when enough answers share it.
+    """
     text = func.trim(Response.improve_text)
-    inner = select(getattr(Response, dimension.key).label("group_key"), text.label("text")).where(
-        Response.improve_text.is_not(None), *filters.on_columns(Response)
-    )
+    named = case((Response.consent == "named", 1), else_=0)
+    inner = select(
+        getattr(Response, dimension.key).label("group_key"), text.label("text"), named.label("named")
+    ).where(Response.improve_text.is_not(None), *filters.on_columns(Response))
     inner = inner.subquery()
     statement = (
-        select(inner.c.group_key, inner.c.text, func.count())
+        select(inner.c.group_key, inner.c.text, func.count(), cast(func.sum(inner.c.named), BigInteger))
         .where(inner.c.text.is_not(None), inner.c.text != "")
         .group_by(inner.c.group_key, inner.c.text)
     )

@@ -9,11 +9,12 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User, report_cells
-from . import queries
+from . import queries, sources
 from .filters import ReportFilters
-from .privacy import hidden_keys, min_group_size, safe_difference, too_small
+from .privacy import hidden_keys, min_group_size, too_small
 from .queries import DIMENSIONS, MONTH, SCALE, Dimension, GapFigures, GroupFigures
 
+EMPTY = sources.Split()
 FILTER_LABELS = {
     "month_from": "from month",
     "month_to": "to month",
@@ -31,6 +32,8 @@ class Breakdown:
 
     dimension: Dimension
     groups: list[GroupFigures]
+    # Whether released anonymous answers feed these figures (sources.includes_anonymous).
+    anonymous_included: bool = False
 
     @property
     def hidden_keys(self) -> set[Any]:
@@ -52,6 +55,9 @@ class Report:
     breakdowns: list[Breakdown] = field(default_factory=list)
     gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
+    family: Any = None  # the comparisons the findings were adjusted over (findings.Family)
+    # Whether the headline (and so the response rate) includes released anonymous answers.
+    anonymous_included: bool = False
 
     @property
     def response_rate(self) -> float | None:
@@ -73,12 +79,13 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     report.withheld = withheld_reason(filters, report.threshold)
     if report.withheld:
         return report
-    report.overall, report.distributions = queries.overall(filters)
+    report.anonymous_included = sources.includes_anonymous(filters)
+    report.overall, report.distributions = sources.overall(filters)
     report.overall.hidden_items = {
         q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
     }
     report.invitations_sent = queries.invitations_sent(filters)
-    groups = queries.by_groups(filters, (MONTH, *DIMENSIONS))
+    groups = sources.by_groups(filters, (MONTH, *DIMENSIONS))
     report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
     report.breakdowns = [
         protected_breakdown(filters, d, groups[d.name], report.threshold) for d in DIMENSIONS
@@ -95,7 +102,8 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
 
 def withheld_reason(filters: ReportFilters, threshold: int) -> str | None:
     """Why nothing can be shown for these filters, or None."""
-    total = queries.counts_by(filters, None)[None]
+    split = sources.counts(filters, None)[None]
+    total = split.total
     if total == 0:
         return "No responses match these filters."
     if too_small(total, threshold):
@@ -104,8 +112,8 @@ def withheld_reason(filters: ReportFilters, threshold: int) -> str | None:
     if month_problem:
         return month_problem
     for name in filters.active():
-        broader = queries.counts_by(filters.without(name), None)[None]
-        if not safe_difference(broader, total, threshold):
+        broader = sources.counts(filters.without(name), None)[None]
+        if not sources.safe_to_compare(broader, split, threshold):
             return (
                 f"These filters differ from the same view without the {FILTER_LABELS[name]} filter by "
                 f"fewer than {threshold} responses; comparing the two would expose them, so nothing is shown."
@@ -130,6 +138,13 @@ def month_blocks(counts: dict[str, int], threshold: int) -> list[list[str]]:
         else:
             blocks.append(current)
     return blocks
+
+
+def month_bounds(filters: ReportFilters, threshold: int) -> tuple[list[str], list[str]]:
+    """The months a range may start on and end on under these filters (whole blocks only)."""
+    counts = queries.counts_by(filters.without("month_from").without("month_to"), MONTH)
+    blocks = month_blocks(counts, threshold)
+    return [block[0] for block in blocks], [block[-1] for block in blocks]
 
 
 def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:
@@ -169,10 +184,15 @@ def protected_breakdown(
 ) -> Breakdown:
     """A breakdown with small groups, their complements and differencing risks hidden."""
     counts = {group.key: group.responses for group in groups}
+    splits = sources.counts(filters, dimension) if filters.active() else {}
     risky: set[Any] = set()
     for name in filters.active():
-        broader = queries.counts_by(filters.without(name), dimension)
-        risky |= {key for key, n in counts.items() if not safe_difference(broader.get(key, 0), n, threshold)}
+        broader = sources.counts(filters.without(name), dimension)
+        risky |= {
+            key
+            for key in counts
+            if not sources.safe_to_compare(broader.get(key, EMPTY), splits.get(key, EMPTY), threshold)
+        }
     hidden = hidden_keys(counts, threshold, risky)
     hidden_items = {
         q.key: hidden_keys({g.key: g.items[q.key].n for g in groups}, threshold, hidden) for q in SCALE
@@ -180,7 +200,7 @@ def protected_breakdown(
     for group in groups:
         group.hidden = group.key in hidden
         group.hidden_items = {key for key, keys in hidden_items.items() if group.key in keys}
-    return Breakdown(dimension, groups)
+    return Breakdown(dimension, groups, sources.includes_anonymous(filters, dimension))
 
 
 def known_names() -> list[str]:

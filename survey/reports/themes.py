@@ -1,8 +1,10 @@
 """Recurring themes in free text: the phrases most often used, stop words removed, no names.
 
 A phrase is two or three consecutive words that neither start nor end with a stop word. It is
-counted once per answer, and a theme is reported only when at least REPORT_MIN_GROUP_SIZE
-answers use it, so a phrase never points at one person's answer. Known names (staff, hiring
+counted once per answer. Phrases used by largely the same answers ("take-home assignment",
+"assignment took far", "stated two hours") are one theme, merged by the overlap of the answers
+that use them; a theme is reported with how many answers it covers, and only when at least
+REPORT_MIN_GROUP_SIZE answers do, so a theme never points at one person's answer. Known names (staff, hiring
 managers) and capitalised words in the middle of a sentence (most likely names) are masked
 before phrases are formed, so no phrase names a person.
 """
@@ -11,7 +13,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 STOP_WORDS_TEXT = """
@@ -115,3 +118,107 @@ def top_phrases(
 def _word_pairs(phrase: str) -> set[str]:
     words = phrase.split()
     return {" ".join(words[i : i + 2]) for i in range(len(words) - 1)}
+
+
+# Phrases whose answers overlap at least this much (Jaccard, weighted by answers) are one theme.
+MERGE_OVERLAP = 0.5
+
+
+@dataclass
+class Theme:
+    """Answers that share phrases: a label, how many answers, and which entries they are."""
+
+    label: str
+    count: int
+    phrases: list[str]
+    members: list[int] = field(default_factory=list)  # indices into the entries given
+
+
+def _answer_phrases(text: str, names: Sequence[str]) -> set[str]:
+    """Phrases of one answer; a short answer with none keeps its words, so "Salary" still counts."""
+    masked = mask_names(text, names)
+    found = phrases(masked)
+    if not found:
+        words = [w.strip("'’-").lower() for w in WORD.findall(masked.replace(MASK, " | "))]
+        found = {w for w in words if len(w) > 2 and w not in STOP_WORDS}
+    return found
+
+
+def _weight(members: set[int], weights: Sequence[int]) -> int:
+    return sum(weights[index] for index in members)
+
+
+def cluster_themes(
+    entries: Sequence[tuple[str, int]],
+    minimum: int,
+    known_names: Iterable[str] = (),
+    limit: int = 5,
+    quotable: Sequence[bool] | None = None,
+) -> list[Theme]:
+    """Themes over (answer text, how many gave it): phrases merged when their answers overlap.
+
+    Phrases are taken most frequent first; one whose answers overlap an existing theme's by
+    MERGE_OVERLAP or more joins it, otherwise it starts a theme. A theme counts every answer that
+    uses any of its phrases; only themes of at least `minimum` answers are returned. A theme is
+    labelled with a sentence of its most common answer only where `quotable` allows that answer
+    to be shown; otherwise with the stretch its phrases cover.
+    """
+    names = list(known_names)
+    weights = [count for _, count in entries]
+    users: dict[str, set[int]] = {}
+    for index, (text, _) in enumerate(entries):
+        for phrase in _answer_phrases(text, names):
+            users.setdefault(phrase, set()).add(index)
+    ranked = sorted(
+        ((phrase, members) for phrase, members in users.items() if _weight(members, weights) >= minimum),
+        key=lambda pair: (-_weight(pair[1], weights), -len(pair[0].split()), pair[0]),
+    )
+    themes: list[tuple[list[str], set[int]]] = []
+    for phrase, members in ranked:
+        for theme_phrases, theme_members in themes:
+            shared = _weight(members & theme_members, weights)
+            if shared >= MERGE_OVERLAP * _weight(members | theme_members, weights):
+                theme_phrases.append(phrase)
+                theme_members |= members
+                break
+        else:
+            themes.append(([phrase], set(members)))
+    found = []
+    for theme_phrases, members in themes:
+        typical = max(sorted(members), key=lambda i: weights[i])
+        shown = quotable is None or quotable[typical]
+        label = _span_label(theme_phrases, entries[typical][0], names, whole_sentence=shown)
+        found.append(Theme(label, _weight(members, weights), theme_phrases, sorted(members)))
+    found.sort(key=lambda theme: (-theme.count, theme.label))
+    return [theme for theme in found if theme.count >= minimum][:limit]
+
+
+LABEL_MAX_CHARS = 90
+
+
+def _span_label(
+    theme_phrases: list[str], text: str, names: Sequence[str], whole_sentence: bool = True
+) -> str:
+    """What a theme is called: the sentence of its most common answer that holds its phrases
+    ("The take-home assignment took far longer than the stated two hours"), or, in a long
+    sentence or an answer that may not be shown, just the stretch its phrases cover (their words,
+    which enough answers share, and the stop words or masked names between them)."""
+    masked = mask_names(text, names).replace(MASK, "[name]")
+    lowered = masked.lower()
+    starts, ends = [], []
+    for phrase in theme_phrases:
+        pattern = r"\b" + r"\W+".join(re.escape(word) for word in phrase.split()) + r"\b"
+        match = re.search(pattern, lowered)
+        if match:
+            starts.append(match.start())
+            ends.append(match.end())
+    if not starts:
+        return theme_phrases[0]
+    start, end = min(starts), max(ends)
+    sentence_start = max(masked.rfind(mark, 0, start) for mark in ".!?;\n") + 1
+    found = [masked.find(mark, end) for mark in ".!?;\n"]
+    sentence_end = min([index for index in found if index >= 0], default=len(masked))
+    sentence = masked[sentence_start:sentence_end].strip()
+    if whole_sentence and len(sentence) <= LABEL_MAX_CHARS:
+        return sentence[:1].upper() + sentence[1:]
+    return lowered[start:end]

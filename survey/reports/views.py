@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 
 from ..access import role_required
+from ..errors import cut_off_on_outage
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from . import bp, queries
-from .charts import bar_chart
-from .export import MEDIA_TYPES, record_export, stream_csv, stream_json, stream_xlsx
+from .charts import bar_chart, interval_rows, likert_rows
+from .export import (
+    CSV_PARTS,
+    MEDIA_TYPES,
+    export_filename,
+    record_export,
+    stream_csv,
+    stream_json,
+    stream_xlsx,
+)
+from .findings import q_text
 from .forms import ReportFilterForm
-from .report import Report, build_report
+from .outcomes import build_outcomes
+from .privacy import min_group_size
+from .report import Report, build_report, month_bounds
 
 # The page lists the strongest findings; the downloads carry all of them.
 PAGE_FINDINGS = 15
@@ -20,6 +32,8 @@ PAGE_FINDINGS = 15
 def _filters_from_request() -> tuple[ReportFilterForm, Report]:
     form = ReportFilterForm(request.args)
     form.set_choices(queries.filter_options())
+    # The month lists depend on the other filters: offer only the months the range will accept.
+    form.limit_months(*month_bounds(form.to_filters(), min_group_size()))
     return form, build_report(form.to_filters())
 
 
@@ -32,63 +46,79 @@ def index():
         "reports/index.html",
         form=form,
         report=report,
+        outcomes=build_outcomes(report.filters),
+        scale_prompts={q.key: q.prompt(current_app.config["COMPANY_NAME"]) for q in queries.SCALE},
         charts=charts_for(report),
         scale=queries.SCALE,
         scale_pairs=SCALE_PAIRS,
         page_findings=PAGE_FINDINGS,
+        q_text=q_text,
     )
 
 
 @bp.get("/export.<any(csv, xlsx, json):fmt>")
 @role_required("hr", "admin")
 def export(fmt: str):
-    """Download the report with the page's filters; the download is recorded in the audit log."""
+    """Download the report with the page's filters; the download is recorded in the audit log.
+
+    CSV holds one table, chosen by `part`: the tidy aggregates (default), the raw responses or the
+    findings; XLSX and JSON hold all three."""
+    part = request.args.get("part", "aggregates") if fmt == "csv" else None
+    if part is not None and part not in CSV_PARTS:
+        part = "aggregates"
     _, report = _filters_from_request()
     record_export(fmt, report.filters)
-    streams = {"csv": stream_csv, "json": stream_json, "xlsx": stream_xlsx}
-    filename = f"debrief-report-{utcnow():%Y%m%d-%H%M}.{fmt}"
+    filename = export_filename(fmt, report.filters, part, utcnow())
+    if fmt == "csv":
+        body = stream_csv(report, part=part)
+    else:
+        body = {"json": stream_json, "xlsx": stream_xlsx}[fmt](report)
     return Response(
-        stream_with_context(streams[fmt](report)),
-        mimetype=MEDIA_TYPES[fmt],
+        stream_with_context(cut_off_on_outage(body)),
+        mimetype=None,
+        content_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
 
 def charts_for(report: Report) -> dict:
-    """The SVG charts of a report: cNPS by month, and the mean of each item."""
+    """The charts of a report: diverging bars of every 1–5 item, cNPS by month with its interval,
+    and each item's distribution."""
     if report.withheld:
         return {}
-    months = [
-        (group.label, None if group.hidden else group.nps, _number(group.nps, "{:.0f}", group.hidden))
-        for group in report.trend.groups
-    ]
     overall = report.overall
-    items = [
+    likert = likert_rows(
+        [
+            (q.prompt(current_app.config["COMPANY_NAME"]), report.distributions[q.key])
+            for q in queries.SCALE
+            if q.key != "nps" and q.key not in overall.hidden_items
+        ]
+    )
+    months = [
         (
-            q.prompt(""),
-            None if q.key in overall.hidden_items else overall.items[q.key].mean,
-            _number(overall.items[q.key].mean, "{:.2f}", q.key in overall.hidden_items),
+            group.label,
+            None if group.hidden or "nps" in group.hidden_items else group.nps,
+            None if group.hidden or "nps" in group.hidden_items else group.nps_interval,
+            _nps_text(group),
         )
-        for q in queries.SCALE
-        if q.key != "nps"
+        for group in report.trend.groups
     ]
     distributions = {
         q.key: bar_chart(
-            q.prompt(""),
+            q.prompt(current_app.config["COMPANY_NAME"]),
             [(str(value), count, str(count)) for value, count in report.distributions[q.key].items()],
             0,
             max(max(report.distributions[q.key].values()), 1),
         )
         for q in queries.SCALE
     }
-    return {
-        "trend": bar_chart("cNPS by month", months, -100, 100),
-        "items": bar_chart("Mean of each item (1–5)", items, 1, 5),
-        "distributions": distributions,
-    }
+    return {"likert": likert, "trend": interval_rows(months, -100, 100), "distributions": distributions}
 
 
-def _number(value: float | None, pattern: str, hidden: bool = False) -> str:
-    if hidden:
+def _nps_text(group) -> str:
+    if group.hidden or "nps" in group.hidden_items:
         return "suppressed"
-    return "—" if value is None else pattern.format(value)
+    interval = group.nps_interval
+    if group.nps is None or interval is None:
+        return "—"
+    return f"{group.nps:+.0f} (95% CI {interval[0]:+.0f} to {interval[1]:+.0f}, n = {group.nps_answers})"

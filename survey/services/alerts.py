@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Alert, Debrief, Interview
 from ..outbox import enqueue
+from ..webhooks import emit
 
 DETRACTOR_MAX_NPS = 6
 UNFAIR_MAX = 2
@@ -52,6 +53,15 @@ def queue_alert(interview: Interview, source: str, reasons: list[str], context: 
             db.session.add(Alert(interview_id=interview.id, source=source, reasons=reasons))
     except IntegrityError:
         return False
+    emit(
+        "alert.raised",
+        {
+            "interview_id": interview.id,
+            "external_id": interview.external_id,
+            "source": source,
+            "reasons": reasons,
+        },
+    )
     recruiter = interview.recruiter
     enqueue(
         "alert",

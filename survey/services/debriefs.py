@@ -6,6 +6,7 @@ from typing import Any
 
 from ..extensions import db
 from ..models import Debrief, Interview, User, utcnow
+from ..webhooks import emit, iso
 from .alerts import debrief_alert_reasons, queue_alert
 
 # Every field the debrief form edits (the mirror table of DESIGN).
@@ -29,6 +30,30 @@ DEBRIEF_FIELDS = (
 TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matters", "red_flags", "free_notes")
 
 
+# What a debrief.recorded webhook carries: the structured reads, never the free-text notes.
+EVENT_FIELDS = (
+    "interest",
+    "self_assessment",
+    "next_step_signal",
+    "doubts_cleared",
+    "culture_score",
+    "red_flag_severity",
+    "expected_outcome",
+    "referral_potential",
+    "open_to_other_roles",
+)
+
+
+def debrief_event(interview: Interview, debrief: Debrief) -> dict[str, Any]:
+    """The data of a debrief.recorded webhook."""
+    return {
+        "interview_id": interview.id,
+        "external_id": interview.external_id,
+        "recorded_at": iso(debrief.updated_at),
+        **{name: getattr(debrief, name) for name in EVENT_FIELDS},
+    }
+
+
 def save_debrief(interview: Interview, values: dict[str, Any], author: User) -> Debrief:
     """Create or update the interview's debrief, recording who changed it and when."""
     debrief = interview.debrief
@@ -46,5 +71,6 @@ def save_debrief(interview: Interview, values: dict[str, Any], author: User) -> 
     debrief.updated_at = now
     db.session.flush()
     queue_alert(interview, "debrief", debrief_alert_reasons(debrief), {})
+    emit("debrief.recorded", debrief_event(interview, debrief), now)
     db.session.commit()
     return debrief

@@ -6,6 +6,7 @@ finishes in well under a minute. The seed only runs on an empty database.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,10 +16,24 @@ from faker import Faker
 from sqlalchemy import func, insert, select, text
 
 from ..extensions import db
-from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..models import (
+    Candidate,
+    Debrief,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    Position,
+    Response,
+    User,
+    random_id,
+    utcnow,
+)
 from ..questions import CURRENT
 from ..reports.cells import rebuild_cells
+from ..sealing import seal
 from .accounts import create_user
+from .anonymity import release_cohorts
+from .responses import start_of_day
 
 DEMO_PASSWORD = "debrief-demo"
 DEMO_STAFF = (
@@ -136,6 +151,7 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
     _reset_sequences()
     db.session.commit()
     rebuild_cells()
+    release_cohorts(now)
     return SeedReport(interviews, builder.response_count, builder.due_now)
 
 
@@ -167,6 +183,10 @@ def _next_id(model) -> int:
     return (db.session.scalar(select(func.max(model.id))) or 0) + 1
 
 
+# How far each demo recruiter's read of a candidate strays (standard deviations): calibration differs.
+RECRUITER_NOISE = (0.5, 1.0, 1.8)
+
+
 class _Builder:
     """Generates rows in memory, then writes them with one bulk insert per table."""
 
@@ -181,12 +201,12 @@ class _Builder:
         self.rows: dict[Any, list[dict]] = {}
 
     def build(self, count: int) -> None:
-        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], Debrief: []}
+        self.rows = {Candidate: [], Interview: [], Invitation: [], Response: [], HeldAnswer: [], Debrief: []}
         for _ in range(count):
             self._one_interview()
 
     def flush(self) -> None:
-        for model in (Candidate, Interview, Invitation, Response, Debrief):
+        for model in (Candidate, Interview, Invitation, Response, HeldAnswer, Debrief):
             if self.rows[model]:
                 db.session.execute(insert(model), self.rows[model])
         db.session.commit()
@@ -201,6 +221,8 @@ class _Builder:
         recruiter = rng.choice(self.recruiters)
         manager = self.managers[(position.id * 2 + rng.randrange(2)) % len(self.managers)]
         ends_at = self._interview_end()
+        # How strong the candidate really is: drives the outcome, their own read and the recruiter's.
+        strength = rng.gauss(0, 1)
         self.rows[Candidate].append(
             {
                 "id": candidate_id,
@@ -220,7 +242,7 @@ class _Builder:
                 "interviewers": [self.fake.name() for _ in range(rng.randint(1, 3))],
                 "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
                 "ends_at": ends_at,
-                "outcome": self._outcome(ends_at),
+                "outcome": self._outcome(ends_at, strength),
                 "created_at": ends_at,
             }
         )
@@ -228,10 +250,10 @@ class _Builder:
         self.rows[Invitation].append(invitation)
         answers = None
         if invitation["status"] == "completed":
-            answers = self._response(invitation, position, stage, manager, recruiter, ends_at)
+            answers = self._response(invitation, position, stage, manager, recruiter, ends_at, strength)
         # Most calls a day or more ago have a debrief; the rest show up as "needs a debrief".
         if self.now - ends_at > timedelta(days=1) and rng.random() < 0.75:
-            self._debrief(interview_id, recruiter, stage, ends_at, answers or {})
+            self._debrief(interview_id, recruiter, stage, ends_at, answers or {}, strength)
 
     def _interview_end(self) -> datetime:
         # A few interviews ended just now, so `make run` has surveys due for the worker to send.
@@ -244,10 +266,16 @@ class _Builder:
             hour=self.rng.randint(8, 17), minute=self.rng.choice((0, 15, 30, 45)), second=0, microsecond=0
         )
 
-    def _outcome(self, ends_at: datetime) -> str:
+    def _outcome(self, ends_at: datetime, strength: float) -> str:
         if self.now - ends_at < timedelta(days=10):
             return "pending"
-        return self.rng.choices(("advanced", "rejected", "hired", "withdrawn"), weights=(4, 5, 1, 1))[0]
+        rng = self.rng
+        if rng.random() < 0.08:
+            return "withdrawn"
+        # Stronger candidates go on more often, but not always (the panel sees other things too).
+        if rng.random() < 1 / (1 + math.exp(-(1.3 * strength - 0.2))):
+            return "hired" if rng.random() < 0.2 else "advanced"
+        return "rejected"
 
     def _invitation(self, interview_id: int, ends_at: datetime) -> dict:
         send_after = ends_at + timedelta(hours=2)
@@ -274,7 +302,9 @@ class _Builder:
             )
         return row
 
-    def _response(self, invitation, position, stage, manager, recruiter, ends_at) -> dict[str, Any]:
+    def _response(
+        self, invitation, position, stage, manager, recruiter, ends_at, strength: float
+    ) -> dict[str, Any]:
         rng = self.rng
         bias = DEPARTMENT_BIAS.get(position.department, 0) + STAGE_BIAS.get(stage, 0)
         mood = rng.gauss(0, 0.7)
@@ -283,6 +313,10 @@ class _Builder:
             if question.key == "nps" or rng.random() < 0.06:
                 continue
             answers[question.key] = _clamp(round(rng.gauss(3.7 + bias + mood, 0.8)), 1, 5)
+        # Candidates sense a little of how they did.
+        for key in ("self_assessment", "interest"):
+            if key in answers:
+                answers[key] = _clamp(round(answers[key] + 0.5 * strength), 1, 5)
         if stage == "Onsite" and position.department == "Engineering" and "prepared" in answers:
             answers["prepared"] = max(1, answers["prepared"] - 1)
         average = sum(answers.values()) / max(len(answers), 1)
@@ -290,12 +324,23 @@ class _Builder:
         self._add_comments(answers, average)
         named = rng.random() < 0.7
         self.response_count += 1
+        if not named:
+            # Held back sealed, as a real anonymous submit does; released at the end of the seed.
+            invitation["completed_at"] = start_of_day(invitation["completed_at"])
+            payload = {
+                "month": ends_at.strftime("%Y-%m"),
+                "department": position.department or "",
+                "version": CURRENT.version,
+                "answers": answers,
+            }
+            self.rows[HeldAnswer].append({"id": random_id(), "sealed": seal(payload)})
+            return answers
         self.rows[Response].append(
             {
-                "id": f"{invitation['id']:032x}" if named else self.fake.uuid4().replace("-", ""),
-                "invitation_id": invitation["id"] if named else None,
+                "id": f"{invitation['id']:032x}",
+                "invitation_id": invitation["id"],
                 "question_set_version": CURRENT.version,
-                "consent": "named" if named else "anonymous",
+                "consent": "named",
                 "answers": answers,
                 "improve_text": answers.get("improve"),
                 "position_id": position.id,
@@ -305,13 +350,19 @@ class _Builder:
                 "hiring_manager": manager,
                 "recruiter_id": recruiter.id,
                 "month": ends_at.strftime("%Y-%m"),
-                "submitted_at": invitation["completed_at"] if named else None,
+                "submitted_at": invitation["completed_at"],
             }
         )
         return answers
 
     def _debrief(
-        self, interview_id: int, recruiter: User, stage: str, ends_at: datetime, answers: dict
+        self,
+        interview_id: int,
+        recruiter: User,
+        stage: str,
+        ends_at: datetime,
+        answers: dict,
+        strength: float,
     ) -> None:
         rng = self.rng
         # Recruiters tend to over-read interest after onsite interviews: a gap HR findings can show.
@@ -340,7 +391,7 @@ class _Builder:
                 "what_matters": rng.choice(WHAT_MATTERS) if rng.random() < 0.7 else "",
                 "red_flags": rng.choice(RED_FLAGS) if severity != "none" else "",
                 "red_flag_severity": severity,
-                "expected_outcome": rng.choice(("likely", "unlikely", "unsure")),
+                "expected_outcome": self._expectation(recruiter, strength),
                 "referral_potential": rng.randint(1, 5),
                 "open_to_other_roles": rng.random() < 0.5,
                 "free_notes": rng.choice(FREE_NOTES) if rng.random() < 0.5 else "",
@@ -350,6 +401,12 @@ class _Builder:
                 "updated_at": at,
             }
         )
+
+    def _expectation(self, recruiter: User, strength: float) -> str:
+        """The recruiter's call after the debrief: some recruiters read candidates better than others."""
+        noise = RECRUITER_NOISE[self.recruiters.index(recruiter) % len(RECRUITER_NOISE)]
+        sensed = strength + self.rng.gauss(0, noise)
+        return "likely" if sensed > 0.5 else "unlikely" if sensed < -0.5 else "unsure"
 
     def _add_comments(self, answers: dict[str, Any], average: float) -> None:
         rng = self.rng

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from ..models import Candidate, Interview, Position, User
 from .invitations import schedule_invitation
 
 MAX_INTERVIEWERS = 20
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+TIME_MESSAGE = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 @dataclass
@@ -34,14 +38,32 @@ class InterviewInput:
     interviewers: list[str] = field(default_factory=list)
     starts_at: datetime | None = None
     external_id: str | None = None
+    # The API key sending it (None from the form or a CSV import).
+    api_key_id: int | None = None
+
+
+OFFSET_MESSAGE = (
+    "Must include a UTC offset (Z or +01:00), e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+)
+
+
+def _naive_time(raw: Any) -> bool:
+    """Whether the value is a readable time that only lacks its UTC offset."""
+    try:
+        return isinstance(raw, str) and datetime.fromisoformat(raw.strip()).tzinfo is None
+    except ValueError:
+        return False
 
 
 class _Checker:
     """Collects one message per bad field while reading a nested payload."""
 
-    def __init__(self, data: Any):
+    def __init__(self, data: Any, strict_times: bool = False):
         self.data = data if isinstance(data, dict) else {}
         self.errors: dict[str, str] = {}
+        # The JSON API takes RFC 3339 times only, exactly as its OpenAPI document says; the form
+        # and CSV import also take the looser shapes people type (no seconds, a space for T).
+        self.strict_times = strict_times
         if not isinstance(data, dict):
             self.errors["_body"] = "Expected a JSON object."
 
@@ -66,7 +88,7 @@ class _Checker:
         if len(value) > max_len:
             self.errors[path] = f"Must be at most {max_len} characters."
             return None
-        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        if _has_control_characters(value):
             # Names and titles end up in email headers and spreadsheets: one line, printable only.
             self.errors[path] = "Must be a single line without control characters."
             return None
@@ -83,16 +105,32 @@ class _Checker:
             return None
 
     def when(self, path: str, required: bool = False) -> datetime | None:
+        raw = self._raw(path)
+        if self.strict_times and raw is not None and not (isinstance(raw, str) and RFC3339.fullmatch(raw)):
+            self.errors[path] = OFFSET_MESSAGE if _naive_time(raw) else TIME_MESSAGE
+            return None
         value = self.text(path, 40, required=required)
         if value is None:
             return None
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            self.errors[path] = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+            self.errors[path] = TIME_MESSAGE
             return None
-        # A time without an offset is taken as UTC.
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if moment.tzinfo is None:
+            # Guessing a zone would silently move the interview by hours for someone.
+            self.errors[path] = OFFSET_MESSAGE
+            return None
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:
+            self.errors[path] = TIME_MESSAGE
+            return None
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            # Far-off years overflow the date arithmetic of scheduling (end + delay + expiry).
+            self.errors[path] = f"Must be a date between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
+            return None
+        return moment
 
     def names(self, path: str) -> list[str]:
         value = self._raw(path)
@@ -102,12 +140,19 @@ class _Checker:
         if not valid or len(value) > MAX_INTERVIEWERS:
             self.errors[path] = f"Must be a list of at most {MAX_INTERVIEWERS} names."
             return []
+        if any(_has_control_characters(v) for v in value):
+            self.errors[path] = "Names must be single lines without control characters."
+            return []
         return [v.strip() for v in value if v.strip()]
 
 
-def validate_interview(data: Any) -> tuple[InterviewInput | None, dict[str, str]]:
+def _has_control_characters(value: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in value)
+
+
+def validate_interview(data: Any, strict_times: bool = False) -> tuple[InterviewInput | None, dict[str, str]]:
     """Check an interview payload (DESIGN's API shape); returns the input or errors by field."""
-    check = _Checker(data)
+    check = _Checker(data, strict_times)
     for section in ("candidate", "position"):
         if section in check.data and not isinstance(check.data[section], dict):
             check.errors[section] = "Must be an object."
@@ -200,6 +245,7 @@ def _insert_interview(data: InterviewInput) -> Interview:
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         external_id=data.external_id,
+        api_key_id=data.api_key_id,
     )
     db.session.add(interview)
     schedule_invitation(interview)

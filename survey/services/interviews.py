@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
-from ..models import Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..questions import CURRENT, MIRROR, Gap, Question, perception_gaps
 
 PER_PAGE = 25
@@ -27,14 +27,14 @@ def scoped(stmt: Select, user: User) -> Select:
 
 
 def interview_details(interview_id: int) -> Select:
-    """One interview with everything its pages and the API show, loaded in a single query."""
+    """One interview with everything its pages and the API show (the timeline history in a second query)."""
     return (
         select(Interview)
         .where(Interview.id == interview_id)
         .options(
             joinedload(Interview.candidate),
             joinedload(Interview.position),
-            joinedload(Interview.invitation),
+            joinedload(Interview.invitation).selectinload(Invitation.history),
             joinedload(Interview.debrief).joinedload(Debrief.updated_by),
             joinedload(Interview.recruiter),
         )
@@ -49,53 +49,113 @@ def interview_for(user: User, interview_id: int, *, to_change: bool = False) -> 
     return interview
 
 
+PAGE_SIZES = (25, 50, 100)
+# Sortable columns of the list: URL name → the column sorted on.
+SORT_COLUMNS = {
+    "date": Interview.ends_at,
+    "candidate": Candidate.name,
+    "position": Position.title,
+    "stage": Interview.stage,
+    "status": Invitation.status,
+    "recruiter": User.name,
+}
+
+
 @dataclass(frozen=True)
 class InterviewFilters:
-    """The list's filters; None means "any"."""
+    """The list's search, filters, order and page size; None means "any"."""
 
     status: str | None = None
     stage: str | None = None
     position_id: int | None = None
     needs_debrief: bool = False
+    q: str = ""
+    recruiter_id: int | None = None
+    department: str | None = None
+    # Instants (UTC): the first and the day after the last day asked for, in the user's zone.
+    ends_from: datetime | None = None
+    ends_before: datetime | None = None
+    sort: str = "date"
+    descending: bool = True
+    per_page: int = PER_PAGE
+
+
+def search_condition(q: str):
+    """Candidate name or email, position title or an external id containing the text (any case)."""
+    text = q.strip().lower()
+    columns = (Candidate.name, Candidate.email, Position.title, Interview.external_id, Candidate.external_id)
+    return or_(*(func.lower(column).contains(text, autoescape=True) for column in columns))
+
+
+def _filtered(stmt: Select, filters: InterviewFilters, now: datetime | None) -> Select:
+    conditions = []
+    if filters.q.strip():
+        conditions.append(search_condition(filters.q))
+    if filters.status:
+        conditions.append(Invitation.status == filters.status)
+    if filters.stage:
+        conditions.append(Interview.stage == filters.stage)
+    if filters.position_id:
+        conditions.append(Interview.position_id == filters.position_id)
+    if filters.recruiter_id:
+        conditions.append(Interview.recruiter_id == filters.recruiter_id)
+    if filters.department:
+        conditions.append(Position.department == filters.department)
+    if filters.ends_from:
+        conditions.append(Interview.ends_at >= filters.ends_from)
+    if filters.ends_before:
+        conditions.append(Interview.ends_at < filters.ends_before)
+    if filters.needs_debrief:
+        # Only interviews that have happened can have had their debrief call.
+        conditions += [Debrief.id.is_(None), Interview.ends_at <= (now or utcnow())]
+    return stmt.where(*conditions)
 
 
 def interviews_query(user: User, filters: InterviewFilters, now: datetime | None = None) -> Select:
-    """Newest first, with candidate, position, invitation and debrief loaded in the same query."""
+    """The user's interviews, filtered and sorted, with everything the list shows in the same query."""
+    column = SORT_COLUMNS.get(filters.sort, Interview.ends_at)
+    order = column.desc() if filters.descending else column.asc()
+    tiebreak = Interview.id.desc() if filters.descending else Interview.id.asc()
     stmt = (
         select(Interview)
         .join(Interview.candidate)
         .join(Interview.position)
+        .join(Interview.recruiter)
         .outerjoin(Interview.invitation)
         .outerjoin(Interview.debrief)
         .options(
             contains_eager(Interview.candidate),
             contains_eager(Interview.position),
+            contains_eager(Interview.recruiter),
             contains_eager(Interview.invitation),
             contains_eager(Interview.debrief),
         )
-        .order_by(Interview.ends_at.desc(), Interview.id.desc())
+        .order_by(order.nulls_last() if filters.sort == "status" else order, tiebreak)
     )
-    if filters.status:
-        stmt = stmt.where(Invitation.status == filters.status)
-    if filters.stage:
-        stmt = stmt.where(Interview.stage == filters.stage)
-    if filters.position_id:
-        stmt = stmt.where(Interview.position_id == filters.position_id)
-    if filters.needs_debrief:
-        # Only interviews that have happened can have had their debrief call.
-        stmt = stmt.where(Debrief.id.is_(None), Interview.ends_at <= (now or utcnow()))
-    return scoped(stmt, user)
+    return scoped(_filtered(stmt, filters, now), user)
 
 
 def list_interviews(user: User, filters: InterviewFilters, page: int):
     """One page of the user's interviews (a Flask-SQLAlchemy Pagination): two queries per page."""
-    return db.paginate(interviews_query(user, filters), page=page, per_page=PER_PAGE, error_out=False)
+    per_page = filters.per_page if filters.per_page in PAGE_SIZES else PER_PAGE
+    return db.paginate(interviews_query(user, filters), page=page, per_page=per_page, error_out=False)
 
 
-def filter_choices(user: User) -> tuple[list[str], list[tuple[int, str]]]:
-    """The stages and positions the user's interviews use, for the filter menus."""
-    base = scoped(select(Interview.stage).distinct(), user)
-    stages = list(db.session.scalars(base.order_by(Interview.stage)))
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the list's filter menus offer: only values the user's interviews use."""
+
+    stages: list[str]
+    positions: list[tuple[int, str]]
+    departments: list[str]
+    recruiters: list[tuple[int, str]]
+
+
+def filter_choices(user: User) -> FilterChoices:
+    """The stages, positions, departments (and, for hr/admin, recruiters) of the user's interviews."""
+    stages = list(
+        db.session.scalars(scoped(select(Interview.stage).distinct(), user).order_by(Interview.stage))
+    )
     positions_stmt = scoped(
         select(Position.id, Position.title, Position.location)
         .join(Interview, Interview.position_id == Position.id)
@@ -106,7 +166,18 @@ def filter_choices(user: User) -> tuple[list[str], list[tuple[int, str]]]:
         (pid, f"{title} ({location})" if location else title)
         for pid, title, location in db.session.execute(positions_stmt)
     ]
-    return stages, positions
+    departments_stmt = scoped(
+        select(Position.department).join(Interview, Interview.position_id == Position.id).distinct(), user
+    ).order_by(Position.department)
+    recruiters: list[tuple[int, str]] = []
+    if sees_all(user):
+        recruiters_stmt = (
+            select(User.id, User.name)
+            .where(User.id.in_(select(Interview.recruiter_id).distinct()))
+            .order_by(User.name)
+        )
+        recruiters = [(uid, name) for uid, name in db.session.execute(recruiters_stmt)]
+    return FilterChoices(stages, positions, list(db.session.scalars(departments_stmt)), recruiters)
 
 
 @dataclass
@@ -118,13 +189,23 @@ class CombinedView:
     gaps: list[Gap]
     other_items: list[tuple[Question, Any]]
     candidate_text: list[tuple[str, str]]
-    timeline: list[tuple[str, datetime]]
+    timeline: list[TimelineEntry]
 
     @property
     def anonymous(self) -> bool:
         """The candidate answered but chose anonymity: their answers are not shown here."""
         invitation = self.interview.invitation
         return self.response is None and invitation is not None and invitation.status == "completed"
+
+    @property
+    def scored(self) -> list[Gap]:
+        """The pairs compared by a gap or a rule, in DESIGN's order."""
+        return [gap for gap in self.gaps if gap.pair.kind != "text"]
+
+    @property
+    def text_pairs(self) -> list[Gap]:
+        """The free-text pairs, shown side by side and never scored."""
+        return [gap for gap in self.gaps if gap.pair.kind == "text"]
 
     @property
     def flagged(self) -> int:
@@ -143,14 +224,44 @@ TIMELINE = (
     ("Cancelled", "cancelled_at"),
     ("Link expires", "expires_at"),
 )
+TIMELINE_LABELS = {field: label for label, field in TIMELINE}
 
 
-def invitation_timeline(invitation: Invitation | None) -> list[tuple[str, datetime]]:
-    """The invitation's moments, in time order."""
+ANONYMOUS_COMPLETION = "Completed anonymously (only the day is kept)"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One moment of the invitation; `earlier_link` is set for moments of a link since replaced."""
+
+    label: str
+    at: datetime
+    earlier_link: int | None = None
+    day_only: bool = False  # an anonymous completion keeps only its day
+
+
+def invitation_timeline(invitation: Invitation | None, anonymous: bool = False) -> list[TimelineEntry]:
+    """The invitation's moments, earlier links' included, in time order. An anonymous completion
+    keeps only its day, so it is listed by that day and after the other moments of the same day."""
     if invitation is None:
         return []
-    moments = [(label, getattr(invitation, field)) for label, field in TIMELINE]
-    return sorted(((label, at) for label, at in moments if at is not None), key=lambda item: item[1])
+    entries = [
+        TimelineEntry(TIMELINE_LABELS.get(event.moment, event.moment), event.at, event.version)
+        for event in invitation.history
+    ]
+    for label, field in TIMELINE:
+        at = getattr(invitation, field)
+        if at is None:
+            continue
+        if anonymous and field == "completed_at":
+            entries.append(TimelineEntry(ANONYMOUS_COMPLETION, at, day_only=True))
+        else:
+            entries.append(TimelineEntry(label, at))
+
+    def order(entry: TimelineEntry) -> datetime:
+        return entry.at + timedelta(days=1) - timedelta(microseconds=1) if entry.day_only else entry.at
+
+    return sorted(entries, key=order)
 
 
 def combined_view(interview: Interview) -> CombinedView:
@@ -170,6 +281,13 @@ def combined_view(interview: Interview) -> CombinedView:
             for question in CURRENT.scale_questions
             if question.key not in mirrored and question.key in answers
         ],
-        candidate_text=[(q.text, answers[q.key]) for q in CURRENT.text_questions if q.key in answers],
-        timeline=invitation_timeline(invitation),
+        candidate_text=[
+            (q.text, answers[q.key])
+            for q in CURRENT.text_questions
+            if q.key in answers and q.key not in mirrored
+        ],
+        timeline=invitation_timeline(
+            invitation,
+            anonymous=response is None and invitation is not None and invitation.status == "completed",
+        ),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -12,9 +12,12 @@ from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, utcnow
-from ..outbox import DeliveryReport, deliver_outbox, enqueue
+from ..mailing import reply_to_address
+from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
+from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
 from ..tokens import make_opt_out_token, make_survey_token
+from ..webhooks import WebhookReport, deliver_webhooks
+from .anonymity import ReleaseSummary, release_cohorts
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -39,15 +42,26 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
+def first_name(name: str) -> str:
+    """The name to greet a candidate by: the first word of their name."""
+    return (name or "").split(" ", 1)[0] or name
+
+
+def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
+    """Until when the emailed link works: the expiry once sent, else a full period from now."""
+    return invitation.expires_at or now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+
+
 def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
     """Write the invitation or reminder email to the outbox."""
+    now = now or utcnow()
     interview = invitation.interview
-    company = current_app.config["COMPANY_NAME"]
     unsubscribe = opt_out_url(invitation)
+    name = first_name(interview.candidate.name)
     subject = (
-        f"How was your interview with {company}?"
+        f"How was your {interview.stage} interview, {name}?"
         if kind == "invitation"
-        else f"Reminder: two minutes on your interview with {company}"
+        else f"Reminder: how was your {interview.stage} interview, {name}?"
     )
     enqueue(
         kind,
@@ -55,15 +69,18 @@ def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None
         subject,
         "survey_invitation",
         {
-            "candidate_name": interview.candidate.name,
+            "first_name": name,
             "position_title": interview.position.title,
             "stage": interview.stage,
             "survey_url": survey_url(invitation),
             "opt_out_url": unsubscribe,
             "is_reminder": kind == "reminder",
+            "valid_until": link_valid_until(invitation, now),
+            "subject": subject,
         },
         invitation=invitation,
         headers={
+            "Reply-To": reply_to_address(),
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
@@ -170,13 +187,18 @@ class SendDueSummary:
     expired: int
     opted_out: int
     delivery: DeliveryReport
+    release: ReleaseSummary = field(default_factory=ReleaseSummary)
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
 
     @property
     def did_something(self) -> bool:
         """Whether the pass changed or sent anything (or failed to)."""
         d = self.delivery
         changes = (self.issued, self.reminders, self.expired, self.opted_out)
-        return any(changes) or any((d.sent, d.retrying, d.dead, d.skipped)) or d.smtp_error is not None
+        outcomes = (d.sent, d.retrying, d.dead, d.skipped, d.taken_over)
+        changes += (self.release.released, self.release.unreadable)
+        mail = any(outcomes) or d.smtp_error is not None
+        return any(changes) or mail or self.webhooks.did_something
 
     def line(self) -> str:
         """One human line of counts."""
@@ -186,24 +208,41 @@ class SendDueSummary:
             f"delivered {self.delivery.sent} email(s), {self.delivery.retrying} to retry, "
             f"{self.delivery.dead} given up, {self.delivery.skipped} no longer needed"
         )
+        if self.delivery.taken_over:
+            text += f"; {self.delivery.taken_over} left to another worker (lease ran out)"
+        text += "; " + self.release.line()
+        hooks = self.webhooks
+        if hooks.did_something:
+            text += f"; webhooks: {hooks.delivered} delivered, {hooks.retrying} to retry, {hooks.dead} dead"
         if self.delivery.smtp_error:
             text += f"; SMTP unavailable: {self.delivery.smtp_error}"
         return text
 
 
 def send_due(now: datetime | None = None) -> SendDueSummary:
-    """One pass of the sending job: issue, remind, expire, then deliver the outbox."""
-    now = now or utcnow()
-    issued = issue_due_invitations(now)
-    reminders = queue_reminders(now)
-    expired = expire_overdue(now)
-    delivery = deliver_outbox(now)
+    """One pass of the sending job: issue, remind, expire, release anonymous cohorts whose month
+    has closed, then deliver the outbox and the webhooks.
+
+    Each step reads the clock when it starts, and delivery at every claim and send: a long
+    pass must not lease or date anything with the moment it began.
+    `now` pretends the pass starts at that moment (time still runs on from there).
+    Webhooks go out even when SMTP is down: the two queues do not wait for each other.
+    """
+    clock = clock_from(now)
+    issued = issue_due_invitations(clock())
+    reminders = queue_reminders(clock())
+    expired = expire_overdue(clock())
+    release = release_cohorts(clock())
+    delivery = deliver_outbox(clock)
+    webhooks = deliver_webhooks(clock())
     return SendDueSummary(
         issued=issued["issued"],
         reminders=reminders,
         expired=expired + issued["expired"],
         opted_out=issued["opted_out"],
         delivery=delivery,
+        release=release,
+        webhooks=webhooks,
     )
 
 
@@ -220,10 +259,31 @@ def load_invitation(invitation_id: int) -> Invitation | None:
     return db.session.scalar(stmt)
 
 
+# The moments of a link that a resend clears; they are kept as the timeline's history first.
+REPLACED_MOMENTS = (
+    "send_after",
+    "issued_at",
+    "sent_at",
+    "reminded_at",
+    "opened_at",
+    "cancelled_at",
+    "expires_at",
+)
+
+
+def keep_history(invitation: Invitation) -> None:
+    """Copy the current link's moments into the invitation's history before a new link replaces it."""
+    for moment in REPLACED_MOMENTS:
+        at = getattr(invitation, moment)
+        if at is not None and (moment != "send_after" or invitation.issued_at is not None):
+            invitation.history.append(InvitationEvent(version=invitation.version, moment=moment, at=at))
+
+
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
     if invitation.status == "completed":
         raise ValueError("This survey has already been answered.")
+    keep_history(invitation)
     invitation.version += 1
     invitation.status = "scheduled"
     invitation.issued_at = None
@@ -244,6 +304,8 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
         raise ValueError("This survey has already been answered.")
     invitation.status = "cancelled"
     invitation.cancelled_at = utcnow()
+    # The ATS pages through changes by updated_at: a cancellation made here is one of them.
+    invitation.interview.updated_at = invitation.cancelled_at
     db.session.commit()
     return invitation
 

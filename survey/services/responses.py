@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +15,9 @@ from ..models import OPEN_STATUSES, Invitation, Response, utcnow
 from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
+from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
+from .anonymity import hold_answer
 from .invitations import load_invitation
 
 
@@ -113,11 +116,14 @@ def submit_response(
 
     The conditional UPDATE is the gate: only one request can move the invitation out of
     an open state; the unique invitation_id on responses backs it for named answers.
+    Anonymous answers are held back sealed (services/anonymity.py): they touch no response,
+    no report tally and no alert, and the completion time is kept to the day.
     """
     if consent not in ("named", "anonymous"):
         raise AnswerError("consent: choose named or anonymous")
     answers = clean_answers(raw_answers)
     now = now or utcnow()
+    named = consent == "named"
     spent = db.session.execute(
         update(Invitation)
         .where(
@@ -126,18 +132,22 @@ def submit_response(
             Invitation.status.in_(OPEN_STATUSES),
             or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
         )
-        .values(status="completed", completed_at=now)
+        .values(status="completed", completed_at=now if named else start_of_day(now))
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:
         db.session.rollback()
         return False
-    response = _build_response(invitation, answers, consent, now)
-    db.session.add(response)
-    record_response(response)
-    if consent == "named":
-        # Anonymous answers never alert: see services/alerts.py.
+    if named:
+        response = _build_response(invitation, answers, now)
+        db.session.add(response)
+        record_response(response)
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
+        emit("survey.completed", completed_event(invitation.interview, answers, now), now)
+    else:
+        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
+        hold_answer(invitation.interview, answers, CURRENT.version)
     try:
         db.session.commit()
     except IntegrityError:
@@ -146,13 +156,33 @@ def submit_response(
     return True
 
 
-def _build_response(invitation: Invitation, answers: dict[str, Any], consent: str, now: datetime) -> Response:
+def start_of_day(moment: datetime) -> datetime:
+    """Midnight UTC of the day: the finest time kept of an anonymous completion."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def completed_event(interview: Any, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts."""
+    company = current_app.config["COMPANY_NAME"]
+    return {
+        "interview_id": interview.id,
+        "external_id": interview.external_id,
+        "completed_at": iso(now),
+        "question_set_version": CURRENT.version,
+        "answers": [
+            {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
+            for q in CURRENT.questions
+            if q.key in answers
+        ],
+    }
+
+
+def _build_response(invitation: Invitation, answers: dict[str, Any], now: datetime) -> Response:
     interview = invitation.interview
-    named = consent == "named"
     return Response(
-        invitation_id=invitation.id if named else None,
+        invitation_id=invitation.id,
         question_set_version=CURRENT.version,
-        consent=consent,
+        consent="named",
         answers=answers,
         improve_text=answers.get("improve"),
         position_id=interview.position_id,
@@ -162,7 +192,7 @@ def _build_response(invitation: Invitation, answers: dict[str, Any], consent: st
         hiring_manager=interview.hiring_manager,
         recruiter_id=interview.recruiter_id,
         month=interview.ends_at.strftime("%Y-%m"),
-        submitted_at=now if named else None,
+        submitted_at=now,
     )
 
 

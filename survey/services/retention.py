@@ -22,15 +22,18 @@ from sqlalchemy import Text, cast, exists, func, or_, select, update
 from ..extensions import db
 from ..models import (
     OPEN_STATUSES,
+    AnonymousAnswer,
     AuditEvent,
     Candidate,
     Debrief,
+    HeldAnswer,
     Interview,
     Invitation,
     OutboxMessage,
     Response,
     utcnow,
 )
+from ..sealing import Unsealable, seal, unseal
 from .audit import record_event
 
 ERASED_NAME = "Erased candidate"
@@ -51,6 +54,7 @@ class ErasureReport:
     candidates: int = 0
     invitations_revoked: int = 0
     responses_deidentified: int = 0
+    anonymous_answers_scrubbed: int = 0
     debriefs_scrubbed: int = 0
     outbox_scrubbed: int = 0
     audit_scrubbed: int = 0
@@ -78,9 +82,12 @@ class Scrubber:
         parts += [str(escape(part)) for part in parts]
         longest_first = sorted(set(filter(None, whole)), key=len, reverse=True)
         self._whole = re.compile(_any_word(longest_first), re.IGNORECASE)
-        # Name parts as whole words and in their written case, so "Will" goes but "will" stays.
+        # Name parts as whole words in any letter case: "QUENNELL" and "zoë" are her too. An
+        # ordinary word that is also a name part ("Will", "May") goes as well: erasure errs
+        # on the side of the person.
         by_length = sorted(set(parts), key=len, reverse=True)
-        self._parts = re.compile(_any_word(by_length)) if by_length else None
+        self._parts = re.compile(_any_word(by_length), re.IGNORECASE) if by_length else None
+        self.needles = [*longest_first, *by_length]
 
     def text(self, value: str | None) -> str | None:
         """The text with every mention replaced by [erased]."""
@@ -88,6 +95,10 @@ class Scrubber:
             return value
         value = self._whole.sub(ERASED_MARK, value)
         return self._parts.sub(ERASED_MARK, value) if self._parts else value
+
+    def mentions(self, value: str) -> bool:
+        """Whether a text mentions the person at all."""
+        return self.text(value) != value
 
     def json(self, value: Any) -> Any:
         """A JSON value with every string (keys included) scrubbed."""
@@ -158,6 +169,7 @@ def deidentify(candidate: Candidate, now: datetime) -> ErasureReport:
         candidates=1,
         invitations_revoked=_revoke_links(invitation_ids, now),
         responses_deidentified=_unlink_responses(invitation_ids, scrub),
+        anonymous_answers_scrubbed=_scrub_anonymous_answers(scrub),
         debriefs_scrubbed=_scrub_debriefs(candidate.id, scrub),
         outbox_scrubbed=_scrub_outbox(candidate.email, candidate.name, invitation_ids, scrub),
         audit_scrubbed=_scrub_audit(candidate.email, candidate.name, scrub),
@@ -198,7 +210,38 @@ def _unlink_responses(invitation_ids: list[int], scrub: Scrubber) -> int:
         response.consent = "anonymous"
         response.submitted_at = None
         response.answers = scrub.json(response.answers)
+        # The plain copy the report themes read must not keep the original text.
+        response.improve_text = response.answers.get("improve")
     return len(responses)
+
+
+def _scrub_anonymous_answers(scrub: Scrubber) -> int:
+    """Anonymous answers that mention the person lose the mention, released or still held.
+
+    Nothing ties an anonymous answer to the person, so they are found by their text: released
+    ones by a search in SQL, held ones by opening each box (few: one or two months' worth).
+    """
+    released = db.session.scalars(
+        select(AnonymousAnswer).where(_mentions(AnonymousAnswer.answers, _json_needles(scrub.needles)))
+    ).all()
+    for answer in released:
+        answer.answers = scrub.json(answer.answers)
+    rewritten = 0
+    for held in db.session.scalars(select(HeldAnswer)):
+        try:
+            payload = unseal(held.sealed)
+        except Unsealable:
+            continue  # sealed under a retired key: unreadable to anyone, so nothing to scrub
+        answers = scrub.json(payload["answers"])
+        if answers != payload["answers"]:
+            held.sealed = seal({**payload, "answers": answers})
+            rewritten += 1
+    return len(released) + rewritten
+
+
+def _json_needles(needles: Iterable[str]) -> list[str]:
+    """Each needle as written and as JSON spells it (non-ASCII letters as \\u escapes)."""
+    return [spelling for needle in needles for spelling in {needle, json.dumps(needle)[1:-1]}]
 
 
 def _scrub_debriefs(candidate_id: int, scrub: Scrubber) -> int:
@@ -224,8 +267,8 @@ def _scrub_outbox(email: str, name: str, invitation_ids: list[int], scrub: Scrub
             or_(
                 func.lower(OutboxMessage.to_address) == email.lower(),
                 OutboxMessage.invitation_id.in_(invitation_ids),
-                _mentions(OutboxMessage.subject, [email, name]),
-                _mentions(OutboxMessage.body_text, [email, name]),
+                _mentions(OutboxMessage.subject, scrub.needles),
+                _mentions(OutboxMessage.body_text, scrub.needles),
             )
         )
     ).all()
@@ -247,7 +290,7 @@ def _scrub_outbox(email: str, name: str, invitation_ids: list[int], scrub: Scrub
 def _scrub_audit(email: str, name: str, scrub: Scrubber) -> int:
     """Audit details that quote the candidate (a mistyped sign-in, an import) lose the quote."""
     # JSON text may spell non-ASCII letters as \u escapes.
-    needles = [email, name, json.dumps(name)[1:-1]]
+    needles = _json_needles(scrub.needles)
     events = db.session.scalars(
         select(AuditEvent).where(
             or_(_mentions(AuditEvent.details, needles), func.lower(AuditEvent.actor_label) == email.lower())

@@ -24,7 +24,8 @@ def answer_by_name(page, invitation, text: str, **scores: int) -> None:
 
 def row(page, item: str):
     """The combined view's row for one mirrored item."""
-    return page.locator("table.mirror tbody tr").filter(has=page.get_by_role("cell", name=item, exact=True))
+    header = page.get_by_role("rowheader", name=item, exact=True)
+    return page.locator("table.mirror tbody tr").filter(has=header)
 
 
 def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged(
@@ -39,14 +40,14 @@ def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged
     desk = signed_in_page(recruiter)
     assert desk.url == f"{live_server}/interviews"
     desk.get_by_label("Needs a debrief").check()
-    desk.get_by_role("button", name="Filter").click()
+    desk.get_by_role("button", name="Search").click()
     assert "needs_debrief=y" in desk.url
     assert desk.get_by_role("link", name="Other Candidate").is_visible()
     desk.get_by_role("link", name=candidate).click()
     assert desk.get_by_role("heading", name=candidate, level=1).is_visible()
 
     desk.get_by_role("link", name="Record debrief").click()
-    desk.get_by_label("Candidate's interest, as you sensed it").select_option(label="1 · not at all")
+    desk.get_by_label("Candidate's interest, as you sensed it").select_option(label="1 · Not at all")
     desk.get_by_label("Candidate's own view of how it went, as told").select_option("4")
     desk.get_by_label("Did the hiring manager signal a next step?").select_option(label="Yes")
     desk.get_by_label("Free notes").fill(NOTES_PHRASE)
@@ -67,5 +68,5 @@ def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged
     assert went.locator(".gap-flag").count() == 0  # 4 and 4 agree
     background = "el => getComputedStyle(el).backgroundColor"
     assert interest.evaluate(background) != went.evaluate(background), "the flagged row does not stand out"
-    assert desk.get_by_text("1 item where the candidate and the debrief disagree by 2 or more").is_visible()
+    assert desk.get_by_text("1 item where the candidate and the debrief disagree (⚑).").is_visible()
     assert_accessible(desk)

@@ -1,4 +1,4 @@
-"""HR reports in a real browser: filter, read the figures, download the CSV; axe-core on the page."""
+"""HR reports in a real browser: filter, read the figures, download the CSVs; axe-core on the page."""
 
 from __future__ import annotations
 
@@ -27,17 +27,10 @@ def headline(page, name: str) -> str:
     return figure.locator("dd").inner_text()
 
 
-def csv_sections(path) -> dict[str, list[list[str]]]:
-    """The downloaded CSV's blocks ("# name", header, rows…), by name, header row first."""
-    sections: dict[str, list[list[str]]] = {}
-    current: list[list[str]] = []
+def csv_table(path) -> list[list[str]]:
+    """A downloaded CSV part: the header row, then the rows."""
     with open(path, encoding="utf-8-sig", newline="") as file:
-        for row in csv.reader(file):
-            if row and row[0].startswith("# "):
-                current = sections.setdefault(row[0][2:], [])
-            elif row:
-                current.append(row)
-    return sections
+        return [row for row in csv.reader(file) if row]
 
 
 def test_hr_filters_the_reports_and_downloads_the_csv(signed_in_page, staff_user, demo_data, live_server):
@@ -57,13 +50,18 @@ def test_hr_filters_the_reports_and_downloads_the_csv(signed_in_page, staff_user
     assert int(headline(page, "Responses")) == engineering
 
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="CSV").click()
+        page.get_by_role("link", name="figures (tidy, one row per group × item × statistic)").click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".csv")
-    sections = csv_sections(download.path())
-    aggregates, responses = sections["aggregates"], sections["responses"]
-    assert aggregates[0][:4] == ["dimension", "group", "measure", "value"]
-    assert ["All", "All responses", "responses", str(engineering)] in [row[:4] for row in aggregates[1:]]
+    assert (
+        download.suggested_filename.endswith(".csv")
+        and f"department-{DEPARTMENT}" in download.suggested_filename
+    )
+    aggregates = csv_table(download.path())
+    assert aggregates[0][:5] == ["dimension", "group", "item", "statistic", "value"]
+    assert ["All", "All responses", "", "responses", str(engineering)] in [row[:5] for row in aggregates[1:]]
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="responses", exact=True).click()
+    responses = csv_table(download_info.value.path())
     department = responses[0].index("department")
     assert len(responses) - 1 == engineering
     assert {row[department] for row in responses[1:]} == {DEPARTMENT}
