@@ -99,6 +99,12 @@ def text_part(message) -> str:
 
 STAFF_PASSWORD = "password-123"
 ANY_CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+ANY_CSRF_BYTES = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]+"')
+
+
+def without_csrf_tokens(body: bytes) -> bytes:
+    """A page with its CSRF token values blanked: every request signs a fresh one (with the time in it)."""
+    return ANY_CSRF_BYTES.sub(rb'\1"', body)
 
 
 class VisitorClient(FlaskClient):
