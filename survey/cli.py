@@ -134,7 +134,7 @@ def generate_secret_command() -> None:
 @interviews_cli.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_interviews_command(csv_file: Path) -> None:
-    """Import interviews from a CSV file (columns in the README); bad rows are listed."""
+    """Import interviews from a CSV file (columns in docs/operations.md); bad rows are listed."""
     # surrogateescape: a row with bytes that are not UTF-8 is reported, not fatal to the file.
     with csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
