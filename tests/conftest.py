@@ -14,11 +14,10 @@ from helpers import (
     ON_POSTGRES,
     POSTGRES_URL,
     SmtpServer,
+    app_on_fresh_database,
     csrf_token,
-    empty_tables,
     free_port,
     interview_payload,
-    make_app,
 )
 from survey.extensions import db
 from survey.models import Interview, Invitation
@@ -74,17 +73,8 @@ def app(database_url):
         SQLALCHEMY_DATABASE_URI = database_url
         MAIL_PORT = free_port()  # nothing listens unless a test starts the SMTP fixture
 
-    app = make_app(Config)
-    with app.app_context():
-        if ON_POSTGRES:
-            empty_tables()
-        else:
-            db.create_all()
+    with app_on_fresh_database(Config) as app:
         yield app
-        db.session.remove()
-        if not ON_POSTGRES:
-            db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -132,6 +134,23 @@ def make_app(config_class) -> Flask:
     app = create_app(config_class)
     app.test_client_class = VisitorClient
     return app
+
+
+@contextmanager
+def app_on_fresh_database(config_class) -> Iterator[Flask]:
+    """The app with an app context held, on a fresh database: SQLite tables made and dropped after,
+    or the run's shared PostgreSQL tables emptied (never dropped)."""
+    app = make_app(config_class)
+    with app.app_context():
+        if ON_POSTGRES:
+            empty_tables()
+        else:
+            db.create_all()
+        yield app
+        db.session.remove()
+        if not ON_POSTGRES:
+            db.drop_all()
+        db.engine.dispose()
 
 
 def sign_in(client, email: str, password: str = STAFF_PASSWORD):

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from processes import ROOT, Gunicorn
+from processes import ROOT, STRONG_KEY, Gunicorn
 
 from helpers import csrf_token, free_port
 
 pytestmark = pytest.mark.slow
 
 REDIS_SERVER = shutil.which("redis-server")
-STRONG_KEY = "p0Qm7Xc2LrV9tKd4WzHs8NbE1yJf6GaU3oTi5ReC-vB_xqYnMhZlDwAkPgSjFu0e"
 
 
 @pytest.fixture

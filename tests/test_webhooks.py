@@ -14,8 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_receiver import Receiver
 
 from config import ProductionConfig
-from helpers import ON_POSTGRES, empty_tables, sign_in
-from survey import create_app
+from helpers import app_on_fresh_database, sign_in
 from survey.extensions import db
 from survey.models import Interview, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from survey.services.accounts import create_api_key
@@ -285,17 +284,8 @@ def production_app(database_url, monkeypatch):
         SQLALCHEMY_DATABASE_URI = database_url
         SECRET_KEY = key
 
-    app = create_app(Config)
-    with app.app_context():
-        if ON_POSTGRES:  # the run's shared database: empty it, never drop it
-            empty_tables()
-        else:
-            db.create_all()
+    with app_on_fresh_database(Config) as app:
         yield app
-        db.session.remove()
-        if not ON_POSTGRES:
-            db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize(
