@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from ..access import role_required
 from ..extensions import db
+from ..forms import ActionForm
 from ..models import ApiKey, User, utcnow
-from ..recruiter.forms import ActionForm
 from ..services.accounts import (
     AccountError,
     change_role,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..access import role_required
-from ..recruiter.forms import ActionForm
+from ..forms import ActionForm
 from ..webhooks import (
     WebhookError,
     create_endpoint,

@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access import requested_page, role_required
+from ..forms import ActionForm
 from ..models import ROLES
 from ..reports.outcomes import CALIBRATION_DAYS, recruiter_calibration
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
@@ -25,7 +26,7 @@ from ..services.invitations import cancel_invitation, reschedule_invitation, res
 from ..services.reassignment import ReassignError, active_recruiters, reassign_interview
 from ..templating import local, viewer_zone
 from . import bp
-from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
+from .forms import DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
 
 
 def owned_interview_or_404(interview_id: int):

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from ..access import requested_page, role_required
 from ..extensions import db
+from ..forms import ActionForm
 from ..models import ROLES, utcnow
 from ..reports.export import neutralise
 from ..services.audit import record_event
@@ -19,7 +20,6 @@ from ..services.leads import LEAD_SORTS, Lead, LeadError, iter_leads, lead_page,
 from ..services.leads import position_brief as brief_for
 from ..templating import local
 from . import bp
-from .forms import ActionForm
 
 
 def lead_order() -> tuple[str, bool, int]:

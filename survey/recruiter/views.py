@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..forms import ActionForm
 from ..services.accounts import (
     AccountError,
     change_password,
@@ -22,7 +23,7 @@ from ..sso import SsoFailed, begin_sign_in, finish_sign_in, sso_enabled
 from ..templating import viewer_zone_name
 from ..throttling import sign_in_failed, sign_in_succeeded, take_sign_in_attempt
 from . import bp
-from .forms import AccountForm, ActionForm, LoginForm, PasswordForm
+from .forms import AccountForm, LoginForm, PasswordForm
 
 
 def safe_next(target: str | None) -> str | None:
