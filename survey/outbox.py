@@ -18,7 +18,7 @@ import smtplib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
@@ -93,7 +93,6 @@ class DeliveryReport:
     taken_over: int = 0
     smtp_error: str | None = None
     batches: int = 0
-    sent_ids: list[int] = field(default_factory=list)
 
 
 class TransportError(Exception):
@@ -302,8 +301,6 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport
         current_app.logger.warning("outbox message %s: lease lost mid-send; left to its holder", message.id)
         return
     setattr(report, outcome, getattr(report, outcome) + 1)
-    if outcome == "sent":
-        report.sent_ids.append(message.id)
     db.session.commit()
 
 

@@ -38,8 +38,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def home_for(user) -> str:
-    """Where a user lands after signing in."""
+def home_url() -> str:
+    """Where every staff user lands after signing in, whatever their role: the interview list."""
     return url_for("recruiter.interviews")
 
 
@@ -87,7 +87,7 @@ def lockout_page(form: LoginForm, lockout):
 def login():
     """Staff sign-in; one message for a wrong email or a wrong password."""
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(home_url())
     form = LoginForm()
     if request.method != "POST":  # GET, and HEAD (link checkers) answered the same way
         return render_login(form)
@@ -105,7 +105,7 @@ def login():
         return render_login(form, 400, "Wrong email or password.")
     sign_in_succeeded(address, form.email.data)
     start_session(user)
-    return redirect(safe_next(request.args.get("next")) or home_for(user))
+    return redirect(safe_next(request.args.get("next")) or home_url())
 
 
 @bp.get("/login/sso")
@@ -114,7 +114,7 @@ def sso_login():
     if not sso_enabled():
         abort(404)
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(home_url())
     session["sso_next"] = safe_next(request.args.get("next"))
     try:
         return begin_sign_in()
@@ -138,7 +138,7 @@ def sso_callback():
     except AccountError as exc:
         return render_login(LoginForm(), 403, str(exc))
     start_session(user)
-    return redirect(next_url or home_for(user))
+    return redirect(next_url or home_url())
 
 
 @bp.post("/logout")
@@ -218,4 +218,4 @@ def sign_out_everywhere_view():
 @login_required
 def home():
     """The staff home page is the interview list."""
-    return redirect(home_for(current_user))
+    return redirect(home_url())
