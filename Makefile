@@ -7,7 +7,7 @@ export SURVEY_CONFIG ?= development
 # The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
 RUN_PORT ?= 5000
 
-.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle soak clean screenshots
+.PHONY: run test fuzz install lint bench bench-survey bench-mail bench-reports bench-throttle soak clean screenshots translations
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-reports: install
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
 	DATABASE_URL=sqlite:///$(BENCH_DB) $(BIN)/python -m bench.bench_reports
+
+# Re-extract translatable strings and merge them into every catalog (translations/*/LC_MESSAGES/*.po);
+# the app compiles the catalogs itself when it starts (docs/question-sets.md).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap
 
 lint: install
 	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py

@@ -212,6 +212,10 @@ class Config:
     RATELIMIT_SURVEY = os.environ.get("RATELIMIT_SURVEY", "30 per minute; 300 per hour")
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "300 per minute")
     WORKER_INTERVAL_SECONDS = env_int("WORKER_INTERVAL_SECONDS", 30)
+    # The candidate's language when an interview names none; DEFAULT_TIMEZONE is both the
+    # candidate's time zone when an interview names none and the zone staff pages use for a
+    # user who has not chosen one.
+    DEFAULT_LANGUAGE = os.environ.get("DEFAULT_LANGUAGE", "en").strip() or "en"
     # Webhooks out: in production a URL on loopback or a private range is refused unless this is set.
     WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
     # A hard limit on one request, so a receiver that never answers cannot hold up the others.
@@ -220,7 +224,6 @@ class Config:
     WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 10)
     # Finished deliveries (and their events' bodies, which carry answers) are forgotten after this.
     WEBHOOK_HISTORY_DAYS = env_int("WEBHOOK_HISTORY_DAYS", 30)
-    # IANA zone staff pages use for a user who has not chosen one.
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "UTC").strip() or "UTC"
 
     # werkzeug's strong default; the test suite swaps in a cheap one to stay fast.

@@ -30,7 +30,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     Every part is attached here by a call of its own; no module registers anything on import.
     """
     # Imported here rather than at the top: importing a model or a service must not build the app.
-    from . import auth, cli, errors, security, site, sso, templating, throttling
+    from . import auth, cli, errors, i18n, security, site, sso, templating, throttling
 
     config_class = config_class or config_from_env()
     if issubclass(config_class, ProductionConfig):
@@ -50,6 +50,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_extensions(app)
     auth.init_auth(app)
     sso.init_sso(app)
+    i18n.init_i18n(app)
     register_blueprints(app)
     throttling.init_throttling(app)  # limits the candidate and API blueprints registered above
     templating.init_templating(app)

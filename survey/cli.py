@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -25,6 +26,15 @@ from .services.anonymity import rebuild_anonymous_cells
 from .services.demo import demo_logins, seed_demo
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
+from .services.question_sets import (
+    QuestionSetError,
+    export_document,
+    import_document,
+    latest_published,
+    list_sets,
+    parse_file,
+    stage_list,
+)
 from .services.retention import RetentionError, erase_candidate, purge_expired
 from .stopping import StopRequest
 from .webhooks import WebhookError, create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
@@ -38,6 +48,7 @@ reports_cli = AppGroup("reports", help="HR reports.")
 dev_cli = AppGroup("dev", help="Development helpers.")
 webhooks_cli = AppGroup("webhooks", help="Signed webhooks out to the ATS.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
+question_sets_cli = AppGroup("question-sets", help="Question sets: import, export, list.")
 secrets_cli = AppGroup("secrets", help="Secret keys.")
 
 
@@ -290,6 +301,54 @@ def mailcatcher_command(host: str, port: int | None) -> None:
         raise click.ClickException(message) from exc
 
 
+@question_sets_cli.command("import")
+@click.argument("json_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_question_set_command(json_file: Path) -> None:
+    """Create and publish a set from FILE.json, or publish it as the next version of the set with
+    that name; every problem of a bad file is listed with its path and nothing is stored."""
+    try:
+        text = json_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{json_file}: not UTF-8 text; nothing was stored.") from exc
+    try:
+        result = import_document(parse_file(text), actor_label="cli")
+    except QuestionSetError as exc:
+        for path, message in exc.problems:
+            click.echo(f"{path}: {message}", err=True)
+        raise click.ClickException(
+            f"{json_file}: {len(exc.problems)} problem(s); nothing was stored."
+        ) from exc
+    click.echo(f"{result.name} version {result.number}" + (" (unchanged)" if result.unchanged else ""))
+    for stage in result.stages_taken:
+        click.echo(f"note: {stage} now uses {result.name}", err=True)
+
+
+@question_sets_cli.command("export")
+@click.argument("name")
+@click.option("--version", "number", type=click.IntRange(min=1), help="Version number (default: newest).")
+def export_question_set_command(name: str, number: int | None) -> None:
+    """Print a set's version as the JSON file `import` reads."""
+    try:
+        document = export_document(name, number)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@question_sets_cli.command("list")
+def list_question_sets_command() -> None:
+    """Every set: its newest published version, a draft if any, stages and languages."""
+    for question_set in list_sets():
+        version = latest_published(question_set)
+        drafts = [v.number for v in question_set.versions if v.status == "draft"]
+        stages = ", ".join(stage_list(question_set)) or "(no stage)"
+        languages = ", ".join(version.languages) if version else ""
+        line = f"{question_set.name}: version {version.number if version else '-'}"
+        if drafts:
+            line += f" (draft {drafts[0]})"
+        click.echo(f"{line}; stages: {stages}; languages: {languages}")
+
+
 @dev_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
@@ -319,6 +378,7 @@ def init_cli(app: Flask) -> None:
         reports_cli,
         demo_cli,
         dev_cli,
+        question_sets_cli,
         secrets_cli,
     )
     for group in groups:

@@ -8,6 +8,7 @@ from typing import AnyStr
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask.globals import request_ctx
+from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -22,16 +23,16 @@ PLAIN_500 = (
 )
 PLAIN_PAGE = "<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>"
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood."),
-    401: ("Sign-in needed", "Please sign in to continue."),
-    403: ("Not allowed", "You do not have access to this page."),
-    404: ("Page not found", "There is nothing at this address."),
-    405: ("Not allowed", "This page does not accept that kind of request."),
-    410: ("Gone", "This page is no longer available."),
-    413: ("Too large", "What you sent is larger than we accept."),
-    429: ("Too many requests", "Please slow down and try again in a moment."),
-    500: ("Something went wrong", "We could not complete your request. Please try again."),
-    503: ("Temporarily unavailable", "Please try again in a minute."),
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    401: (_l("Sign-in needed"), _l("Please sign in to continue.")),
+    403: (_l("Not allowed"), _l("You do not have access to this page.")),
+    404: (_l("Page not found"), _l("There is nothing at this address.")),
+    405: (_l("Not allowed"), _l("This page does not accept that kind of request.")),
+    410: (_l("Gone"), _l("This page is no longer available.")),
+    413: (_l("Too large"), _l("What you sent is larger than we accept.")),
+    429: (_l("Too many requests"), _l("Please slow down and try again in a moment.")),
+    500: (_l("Something went wrong"), _l("We could not complete your request. Please try again.")),
+    503: (_l("Temporarily unavailable"), _l("Please try again in a minute.")),
 }
 UNAVAILABLE_MESSAGE = "The service is briefly unavailable. Please try again in a minute."
 # What a 503 asks clients (the ATS, browsers, load balancers) to wait before trying again.
@@ -52,7 +53,7 @@ def render_error(code: int, message: str | None = None):
     The page's header shows who is signed in, which needs the database; if the database
     fails while the page is built, the answer becomes the outage page instead.
     """
-    title, default = MESSAGES.get(code, MESSAGES[500])
+    title, default = (str(text) for text in MESSAGES.get(code, MESSAGES[500]))
     if wants_json():
         return jsonify(error=message or default), code
     if request_ctx.url_adapter is None:

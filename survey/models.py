@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
-from .questions import CURRENT
+from .questions import CONSENT_CHOICES
 
 
 def utcnow() -> datetime:
@@ -75,7 +75,6 @@ INVITATION_STATUSES = (
 # A survey can still be answered in these states.
 OPEN_STATUSES = ("scheduled", "sent", "opened")
 OUTBOX_STATUSES = ("pending", "sent", "failed", "dead")
-CONSENT_CHOICES = ("named", "anonymous")
 # What an API key may do; a key gets write and read unless told otherwise.
 API_SCOPES = ("interviews:write", "interviews:read", "interviews:read-all")
 DEFAULT_API_SCOPES = ("interviews:write", "interviews:read")
@@ -176,6 +175,9 @@ class Interview(db.Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    # The candidate's language (e.g. "de") and IANA time zone: what their emails and pages use.
+    language: Mapped[str] = mapped_column(String(20), default="en", server_default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # When the recruiter marked this interview's lead as contacted (None: not yet).
     lead_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -215,6 +217,8 @@ class Invitation(db.Model):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The question-set version fixed when the invitation was first issued: its link always shows it.
+    question_set_version_id: Mapped[int | None] = mapped_column(ForeignKey("question_set_versions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     interview: Mapped[Interview] = relationship(back_populates="invitation")
@@ -264,6 +268,7 @@ class Response(db.Model):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     # Unique: one response per invitation, enforced by the database.
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    # The id of the question_set_versions row answered (version 1 of the default set is id 1).
     question_set_version: Mapped[int] = mapped_column(Integer)
     consent: Mapped[str] = mapped_column(String(20))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -321,9 +326,10 @@ RESPONSES_ITEM = "responses"
 
 
 class AnonymousCell(db.Model):
-    """How many released anonymous answers of a cohort gave each value of each scale item
-    (item "responses", value 0: how many answers). Written once per release, at cohort grain only,
-    so it never moves by fewer than REPORT_MIN_GROUP_SIZE answers; reports sum it."""
+    """How many released anonymous answers of a cohort gave each value of each counted item, the
+    value as text like report_tallies (item "responses", value "0": how many answers). Written
+    once per release, at cohort grain only, so it never moves by fewer than REPORT_MIN_GROUP_SIZE
+    answers; reports sum it."""
 
     __tablename__ = "anonymous_cells"
     __table_args__ = (Index("ix_anonymous_cells_month_department", "month", "department"),)
@@ -332,7 +338,7 @@ class AnonymousCell(db.Model):
     month: Mapped[str] = mapped_column(String(7))
     department: Mapped[str | None] = mapped_column(String(120))
     item: Mapped[str] = mapped_column(String(60))
-    value: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(40))
     count: Mapped[int] = mapped_column(Integer)
 
 
@@ -549,11 +555,94 @@ class Alert(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# --- Report cells -----------------------------------------------------------------------------
-# A running tally of responses per combination of grouping attributes, with a count per answer
-# value of every scale item, kept in step at submit time (survey.reports.cells). HR reports read
-# these few thousand rows instead of scanning every response's JSON, so /reports stays fast on
-# hundreds of thousands of responses; counts per value give n, sum and sum of squares exactly.
+# --- Question sets ---------------------------------------------------------------------------
+QUESTION_SET_STATUSES = ("draft", "published")
+
+
+class QuestionSet(db.Model):
+    """A named question set; its versions hold the questions, its stages say where it applies."""
+
+    __tablename__ = "question_sets"
+    __table_args__ = (
+        # At most one default set: the one every stage without a set of its own gets.
+        Index(
+            "uq_question_sets_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    versions: Mapped[list[QuestionSetVersion]] = relationship(
+        back_populates="question_set", order_by="QuestionSetVersion.number"
+    )
+    stages: Mapped[list[QuestionSetStage]] = relationship(
+        back_populates="question_set", order_by="QuestionSetStage.stage"
+    )
+
+
+class QuestionSetStage(db.Model):
+    """A stage assigned to a question set. A stage belongs to one set at most (case-insensitive)."""
+
+    __tablename__ = "question_set_stages"
+
+    stage_key: Mapped[str] = mapped_column(String(100), primary_key=True)  # the stage, lower-cased
+    stage: Mapped[str] = mapped_column(String(100))
+    question_set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id"), index=True)
+
+    question_set: Mapped[QuestionSet] = relationship(back_populates="stages")
+
+
+class QuestionSetVersion(db.Model):
+    """One version of a question set: its languages and items (the JSON file's shape).
+
+    A published version never changes (the service refuses; tests check it); editing makes a draft.
+    """
+
+    __tablename__ = "question_set_versions"
+    __table_args__ = (
+        CheckConstraint(in_check("status", QUESTION_SET_STATUSES), name="status"),
+        UniqueConstraint("question_set_id", "number"),
+        # One draft per set at a time.
+        Index(
+            "uq_question_set_versions_draft",
+            "question_set_id",
+            unique=True,
+            sqlite_where=text("status = 'draft'"),
+            postgresql_where=text("status = 'draft'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    # {"languages": [...], "questions": [...]}, as in the import file.
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    question_set: Mapped[QuestionSet] = relationship(back_populates="versions")
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages this version speaks, the first being its fallback."""
+        return list(self.document.get("languages", []))
+
+
+# --- Report cells and tallies -----------------------------------------------------------------
+# report_cells: how many responses per combination of grouping attributes. report_tallies: how
+# many answered each value of each item in each such combination (long form: a new item needs no
+# migration). Both are kept in step at submit time (survey.reports.cells); HR reports read these
+# rows instead of scanning every response's JSON, and counts per value give n, sum and sum of
+# squares exactly. Items are tallied by key: a key keeps one type across every set and version,
+# so answers to the same key pool across versions.
 CELL_KEYS = (
     "month",
     "position_id",
@@ -565,28 +654,40 @@ CELL_KEYS = (
 )
 
 
-def value_column(key: str, value: int) -> str:
-    """Name of the report_cells column counting one answer value of one scale item."""
-    return f"{key}_{value}"
+def _cell_columns() -> list[Column]:
+    return [
+        Column("month", String(7), nullable=False),
+        # 0 when the response has no position or recruiter (keeps the unique key NOT NULL).
+        Column("position_id", Integer, nullable=False),
+        Column("position_title", String(200), nullable=False),
+        Column("department", String(120), nullable=False),
+        Column("stage", String(100), nullable=False),
+        Column("hiring_manager", String(200), nullable=False),
+        Column("recruiter_id", Integer, nullable=False),
+    ]
 
 
 report_cells = Table(
     "report_cells",
     db.metadata,
     Column("id", Integer, primary_key=True),
-    Column("month", String(7), nullable=False),
-    # 0 when the response has no position or recruiter (keeps the unique key NOT NULL).
-    Column("position_id", Integer, nullable=False),
-    Column("position_title", String(200), nullable=False),
-    Column("department", String(120), nullable=False),
-    Column("stage", String(100), nullable=False),
-    Column("hiring_manager", String(200), nullable=False),
-    Column("recruiter_id", Integer, nullable=False),
+    *_cell_columns(),
     Column("responses", Integer, nullable=False, server_default="0"),
-    *(
-        Column(value_column(question.key, value), Integer, nullable=False, server_default="0")
-        for question in CURRENT.scale_questions
-        for value in question.values
-    ),
     UniqueConstraint(*CELL_KEYS, name="uq_report_cells_key"),
+)
+
+report_tallies = Table(
+    "report_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    *_cell_columns(),
+    Column("item", String(40), nullable=False),
+    # The answer value as text: "0".."10" for numeric items, the option value of a choice.
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(*CELL_KEYS, "item", "value", name="uq_report_tallies_key"),
+    # Covering indexes in the order the reports group by (SQLite then reads them in order
+    # instead of sorting a hundred thousand rows): by month, and over months by everything else.
+    Index("ix_report_tallies_month", "month", "item", "value", "count"),
+    Index("ix_report_tallies_over_months", *CELL_KEYS[1:], "item", "value", "count"),
 )

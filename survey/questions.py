@@ -1,7 +1,9 @@
-"""The survey's question sets as versioned data.
+"""The survey's questions as the candidate sees them, and the debrief mirror.
 
-Templates, forms, storage and reports all read from here, so a later version can add
-or reword items without touching earlier responses (each response keeps its version).
+Question sets live in the database (survey.services.question_sets): each version is a JSON
+document of items with texts per language. `localize` turns one version into these immutable
+objects in one language; templates, forms and answer checks read them, so a later version can
+add or reword items without touching earlier responses (each response keeps its version).
 """
 
 from __future__ import annotations
@@ -11,52 +13,97 @@ from typing import Any
 
 # Longest free-text answer kept; longer ones are sent back with a message.
 TEXT_MAX_CHARS = 5000
-AGREE_LABELS = ("Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree")
+ITEM_TYPES = ("nps", "scale", "choice", "text")
+NUMERIC_TYPES = ("nps", "scale")
+SCALE_VALUES = {"nps": tuple(range(0, 11)), "scale": tuple(range(1, 6))}
+CONSENT_CHOICES = ("named", "anonymous")
 
 
 @dataclass(frozen=True)
 class Question:
-    """One survey item. `kind` is "scale" (integers low..high) or "text"."""
+    """One survey item in one language.
+
+    `kind` is "nps" (0–10), "scale" (1–5), "choice" (one of `options`) or "text". `labels` are the
+    scale's end labels (two) or one per value; `mirrors` names the debrief field the item mirrors.
+    """
 
     key: str
     text: str
     kind: str
-    low: int = 1
-    high: int = 5
-    labels: tuple[str, ...] = AGREE_LABELS
-    group: str = "process"
+    labels: tuple[str, ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+    mirrors: str | None = None
 
     @property
-    def values(self) -> list[int]:
-        """The allowed answers of a scale item."""
-        return list(range(self.low, self.high + 1))
+    def numeric(self) -> bool:
+        """Whether answers are numbers on a scale (nps or scale)."""
+        return self.kind in NUMERIC_TYPES
+
+    @property
+    def values(self) -> list[Any]:
+        """The allowed answers: the scale's integers or the choice's option values."""
+        if self.kind == "choice":
+            return [value for value, _ in self.options]
+        return list(SCALE_VALUES.get(self.kind, ()))
+
+    @property
+    def low(self) -> int:
+        """The lowest point of a numeric item."""
+        return self.values[0]
+
+    @property
+    def high(self) -> int:
+        """The highest point of a numeric item."""
+        return self.values[-1]
+
+    @property
+    def end_labels(self) -> tuple[str, str]:
+        """The words at either end of a numeric item's scale."""
+        return (self.labels[0], self.labels[-1]) if self.labels else ("", "")
 
     def prompt(self, company: str) -> str:
         """The question text with the company's name filled in."""
         return self.text.replace("{company}", company)
 
-    def label_for(self, value: int) -> str:
-        """The label shown for one point of the scale."""
-        if len(self.labels) == len(self.values):
-            return self.labels[value - self.low]
-        return str(value)
+    def label_for(self, value: Any) -> str:
+        """The label of one answer value: a choice's text, or a scale point's word (if it has one)."""
+        if self.kind == "choice":
+            return dict(self.options).get(value, str(value))
+        values = self.values
+        if value not in values:
+            return str(value)
+        if len(self.labels) == len(values):
+            return self.labels[values.index(value)]
+        if len(self.labels) == 2 and value in (values[0], values[-1]):
+            return self.labels[0] if value == values[0] else self.labels[1]
+        return ""
 
 
 @dataclass(frozen=True)
 class QuestionSet:
-    """A numbered, immutable list of questions."""
+    """One published (or draft) version of a question set, in one language.
+
+    `version` is the version's database id: what invitations and responses record.
+    """
 
     version: int
     questions: tuple[Question, ...]
+    language: str = "en"
+    name: str = ""
+    number: int = 1
 
     def get(self, key: str) -> Question:
         """The question with this key."""
         return next(q for q in self.questions if q.key == key)
 
+    def has(self, key: str) -> bool:
+        """Whether the set asks this item."""
+        return any(q.key == key for q in self.questions)
+
     @property
     def scale_questions(self) -> list[Question]:
-        """The items answered on a scale."""
-        return [q for q in self.questions if q.kind == "scale"]
+        """The items answered on a numeric scale (nps and 1–5)."""
+        return [q for q in self.questions if q.numeric]
 
     @property
     def text_questions(self) -> list[Question]:
@@ -64,69 +111,36 @@ class QuestionSet:
         return [q for q in self.questions if q.kind == "text"]
 
 
-V1 = QuestionSet(
-    version=1,
-    questions=(
-        Question(
-            "nps",
-            "How likely are you to recommend applying to {company} to a friend?",
-            "scale",
-            low=0,
-            high=10,
-            labels=("Not at all likely", "", "", "", "", "", "", "", "", "", "Extremely likely"),
-            group="overall",
-        ),
-        Question("on_time", "The interview was well organised and respected my time.", "scale"),
-        Question("prepared", "The interviewers were prepared and had read my background.", "scale"),
-        Question("role_clarity", "I understand the role and what would be expected of me.", "scale"),
-        Question("fair", "I was treated fairly and with respect.", "scale"),
-        Question("next_steps", "I know what happens next and when.", "scale"),
-        Question(
-            "culture_picture",
-            "I got a realistic picture of the team and how it works.",
-            "scale",
-            group="culture",
-        ),
-        Question(
-            "impression",
-            "After this interview my impression of {company} is …",
-            "scale",
-            labels=("Much worse", "Worse", "Unchanged", "Better", "Much better"),
-            group="culture",
-        ),
-        Question(
-            "interest",
-            "How interested are you in this role now?",
-            "scale",
-            labels=("Not at all", "Slightly", "Moderately", "Very", "Extremely"),
-            group="candidate",
-        ),
-        Question(
-            "self_assessment",
-            "How well do you feel you could answer the questions?",
-            "scale",
-            labels=("Poorly", "Not so well", "Fairly well", "Well", "Very well"),
-            group="candidate",
-        ),
-        Question("went_well", "What went well?", "text"),
-        Question("improve", "What should we do differently?", "text"),
-        Question("open_doubts", "Is anything about the role still unclear?", "text"),
-    ),
-)
+def localize(document: dict[str, Any], language: str, version: int = 0, **meta: Any) -> QuestionSet:
+    """A stored question-set document as questions in one of its languages.
 
-QUESTION_SETS = {V1.version: V1}
-CURRENT = V1
-
-CONSENT_QUESTION = "May your recruiter see these answers with your name?"
-CONSENT_LABELS = {
-    "named": "Share my answers with my recruiter by name",
-    "anonymous": "Keep them anonymous (used only in aggregate)",
-}
+    The caller picks a language the document speaks (see `pick_language`).
+    """
+    questions = []
+    for item in document["questions"]:
+        labels = item.get("labels", {}).get(language, ())
+        options = tuple((option["value"], option["text"][language]) for option in item.get("options", ()))
+        questions.append(
+            Question(
+                key=item["key"],
+                text=item["text"][language],
+                kind=item["type"],
+                labels=tuple(labels),
+                options=options,
+                mirrors=item.get("mirrors"),
+            )
+        )
+    return QuestionSet(version=version, questions=tuple(questions), language=language, **meta)
 
 
-def question_set(version: int) -> QuestionSet:
-    """The question set a response was given under."""
-    return QUESTION_SETS[version]
+def pick_language(wanted: str | None, languages: list[str]) -> str:
+    """The language to show a set in: the one wanted if the set speaks it (or its base language,
+    "de" for "de_AT"), else the set's first language."""
+    if wanted:
+        for candidate in (wanted, wanted.replace("-", "_").split("_")[0]):
+            if candidate in languages:
+                return candidate
+    return languages[0]
 
 
 def nps_category(score: int | None) -> str | None:
@@ -149,8 +163,9 @@ GAP_THRESHOLD = 2
 
 # The words for each point of the debrief's 1–5 fields (the debrief form offers the same words).
 DEBRIEF_SCALE_LABELS = {
-    "interest": V1.get("interest").labels,
-    "self_assessment": V1.get("self_assessment").labels,
+    # The default set's English words for its own items of the same name.
+    "interest": ("Not at all", "Slightly", "Moderately", "Very", "Extremely"),
+    "self_assessment": ("Poorly", "Not so well", "Fairly well", "Well", "Very well"),
     "culture_score": ("Badly", "Not well", "Fairly well", "Well", "Very well"),
     "referral_potential": ("None", "Low", "Medium", "High", "Very high"),
 }
@@ -228,14 +243,20 @@ MIRROR = (
     MirrorPair("process_issues", "improve", "Process issues / what to do differently", kind="text"),
 )
 SCALE_PAIRS = tuple(pair for pair in MIRROR if pair.kind == "gap")
+# The debrief fields an item of a question set may say it mirrors ("mirrors" in the set's file).
+MIRRORABLE_FIELDS = tuple(sorted({pair.debrief_field for pair in MIRROR} | {"doubts"}))
 
 
-def candidate_words(key: str, value: Any) -> str | None:
-    """A survey answer in words: "Agree (4)", "7 of 10 (passive)"; text as written."""
+def candidate_words(key: str, value: Any, questions: QuestionSet | None = None) -> str | None:
+    """A survey answer in words: "Agree (4)", "7 of 10 (passive)"; text as written.
+
+    `questions` is the set the answer was given under (its labels); without it, or for an item
+    the set lacks, the value is shown as it is.
+    """
     if value is None or value == "":
         return None
-    question = V1.get(key)
-    if question.kind == "text":
+    question = questions.get(key) if questions is not None and questions.has(key) else None
+    if question is None or question.kind == "text":
         return str(value)
     if key == "nps":
         return f"{value} of 10 ({nps_category(value)})"
@@ -264,11 +285,13 @@ class Gap:
     recruiter: Any
     difference: int | None
     flagged: bool
+    # The set the answers were given under: the candidate's side is worded with its labels.
+    questions: QuestionSet | None = None
 
     @property
     def candidate_words(self) -> str | None:
         """The candidate's side in words."""
-        return candidate_words(self.pair.survey_key, self.candidate)
+        return candidate_words(self.pair.survey_key, self.candidate, self.questions)
 
     @property
     def recruiter_words(self) -> str | None:
@@ -281,20 +304,22 @@ class Gap:
         return self.pair.kind != "text" and self.candidate is not None and self.recruiter is not None
 
 
-def compare(pair: MirrorPair, answers: dict[str, Any], debrief: Any) -> Gap:
+def compare(
+    pair: MirrorPair, answers: dict[str, Any], debrief: Any, questions: QuestionSet | None = None
+) -> Gap:
     """Compare one mirrored pair of a response's answers and a debrief."""
     candidate = answers.get(pair.survey_key)
     recruiter = getattr(debrief, pair.debrief_field, None) if debrief is not None else None
     if recruiter == "":
         recruiter = None
     if candidate is None or recruiter is None or pair.kind == "text":
-        return Gap(pair, candidate, recruiter, None, False)
+        return Gap(pair, candidate, recruiter, None, False, questions)
     if pair.kind == "gap":
         difference = candidate - recruiter
-        return Gap(pair, candidate, recruiter, difference, abs(difference) >= GAP_THRESHOLD)
-    return Gap(pair, candidate, recruiter, None, pair.rule(recruiter, candidate))
+        return Gap(pair, candidate, recruiter, difference, abs(difference) >= GAP_THRESHOLD, questions)
+    return Gap(pair, candidate, recruiter, None, pair.rule(recruiter, candidate), questions)
 
 
-def perception_gaps(answers: dict[str, Any], debrief: Any) -> list[Gap]:
-    """Every mirrored pair compared, in the order of MIRROR."""
-    return [compare(pair, answers, debrief) for pair in MIRROR]
+def perception_gaps(answers: dict[str, Any], debrief: Any, questions: QuestionSet | None = None) -> list[Gap]:
+    """Every mirrored pair compared, in the order of MIRROR; `questions` words the answers."""
+    return [compare(pair, answers, debrief, questions) for pair in MIRROR]

@@ -140,12 +140,16 @@ def make_app(config_class) -> Flask:
 def app_on_fresh_database(config_class) -> Iterator[Flask]:
     """The app with an app context held, on a fresh database: SQLite tables made and dropped after,
     or the run's shared PostgreSQL tables emptied (never dropped)."""
+    from survey.services.question_sets import seed_default_set
+
     app = make_app(config_class)
     with app.app_context():
         if ON_POSTGRES:
             empty_tables()
         else:
             db.create_all()
+        # What the migrations seed: the default question set (DESIGN's v1) as version id 1.
+        seed_default_set()
         yield app
         db.session.remove()
         if not ON_POSTGRES:

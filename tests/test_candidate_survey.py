@@ -3,6 +3,7 @@
 import threading
 from datetime import timedelta
 
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from helpers import csrf_token, survey_link
@@ -184,7 +185,8 @@ def test_expired_link_gets_410_with_the_date(client, sent_invitation):
     assert page.status_code == 410
     day = invitation.expires_at
     assert "This link expired on" in page.get_data(as_text=True)
-    assert f"{day.day} {day:%B %Y}" in page.get_data(as_text=True)
+    # Formatted for the candidate's language (English here) in their time zone (UTC by default).
+    assert format_date(day, "long", locale="en") in page.get_data(as_text=True)
 
 
 def test_link_past_expiry_is_410_even_before_the_job_runs(app, client, sent_invitation):

@@ -8,8 +8,9 @@ from test_recruiter_workspace import record_debrief
 from helpers import sign_in, survey_link, table_rows
 from survey.extensions import db
 from survey.models import Debrief
-from survey.questions import MIRROR, SCALE_PAIRS, V1, compare
+from survey.questions import MIRROR, SCALE_PAIRS, compare
 from survey.services.invitations import resend_invitation, send_due
+from survey.services.question_sets import shipped_default
 
 
 def combined_rows(client, interview_id: int) -> dict[str, tuple[str, list[str]]]:
@@ -18,8 +19,9 @@ def combined_rows(client, interview_id: int) -> dict[str, tuple[str, list[str]]]
 
 
 def test_every_gap_row_puts_a_1_to_5_scale_beside_a_1_to_5_scale():
+    default_set = shipped_default()
     for pair in SCALE_PAIRS:
-        question = V1.get(pair.survey_key)
+        question = default_set.get(pair.survey_key)
         assert (question.low, question.high) == (1, 5), pair
     # nps (0–10) is never set beside a 1–5 field with a numeric gap.
     assert "nps" not in {pair.survey_key for pair in SCALE_PAIRS}

@@ -19,9 +19,13 @@ from sqlalchemy import String, func, select, update
 from helpers import csrf_token, interview_payload
 from survey.extensions import db
 from survey.models import CONSENT_CHOICES, Interview, Invitation, Response
-from survey.questions import CURRENT, TEXT_MAX_CHARS
+from survey.questions import TEXT_MAX_CHARS
 from survey.services.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportFileError, import_interviews
+from survey.services.question_sets import shipped_default
 from survey.tokens import load_survey_token, make_survey_token
+
+# The default set (version id 1), which every interview here gets.
+CURRENT = shipped_default()
 
 settings.register_profile(
     "suite",
@@ -74,7 +78,7 @@ def assert_follows_question_set(response: Response) -> None:
     assert set(response.answers) <= keys, response.answers
     for key, value in response.answers.items():
         question = CURRENT.get(key)
-        if question.kind == "scale":
+        if question.numeric:
             assert type(value) is int and value in question.values, (key, value)
         else:
             assert isinstance(value, str) and 0 < len(value) <= TEXT_MAX_CHARS and "\x00" not in value
@@ -132,7 +136,7 @@ field_values = (
 answer_pairs = st.sampled_from(CURRENT.questions).flatmap(
     lambda q: st.tuples(
         st.just(q.key),
-        st.one_of(*[st.sampled_from(q.values).map(str) if q.kind == "scale" else any_text] * 4, field_values),
+        st.one_of(*[st.sampled_from(q.values).map(str) if q.numeric else any_text] * 4, field_values),
     )
 )
 

@@ -14,6 +14,7 @@ completion times of anonymous completions are cut to the day.
 On SQLite, run VACUUM after this upgrade so the old rows leave no trace in free pages (see
 docs/privacy.md).
 """
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -22,7 +23,7 @@ from alembic import op
 from flask import current_app
 
 from survey.sealing import seal
-from survey.services.anonymity import plan_release, released_rows, tally_rows
+from survey.services.anonymity import plan_release, released_rows
 
 # revision identifiers, used by Alembic.
 revision = 'e4f991bfd4b7'
@@ -164,6 +165,26 @@ SCALE_ITEMS = {"nps": range(0, 11)} | {
     )
 }
 KEYS = ("month", "position_id", "position_title", "department", "stage", "hiring_manager", "recruiter_id")
+
+
+def tally_rows(batches, payloads):
+    """The anonymous_cells rows of a release as this revision wrote them: question set v1's scale
+    items, integer values (a later revision stores values as text). Frozen here so this migration
+    keeps doing what it did when the application's tally changes."""
+    rows = []
+    for cohort, ids in batches:
+        counts = Counter({("responses", 0): len(ids)})
+        for held_id in ids:
+            answers = payloads[held_id]["answers"]
+            for key, values in SCALE_ITEMS.items():
+                value = answers.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value in values:
+                    counts[(key, value)] += 1
+        rows += [
+            {"month": cohort.month, "department": cohort.department, "item": item, "value": value, "count": n}
+            for (item, value), n in sorted(counts.items())
+        ]
+    return rows
 
 
 def recount_report_cells():

@@ -1,7 +1,7 @@
-"""Admin pages: staff accounts, API keys and webhooks."""
+"""Admin pages: staff accounts, API keys, webhooks and question sets."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import views, webhook_views  # noqa: E402,F401
+from . import question_sets, views, webhook_views  # noqa: E402,F401

@@ -62,6 +62,8 @@ EXAMPLE_INTERVIEW = {
     "starts_at": "2026-11-20T09:00:00Z",
     "ends_at": "2026-11-20T10:00:00Z",
     "external_id": "gh-interview-4711",
+    "language": "de",
+    "timezone": "Europe/Berlin",
 }
 # After a create, the id leads to reading and changing the same interview (OpenAPI links).
 INTERVIEW_LINKS = {
@@ -116,6 +118,18 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The survey goes out a set delay after.",
             },
             "external_id": _text(100, "The interview's id in the ATS; sending it again is idempotent.", True),
+            "language": _text(
+                20,
+                "The candidate's language (e.g. de, fr-CA); the survey and its emails use it when the "
+                "stage's question set speaks it. Default: the DEFAULT_LANGUAGE setting.",
+                nullable=True,
+            ),
+            "timezone": _text(
+                64,
+                "The candidate's IANA time zone (e.g. Europe/Berlin) for every time they read. "
+                "Default: the DEFAULT_TIMEZONE setting.",
+                nullable=True,
+            ),
         },
     },
     "InterviewChanges": {
@@ -159,6 +173,8 @@ SCHEMAS: dict[str, Any] = {
             "starts_at",
             "ends_at",
             "outcome",
+            "language",
+            "timezone",
             "updated_at",
             "survey",
         ],
@@ -191,8 +207,19 @@ SCHEMAS: dict[str, Any] = {
             "starts_at": NULLABLE_DATE_TIME,
             "ends_at": DATE_TIME,
             "outcome": {"type": "string", "enum": list(OUTCOMES)},
+            "language": {"type": "string", "description": "The candidate's language code."},
+            "timezone": {"type": "string", "description": "The candidate's IANA time zone."},
             "updated_at": {**DATE_TIME, "description": "The last change to the interview itself."},
             "survey": _ref("Survey"),
+            "warnings": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": (
+                    "Only in a create's answer, by field, when something was accepted but will not work "
+                    "as sent: e.g. language, when the stage's question set does not speak it (the "
+                    "candidate then reads the set's first language)."
+                ),
+            },
         },
     },
     "InterviewPage": {

@@ -22,7 +22,7 @@ from ..services.api_interviews import (
     visible_to,
     with_details,
 )
-from ..services.intake import create_interview, find_duplicate, validate_interview
+from ..services.intake import create_interview, find_duplicate, intake_warnings, validate_interview
 from ..webhooks import iso
 from . import bp
 from .openapi import docs_schemas, docs_sections, docs_webhooks, openapi_document
@@ -83,6 +83,8 @@ def interview_json(interview: Interview, api_key: ApiKey) -> dict:
         "starts_at": iso(interview.starts_at),
         "ends_at": iso(interview.ends_at),
         "outcome": interview.outcome,
+        "language": interview.language,
+        "timezone": interview.timezone,
         "updated_at": iso(interview.updated_at),
         "survey": {
             "status": invitation.status if invitation else None,
@@ -133,7 +135,11 @@ def create_interview_endpoint():
     if existing is not None and not visible_to(existing, g.api_key):
         return jsonify(error="Another API key already created an interview with this external_id."), 409
     interview, created = create_interview(data)
-    response = jsonify(interview_json(interview, g.api_key))
+    body = interview_json(interview, g.api_key)
+    warnings = intake_warnings(data)
+    if warnings:
+        body["warnings"] = warnings
+    response = jsonify(body)
     response.headers["Location"] = url_for("api.get_interview", interview_id=interview.id)
     return response, 201 if created else 200
 

@@ -5,32 +5,36 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from ..questions import CONSENT_LABELS, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, Question, QuestionSet
 
 
-def _scale_field(question) -> RadioField:
+def _choice_field(question: Question) -> RadioField:
+    numeric = question.numeric
     return RadioField(
         question.key,
         choices=[SelectChoice(value, question.label_for(value) or str(value)) for value in question.values],
-        coerce=int,
+        coerce=int if numeric else str,
         validate_choice=False,
-        validators=[Optional(), AnyOf(question.values, message="Please pick one of the options.")],
+        validators=[Optional(), AnyOf(question.values, message=_l("Please pick one of the options."))],
     )
 
 
-def _text_field(question) -> TextAreaField:
+def _text_field(question: Question) -> TextAreaField:
     return TextAreaField(
         question.key,
         validators=[
             Optional(),
             Length(
                 max=TEXT_MAX_CHARS,
-                message=f"Please keep this under {TEXT_MAX_CHARS:,} characters "
-                "(your other answers are kept below).",
+                message=_l(
+                    "Please keep this under %(limit)s characters (your other answers are kept below).",
+                    limit=f"{TEXT_MAX_CHARS:,}",
+                ),
             ),
         ],
     )
@@ -38,14 +42,17 @@ def _text_field(question) -> TextAreaField:
 
 @cache
 def survey_form_class(questions: QuestionSet) -> type[FlaskForm]:
-    """A FlaskForm subclass with one field per question plus the required consent choice."""
+    """A FlaskForm subclass with one field per question plus the required consent choice.
+
+    The consent choice is not an item of any set: every survey asks it, and it is required.
+    """
     fields: dict[str, Any] = {}
     for question in questions.questions:
-        fields[question.key] = _scale_field(question) if question.kind == "scale" else _text_field(question)
+        fields[question.key] = _text_field(question) if question.kind == "text" else _choice_field(question)
     fields["consent"] = RadioField(
         "consent",
-        choices=[SelectChoice(value, label) for value, label in CONSENT_LABELS.items()],
-        validators=[DataRequired(message="Please choose whether your recruiter may see your name.")],
+        choices=[SelectChoice(value, value) for value in CONSENT_CHOICES],
+        validators=[DataRequired(message=_l("Please choose whether your recruiter may see your name."))],
     )
     return type(f"SurveyFormV{questions.version}", (FlaskForm,), fields)
 

@@ -3,12 +3,17 @@
 from functools import lru_cache
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
+from ..i18n import use_candidate_locale
 from ..mailing import reply_to_address
-from ..questions import CONSENT_LABELS, CONSENT_QUESTION, CURRENT
+from ..questions import QuestionSet
+from ..services.question_sets import remembered_questions
 from ..services.responses import (
     AnswerError,
     SurveyLink,
@@ -16,6 +21,7 @@ from ..services.responses import (
     opt_out,
     resolve_link,
     submit_response,
+    survey_questions,
 )
 from ..tokens import load_opt_out_token, load_survey_token
 from . import bp
@@ -24,6 +30,15 @@ from .forms import OptOutForm, answers_from, survey_form_class
 # The session remembers which invitation this browser just answered, and how, so the
 # thank-you page survives a refresh; anyone else holding the link sees "already answered".
 ANSWERED_KEY = "survey_answered"
+
+
+def speak_to_candidate(link: SurveyLink) -> QuestionSet | None:
+    """Switch this request to the candidate's language and time zone; their questions, if any."""
+    if link.invitation is None:
+        return None
+    questions = survey_questions(link.invitation)
+    use_candidate_locale(questions.language, link.invitation.interview.timezone)
+    return questions
 
 
 def render_link_state(link: SurveyLink):
@@ -39,27 +54,27 @@ def render_link_state(link: SurveyLink):
     return render_template("errors/link_invalid.html"), 404
 
 
-def _questions_context(company: str) -> dict:
-    return {
-        "questions": CURRENT,
-        "company": company,
-        "consent_question": CONSENT_QUESTION,
-        "consent_labels": CONSENT_LABELS,
-    }
+def _questions_context(company: str, questions: QuestionSet) -> dict:
+    return {"questions": questions, "company": company}
 
 
-@lru_cache(maxsize=8)
-def blank_questions_html(company: str, version: int) -> Markup:
-    """The unanswered questions as HTML, rendered once per company name and question set.
+@lru_cache(maxsize=64)
+def blank_questions_html(company: str, questions: QuestionSet) -> Markup:
+    """The unanswered questions as HTML, rendered once per company name, question-set version and
+    language (the set's value is the key: a version never changes once published).
 
     Most survey requests are a first GET of an empty form: reusing its sixty-odd labelled
     radio buttons roughly halves the page's cost (see bench/survey_http.py).
     """
-    html = render_template("candidate/_questions.html", answers={}, errors={}, **_questions_context(company))
+    html = render_template(
+        "candidate/_questions.html", answers={}, errors={}, **_questions_context(company, questions)
+    )
     return Markup(html)
 
 
-def render_survey(link: SurveyLink | None, form=None, status: int = 200, notice: str | None = None):
+def render_survey(
+    questions: QuestionSet, link: SurveyLink | None, form=None, status: int = 200, notice: str | None = None
+):
     """The survey form for the link's interview (None: the database could not say which), with any
     answers already given kept in it."""
     company = current_app.config["COMPANY_NAME"]
@@ -71,15 +86,15 @@ def render_survey(link: SurveyLink | None, form=None, status: int = 200, notice:
             form=form,
             answers={name: field.data for name, field in form._fields.items()} if sent_back else {},
             errors=form.errors if sent_back else {},
-            blank_questions=None if sent_back else blank_questions_html(company, CURRENT.version),
+            blank_questions=None if sent_back else blank_questions_html(company, questions),
             notice=notice,
-            **_questions_context(company),
+            **_questions_context(company, questions),
         ),
         status,
     )
 
 
-RETRY_NOTICE = (
+RETRY_NOTICE = _l(
     "We could not save your answers just now. Please try again in a minute: your answers are still here."
 )
 
@@ -88,36 +103,50 @@ RETRY_NOTICE = (
 @csrf.exempt  # the form checks its own CSRF token so a stale one keeps the answers
 def take_survey(token: str):
     """Show the survey (never spends the link) or take the answers (spends it once)."""
-    # A first visit needs no form object: the blank page is cached and carries a CSRF token.
-    form = survey_form_class(CURRENT)() if request.method == "POST" else None
     link = None
     try:
         link = resolve_link(load_survey_token, token)
-        return _answer_survey(token, link, form)
+        questions = speak_to_candidate(link)
+        if link.state != "open":
+            return render_link_state(link)
+        # A first visit needs no form object: the blank page is cached and carries a CSRF token.
+        form = survey_form_class(questions)() if request.method == "POST" else None
+        return _answer_survey(token, link, questions, form)
     except OperationalError as exc:
-        # The database is unreachable: whatever the candidate typed goes back to them.
+        # The database is unreachable: whatever the candidate typed goes back to them, in the
+        # questions the page was showing (remembered by this process, else the default set's).
         db.session.rollback()
         if request.method != "POST":
             raise
         # One line, not a traceback: an outage is an operations event, not a bug.
         current_app.logger.error("database unavailable while saving a survey: %s", exc.orig)
-        return render_survey(link, form, 503, RETRY_NOTICE)
+        questions = remembered_questions(request.form.get("question_set", ""))
+        use_candidate_locale(questions.language, current_app.config["DEFAULT_TIMEZONE"])
+        # The link is not read again: the header shows the interview only if it was resolved.
+        known = link if link is not None and link.invitation is not None and _loaded(link) else None
+        return render_survey(questions, known, survey_form_class(questions)(), 503, str(RETRY_NOTICE))
 
 
-def _answer_survey(token: str, link: SurveyLink, form):
-    if link.state != "open":
-        return render_link_state(link)
+def _loaded(link: SurveyLink) -> bool:
+    """Whether the link's interview is already in memory (reading it now would need the database)."""
+    state = inspect(link.invitation)
+    return "interview" not in state.unloaded and "interview" not in state.expired_attributes
+
+
+def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet, form):
     if request.method != "POST":
         # HEAD (mail scanners, link previews) gets the GET page without counting as an opening.
         if request.method == "GET":
             mark_opened(link.invitation)
-        return render_survey(link)
+        return render_survey(questions, link)
     if not form.validate():
-        return render_survey(link, form, 400, _form_notice(form))
+        return render_survey(questions, link, form, 400, _form_notice(form))
     try:
-        saved = submit_response(link.invitation, answers_from(form, CURRENT), form.consent.data)
+        saved = submit_response(link.invitation, answers_from(form, questions), form.consent.data, questions)
     except AnswerError:
-        return render_survey(link, form, 400, "Some answers could not be read; please check them.")
+        return render_survey(
+            questions, link, form, 400, _("Some answers could not be read; please check them.")
+        )
     if not saved:
         return render_link_state(resolve_link(load_survey_token, token))
     session[ANSWERED_KEY] = {"invitation": link.invitation.id, "consent": form.consent.data}
@@ -129,6 +158,7 @@ def _answer_survey(token: str, link: SurveyLink, form):
 def thank_you(token: str):
     """The thank-you page after answering; for anyone else the link says it is already answered."""
     link = resolve_link(load_survey_token, token)
+    speak_to_candidate(link)
     if link.state == "open":
         return redirect(url_for("candidate.take_survey", token=token))
     answered = session.get(ANSWERED_KEY) or {}
@@ -139,8 +169,8 @@ def thank_you(token: str):
 
 def _form_notice(form) -> str:
     if "csrf_token" in form.errors:
-        return "This page was open for a long time. Your answers are still here: please press Send again."
-    return "Please check the highlighted answers. Everything else you wrote is kept."
+        return _("This page was open for a long time. Your answers are still here: please press Send again.")
+    return _("Please check the highlighted answers. Everything else you wrote is kept.")
 
 
 @bp.route("/s/<token>/opt-out", methods=["GET", "POST"])
@@ -148,6 +178,7 @@ def _form_notice(form) -> str:
 def opt_out_of_surveys(token: str):
     """GET asks for confirmation; POST stops all survey email to this candidate."""
     link = resolve_link(load_opt_out_token, token)
+    speak_to_candidate(link)
     if link.state == "invalid":
         return render_template("errors/link_invalid.html"), 404
     if link.invitation.interview.candidate.opted_out_at is not None:

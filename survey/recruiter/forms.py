@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from ..forms import options
+from ..i18n import LANGUAGE_NAMES, SHIPPED_LANGUAGES
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import DEBRIEF_SCALE_LABELS, TEXT_MAX_CHARS
 from ..services.accounts import MIN_PASSWORD_LENGTH
@@ -114,6 +115,14 @@ class NewInterviewForm(FlaskForm):
     starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[Optional()])
     # InputRequired, not DataRequired: a badly typed time says so rather than "required".
     ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[InputRequired()])
+    language = SelectField(
+        "Candidate's language",
+        choices=options((code, LANGUAGE_NAMES[code]) for code in SHIPPED_LANGUAGES),
+        # Checked by the intake like the API's field; blank means DEFAULT_LANGUAGE.
+        validate_choice=False,
+        validators=[Optional()],
+    )
+    timezone = StringField("Candidate's time zone", validators=[Optional(), Length(max=64)])
 
     def payload(self, recruiter_email: str, zone: tzinfo) -> dict:
         """The intake payload (the JSON API's shape) this form describes, times given in `zone`."""
@@ -130,6 +139,8 @@ class NewInterviewForm(FlaskForm):
             "starts_at": with_zone(self.starts_at.data, zone),
             "ends_at": with_zone(self.ends_at.data, zone),
             "recruiter_email": recruiter_email,
+            "language": self.language.data or None,
+            "timezone": self.timezone.data or None,
         }
 
     # Intake error keys → the field that shows them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..access import requested_page, role_required
@@ -12,7 +12,7 @@ from ..forms import ActionForm
 from ..models import ROLES
 from ..reports.outcomes import CALIBRATION_DAYS, recruiter_calibration
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
-from ..services.intake import create_interview, validate_interview
+from ..services.intake import create_interview, intake_warnings, validate_interview
 from ..services.interviews import (
     PER_PAGE,
     InterviewFilters,
@@ -104,12 +104,17 @@ def interviews():
 def new_interview():
     """Add an interview by hand; its survey is scheduled like any other."""
     form = NewInterviewForm()
+    if request.method == "GET":
+        form.language.data = current_app.config["DEFAULT_LANGUAGE"]
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
         data, errors = validate_interview(form.payload(current_user.email, viewer_zone()))
         if data is not None:
             interview, created = create_interview(data)
             if created:
                 flash("Interview added; its survey is scheduled.", "success")
+                for warning in intake_warnings(data).values():
+                    flash(warning, "info")
                 return redirect(url_for("recruiter.interview", interview_id=interview.id))
             errors = {"ends_at": "This interview is already here (same candidate, position, stage and end)."}
         form.add_intake_errors(errors)

@@ -1,17 +1,25 @@
-"""Keeps report_cells in step with responses: one tally per combination of grouping attributes."""
+"""Keeps report_cells and report_tallies in step with responses.
+
+report_cells counts responses per combination of grouping attributes; report_tallies counts, per
+such combination, how many answered each value of each item (long form, so any item of any
+question-set version is counted without a schema change). Items are tallied by key: a key has one
+type everywhere, so answers to one key pool across versions.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import String, bindparam, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from ..extensions import db
-from ..models import CELL_KEYS, Response, report_cells, value_column
-from ..questions import CURRENT
+from ..models import CELL_KEYS, QuestionSetVersion, Response, report_cells, report_tallies
+from ..questions import QuestionSet
+
+TALLY_KEYS = (*CELL_KEYS, "item", "value")
 
 
 def cell_key(response: Response) -> dict[str, Any]:
@@ -27,62 +35,99 @@ def cell_key(response: Response) -> dict[str, Any]:
     }
 
 
-def answered_columns(answers: dict[str, Any]) -> list[str]:
-    """The value columns a response's scale answers add one to."""
+def tallied_answers(answers: dict[str, Any], questions: QuestionSet) -> list[tuple[str, str]]:
+    """(item, value) of each answer that is counted: every answered item but free text."""
     return [
-        value_column(question.key, answers[question.key])
-        for question in CURRENT.scale_questions
-        if isinstance(answers.get(question.key), int) and answers[question.key] in question.values
+        (question.key, str(answers[question.key]))
+        for question in questions.questions
+        if question.kind != "text" and answers.get(question.key) in question.values
     ]
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 @lru_cache(maxsize=4)
-def _upsert(dialect: str) -> tuple[Insert, tuple[str, ...]]:
+def _cell_upsert(dialect: str) -> Insert:
     """One fixed-shape upsert per database, so SQLAlchemy compiles it once, not per response."""
-    value_columns = tuple(value_column(q.key, value) for q in CURRENT.scale_questions for value in q.values)
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(report_cells)
-    counted = ("responses", *value_columns)
-    statement = statement.on_conflict_do_update(
+    statement = _insert(dialect, report_cells)
+    return statement.on_conflict_do_update(
         index_elements=list(CELL_KEYS),
-        set_={column: report_cells.c[column] + statement.excluded[column] for column in counted},
+        set_={"responses": report_cells.c.responses + statement.excluded.responses},
     )
-    return statement, value_columns
 
 
-def record_response(response: Response) -> None:
-    """Count a new response in its cell (same transaction as the response; caller commits)."""
-    statement, value_columns = _upsert(db.session.get_bind().dialect.name)
-    answered = set(answered_columns(response.answers))
-    row = {column: int(column in answered) for column in value_columns}
-    db.session.execute(statement, {**cell_key(response), "responses": 1, **row})
+@lru_cache(maxsize=128)
+def _tally_upsert(dialect: str, rows: int) -> Insert:
+    """One multi-row upsert per database and number of answers: the whole response in one
+    statement, compiled once per shape."""
+    values = [{column: bindparam(f"{column}_{index}") for column in TALLY_KEYS} for index in range(rows)]
+    statement = _insert(dialect, report_tallies).values([{**row, "count": literal(1)} for row in values])
+    return statement.on_conflict_do_update(
+        index_elements=list(TALLY_KEYS),
+        set_={"count": report_tallies.c["count"] + statement.excluded["count"]},
+    )
+
+
+def record_response(response: Response, questions: QuestionSet) -> None:
+    """Count a new response in its cell and tallies (same transaction as the response; caller commits)."""
+    dialect = db.session.get_bind().dialect.name
+    key = cell_key(response)
+    db.session.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    tallied = tallied_answers(response.answers, questions)
+    if not tallied:
+        return
+    params: dict[str, Any] = {}
+    for index, (item, value) in enumerate(tallied):
+        params.update({f"{column}_{index}": key[column] for column in CELL_KEYS})
+        params[f"item_{index}"], params[f"value_{index}"] = item, value
+    db.session.execute(_tally_upsert(dialect, len(tallied)), params)
+
+
+def counted_items() -> dict[str, str]:
+    """Every tallied item key of every stored version, with its type."""
+    items: dict[str, str] = {}
+    for document in db.session.scalars(select(QuestionSetVersion.document).order_by(QuestionSetVersion.id)):
+        for item in document.get("questions", []):
+            if item["type"] != "text":
+                items.setdefault(item["key"], item["type"])
+    return items
+
+
+def _grouping_columns(source: Any) -> list[Any]:
+    return [
+        source.month,
+        func.coalesce(source.position_id, 0).label("position_id"),
+        source.position_title,
+        func.coalesce(source.department, "").label("department"),
+        source.stage,
+        func.coalesce(source.hiring_manager, "").label("hiring_manager"),
+        func.coalesce(source.recruiter_id, 0).label("recruiter_id"),
+    ]
 
 
 def rebuild_cells() -> int:
-    """Recount every cell from the responses, in SQL; returns the number of cells. Commits."""
-    scores = {q.key: Response.answers[q.key].as_integer() for q in CURRENT.scale_questions}
-    source = select(
-        Response.month,
-        func.coalesce(Response.position_id, 0).label("position_id"),
-        Response.position_title,
-        func.coalesce(Response.department, "").label("department"),
-        Response.stage,
-        func.coalesce(Response.hiring_manager, "").label("hiring_manager"),
-        func.coalesce(Response.recruiter_id, 0).label("recruiter_id"),
-        *(score.label(key) for key, score in scores.items()),
-    ).subquery()
-    value_columns = [
-        (value_column(q.key, value), func.sum(case((source.c[q.key] == value, 1), else_=0)))
-        for q in CURRENT.scale_questions
-        for value in q.values
-    ]
-    tallies = select(
-        *(source.c[key] for key in CELL_KEYS),
-        func.count().label("responses"),
-        *(expression.label(name) for name, expression in value_columns),
-    ).group_by(*(source.c[key] for key in CELL_KEYS))
+    """Recount every cell and tally from the responses, in SQL; returns the number of cells. Commits."""
     db.session.execute(delete(report_cells))
-    db.session.execute(
-        insert(report_cells).from_select([*CELL_KEYS, "responses", *(n for n, _ in value_columns)], tallies)
-    )
+    db.session.execute(delete(report_tallies))
+    # Grouped over a subquery's columns: PostgreSQL matches GROUP BY to the select list by name.
+    rows = select(*_grouping_columns(Response), Response.answers).subquery()
+    keys = [rows.c[name] for name in CELL_KEYS]
+    cells = select(*keys, func.count().label("responses")).group_by(*keys)
+    db.session.execute(insert(report_cells).from_select([*CELL_KEYS, "responses"], cells))
+    parts = []
+    for key, kind in counted_items().items():
+        answer = rows.c.answers[key]
+        value = cast(answer.as_integer(), String) if kind in ("nps", "scale") else answer.as_string()
+        source = select(*keys, value.label("value")).subquery()
+        grouping = [source.c[name] for name in (*CELL_KEYS, "value")]
+        parts.append(
+            select(*grouping[:-1], literal(key).label("item"), grouping[-1], func.count())
+            .where(source.c.value.is_not(None))
+            .group_by(*grouping)
+        )
+    if parts:
+        db.session.execute(insert(report_tallies).from_select([*TALLY_KEYS, "count"], union_all(*parts)))
     db.session.commit()
     return db.session.scalar(select(func.count()).select_from(report_cells)) or 0

@@ -21,10 +21,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
-from ..questions import CURRENT
 from ..services.audit import record_event
 from .filters import ReportFilters
-from .queries import MONTH, SCALE, recruiter_names
+from .queries import MONTH, recruiter_names, report_items
 from .report import Report, known_names
 from .themes import redact
 
@@ -67,6 +66,19 @@ AGGREGATE_HEADER = [
     "suppressed",
     "answers",
 ]
+RESPONSE_ATTRIBUTES = ["month", "position", "department", "stage", "hiring_manager", "recruiter", "consent"]
+
+
+def text_keys() -> list[str]:
+    """The free-text items of every published version, in the reports' order."""
+    return [item.key for item in report_items(include_text=True) if item.kind == "text"]
+
+
+def response_header(report: Report) -> list[str]:
+    """The raw rows' columns: attributes, every answered item (numbers and choices), then free text."""
+    return [*RESPONSE_ATTRIBUTES, *(item.key for item in report.items), *text_keys()]
+
+
 # The "answers" column of an aggregate row: which answers the figure rests on (reports/sources.py).
 WITH_ANONYMOUS = "named and anonymous"
 NAMED_ONLY = "named only"
@@ -74,18 +86,6 @@ ANONYMOUS_NOTE = (
     "Anonymous answers count only in figures by organisation, department and month (the answers "
     "column says which); response rows are named answers only."
 )
-TEXT_KEYS = [q.key for q in CURRENT.text_questions]
-RESPONSE_HEADER = [
-    "month",
-    "position",
-    "department",
-    "stage",
-    "hiring_manager",
-    "recruiter",
-    "consent",
-    *(q.key for q in SCALE),
-    *TEXT_KEYS,
-]
 # (column shown, column its group is keyed by) of each grouping attribute in the raw rows.
 ATTRIBUTES = (
     ("month", "month"),
@@ -191,23 +191,31 @@ def _figure_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
             ("detractors", group.detractors),
         ):
             yield _row(dimension, group, "nps", f"{name}_pct", round(group.share(count), 1), n)
-    for question in SCALE:
-        summary = group.items[question.key]
-        if question.key in group.hidden_items:
-            yield [
-                dimension,
-                _group_name(dimension, group),
-                question.key,
-                "mean",
-                None,
-                None,
-                None,
-                None,
-                True,
-            ]
+    for key, summary in group.items.items():
+        if key in group.hidden_items:
+            yield _suppressed(dimension, group, key, "mean")
         elif summary.n:
+            yield _row(dimension, group, key, "mean", round(summary.mean, 3), summary.n, *_interval(summary))
+    yield from _choice_rows(dimension, group)
+
+
+def _suppressed(dimension: str, group: Any, item: str, statistic: str) -> list[Any]:
+    return [dimension, _group_name(dimension, group), item, statistic, None, None, None, None, True]
+
+
+def _choice_rows(dimension: str, group: Any) -> Iterator[list[Any]]:
+    """A choice item's share of each option (it has no mean), with the item's n: statistic
+    "share_pct:<option value>"."""
+    for key, counts in group.counts.items():
+        if key in group.items:
+            continue
+        if key in group.hidden_items:
+            yield _suppressed(dimension, group, key, "share_pct")
+            continue
+        answered = sum(counts.values())
+        for value, count in counts.items() if answered else ():
             yield _row(
-                dimension, group, question.key, "mean", round(summary.mean, 3), summary.n, *_interval(summary)
+                dimension, group, key, f"share_pct:{value}", round(100 * count / answered, 1), answered
             )
 
 
@@ -288,6 +296,7 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
         .order_by(Response.month, Response.id)
         .execution_options(yield_per=1000)
     )
+    texts = text_keys()
     for row in db.session.execute(statement):
         values: list[Any] = []
         for shown, key in ATTRIBUTES:
@@ -298,24 +307,24 @@ def response_rows(report: Report, on_row: Callable[[], None] | None = None) -> I
             values.append(SUPPRESSED if group in suppressed[key] else value)
         answers = row.answers or {}
         values.append(row.consent)
-        values.extend(answers.get(q.key) for q in SCALE)
-        values.extend(redact(answers[key], people) if answers.get(key) else "" for key in TEXT_KEYS)
+        values.extend(answers.get(item.key) for item in report.items)
+        values.extend(redact(answers[key], people) if answers.get(key) else "" for key in texts)
         if on_row:
             on_row()
         yield values
 
 
 SECTIONS = (
-    ("findings", FINDING_HEADER, finding_rows),
-    ("aggregates", AGGREGATE_HEADER, aggregate_rows),
-    ("responses", RESPONSE_HEADER, response_rows),
+    ("findings", lambda report: FINDING_HEADER, finding_rows),
+    ("aggregates", lambda report: AGGREGATE_HEADER, aggregate_rows),
+    ("responses", response_header, response_rows),
 )
 
 
 def _sections(report: Report, on_row: Callable[[], None] | None, only: str | None = None):
     for name, header, rows in SECTIONS:
         if only is None or name == only:
-            yield name, header, (rows(report, on_row) if rows is response_rows else rows(report))
+            yield name, header(report), (rows(report, on_row) if rows is response_rows else rows(report))
 
 
 # --- Formats ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from flask import current_app
 
-from ..questions import CURRENT, SCALE_PAIRS
+from ..questions import SCALE_PAIRS
 from . import queries
 from .stats import (
     ALPHA,
@@ -133,6 +133,13 @@ class Finding:
         return ", ".join(entry["item"] for entry in self.items)
 
 
+def short_label(item: Any) -> str:
+    """A few words naming an item in a finding: the default set's own, else the question itself."""
+    if item.key in SHORT_LABELS:
+        return SHORT_LABELS[item.key]
+    return item.text if len(item.text) <= 60 else item.text[:57].rstrip() + "…"
+
+
 @dataclass
 class Family:
     """The comparisons a page's findings were adjusted over, to state on the page."""
@@ -200,7 +207,9 @@ def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
     """Every finding of a report: group findings by effect size, gaps, then themes."""
     min_responses = max(int(current_app.config["FINDINGS_MIN_RESPONSES"]), 1)
     report.family = Family(min_responses=min_responses)
-    comparisons = _all_comparisons(report, queries.cell_counts(report.filters), min_responses)
+    comparisons = _all_comparisons(
+        report, queries.cell_counts(report.filters, report.numeric_items), min_responses
+    )
     gap_tests = _gap_tests(report, min_responses)
     families = {family: [] for family in ("organisation", "people")}
     for breakdown, _, result in comparisons:
@@ -223,6 +232,8 @@ def _tables(counts: queries.CellCounts, group_of: list[Any], stratum_of: list[An
     by_group = np.array([group_index[group_of[i]] for i in rows], dtype=np.intp)
     by_stratum = np.array([strata[stratum_of[i]] for i in rows], dtype=np.intp)
     items = list(counts.counts)
+    if not items:
+        return {}
     every = np.concatenate([counts.counts[item] for item in items], axis=1)
     table = np.zeros((len(groups), len(strata), every.shape[1]), dtype=np.int64)
     if len(rows):
@@ -247,14 +258,14 @@ def _all_comparisons(
         groups = breakdown.groups
         tables = _tables(counts, group_of, stratum_of, [g.key for g in groups])
         tested_groups = set()
-        for question in CURRENT.scale_questions:
+        # Every numeric item of every published set (nps and 1–5 scales); choice items have no order
+        # for a rank test and text items no numbers.
+        for question in report.numeric_items:
             eligible = [not g.hidden and question.key not in g.hidden_items for g in groups]
             for index, test, difference in compare_within_strata(
                 tables[question.key], question.values, eligible, min_responses
             ):
-                result = ItemResult(
-                    question.key, SHORT_LABELS.get(question.key, question.key), test, difference
-                )
+                result = ItemResult(question.key, short_label(question), test, difference)
                 comparisons.append((breakdown, groups[index], result))
                 tested_groups.add(groups[index].key)
         if tested_groups:

@@ -24,9 +24,9 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import Debrief, Interview, Invitation, Position, Response, User, utcnow
-from ..questions import CURRENT
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, too_small
+from .queries import ReportItem, report_items
 from .stats import CONFIDENCE, Summary
 
 PROBABILITY = {"likely": 0.75, "unsure": 0.5, "unlikely": 0.25}
@@ -35,7 +35,6 @@ DECIDED = ("advanced", "hired", "rejected")
 # The order outcome groups are shown in.
 OUTCOME_ORDER = ("advanced", "hired", "rejected", "withdrawn")
 SELF_READ = ("self_assessment", "interest")
-SCALE = tuple(CURRENT.scale_questions)
 CALIBRATION_DAYS = 90
 
 
@@ -206,10 +205,10 @@ def _named_with_outcomes(filters: ReportFilters):
     return stmt.where(*filters.on_interviews())
 
 
-def outcome_groups(filters: ReportFilters) -> list[OutcomeGroup]:
-    """cNPS and every item's mean by outcome, from one grouped query."""
+def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[OutcomeGroup]:
+    """cNPS and every numeric item's mean by outcome, from one grouped query."""
     columns = [Interview.outcome, func.count().label("responses")]
-    for question in SCALE:
+    for question in items:
         value = _item(question.key)
         columns += [
             func.count(value).label(f"{question.key}__n"),
@@ -225,12 +224,12 @@ def outcome_groups(filters: ReportFilters) -> list[OutcomeGroup]:
     groups = []
     for row in db.session.execute(stmt):
         m = row._mapping
-        items = {
+        means = {
             q.key: Summary(int(m[f"{q.key}__n"]), float(m[f"{q.key}__total"]), float(m[f"{q.key}__squares"]))
-            for q in SCALE
+            for q in items
         }
         groups.append(
-            OutcomeGroup(m["outcome"], m["responses"], items, int(m["promoters"]), int(m["detractors"]))
+            OutcomeGroup(m["outcome"], m["responses"], means, int(m["promoters"]), int(m["detractors"]))
         )
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 
@@ -266,19 +265,21 @@ def _summary(values: list[int]) -> Summary:
     return Summary(len(values), float(sum(values)), float(sum(v * v for v in values)))
 
 
-def build_outcomes(filters: ReportFilters) -> OutcomesReport:
-    """The outcomes section, with groups below the threshold (and what would expose them) hidden."""
+def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None = None) -> OutcomesReport:
+    """The outcomes section over the numeric items (every published version's, pooled by key),
+    with groups below the threshold (and what would expose them) hidden."""
+    items = tuple(item for item in (items or report_items()) if item.numeric)
     threshold = min_group_size()
     recruiters, overall = calibrations(_decided_debriefs(filters))
     hidden = hidden_keys({c.key: c.decided for c in recruiters}, threshold)
     for calibration in recruiters:
         calibration.hidden = calibration.key in hidden
     overall.hidden = too_small(overall.decided, threshold)
-    groups = outcome_groups(filters)
+    groups = outcome_groups(filters, items)
     hidden_outcomes = hidden_keys({g.outcome: g.responses for g in groups}, threshold)
     for group in groups:
         group.hidden = group.outcome in hidden_outcomes
-        group.hidden_items = {q.key for q in SCALE if too_small(group.items[q.key].n, threshold)}
+        group.hidden_items = {q.key for q in items if too_small(group.items[q.key].n, threshold)}
     tests = self_read_tests(filters, threshold)
     hidden_or_small = set(hidden_outcomes)
     for test in tests:

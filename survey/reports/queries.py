@@ -1,14 +1,16 @@
 """Every aggregate of the HR reports, computed in SQL.
 
-Scale items are read from report_cells (a tally per combination of grouping attributes with a
-count per answer value), so n, sum and sum of squares are sums of columns. Gaps and free text
-need the individual responses and are grouped in SQL over them.
+Answers are read from report_tallies (how many gave each value of each item, per combination of
+grouping attributes) and response counts from report_cells, so a figure is a sum over a few
+thousand rows whatever the number of responses; n, sum and sum of squares of an item follow from
+its counts per value. Gaps and free text need the individual responses and are grouped in SQL
+over them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     or_,
     select,
     union_all,
@@ -34,17 +35,89 @@ from ..models import (
     Interview,
     Invitation,
     Position,
+    QuestionSet,
+    QuestionSetVersion,
     Response,
     User,
     report_cells,
-    value_column,
+    report_tallies,
 )
-from ..questions import CURRENT, GAP_THRESHOLD, SCALE_PAIRS, Question
+from ..questions import GAP_THRESHOLD, NUMERIC_TYPES, SCALE_PAIRS, SCALE_VALUES
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
-SCALE = tuple(CURRENT.scale_questions)
+TALLIES = report_tallies.c
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """An item as reports show it: every version's answers to its key, pooled."""
+
+    key: str
+    kind: str
+    text: str
+    values: tuple[Any, ...]
+    # For a choice item: each option's text (newest version's wording).
+    option_texts: tuple[tuple[str, str], ...] = ()
+    # For a numeric item: its end labels, or one per value.
+    labels: tuple[str, ...] = ()
+
+    def prompt(self, company: str) -> str:
+        """The question text with the company's name filled in."""
+        return self.text.replace("{company}", company)
+
+    def label_for(self, value: Any) -> str:
+        """The words for one answer value (an option's text, a scale point's label), if any."""
+        if not self.numeric:
+            return dict(self.option_texts).get(value, "")
+        if len(self.labels) == len(self.values):
+            return self.labels[self.values.index(value)]
+        if len(self.labels) == 2 and value in (self.values[0], self.values[-1]):
+            return self.labels[0] if value == self.values[0] else self.labels[1]
+        return ""
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the item has a mean (nps and 1–5 scales)."""
+        return self.kind in NUMERIC_TYPES
+
+    def parse(self, value: str) -> Any:
+        """A tallied value (stored as text) as the answer it was."""
+        return int(value) if self.numeric else value
+
+
+def _report_language(languages: list[str]) -> str:
+    return "en" if "en" in languages else languages[0]
+
+
+def report_items(include_text: bool = False) -> tuple[ReportItem, ...]:
+    """Every item of every published version: the default set's first, then in order of
+    publication; a key's wording is its newest version's (staff read English where there is one)."""
+    statement = (
+        select(QuestionSetVersion.document)
+        .join(QuestionSetVersion.question_set)
+        .where(QuestionSetVersion.status == "published")
+        .order_by(QuestionSet.is_default.desc(), QuestionSetVersion.id)
+    )
+    items: dict[str, ReportItem] = {}
+    for document in db.session.scalars(statement):
+        language = _report_language(document["languages"])
+        for item in document["questions"]:
+            if item["type"] == "text" and not include_text:
+                continue
+            known = items.get(item["key"])
+            options = tuple((o["value"], o["text"][language]) for o in item.get("options", ()))
+            values = tuple(SCALE_VALUES.get(item["type"], ()))
+            if item["type"] == "choice":
+                earlier = known.values if known else ()
+                values = earlier + tuple(value for value, _ in options if value not in earlier)
+                options = tuple(dict((*(known.option_texts if known else ()), *options)).items())
+            labels = tuple(item.get("labels", {}).get(language, ()))
+            items[item["key"]] = ReportItem(
+                item["key"], item["type"], item["text"][language], values, options, labels
+            )
+    return tuple(items.values())
 
 
 @dataclass(frozen=True)
@@ -80,11 +153,13 @@ class GroupFigures:
     detractors: int = 0
     hidden: bool = False
     hidden_items: set[str] = field(default_factory=set)
+    # How many gave each value of each item (choice items' only figures).
+    counts: dict[str, dict[Any, int]] = field(default_factory=dict)
 
     @property
     def nps_answers(self) -> int:
         """How many answered the recommendation item."""
-        return self.items["nps"].n
+        return self.items["nps"].n if "nps" in self.items else 0
 
     @property
     def nps(self) -> float | None:
@@ -105,156 +180,185 @@ class GroupFigures:
         """Answers of 7 or 8."""
         return self.nps_answers - self.promoters - self.detractors
 
-
-def _value_sum(question: Question, weight) -> ColumnElement:
-    """SUM over cells of Σ weight(value) × count(value): n, total or squares of one item."""
-    terms = []
-    for value in question.values:
-        column = CELLS[value_column(question.key, value)]
-        if weight(value):
-            terms.append(column if weight(value) == 1 else column * literal_column(str(weight(value))))
-    return func.coalesce(func.sum(sum(terms[1:], terms[0])), 0)
+    def answered(self, key: str) -> int:
+        """How many answered an item."""
+        return sum(self.counts.get(key, {}).values())
 
 
-@cache
-def _figure_columns() -> list[ColumnElement]:
-    """The aggregates of a figures query, built once (they are the same for every query)."""
-    columns = [func.coalesce(func.sum(CELLS.responses), 0).label("responses")]
-    for question in SCALE:
-        columns.append(_value_sum(question, lambda value: 1).label(f"{question.key}__n"))
-        columns.append(_value_sum(question, lambda value: value).label(f"{question.key}__total"))
-        columns.append(_value_sum(question, lambda value: value * value).label(f"{question.key}__squares"))
-    nps = CURRENT.get("nps")
-    columns.append(_value_sum(nps, lambda value: int(value >= 9)).label("promoters"))
-    columns.append(_value_sum(nps, lambda value: int(value <= 6)).label("detractors"))
-    return columns
+def summary_of(by_value: dict[int, int]) -> Summary:
+    """n, sum and sum of squares of a numeric item from its counts per value."""
+    return Summary(
+        sum(by_value.values()),
+        sum(value * n for value, n in by_value.items()),
+        sum(value * value * n for value, n in by_value.items()),
+    )
 
 
-def _figures(row: Any, key: Any, label: str) -> GroupFigures:
-    mapping = row._mapping
-    items = {
-        q.key: Summary(mapping[f"{q.key}__n"], mapping[f"{q.key}__total"], mapping[f"{q.key}__squares"])
-        for q in SCALE
-    }
-    return GroupFigures(key, label, mapping["responses"], items, mapping["promoters"], mapping["detractors"])
-
-
-def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, int]]]:
-    """Headline figures of every response the filters select, and how many gave each answer value.
-
-    One query sums every value column; n, total and sum of squares follow from the value counts.
-    """
-    columns = [
-        func.coalesce(func.sum(CELLS[value_column(q.key, value)]), 0).label(value_column(q.key, value))
-        for q in SCALE
-        for value in q.values
-    ]
-    responses = func.coalesce(func.sum(CELLS.responses), 0).label("responses")
-    row = db.session.execute(select(responses, *columns).where(*filters.on_columns(CELLS))).one()._mapping
-    counts = {q.key: {value: row[value_column(q.key, value)] for value in q.values} for q in SCALE}
-    items = {
-        key: Summary(
-            sum(by_value.values()),
-            sum(value * n for value, n in by_value.items()),
-            sum(value * value * n for value, n in by_value.items()),
-        )
-        for key, by_value in counts.items()
-    }
-    nps = counts["nps"]
-    figures = GroupFigures(
-        None,
-        "All responses",
-        row["responses"],
-        items,
+def figures_from_counts(
+    key: Any, label: str, responses: int, tallies: dict[str, dict[str, int]], items: tuple[ReportItem, ...]
+) -> GroupFigures:
+    """A group's figures from its counts per item and value (values as tallied, i.e. text)."""
+    counts: dict[str, dict[Any, int]] = {}
+    for item in items:
+        given = tallies.get(item.key, {})
+        counts[item.key] = {value: given.get(str(value), 0) for value in item.values}
+    summaries = {item.key: summary_of(counts[item.key]) for item in items if item.numeric}
+    nps = counts.get("nps", {})
+    return GroupFigures(
+        key,
+        label,
+        responses,
+        summaries,
         promoters=sum(n for value, n in nps.items() if value >= 9),
         detractors=sum(n for value, n in nps.items() if value <= 6),
+        counts=counts,
     )
-    return figures, counts
+
+
+def overall(
+    filters: ReportFilters, items: tuple[ReportItem, ...] | None = None
+) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
+    """Headline figures of every response the filters select, and how many gave each answer value."""
+    items = items if items is not None else report_items()
+    # Summed per month first: that grouping reads the month index in order (no sort of every row).
+    by_month = (
+        select(TALLIES.month, TALLIES.item, TALLIES.value, func.sum(TALLIES["count"]).label("n"))
+        .where(*filters.on_columns(TALLIES))
+        .group_by(TALLIES.month, TALLIES.item, TALLIES.value)
+        .subquery()
+    )
+    statement = select(by_month.c.item, by_month.c.value, func.sum(by_month.c.n)).group_by(
+        by_month.c.item, by_month.c.value
+    )
+    tallies: dict[str, dict[str, int]] = defaultdict(dict)
+    for item, value, count in db.session.execute(statement):
+        tallies[item][value] = int(count)
+    figures = figures_from_counts(None, "All responses", counts_by(filters, None)[None], tallies, items)
+    return figures, figures.counts
 
 
 NUMERIC_KEYS = ("position_id", "recruiter_id")
 
 
-def _cells_over_months(filters: ReportFilters) -> Any:
-    """The figures of the selected cells summed over their months: a few hundred rows instead of
-    thousands, so the groupings other than the month each sort and add up far fewer rows."""
-    keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
-    statement = select(*keys, *_figure_columns()).where(*filters.on_columns(CELLS)).group_by(*keys)
-    return statement.cte("cells_over_months").prefix_with("MATERIALIZED")
+def _tallies_over_months(filters: ReportFilters) -> Any:
+    """The selected tallies summed over their months: far fewer rows for the groupings other than
+    the month to sort and add up."""
+    keys = [TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
+    statement = (
+        select(*keys, func.sum(TALLIES["count"]).label("n"))
+        .where(*filters.on_columns(TALLIES))
+        .group_by(*keys)
+    )
+    return statement.cte("tallies_over_months").prefix_with("MATERIALIZED")
 
 
 @dataclass
 class CellCounts:
     """How many gave each answer value, per combination of grouping attributes (months summed).
 
-    `cells[i]` holds the grouping attributes of row i; `counts[item]` is a cells × values matrix.
-    This is everything the findings read from the tallies: how tallies are stored stays here.
+    `cells[i]` holds the grouping attributes of row i; `counts[item]` is a cells × values matrix
+    over the item's values in order. This is everything the findings read from the tallies: how
+    tallies are stored stays here.
     """
 
     cells: list[dict[str, Any]]
     counts: dict[str, np.ndarray]
 
 
-def cell_counts(filters: ReportFilters) -> CellCounts:
-    """Per-value answer counts of every cell the filters select, summed over months, in one query."""
-    keys = [CELLS[key] for key in CELL_KEYS if key != MONTH.key]
-    columns = [
-        # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
-        cast(func.sum(CELLS[value_column(q.key, value)]), BigInteger).label(value_column(q.key, value))
-        for q in SCALE
-        for value in q.values
-    ]
-    statement = select(*keys, *columns).where(*filters.on_columns(CELLS)).group_by(*keys)
-    rows = db.session.execute(statement).all()
-    cells = [dict(zip((key.name for key in keys), row[: len(keys)], strict=True)) for row in rows]
-    # No named cell (a view of released anonymous answers only): an empty matrix, not a reshape error.
-    width = len(columns)
-    values = np.array([row[len(keys) :] for row in rows], dtype=float).reshape(len(rows), width)
-    counts, start = {}, 0
-    for q in SCALE:
-        # NULL (no cell answered this value) sums to None: count it as 0.
-        counts[q.key] = np.nan_to_num(values[:, start : start + len(q.values)]).astype(np.int64)
-        start += len(q.values)
+def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCounts:
+    """Per-value answer counts of the numeric `items` in every cell the filters select, summed over
+    months, in one query over the tallies (every version's answers to a key pooled)."""
+    numeric = {item.key: item for item in items if item.numeric}
+    keys = [TALLIES[key] for key in CELL_KEYS if key != MONTH.key]
+    statement = (
+        select(
+            *keys,
+            TALLIES["item"],
+            TALLIES["value"],
+            # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
+            cast(func.sum(TALLIES["count"]), BigInteger).label("n"),
+        )
+        .where(*filters.on_columns(TALLIES), TALLIES["item"].in_(list(numeric)))
+        .group_by(*keys, TALLIES["item"], TALLIES["value"])
+    )
+    names = [key.name for key in keys]
+    cell_index: dict[tuple, int] = {}
+    entries: list[tuple[int, str, int, int]] = []
+    for row in db.session.execute(statement):
+        attributes = tuple(row[: len(keys)])
+        index = cell_index.setdefault(attributes, len(cell_index))
+        item = numeric[row.item]
+        value = item.parse(row.value)
+        if value in item.values:
+            entries.append((index, row.item, item.values.index(value), int(row.n or 0)))
+    cells = [dict(zip(names, attributes, strict=True)) for attributes in cell_index]
+    counts = {key: np.zeros((len(cells), len(item.values)), dtype=np.int64) for key, item in numeric.items()}
+    for index, key, position, n in entries:
+        counts[key][index, position] += n
     return CellCounts(cells, counts)
 
 
-def _summed_figures(rolled: Any) -> list[ColumnElement]:
-    # Cast: PostgreSQL sums bigints (these are sums already) to numeric, which comes back as Decimal.
-    return [
-        func.coalesce(cast(func.sum(rolled[column.name]), BigInteger), 0).label(column.name)
-        for column in _figure_columns()
-    ]
-
-
-def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
-    """Figures per group of each dimension, in one statement; largest groups first, months in order."""
-    rolled = _cells_over_months(filters).c
-    summed = _summed_figures(rolled)
+def _group_parts(
+    source: Any, dimensions: tuple[Dimension, ...], measure: Any, extra: tuple = ()
+) -> list[Any]:
     parts = []
     for dimension in dimensions:
-        # The month grouping reads the cells (their unique key starts with the month, so it needs
-        # no sort); the others add up the cells summed over months.
-        by_month = dimension.key == MONTH.key
-        source = CELLS if by_month else rolled
-        part = select(
-            literal(dimension.name).label("dimension"),
-            cast(source[dimension.key], String).label("group_key"),
-            # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
-            cast(func.max(source[dimension.title]), String).label("group_title"),
-            *(_figure_columns() if by_month else summed),
-        ).group_by(source[dimension.key])
-        parts.append(part.where(*filters.on_columns(CELLS)) if by_month else part)
+        column = source[dimension.key]
+        parts.append(
+            select(
+                literal(dimension.name).label("dimension"),
+                cast(column, String).label("group_key"),
+                # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
+                cast(func.max(source[dimension.title]), String).label("group_title"),
+                *(source[name] for name in extra),
+                cast(func.sum(measure(source)), BigInteger).label("n"),
+            ).group_by(column, *(source[name] for name in extra))
+        )
+    return parts
+
+
+def by_groups(
+    filters: ReportFilters, dimensions: tuple[Dimension, ...], items: tuple[ReportItem, ...] | None = None
+) -> dict[str, list[GroupFigures]]:
+    """Figures per group of each dimension (two statements); largest groups first, months in order."""
+    items = items if items is not None else report_items()
+    by_month = tuple(d for d in dimensions if d.key == MONTH.key)
+    others = tuple(d for d in dimensions if d.key != MONTH.key)
+    # Responses per group, from the cells.
+    response_parts = [
+        part.where(*filters.on_columns(CELLS))
+        for part in _group_parts(CELLS, dimensions, lambda c: c.responses)
+    ]
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in db.session.execute(union_all(*response_parts)):
+        groups[(row.dimension, row.group_key)] = {
+            "title": row.group_title,
+            "responses": row.n,
+            "tallies": defaultdict(dict),
+        }
+    # Answers per group, item and value: the month grouping reads the tallies (their key starts
+    # with the month); the others add up the tallies summed over months.
+    rolled = _tallies_over_months(filters).c
+    tally_parts = [
+        part.where(*filters.on_columns(TALLIES))
+        for part in _group_parts(TALLIES, by_month, lambda t: t["count"], ("item", "value"))
+    ] + _group_parts(rolled, others, lambda t: t.n, ("item", "value"))
+    for row in db.session.execute(union_all(*tally_parts)):
+        group = groups.get((row.dimension, row.group_key))
+        if group is not None:
+            group["tallies"][row.item][row.value] = int(row.n)
     names = recruiter_names()
     result: dict[str, list[GroupFigures]] = {dimension.name: [] for dimension in dimensions}
-    for row in db.session.execute(union_all(*parts)):
-        dimension = DIMENSIONS_BY_NAME[row.dimension]
-        key = int(row.group_key) if dimension.key in NUMERIC_KEYS else row.group_key
-        result[dimension.name].append(_figures(row, key, _label(dimension, key, row.group_title, names)))
-    for name, groups in result.items():
+    for (name, raw_key), group in groups.items():
+        dimension = DIMENSIONS_BY_NAME[name]
+        key = int(raw_key) if dimension.key in NUMERIC_KEYS else raw_key
+        label = _label(dimension, key, group["title"], names)
+        result[name].append(figures_from_counts(key, label, int(group["responses"]), group["tallies"], items))
+    for name, figures in result.items():
         if name == MONTH.name:
-            groups.sort(key=lambda group: group.key)
+            figures.sort(key=lambda group: group.key)
         else:
-            groups.sort(key=lambda group: (-group.responses, group.label))
+            figures.sort(key=lambda group: (-group.responses, group.label))
     return result
 
 

@@ -12,7 +12,7 @@ from ..models import User, report_cells
 from . import queries, sources
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, too_small
-from .queries import DIMENSIONS, MONTH, SCALE, Dimension, GapFigures, GroupFigures
+from .queries import DIMENSIONS, MONTH, Dimension, GapFigures, GroupFigures, ReportItem
 
 EMPTY = sources.Split()
 FILTER_LABELS = {
@@ -47,6 +47,8 @@ class Report:
 
     filters: ReportFilters
     threshold: int
+    # Every item of every published question-set version (free text aside), pooled by key.
+    items: tuple[ReportItem, ...] = ()
     withheld: str | None = None
     overall: GroupFigures | None = None
     invitations_sent: int = 0
@@ -58,6 +60,11 @@ class Report:
     family: Any = None  # the comparisons the findings were adjusted over (findings.Family)
     # Whether the headline (and so the response rate) includes released anonymous answers.
     anonymous_included: bool = False
+
+    @property
+    def numeric_items(self) -> tuple[ReportItem, ...]:
+        """The items with a mean (nps and scales)."""
+        return tuple(item for item in self.items if item.numeric)
 
     @property
     def response_rate(self) -> float | None:
@@ -75,20 +82,20 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     """Compute the report, withholding it or its groups wherever they would expose a few people."""
     from .findings import build_findings
 
-    report = Report(filters, min_group_size())
+    report = Report(filters, min_group_size(), queries.report_items())
     report.withheld = withheld_reason(filters, report.threshold)
     if report.withheld:
         return report
     report.anonymous_included = sources.includes_anonymous(filters)
-    report.overall, report.distributions = sources.overall(filters)
+    report.overall, report.distributions = sources.overall(filters, report.items)
     report.overall.hidden_items = {
-        q.key for q in SCALE if too_small(report.overall.items[q.key].n, report.threshold)
+        item.key for item in report.items if too_small(report.overall.answered(item.key), report.threshold)
     }
     report.invitations_sent = queries.invitations_sent(filters)
-    groups = sources.by_groups(filters, (MONTH, *DIMENSIONS))
-    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold)
+    groups = sources.by_groups(filters, (MONTH, *DIMENSIONS), report.items)
+    report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold, report.items)
     report.breakdowns = [
-        protected_breakdown(filters, d, groups[d.name], report.threshold) for d in DIMENSIONS
+        protected_breakdown(filters, d, groups[d.name], report.threshold, report.items) for d in DIMENSIONS
     ]
     for name, groups in queries.gaps_by_group(filters).items():
         hidden = hidden_keys({g.key: g.pairs for g in groups}, report.threshold)
@@ -180,7 +187,11 @@ def month_range_problem(filters: ReportFilters, threshold: int) -> str | None:
 
 
 def protected_breakdown(
-    filters: ReportFilters, dimension: Dimension, groups: list[GroupFigures], threshold: int
+    filters: ReportFilters,
+    dimension: Dimension,
+    groups: list[GroupFigures],
+    threshold: int,
+    items: tuple[ReportItem, ...] = (),
 ) -> Breakdown:
     """A breakdown with small groups, their complements and differencing risks hidden."""
     counts = {group.key: group.responses for group in groups}
@@ -195,7 +206,8 @@ def protected_breakdown(
         }
     hidden = hidden_keys(counts, threshold, risky)
     hidden_items = {
-        q.key: hidden_keys({g.key: g.items[q.key].n for g in groups}, threshold, hidden) for q in SCALE
+        item.key: hidden_keys({g.key: g.answered(item.key) for g in groups}, threshold, hidden)
+        for item in items
     }
     for group in groups:
         group.hidden = group.key in hidden

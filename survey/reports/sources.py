@@ -13,7 +13,7 @@ figure here, and any difference between two of them, moves by whole cohorts of a
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +22,9 @@ from sqlalchemy import ColumnElement, func, select
 from ..extensions import db
 from ..models import RESPONSES_ITEM, AnonymousCell
 from . import queries
-from .filters import ReportFilters
+from .filters import ReportFilters, month_words
 from .privacy import safe_difference
-from .queries import MONTH, SCALE, Dimension, GroupFigures
+from .queries import MONTH, Dimension, GroupFigures, ReportItem, figures_from_counts
 from .stats import Summary
 
 COHORT_FILTERS = frozenset({"month_from", "month_to", "department"})
@@ -71,8 +71,9 @@ def _conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
 
 def _tallies(
     filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False
-) -> dict[Any, Counter[tuple[str, int]]]:
-    """Per group (or None for all): how many released answers, and per (item, value) how many gave it.
+) -> dict[Any, dict[str, dict[str, int]]]:
+    """Per group (or None for all): per item, how many released answers gave each value (as text;
+    item RESPONSES_ITEM, value "0": how many answers).
 
     Summed in SQL over the cohort tally (anonymous_cells): a few rows per released cohort.
     """
@@ -81,26 +82,21 @@ def _tallies(
     if only_responses:
         statement = statement.where(TALLY.item == RESPONSES_ITEM)
     statement = statement.group_by(*grouping, TALLY.item, TALLY.value)
-    result: dict[Any, Counter[tuple[str, int]]] = defaultdict(Counter)
+    result: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in db.session.execute(statement):
         group = row[0] if key is not None else None
-        result[group][(row[-3], int(row[-2]))] += int(row[-1])
+        result[group][row[-3]][str(row[-2])] = int(row[-1])
     return result
 
 
-def _figures(counts: Counter[tuple[str, int]], key: Any, label: str) -> GroupFigures:
-    items, promoters, detractors = {}, 0, 0
-    for question in SCALE:
-        by_value = {value: counts[(question.key, value)] for value in question.values}
-        items[question.key] = Summary(
-            sum(by_value.values()),
-            sum(value * n for value, n in by_value.items()),
-            sum(value * value * n for value, n in by_value.items()),
-        )
-        if question.key == "nps":
-            promoters = sum(n for value, n in by_value.items() if value >= 9)
-            detractors = sum(n for value, n in by_value.items() if value <= 6)
-    return GroupFigures(key, label, counts[(RESPONSES_ITEM, 0)], items, promoters, detractors)
+def _responses(tally: dict[str, dict[str, int]]) -> int:
+    return tally.get(RESPONSES_ITEM, {}).get("0", 0)
+
+
+def _figures(
+    tally: dict[str, dict[str, int]], key: Any, label: str, items: tuple[ReportItem, ...]
+) -> GroupFigures:
+    return figures_from_counts(key, label, _responses(tally), tally, items)
 
 
 def _combined(named: GroupFigures, anonymous: GroupFigures) -> GroupFigures:
@@ -112,6 +108,10 @@ def _combined(named: GroupFigures, anonymous: GroupFigures) -> GroupFigures:
         )
         for key, s in named.items.items()
     }
+    counts = {
+        key: {value: n + anonymous.counts.get(key, {}).get(value, 0) for value, n in by_value.items()}
+        for key, by_value in named.counts.items()
+    }
     return GroupFigures(
         named.key,
         named.label,
@@ -119,6 +119,7 @@ def _combined(named: GroupFigures, anonymous: GroupFigures) -> GroupFigures:
         items,
         named.promoters + anonymous.promoters,
         named.detractors + anonymous.detractors,
+        counts=counts,
     )
 
 
@@ -129,34 +130,38 @@ def _group_column(dimension: Dimension) -> ColumnElement:
 # --- What the report reads ----------------------------------------------------------------------
 
 
-def overall(filters: ReportFilters) -> tuple[GroupFigures, dict[str, dict[int, int]]]:
+def overall(
+    filters: ReportFilters, items: tuple[ReportItem, ...]
+) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     """Headline figures and answer distributions, with anonymous answers where they may count."""
-    figures, counts = queries.overall(filters)
-    if not includes_anonymous(filters):
-        return figures, counts
-    tally = _tallies(filters, None).get(None, Counter())
-    for question in SCALE:
-        for value in question.values:
-            counts[question.key][value] += tally[(question.key, value)]
-    return _combined(figures, _figures(tally, None, figures.label)), counts
+    figures, _ = queries.overall(filters, items)
+    if includes_anonymous(filters):
+        tally = _tallies(filters, None).get(None, {})
+        figures = _combined(figures, _figures(tally, None, figures.label, items))
+    return figures, figures.counts
 
 
-def by_groups(filters: ReportFilters, dimensions: tuple[Dimension, ...]) -> dict[str, list[GroupFigures]]:
+def by_groups(
+    filters: ReportFilters, dimensions: tuple[Dimension, ...], items: tuple[ReportItem, ...]
+) -> dict[str, list[GroupFigures]]:
     """Figures per group of each dimension; the cohort-grain ones include anonymous answers."""
-    result = queries.by_groups(filters, dimensions)
+    result = queries.by_groups(filters, dimensions, items)
     for dimension in dimensions:
         if includes_anonymous(filters, dimension):
-            result[dimension.name] = _merge_groups(filters, dimension, result[dimension.name])
+            result[dimension.name] = _merge_groups(filters, dimension, result[dimension.name], items)
     return result
 
 
 def _merge_groups(
-    filters: ReportFilters, dimension: Dimension, named: list[GroupFigures]
+    filters: ReportFilters, dimension: Dimension, named: list[GroupFigures], items: tuple[ReportItem, ...]
 ) -> list[GroupFigures]:
     groups = {group.key: group for group in named}
     for key, tally in _tallies(filters, _group_column(dimension)).items():
-        label = MERGED_DEPARTMENTS if key is None else (key or "(not set)")
-        anonymous = _figures(tally, key, label)
+        if dimension.name == MONTH.name:
+            label = month_words(key)
+        else:
+            label = MERGED_DEPARTMENTS if key is None else (key or "(not set)")
+        anonymous = _figures(tally, key, label, items)
         groups[key] = _combined(groups[key], anonymous) if key in groups else anonymous
     merged = list(groups.values())
     if dimension.name == MONTH.name:
@@ -173,7 +178,7 @@ def counts(filters: ReportFilters, dimension: Dimension | None) -> dict[Any, Spl
     if includes_anonymous(filters, dimension):
         key = None if dimension is None else _group_column(dimension)
         tallies = _tallies(filters, key, only_responses=True)
-        anonymous = {group: tally[(RESPONSES_ITEM, 0)] for group, tally in tallies.items()}
+        anonymous = {group: _responses(tally) for group, tally in tallies.items()}
     keys = set(named) | set(anonymous)
     if dimension is None:
         keys.add(None)

@@ -46,10 +46,10 @@ def index():
         "reports/index.html",
         form=form,
         report=report,
-        outcomes=build_outcomes(report.filters),
-        scale_prompts={q.key: q.prompt(current_app.config["COMPANY_NAME"]) for q in queries.SCALE},
+        outcomes=build_outcomes(report.filters, report.numeric_items),
+        scale_prompts={q.key: q.prompt(current_app.config["COMPANY_NAME"]) for q in report.numeric_items},
         charts=charts_for(report),
-        scale=queries.SCALE,
+        scale=report.numeric_items,
         scale_pairs=SCALE_PAIRS,
         page_findings=PAGE_FINDINGS,
         q_text=q_text,
@@ -90,8 +90,9 @@ def charts_for(report: Report) -> dict:
     likert = likert_rows(
         [
             (q.prompt(current_app.config["COMPANY_NAME"]), report.distributions[q.key])
-            for q in queries.SCALE
-            if q.key != "nps" and q.key not in overall.hidden_items
+            # The 1–5 items of every set (a custom set's too); cNPS has its own chart.
+            for q in report.numeric_items
+            if q.kind == "scale" and q.key not in overall.hidden_items
         ]
     )
     months = [
@@ -106,11 +107,14 @@ def charts_for(report: Report) -> dict:
     distributions = {
         q.key: bar_chart(
             q.prompt(current_app.config["COMPANY_NAME"]),
-            [(str(value), count, str(count)) for value, count in report.distributions[q.key].items()],
+            [
+                (str(value) if q.numeric else q.label_for(value), count, str(count))
+                for value, count in report.distributions[q.key].items()
+            ],
             0,
-            max(max(report.distributions[q.key].values()), 1),
+            max(max(report.distributions[q.key].values(), default=0), 1),
         )
-        for q in queries.SCALE
+        for q in report.items
     }
     return {"likert": likert, "trend": interval_rows(months, -100, 100), "distributions": distributions}
 

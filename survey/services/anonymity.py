@@ -36,13 +36,16 @@ from ..models import (
     HeldAnswer,
     Interview,
     Invitation,
+    QuestionSetVersion,
     random_id,
     utcnow,
 )
-from ..questions import CURRENT
+from ..questions import QuestionSet
+from ..reports.cells import tallied_answers
 from ..reports.filters import month_start, next_month
 from ..reports.privacy import min_group_size
 from ..sealing import Unsealable, seal, unseal
+from .question_sets import questions_for
 
 
 @dataclass(frozen=True)
@@ -128,17 +131,27 @@ def released_rows(
     return rows
 
 
-def tally_rows(batches: list[tuple[Cohort, list[str]]], payloads: dict[str, dict[str, Any]]) -> list[dict]:
-    """The anonymous_cells rows of a release: per cohort, answers and counts per item value."""
+def version_questions(versions: Iterable[int]) -> dict[int, QuestionSet]:
+    """The question sets of these version ids (in their first language: only keys and values matter)."""
+    rows = db.session.scalars(select(QuestionSetVersion).where(QuestionSetVersion.id.in_(set(versions))))
+    return {row.id: questions_for(row, row.languages[0]) for row in rows}
+
+
+def tally_rows(
+    batches: list[tuple[Cohort, list[str]]],
+    payloads: dict[str, dict[str, Any]],
+    question_sets: dict[int, QuestionSet],
+) -> list[dict]:
+    """The anonymous_cells rows of a release: per cohort, how many answers, and how many gave each
+    value of each counted item of the version each answered (values as text, like report_tallies)."""
     rows = []
     for cohort, ids in batches:
-        counts: Counter[tuple[str, int]] = Counter({(RESPONSES_ITEM, 0): len(ids)})
+        counts: Counter[tuple[str, str]] = Counter({(RESPONSES_ITEM, "0"): len(ids)})
         for held_id in ids:
-            answers = payloads[held_id]["answers"]
-            for question in CURRENT.scale_questions:
-                value = answers.get(question.key)
-                if isinstance(value, int) and not isinstance(value, bool) and value in question.values:
-                    counts[(question.key, value)] += 1
+            payload = payloads[held_id]
+            questions = question_sets.get(payload["version"])
+            if questions is not None:
+                counts.update(tallied_answers(payload["answers"], questions))
         rows += [
             {"month": cohort.month, "department": cohort.department, "item": item, "value": value, "count": n}
             for (item, value), n in sorted(counts.items())
@@ -148,12 +161,13 @@ def tally_rows(batches: list[tuple[Cohort, list[str]]], payloads: dict[str, dict
 
 def rebuild_anonymous_cells() -> int:
     """Recount the anonymous tally from the released answers, one row per cohort; commits."""
-    answers: dict[str, dict[str, Any]] = {}
+    payloads: dict[str, dict[str, Any]] = {}
     cohorts: dict[Cohort, list[str]] = defaultdict(list)
     for released in db.session.scalars(select(AnonymousAnswer)):
-        answers[released.id] = {"answers": released.answers}
+        payloads[released.id] = {"answers": released.answers, "version": released.question_set_version}
         cohorts[Cohort(released.month, released.department)].append(released.id)
-    rows = tally_rows(list(cohorts.items()), answers)
+    question_sets = version_questions(p["version"] for p in payloads.values())
+    rows = tally_rows(list(cohorts.items()), payloads, question_sets)
     db.session.execute(delete(AnonymousCell))
     if rows:
         db.session.execute(insert(AnonymousCell), rows)
@@ -200,7 +214,8 @@ def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
         db.session.rollback()
         return ReleaseSummary(held=summary.held, unreadable=summary.unreadable)
     db.session.execute(insert(AnonymousAnswer), released_rows(batches, payloads))
-    db.session.execute(insert(AnonymousCell), tally_rows(batches, payloads))
+    question_sets = version_questions(payloads[held_id]["version"] for held_id in ids)
+    db.session.execute(insert(AnonymousCell), tally_rows(batches, payloads, question_sets))
     db.session.commit()
     summary.released, summary.cohorts = len(ids), len(batches)
     current_app.logger.info(summary.line())

@@ -28,11 +28,11 @@ from ..models import (
     random_id,
     utcnow,
 )
-from ..questions import CURRENT
 from ..reports.cells import rebuild_cells
 from ..sealing import seal
 from .accounts import create_user
 from .anonymity import release_cohorts
+from .question_sets import questions_for, seed_default_set
 from .responses import start_of_day
 
 DEMO_PASSWORD = "debrief-demo"
@@ -55,6 +55,14 @@ POSITIONS = (
     ("Financial Analyst", "Finance", "London"),
 )
 STAGES = ("Phone screen", "Technical", "Onsite", "Hiring manager")
+# The candidate's language and time zone follow the position's location (no random draw, so the
+# rest of the demo data stays as it was).
+LOCALES = {
+    "Berlin": ("de", "Europe/Berlin"),
+    "Madrid": ("es", "Europe/Madrid"),
+    "London": ("en", "Europe/London"),
+    "Remote": ("en", "UTC"),
+}
 # How each group tends to be experienced: added to every 1-5 item's mean.
 DEPARTMENT_BIAS = {
     "Engineering": 0.1,
@@ -144,7 +152,8 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
     Faker.seed(seed)
     recruiters = _ensure_staff()
     positions = _ensure_positions()
-    builder = _Builder(rng, fake, now, recruiters, positions)
+    version = seed_default_set()
+    builder = _Builder(rng, fake, now, recruiters, positions, questions_for(version, "en"))
     for start in range(0, interviews, 5000):
         builder.build(min(5000, interviews - start))
         builder.flush()
@@ -190,8 +199,9 @@ RECRUITER_NOISE = (0.5, 1.0, 1.8)
 class _Builder:
     """Generates rows in memory, then writes them with one bulk insert per table."""
 
-    def __init__(self, rng, fake, now, recruiters, positions):
+    def __init__(self, rng, fake, now, recruiters, positions, questions):
         self.rng, self.fake, self.now = rng, fake, now
+        self.questions = questions
         self.recruiters, self.positions = recruiters, positions
         self.managers = [fake.name() for _ in range(12)]
         self.response_count = 0
@@ -243,6 +253,8 @@ class _Builder:
                 "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
                 "ends_at": ends_at,
                 "outcome": self._outcome(ends_at, strength),
+                "language": LOCALES.get(position.location, ("en", "UTC"))[0],
+                "timezone": LOCALES.get(position.location, ("en", "UTC"))[1],
                 "created_at": ends_at,
             }
         )
@@ -289,7 +301,13 @@ class _Builder:
         if self.now - ends_at < timedelta(hours=4):
             return row
         sent_at = send_after + timedelta(minutes=self.rng.randint(0, 10))
-        row.update(status="sent", issued_at=sent_at, sent_at=sent_at, expires_at=sent_at + timedelta(days=14))
+        row.update(
+            status="sent",
+            issued_at=sent_at,
+            sent_at=sent_at,
+            expires_at=sent_at + timedelta(days=14),
+            question_set_version_id=self.questions.version,
+        )
         if self.rng.random() < 0.7:
             row.update(status="opened", opened_at=sent_at + timedelta(hours=self.rng.randint(1, 60)))
             if self.rng.random() < 0.7 and row["opened_at"] < self.now:
@@ -309,7 +327,7 @@ class _Builder:
         bias = DEPARTMENT_BIAS.get(position.department, 0) + STAGE_BIAS.get(stage, 0)
         mood = rng.gauss(0, 0.7)
         answers: dict[str, Any] = {}
-        for question in CURRENT.scale_questions:
+        for question in self.questions.scale_questions:
             if question.key == "nps" or rng.random() < 0.06:
                 continue
             answers[question.key] = _clamp(round(rng.gauss(3.7 + bias + mood, 0.8)), 1, 5)
@@ -330,7 +348,7 @@ class _Builder:
             payload = {
                 "month": ends_at.strftime("%Y-%m"),
                 "department": position.department or "",
-                "version": CURRENT.version,
+                "version": self.questions.version,
                 "answers": answers,
             }
             self.rows[HeldAnswer].append({"id": random_id(), "sealed": seal(payload)})
@@ -339,7 +357,7 @@ class _Builder:
             {
                 "id": f"{invitation['id']:032x}",
                 "invitation_id": invitation["id"],
-                "question_set_version": CURRENT.version,
+                "question_set_version": self.questions.version,
                 "consent": "named",
                 "answers": answers,
                 "improve_text": answers.get("improve"),

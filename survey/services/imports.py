@@ -23,6 +23,8 @@ CSV_COLUMNS = (
     "starts_at",
     "ends_at",
     "external_id",
+    "language",
+    "timezone",
 )
 REQUIRED_COLUMNS = (
     "candidate_name",
@@ -86,6 +88,8 @@ def row_to_payload(row: dict[str, str | None]) -> dict[str, Any]:
         "starts_at": cell("starts_at"),
         "ends_at": cell("ends_at"),
         "external_id": cell("external_id"),
+        "language": cell("language"),
+        "timezone": cell("timezone"),
     }
 
 

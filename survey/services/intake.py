@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..i18n import valid_timezone
 from ..models import Candidate, Interview, Position, User
 from .invitations import schedule_invitation
+from .question_sets import language_warning, normalize_language, version_for_stage
 
 MAX_INTERVIEWERS = 20
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
@@ -38,6 +41,8 @@ class InterviewInput:
     interviewers: list[str] = field(default_factory=list)
     starts_at: datetime | None = None
     external_id: str | None = None
+    language: str = "en"
+    timezone: str = "UTC"
     # The API key sending it (None from the form or a CSV import).
     api_key_id: int | None = None
 
@@ -132,6 +137,24 @@ class _Checker:
             return None
         return moment
 
+    def language(self, path: str) -> str:
+        value = self.text(path, 20)
+        if value is None:
+            return current_app.config["DEFAULT_LANGUAGE"]
+        code = normalize_language(value)
+        if code is None:
+            self.errors[path] = 'Must be a language code such as "en", "de", "fr" or "es".'
+        return code or ""
+
+    def timezone(self, path: str) -> str:
+        value = self.text(path, 64)
+        if value is None:
+            return current_app.config["DEFAULT_TIMEZONE"]
+        zone = valid_timezone(value)
+        if zone is None:
+            self.errors[path] = 'Must be an IANA time zone name such as "Europe/Berlin" or "UTC".'
+        return zone or ""
+
     def names(self, path: str) -> list[str]:
         value = self._raw(path)
         if value is None:
@@ -169,6 +192,8 @@ def validate_interview(data: Any, strict_times: bool = False) -> tuple[Interview
         "starts_at": check.when("starts_at"),
         "ends_at": check.when("ends_at", required=True),
         "external_id": check.text("external_id", 100),
+        "language": check.language("language"),
+        "timezone": check.timezone("timezone"),
     }
     recruiter_email = check.text("recruiter_email", 254, required=True)
     recruiter = _find_recruiter(recruiter_email) if recruiter_email else None
@@ -215,6 +240,13 @@ def find_duplicate(data: InterviewInput) -> Interview | None:
     return db.session.scalar(stmt)
 
 
+def intake_warnings(data: InterviewInput) -> dict[str, str]:
+    """What the caller should know but is not an error: e.g. the stage's question set does not
+    speak the candidate's language, so they will see the set's first language."""
+    warning = language_warning(version_for_stage(data.stage), data.language)
+    return {"language": warning} if warning else {}
+
+
 def create_interview(data: InterviewInput) -> tuple[Interview, bool]:
     """Store an interview and schedule its survey; (existing, False) if it is already here."""
     existing = find_duplicate(data)
@@ -245,6 +277,8 @@ def _insert_interview(data: InterviewInput) -> Interview:
         starts_at=data.starts_at,
         ends_at=data.ends_at,
         external_id=data.external_id,
+        language=data.language,
+        timezone=data.timezone,
         api_key_id=data.api_key_id,
     )
     db.session.add(interview)

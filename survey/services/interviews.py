@@ -10,8 +10,19 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
-from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
-from ..questions import CURRENT, MIRROR, Gap, Question, perception_gaps
+from ..models import (
+    Candidate,
+    Debrief,
+    Interview,
+    Invitation,
+    Position,
+    QuestionSetVersion,
+    Response,
+    User,
+    utcnow,
+)
+from ..questions import MIRROR, Gap, Question, QuestionSet, perception_gaps
+from .question_sets import questions_for
 
 PER_PAGE = 25
 
@@ -264,6 +275,14 @@ def invitation_timeline(invitation: Invitation | None, anonymous: bool = False) 
     return sorted(entries, key=order)
 
 
+def answered_questions(response: Response | None) -> QuestionSet:
+    """The questions a response answered (its version), as staff read them: English if the set
+    speaks it, else the set's first language."""
+    if response is None:
+        return QuestionSet(version=0, questions=())
+    return questions_for(db.session.get(QuestionSetVersion, response.question_set_version), "en")
+
+
 def combined_view(interview: Interview) -> CombinedView:
     """The candidate's named answers beside the debrief, pair by pair, with the gaps flagged."""
     invitation = interview.invitation
@@ -271,19 +290,20 @@ def combined_view(interview: Interview) -> CombinedView:
     if invitation is not None:
         response = db.session.scalar(select(Response).where(Response.invitation_id == invitation.id))
     answers = response.answers if response else {}
+    questions = answered_questions(response)
     mirrored = {pair.survey_key for pair in MIRROR}
     return CombinedView(
         interview=interview,
         response=response,
-        gaps=perception_gaps(answers, interview.debrief) if response else [],
+        gaps=perception_gaps(answers, interview.debrief, questions) if response else [],
         other_items=[
             (question, answers[question.key])
-            for question in CURRENT.scale_questions
-            if question.key not in mirrored and question.key in answers
+            for question in questions.questions
+            if question.kind != "text" and question.key not in mirrored and question.key in answers
         ],
         candidate_text=[
             (q.text, answers[q.key])
-            for q in CURRENT.text_questions
+            for q in questions.text_questions
             if q.key in answers and q.key not in mirrored
         ],
         timeline=invitation_timeline(

@@ -7,17 +7,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
+from ..i18n import candidate_locale
 from ..mailing import reply_to_address
-from ..models import OPEN_STATUSES, Candidate, Interview, Invitation, InvitationEvent, utcnow
+from ..models import (
+    OPEN_STATUSES,
+    Candidate,
+    Interview,
+    Invitation,
+    InvitationEvent,
+    QuestionSetVersion,
+    utcnow,
+)
 from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
+from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
 from ..webhooks import WebhookReport, deliver_webhooks
 from .anonymity import ReleaseSummary, release_cohorts
+from .question_sets import version_for_stage
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -42,6 +54,28 @@ def opt_out_url(invitation: Invitation) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/s/{token}/opt-out"
 
 
+def fix_question_set(invitation: Invitation, memo: dict | None = None) -> QuestionSetVersion:
+    """The invitation's question-set version, fixed now if it was not yet: a link, once issued,
+    always shows the questions it was sent with. `memo` keeps the versions (and the choice per
+    stage) for one sending pass: a batch holds a write lock, so it should not ask 100 times."""
+    memo = memo if memo is not None else {}
+    if invitation.question_set_version_id is None:
+        stage = ("stage", invitation.interview.stage.strip().lower())
+        if stage not in memo:
+            version = version_for_stage(invitation.interview.stage)
+            memo[stage], memo[version.id] = version.id, version
+        invitation.question_set_version_id = memo[stage]
+    version_id = invitation.question_set_version_id
+    if version_id not in memo:
+        memo[version_id] = db.session.get(QuestionSetVersion, version_id)
+    return memo[version_id]
+
+
+def candidate_language(interview: Interview, version: QuestionSetVersion) -> str:
+    """The language the candidate reads: theirs if the set speaks it, else the set's first."""
+    return pick_language(interview.language, version.languages)
+
+
 def first_name(name: str) -> str:
     """The name to greet a candidate by: the first word of their name."""
     return (name or "").split(" ", 1)[0] or name
@@ -52,40 +86,49 @@ def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
     return invitation.expires_at or now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
 
 
-def enqueue_survey_email(invitation: Invitation, kind: str, now: datetime | None = None) -> None:
-    """Write the invitation or reminder email to the outbox."""
+def enqueue_survey_email(
+    invitation: Invitation, kind: str, now: datetime | None = None, memo: dict | None = None
+) -> None:
+    """Write the invitation or reminder email to the outbox, in the candidate's language and zone."""
     now = now or utcnow()
     interview = invitation.interview
     unsubscribe = opt_out_url(invitation)
+    language = candidate_language(interview, fix_question_set(invitation, memo))
     name = first_name(interview.candidate.name)
-    subject = (
-        f"How was your {interview.stage} interview, {name}?"
-        if kind == "invitation"
-        else f"Reminder: how was your {interview.stage} interview, {name}?"
-    )
-    enqueue(
-        kind,
-        interview.candidate.email,
-        subject,
-        "survey_invitation",
-        {
-            "first_name": name,
-            "position_title": interview.position.title,
-            "stage": interview.stage,
-            "survey_url": survey_url(invitation),
-            "opt_out_url": unsubscribe,
-            "is_reminder": kind == "reminder",
-            "valid_until": link_valid_until(invitation, now),
-            "subject": subject,
-        },
-        invitation=invitation,
-        headers={
-            "Reply-To": reply_to_address(),
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-        now=now,
-    )
+    with candidate_locale(language, interview.timezone):
+        subject = (
+            gettext("How was your %(stage)s interview, %(name)s?", stage=interview.stage, name=name)
+            if kind == "invitation"
+            else gettext(
+                "Reminder: how was your %(stage)s interview, %(name)s?", stage=interview.stage, name=name
+            )
+        )
+        enqueue(
+            kind,
+            interview.candidate.email,
+            subject,
+            "survey_invitation",
+            {
+                "first_name": name,
+                "position_title": interview.position.title,
+                "stage": interview.stage,
+                "interview_at": interview.starts_at or interview.ends_at,
+                "survey_url": survey_url(invitation),
+                "opt_out_url": unsubscribe,
+                "is_reminder": kind == "reminder",
+                "valid_until": link_valid_until(invitation, now),
+                "subject": subject,
+                "language": language,
+            },
+            invitation=invitation,
+            headers={
+                "Reply-To": reply_to_address(),
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "Content-Language": language.replace("_", "-"),
+            },
+            now=now,
+        )
 
 
 def _batch_size() -> int:
@@ -105,9 +148,10 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
         )
         .order_by(Invitation.send_after, Invitation.id)
     )
+    memo: dict = {}
     for batch in _claimed_batches(due):
         for invitation in batch:
-            counts[_issue_one(invitation, now, expiry)] += 1
+            counts[_issue_one(invitation, now, expiry, memo)] += 1
     return counts
 
 
@@ -128,7 +172,7 @@ def _claimed_batches(stmt: Select) -> Iterator[list[Invitation]]:
         db.session.commit()
 
 
-def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
+def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta, memo: dict) -> str:
     if not invitation.interview.candidate.reachable:
         invitation.status = "opted_out"
         return "opted_out"
@@ -137,7 +181,7 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta) -> str:
         invitation.expires_at = invitation.send_after + expiry
         return "expired"
     invitation.issued_at = now
-    enqueue_survey_email(invitation, "invitation", now)
+    enqueue_survey_email(invitation, "invitation", now, memo)
     return "issued"
 
 

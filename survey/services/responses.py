@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import OPEN_STATUSES, Invitation, Response, utcnow
-from ..questions import CURRENT, TEXT_MAX_CHARS, QuestionSet
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet, pick_language
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
 from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import hold_answer
-from .invitations import load_invitation
+from .invitations import candidate_language, fix_question_set, load_invitation
+from .question_sets import questions_for
 
 
 @dataclass(frozen=True)
@@ -81,25 +82,33 @@ def _opened_status(status: str) -> str:
     return "opened" if status in ("scheduled", "sent") else status
 
 
+def survey_questions(invitation: Invitation) -> QuestionSet:
+    """The questions the invitation's link shows: its fixed version, in the candidate's language."""
+    version = fix_question_set(invitation)
+    return questions_for(version, candidate_language(invitation.interview, version))
+
+
 class AnswerError(ValueError):
     """An answer the question set does not allow."""
 
 
-def clean_answers(raw: dict[str, Any], questions: QuestionSet = CURRENT) -> dict[str, Any]:
+def clean_answers(raw: dict[str, Any], questions: QuestionSet) -> dict[str, Any]:
     """Keep only answered items, checked against the question set."""
-    limit = TEXT_MAX_CHARS
     answers: dict[str, Any] = {}
     for question in questions.questions:
         value = raw.get(question.key)
         if value is None or value == "":
             continue
-        if question.kind == "scale":
+        if question.numeric:
             if isinstance(value, bool) or not isinstance(value, int) or value not in question.values:
                 raise AnswerError(f"{question.key}: {value!r} is not on the scale")
+        elif question.kind == "choice":
+            if value not in question.values:
+                raise AnswerError(f"{question.key}: {value!r} is not one of the options")
         else:
             value = str(value).strip()
-            if len(value) > limit:
-                raise AnswerError(f"{question.key}: longer than {limit} characters")
+            if len(value) > TEXT_MAX_CHARS:
+                raise AnswerError(f"{question.key}: longer than {TEXT_MAX_CHARS} characters")
             if not value:
                 continue
         answers[question.key] = value
@@ -110,6 +119,7 @@ def submit_response(
     invitation: Invitation,
     raw_answers: dict[str, Any],
     consent: str,
+    questions: QuestionSet | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Store the answers and complete the invitation, once. False if the link was already spent.
@@ -119,9 +129,10 @@ def submit_response(
     Anonymous answers are held back sealed (services/anonymity.py): they touch no response,
     no report tally and no alert, and the completion time is kept to the day.
     """
-    if consent not in ("named", "anonymous"):
+    if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
-    answers = clean_answers(raw_answers)
+    questions = questions or survey_questions(invitation)
+    answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     named = consent == "named"
     spent = db.session.execute(
@@ -139,15 +150,15 @@ def submit_response(
         db.session.rollback()
         return False
     if named:
-        response = _build_response(invitation, answers, now)
+        response = _build_response(invitation, answers, questions.version, now)
         db.session.add(response)
-        record_response(response)
+        record_response(response, questions)
         queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
-        emit("survey.completed", completed_event(invitation.interview, answers, now), now)
+        emit("survey.completed", completed_event(invitation, answers, now), now)
     else:
         # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
         # would tie the answers to the one candidate whose survey just closed.
-        hold_answer(invitation.interview, answers, CURRENT.version)
+        hold_answer(invitation.interview, answers, questions.version)
     try:
         db.session.commit()
     except IntegrityError:
@@ -161,27 +172,31 @@ def start_of_day(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def completed_event(interview: Any, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The data of a survey.completed webhook: the answers with their question texts."""
+def completed_event(invitation: Invitation, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The data of a survey.completed webhook: the answers with their question texts, in the
+    language staff read (English where the set speaks it) of the version the candidate answered."""
     company = current_app.config["COMPANY_NAME"]
+    version = fix_question_set(invitation)
+    questions = questions_for(version, pick_language("en", version.languages))
+    interview = invitation.interview
     return {
         "interview_id": interview.id,
         "external_id": interview.external_id,
         "completed_at": iso(now),
-        "question_set_version": CURRENT.version,
+        "question_set_version": version.id,
         "answers": [
             {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
-            for q in CURRENT.questions
+            for q in questions.questions
             if q.key in answers
         ],
     }
 
 
-def _build_response(invitation: Invitation, answers: dict[str, Any], now: datetime) -> Response:
+def _build_response(invitation: Invitation, answers: dict[str, Any], version: int, now: datetime) -> Response:
     interview = invitation.interview
     return Response(
         invitation_id=invitation.id,
-        question_set_version=CURRENT.version,
+        question_set_version=version,
         consent="named",
         answers=answers,
         improve_text=answers.get("improve"),
