@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, or_, select
 from .database import begin_claim
 from .extensions import db
 from .models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from .services.errors import DomainError
 
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=6)
@@ -47,7 +48,7 @@ USER_AGENT = "Debrief-Webhooks/1"
 ERROR_SNIPPET = 300
 
 
-class WebhookError(ValueError):
+class WebhookError(DomainError):
     """A webhook request that cannot be carried out, with a message for people."""
 
 

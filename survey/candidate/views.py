@@ -13,9 +13,9 @@ from ..extensions import csrf, db
 from ..i18n import use_candidate_locale
 from ..mailing import reply_to_address
 from ..questions import QuestionSet
+from ..services.errors import DomainError
 from ..services.question_sets import remembered_questions
 from ..services.responses import (
-    AnswerError,
     SurveyLink,
     mark_opened,
     opt_out,
@@ -143,7 +143,7 @@ def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet, form):
         return render_survey(questions, link, form, 400, _form_notice(form))
     try:
         saved = submit_response(link.invitation, answers_from(form, questions), form.consent.data, questions)
-    except AnswerError:
+    except DomainError:
         return render_survey(
             questions, link, form, 400, _("Some answers could not be read; please check them.")
         )

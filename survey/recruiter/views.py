@@ -10,7 +10,6 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..forms import ActionForm
 from ..services.accounts import (
-    AccountError,
     change_password,
     record_sso_refusal,
     set_timezone,
@@ -19,6 +18,7 @@ from ..services.accounts import (
     sign_out,
     sign_out_everywhere,
 )
+from ..services.errors import DomainError
 from ..sso import SsoFailed, begin_sign_in, finish_sign_in, sso_enabled
 from ..templating import viewer_zone_name
 from ..throttling import sign_in_failed, sign_in_succeeded, take_sign_in_attempt
@@ -135,7 +135,7 @@ def sso_callback():
         return render_login(LoginForm(), 400, str(exc))
     try:
         user = sign_in_with_sso(claims, current_app.config["OIDC_CREATE_ROLE"])
-    except AccountError as exc:
+    except DomainError as exc:
         return render_login(LoginForm(), 403, str(exc))
     start_session(user)
     return redirect(next_url or home_url())
@@ -177,7 +177,7 @@ def set_own_timezone():
     if zone_form.validate_on_submit():
         try:
             set_timezone(current_user, zone_form.timezone.data)
-        except AccountError as exc:
+        except DomainError as exc:
             zone_form.timezone.errors = [*zone_form.timezone.errors, str(exc)]
         else:
             flash(f"Times are now shown in {viewer_zone_name()}.", "success")
@@ -193,7 +193,7 @@ def change_own_password():
     if form.validate_on_submit():
         try:
             change_password(current_user, form.current.data, form.new.data)
-        except AccountError as exc:
+        except DomainError as exc:
             form.current.errors = [*form.current.errors, str(exc)]
         else:
             start_session(current_user._get_current_object())

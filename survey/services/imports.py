@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import DomainError
 from .intake import create_interview, validate_interview
 
 CSV_COLUMNS = (
@@ -58,7 +59,7 @@ class ImportReport:
         return f"{self.created} created, {self.existing} already present, {len(self.errors)} rejected"
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError):
     """The file as a whole cannot be imported (no header, missing columns)."""
 
 

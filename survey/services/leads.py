@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..reports.themes import cluster_themes
 from .audit import record_event
+from .errors import DomainError
 from .interviews import scoped
 
 PROMOTER_MIN_NPS = 9
@@ -131,7 +132,7 @@ def iter_leads(user: User) -> Iterator[Lead]:
         yield Lead(*row)
 
 
-class LeadError(ValueError):
+class LeadError(DomainError):
     """A change to a lead that is not allowed, with a message for people."""
 
 

@@ -18,6 +18,7 @@ from ..tokens import InvalidToken, TokenClaims
 from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import hold_answer
+from .errors import DomainError
 from .invitations import candidate_language, fix_question_set, load_invitation
 from .question_sets import questions_for
 
@@ -88,7 +89,7 @@ def survey_questions(invitation: Invitation) -> QuestionSet:
     return questions_for(version, candidate_language(invitation.interview, version))
 
 
-class AnswerError(ValueError):
+class AnswerError(DomainError):
     """An answer the question set does not allow."""
 
 

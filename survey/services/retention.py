@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..sealing import Unsealable, seal, unseal
 from .audit import record_event
+from .errors import DomainError
 
 ERASED_NAME = "Erased candidate"
 ERASED_MARK = "[erased]"
@@ -43,7 +44,7 @@ DEBRIEF_TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matter
 PURGE_BATCH = 200
 
 
-class RetentionError(ValueError):
+class RetentionError(DomainError):
     """An erasure request that cannot be carried out, with a message for people."""
 
 
