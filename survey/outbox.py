@@ -83,7 +83,7 @@ def _sender_domain() -> str:
 
 
 @dataclass
-class DeliveryReport:
+class DeliverySummary:
     """What one delivery run did."""
 
     sent: int = 0
@@ -113,9 +113,9 @@ class TimeoutConnection(Connection):
         return host
 
 
-def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliveryReport:
+def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliverySummary:
     """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
-    report = DeliveryReport()
+    report = DeliverySummary()
     with _keep_batch_loaded():
         while max_batches is None or report.batches < max_batches:
             lease = Lease(clock)
@@ -215,7 +215,7 @@ def claim_batch(lease: Lease) -> list[OutboxMessage]:
     return batch
 
 
-def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease) -> None:
+def _send_batch(batch: list[OutboxMessage], report: DeliverySummary, lease: Lease) -> None:
     state = current_app.extensions["mail"]
     where = f"{state.server}:{state.port}"
     connection = TimeoutConnection(state)
@@ -264,7 +264,7 @@ def release_claims(messages: list[OutboxMessage], lease: Lease) -> None:
 
 
 def _deliver_one(
-    connection: Connection, message: OutboxMessage, report: DeliveryReport, lease: Lease
+    connection: Connection, message: OutboxMessage, report: DeliverySummary, lease: Lease
 ) -> None:
     reason = _stale_reason(message)
     if reason:
@@ -293,7 +293,7 @@ def _deliver_one(
     _commit_outcome(message, outcome, report, lease)
 
 
-def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport, lease: Lease) -> None:
+def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummary, lease: Lease) -> None:
     """Commit one message's outcome, unless its lease ran out and another worker took it over."""
     if not lease.still_holds(message):
         db.session.rollback()
