@@ -2,7 +2,7 @@
 
 Counters live in RATELIMIT_STORAGE_URI: by default a SQLite file every worker process on the
 machine shares (ratelimit_storage.py), so N gunicorn workers allow the limit once, not N times.
-Limits are read from the settings on each request, so one registration serves every app.
+Limits are read from the settings on each request, so the same limit objects serve every app.
 """
 
 from __future__ import annotations
