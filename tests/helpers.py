@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from aiosmtpd.controller import Controller
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from survey.extensions import db
 
@@ -107,6 +107,21 @@ ANY_CSRF_BYTES = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]+"')
 def without_csrf_tokens(body: bytes) -> bytes:
     """A page with its CSRF token values blanked: every request signs a fresh one (with the time in it)."""
     return ANY_CSRF_BYTES.sub(rb'\1"', body)
+
+
+@contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """The SQL statements the database runs inside the block, in order (to count a page's queries)."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 class VisitorClient(FlaskClient):

@@ -13,9 +13,9 @@ import random
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
-from helpers import csrf_token, survey_link, without_csrf_tokens
+from helpers import csrf_token, recorded_statements, survey_link, without_csrf_tokens
 from survey.extensions import db
 from survey.models import (
     AnonymousAnswer,
@@ -356,17 +356,10 @@ def test_anonymous_submit_is_two_statements_in_one_transaction(app, make_intervi
     invitation = make_interview().invitation
     fix_question_set(invitation)  # as issuing the link did (the version is fixed then, not at submit)
     db.session.commit()
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement.split()[0].upper())
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as statements:
         assert submit_response(invitation, {"nps": 5, "improve": "x"}, "anonymous")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    assert [s for s in statements if s in ("UPDATE", "INSERT", "DELETE")] == ["UPDATE", "INSERT"]
+    verbs = [statement.split()[0].upper() for statement in statements]
+    assert [v for v in verbs if v in ("UPDATE", "INSERT", "DELETE")] == ["UPDATE", "INSERT"]
     assert db.session.scalar(select(func.count()).select_from(Response)) == 0
     assert db.session.get(Interview, invitation.interview_id).invitation.status == "completed"
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from helpers import csrf_token, session_csrf, sign_in, survey_link, table_rows
+from helpers import csrf_token, recorded_statements, session_csrf, sign_in, survey_link, table_rows
 from survey.extensions import db
 from survey.models import Debrief, Interview
 from survey.services.invitations import send_due
@@ -270,21 +270,11 @@ def test_interview_list_filters_and_pages_newest_first(client, staff, make_inter
 
 
 def test_interview_list_runs_the_same_number_of_queries_however_many_rows(client, staff, make_interview, app):
-    from sqlalchemy import event
-
     sign_in(client, staff["owner"].email)
 
     def queries_for_list() -> int:
-        statements = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements() as statements:
             assert client.get("/interviews").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     make_interview()
