@@ -25,6 +25,14 @@ from survey.webhooks import WebhookError, check_url, create_endpoint, deliver_we
 OUTCOME_DATA = {"interview_id": 1, "external_id": None, "outcome": "hired", "previous_outcome": "pending"}
 
 
+def queue_an_outcome_for(*urls: str) -> None:
+    """An interview.outcome event, committed, queued for an endpoint at each URL."""
+    for url in urls:
+        create_endpoint(url, "interview.outcome")
+    emit("interview.outcome", OUTCOME_DATA)
+    db.session.commit()
+
+
 @pytest.fixture
 def receiver():
     server = Receiver().start()
@@ -85,9 +93,7 @@ def test_an_anonymous_response_produces_no_event(app, make_interview, smtp_serve
 
 def test_a_receiver_failing_twice_gets_the_event_accepted_once_after_backoff(app, receiver):
     receiver.script = [500, 503]
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     start = utcnow()
     assert deliver_webhooks(start).retrying == 1
     assert deliver_webhooks(start + timedelta(seconds=29)).retrying == 0  # backing off: not due yet
@@ -106,9 +112,7 @@ def test_a_receiver_failing_twice_gets_the_event_accepted_once_after_backoff(app
 def test_a_delivery_is_given_up_after_the_bounded_number_of_tries(app, receiver):
     app.config["WEBHOOK_MAX_ATTEMPTS"] = 3
     receiver.default = 500
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     later = utcnow()
     for _ in range(5):
         deliver_webhooks(later)
@@ -123,10 +127,7 @@ def test_a_receiver_that_never_answers_does_not_stop_the_others(app):
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1
     silent, healthy = Receiver(default="hang").start(), Receiver().start()
     try:
-        create_endpoint(silent.url, "interview.outcome")
-        create_endpoint(healthy.url, "interview.outcome")
-        emit("interview.outcome", OUTCOME_DATA)
-        db.session.commit()
+        queue_an_outcome_for(silent.url, healthy.url)
         report = deliver_webhooks()
     finally:
         silent.stop()
@@ -139,9 +140,7 @@ def test_a_receiver_that_never_answers_does_not_stop_the_others(app):
 
 def test_two_workers_never_deliver_one_event_at_the_same_time(app, receiver):
     receiver.script = ["hold"]
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     reports = {}
 
     def first_worker():
@@ -333,9 +332,7 @@ def test_development_accepts_http_on_loopback(app, receiver):
 
 
 def test_finished_deliveries_and_their_bodies_are_forgotten_after_the_history_window(app, receiver):
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     assert deliver_webhooks().delivered == 1
     assert deliver_webhooks(utcnow() + timedelta(days=29)).pruned == 0
     assert events_in_db() == 1
@@ -391,9 +388,7 @@ def test_a_receiver_trickling_bytes_is_cut_at_the_deadline(app):
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1  # each byte comes within it; the whole answer never does
     trickler = Receiver(default="trickle").start()
     try:
-        create_endpoint(trickler.url, "interview.outcome")
-        emit("interview.outcome", OUTCOME_DATA)
-        db.session.commit()
+        queue_an_outcome_for(trickler.url)
         report = deliver_webhooks()
     finally:
         trickler.stop()
