@@ -11,8 +11,7 @@ from itsdangerous import TimestampSigner
 from processes import Gunicorn
 from sqlalchemy import select
 
-import helpers
-from helpers import ANY_CSRF_PATTERN, STAFF_PASSWORD, csrf_token, session_csrf
+from helpers import ANY_CSRF_PATTERN, STAFF_PASSWORD, csrf_token, session_csrf, sign_in
 from survey.extensions import db
 from survey.models import AuditEvent
 
@@ -22,9 +21,11 @@ def stolen_cookie(client) -> str:
     return client.get_cookie("session").value
 
 
-def sign_in(client, email: str, password: str = STAFF_PASSWORD):
-    """Sign in through the form, as a browser of its own (several browsers share one test)."""
-    return helpers.sign_in(client, email, password)
+def cookie_of_another_browser(app, user) -> str:
+    """The session cookie of `user` signed in through the form in a browser of their own."""
+    browser = app.test_client()
+    sign_in(browser, user.email)
+    return stolen_cookie(browser)
 
 
 def replay(app, cookie: str, path: str = "/interviews"):
@@ -52,9 +53,7 @@ def test_a_cookie_replayed_after_logout_gets_the_sign_in_page(app, client, staff
 
 
 def test_a_cookie_replayed_after_deactivation_stays_dead_after_reactivation(app, client, staff):
-    victim = app.test_client()
-    sign_in(victim, staff["other"].email)
-    cookie = stolen_cookie(victim)
+    cookie = cookie_of_another_browser(app, staff["other"])
     sign_in(client, staff["admin"].email)
     post(client, f"/admin/users/{staff['other'].id}/deactivate")
     assert_sent_to_sign_in(replay(app, cookie))
@@ -65,9 +64,7 @@ def test_a_cookie_replayed_after_deactivation_stays_dead_after_reactivation(app,
 
 
 def test_a_cookie_replayed_after_a_role_change_gets_the_sign_in_page(app, client, staff):
-    promoted = app.test_client()
-    sign_in(promoted, staff["other"].email)
-    cookie = stolen_cookie(promoted)
+    cookie = cookie_of_another_browser(app, staff["other"])
     sign_in(client, staff["admin"].email)
     post(client, f"/admin/users/{staff['other'].id}/role", role="hr")
     db.session.refresh(staff["other"])
@@ -76,9 +73,7 @@ def test_a_cookie_replayed_after_a_role_change_gets_the_sign_in_page(app, client
 
 
 def test_changing_the_password_ends_other_sessions_and_keeps_this_one(app, client, staff):
-    other_browser = app.test_client()
-    sign_in(other_browser, staff["owner"].email)
-    old_cookie = stolen_cookie(other_browser)
+    old_cookie = cookie_of_another_browser(app, staff["owner"])
     sign_in(client, staff["owner"].email)
     response = post(client, "/account/password", current=STAFF_PASSWORD, new="a-brand-new-passphrase")
     assert response.status_code == 302
@@ -98,9 +93,7 @@ def test_a_wrong_current_password_changes_nothing(client, staff):
 
 
 def test_sign_out_everywhere_ends_every_session_and_is_audited(app, client, staff):
-    phone = app.test_client()
-    sign_in(phone, staff["hr"].email)
-    phone_cookie = stolen_cookie(phone)
+    phone_cookie = cookie_of_another_browser(app, staff["hr"])
     sign_in(client, staff["hr"].email)
     page = client.get("/account").get_data(as_text=True)
     assert "Sign out everywhere" in page
