@@ -136,6 +136,12 @@ class LeadError(DomainError):
     """A change to a lead that is not allowed, with a message for people."""
 
 
+def record_leads_export() -> None:
+    """Write a download of the leads to the audit log, committed before the file streams."""
+    record_event("leads.export", {"format": "csv"})
+    db.session.commit()
+
+
 def mark_contacted(user: User, interview_id: int, contacted: bool, now: datetime | None = None) -> Interview:
     """The owning recruiter marks (or unmarks) a lead as contacted; recorded in the audit log."""
     interview = db.session.get(Interview, interview_id)
