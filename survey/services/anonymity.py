@@ -189,6 +189,20 @@ def month_closed(month: str, now: datetime) -> bool:
     return not db.session.scalar(select(still_open))
 
 
+# Ids per DELETE: PostgreSQL takes at most 65,535 parameters in a statement (a demo seed of a
+# million interviews releases some 150,000 answers at once).
+DELETE_CHUNK = 10_000
+
+
+def _delete_held(ids: list[str]) -> int:
+    """Delete these held answers (in the caller's transaction); how many rows went."""
+    deleted = 0
+    for start in range(0, len(ids), DELETE_CHUNK):
+        chunk = ids[start : start + DELETE_CHUNK]
+        deleted += db.session.execute(delete(HeldAnswer).where(HeldAnswer.id.in_(chunk))).rowcount
+    return deleted
+
+
 def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
     """Publish every cohort that is ready. Safe to run from several processes at once: the held
     rows are deleted in the same transaction, and a pass that deletes fewer than it planned
@@ -209,8 +223,7 @@ def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
     if not ids:
         db.session.rollback()
         return summary
-    deleted = db.session.execute(delete(HeldAnswer).where(HeldAnswer.id.in_(ids))).rowcount
-    if deleted != len(ids):
+    if _delete_held(ids) != len(ids):
         db.session.rollback()
         return ReleaseSummary(held=summary.held, unreadable=summary.unreadable)
     db.session.execute(insert(AnonymousAnswer), released_rows(batches, payloads))

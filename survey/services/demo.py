@@ -1,7 +1,8 @@
 """Demo data: staff, positions, interviews across a year, and believable answers.
 
-Rows are written with bulk inserts and pre-assigned ids so that `--interviews 100000`
-finishes in well under a minute. The seed only runs on an empty database.
+Rows are written with Core bulk inserts (executemany, no ORM objects, no primary keys
+fetched back) and pre-assigned ids, and names come from a pool made once, so that
+`--interviews 1000000` takes minutes. The seed only runs on an empty database.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ POSITIONS = (
     ("People Partner", "People", "Berlin"),
     ("Financial Analyst", "Finance", "London"),
 )
+NAME_POOL = 5000
 STAGES = ("Phone screen", "Technical", "Onsite", "Hiring manager")
 # The candidate's language and time zone follow the position's location (no random draw, so the
 # rest of the demo data stays as it was).
@@ -204,6 +206,9 @@ class _Builder:
         self.questions = questions
         self.recruiters, self.positions = recruiters, positions
         self.managers = [fake.name() for _ in range(12)]
+        # Faker builds each name through its template engine; drawing from a pool made once is
+        # ~50x cheaper per row and still gives thousands of distinct, reproducible names.
+        self.names = [fake.name() for _ in range(NAME_POOL)]
         self.response_count = 0
         self.due_now = 0
         self.next_candidate = _next_id(Candidate)
@@ -216,9 +221,11 @@ class _Builder:
             self._one_interview()
 
     def flush(self) -> None:
+        # Core inserts on the tables: one executemany each, where the ORM's bulk insert would
+        # send a statement per debrief to fetch its generated id.
         for model in (Candidate, Interview, Invitation, Response, HeldAnswer, Debrief):
             if self.rows[model]:
-                db.session.execute(insert(model), self.rows[model])
+                db.session.execute(insert(model.__table__), _same_keys(self.rows[model]))
         db.session.commit()
 
     def _one_interview(self) -> None:
@@ -236,7 +243,7 @@ class _Builder:
         self.rows[Candidate].append(
             {
                 "id": candidate_id,
-                "name": self.fake.name(),
+                "name": rng.choice(self.names),
                 "email": f"candidate{candidate_id}@example.org",
                 "created_at": ends_at - timedelta(days=3),
             }
@@ -249,7 +256,7 @@ class _Builder:
                 "recruiter_id": recruiter.id,
                 "stage": stage,
                 "hiring_manager": manager,
-                "interviewers": [self.fake.name() for _ in range(rng.randint(1, 3))],
+                "interviewers": rng.sample(self.names, rng.randint(1, 3)),
                 "starts_at": ends_at - timedelta(minutes=rng.choice((30, 45, 60, 90))),
                 "ends_at": ends_at,
                 "outcome": self._outcome(ends_at, strength),
@@ -434,6 +441,12 @@ class _Builder:
             answers["improve"] = rng.choice(IMPROVE)
         if answers.get("role_clarity", 5) <= 3 and rng.random() < 0.6:
             answers["open_doubts"] = rng.choice(DOUBTS)
+
+
+def _same_keys(rows: list[dict]) -> list[dict]:
+    """Rows with one set of keys (an executemany needs it): a key a row lacks is NULL."""
+    keys = set().union(*rows)
+    return [row if len(row) == len(keys) else {key: row.get(key) for key in keys} for row in rows]
 
 
 def _clamp(value: int, low: int, high: int) -> int:
