@@ -25,7 +25,14 @@ class DatabaseIdConverter(IntegerConverter):
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
-    """Build the application: settings, extensions, blueprints, commands, error pages."""
+    """Build the application: settings, extensions, blueprints and what is attached to them, commands.
+
+    Every part is attached here by a call of its own; no module registers anything on import.
+    """
+    # Imported here rather than at the top: importing a model or a service must not build the app.
+    from . import auth, cli, errors, i18n, security, site, sso, templating, throttling
+    from .reports import facts
+
     config_class = config_class or config_from_env()
     if issubclass(config_class, ProductionConfig):
         config_class.check()
@@ -42,13 +49,17 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     configure_logging(app)
     trust_proxies(app)
     register_extensions(app)
-    register_i18n(app)
+    facts.install_fact_keeper()  # report facts kept in every flush's transaction (once per process)
+    auth.init_auth(app)
+    sso.init_sso(app)
+    i18n.init_i18n(app)
     register_blueprints(app)
-    register_template_helpers(app)
-    register_error_handlers(app)
-    register_security(app)
-    register_site_files(app)
-    register_commands(app)
+    throttling.init_throttling(app)  # limits the candidate and API blueprints registered above
+    templating.init_templating(app)
+    errors.init_error_handlers(app)
+    security.init_security(app)
+    site.init_site(app)
+    cli.init_cli(app)
     return app
 
 
@@ -82,24 +93,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     compress.init_app(app)
-    from . import auth  # noqa: F401  (registers the user loader)
-    from .reports.facts import install_fact_keeper
-    from .sso import init_sso
-    from .throttling import init_throttling
-
-    init_throttling(app)
-    init_sso(app)
-    install_fact_keeper()
-
     with app.app_context():
         configure_engine(db.engine)
-
-
-def register_i18n(app: Flask) -> None:
-    """Flask-Babel with the compiled catalogs; candidate pages in the candidate's language."""
-    from .i18n import init_i18n
-
-    init_i18n(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -123,38 +118,3 @@ def register_blueprints(app: Flask) -> None:
         from .dev import bp as dev_bp
 
         app.register_blueprint(dev_bp)
-
-
-def register_template_helpers(app: Flask) -> None:
-    """Filters and globals the templates share."""
-    from .templating import init_templating
-
-    init_templating(app)
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Friendly error pages: never a stack trace."""
-    from .errors import init_error_handlers
-
-    init_error_handlers(app)
-
-
-def register_security(app: Flask) -> None:
-    """Security headers on every response; unreadable input refused."""
-    from .security import init_security
-
-    init_security(app)
-
-
-def register_site_files(app: Flask) -> None:
-    """robots.txt, the favicon, fingerprinted static files with a long cache."""
-    from .site import init_site
-
-    init_site(app)
-
-
-def register_commands(app: Flask) -> None:
-    """The `flask --app wsgi ...` commands."""
-    from .cli import init_cli
-
-    init_cli(app)

@@ -6,6 +6,8 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from .reports.report import build_report
 from .services.accounts import AccountError, check_timezone, create_api_key, create_user
 from .services.anonymity import rebuild_anonymous_cells
 from .services.demo import demo_logins, seed_demo
+from .services.errors import DomainError
 from .services.imports import ImportFileError, import_interviews
 from .services.invitations import send_due
 from .services.question_sets import (
@@ -35,9 +38,9 @@ from .services.question_sets import (
     parse_file,
     stage_list,
 )
-from .services.retention import RetentionError, erase_candidate, purge_expired
+from .services.retention import erase_candidate, purge_expired
 from .stopping import StopRequest
-from .webhooks import WebhookError, create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
+from .webhooks import create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -50,6 +53,15 @@ webhooks_cli = AppGroup("webhooks", help="Signed webhooks out to the ATS.")
 data_cli = AppGroup("data", help="Retention and erasure of candidates' personal data.")
 question_sets_cli = AppGroup("question-sets", help="Question sets: import, export, list.")
 secrets_cli = AppGroup("secrets", help="Secret keys.")
+
+
+@contextmanager
+def domain_refusals() -> Iterator[None]:
+    """A service's refusal (a DomainError) becomes the command's error message and exit status 1."""
+    try:
+        yield
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @users_cli.command("create")
@@ -66,10 +78,8 @@ def create_user_command(email: str, role: str, name: str, timezone: str | None) 
     password = os.environ.get("SURVEY_PASSWORD") or click.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
-    try:
+    with domain_refusals():
         user = create_user(email, name, role, password, timezone)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {user.role} {user.email}.")
 
 
@@ -90,10 +100,8 @@ def create_user_command(email: str, role: str, name: str, timezone: str | None) 
 def create_api_key_command(name: str, scopes: str, expires: datetime | None) -> None:
     """Create an API key and print it once; only its hash is kept."""
     expires_at = expires.replace(tzinfo=UTC) if expires else None
-    try:
+    with domain_refusals():
         api_key, plain = create_api_key(name, scopes, expires_at=expires_at)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
     until = f", valid until {expires_at:%Y-%m-%d}" if expires_at else ""
     scopes_text = api_key.scopes.replace(" ", ", ")
     click.echo(f"API key {api_key.name!r}, scopes {scopes_text}{until} (shown once, store it now):")
@@ -105,10 +113,8 @@ def create_api_key_command(name: str, scopes: str, expires: datetime | None) -> 
 @click.option("--events", required=True, help=f"Comma-separated: {', '.join(WEBHOOK_EVENTS)}.")
 def create_webhook_command(url: str, events: str) -> None:
     """Register a webhook endpoint; prints its id and its signing secret once."""
-    try:
+    with domain_refusals():
         endpoint, secret = create_endpoint(url, events)
-    except WebhookError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"Webhook {endpoint.id} -> {endpoint.url} for {', '.join(endpoint.events)}")
     click.echo("Signing secret (shown once, store it now):")
     click.echo(secret)
@@ -129,10 +135,8 @@ def list_webhooks_command() -> None:
 @click.argument("endpoint_id", type=int)
 def delete_webhook_command(endpoint_id: int) -> None:
     """Remove a webhook endpoint and its deliveries."""
-    try:
+    with domain_refusals():
         endpoint = delete_endpoint(endpoint_id)
-    except WebhookError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"Deleted webhook {endpoint_id} ({endpoint.url}).")
 
 
@@ -145,7 +149,7 @@ def generate_secret_command() -> None:
 @interviews_cli.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_interviews_command(csv_file: Path) -> None:
-    """Import interviews from a CSV file (columns in the README); bad rows are listed."""
+    """Import interviews from a CSV file (columns in docs/operations.md); bad rows are listed."""
     # surrogateescape: a row with bytes that are not UTF-8 is reported, not fatal to the file.
     with csv_file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         total = max(sum(1 for _ in handle) - 1, 0)
@@ -213,10 +217,8 @@ def data_purge_command() -> None:
 @click.argument("email")
 def data_erase_command(email: str) -> None:
     """Erase one candidate's personal data on request; answers stay, de-identified."""
-    try:
+    with domain_refusals():
         report = erase_candidate(email)
-    except RetentionError as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(f"Erased: {report.line()}.")
 
 

@@ -39,8 +39,12 @@ UNAVAILABLE_MESSAGE = "The service is briefly unavailable. Please try again in a
 RETRY_AFTER_SECONDS = 30
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+def wants_json() -> bool:
+    """Whether this request is a machine's (the JSON API, the health check): its errors are JSON.
+
+    The one place that decides it: error pages, the outage answer and the unreadable-input check ask here.
+    """
+    return request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def render_error(code: int, message: str | None = None):
@@ -50,7 +54,7 @@ def render_error(code: int, message: str | None = None):
     fails while the page is built, the answer becomes the outage page instead.
     """
     title, default = (str(text) for text in MESSAGES.get(code, MESSAGES[500]))
-    if _wants_json():
+    if wants_json():
         return jsonify(error=message or default), code
     if request_ctx.url_adapter is None:
         return _plain_page(code, title, message or default)
@@ -76,7 +80,7 @@ def service_unavailable():
     straight from the Jinja environment with only what it needs.
     """
     title, message = MESSAGES[503][0], UNAVAILABLE_MESSAGE
-    if _wants_json():
+    if wants_json():
         response = make_response(jsonify(error=message), 503)
     elif request_ctx.url_adapter is None:
         response = make_response(_plain_page(503, title, message))
@@ -119,6 +123,17 @@ def with_error_headers(response: Response, exc: HTTPException) -> Response:
     return response
 
 
+def error_message(exc: HTTPException) -> str | None:
+    """The error's own description, where it says more than the house message for its code: always
+    for a code without one; for a machine also when the code that raised it wrote its own (a person's
+    page keeps the house words, which give nothing away)."""
+    if exc.code not in MESSAGES:
+        return exc.description
+    if wants_json() and exc.description != type(exc).description:
+        return exc.description
+    return None
+
+
 def no_such_resource(exc: MethodNotAllowed) -> bool:
     """Whether a 405 is really a 404: werkzeug answers 405 to e.g. PATCH /api/v1/interviews/0, an
     id that no rule accepts, because a rule's path matched before its converter refused the id."""
@@ -156,9 +171,7 @@ def init_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if isinstance(exc, MethodNotAllowed) and no_such_resource(exc):
             return render_error(404)
-        response = make_response(
-            render_error(exc.code or 500, exc.description if exc.code not in MESSAGES else None)
-        )
+        response = make_response(render_error(exc.code or 500, error_message(exc)))
         return with_error_headers(response, exc)
 
     def database_down(exc: Exception):

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.header import Header
@@ -100,7 +100,7 @@ def _sender_domain() -> str:
 
 
 @dataclass
-class DeliveryReport:
+class DeliverySummary:
     """What one delivery run did."""
 
     sent: int = 0
@@ -110,7 +110,6 @@ class DeliveryReport:
     taken_over: int = 0
     smtp_error: str | None = None
     batches: int = 0
-    sent_ids: list[int] = field(default_factory=list)
 
 
 class TransportError(Exception):
@@ -131,9 +130,9 @@ class TimeoutConnection(Connection):
         return host
 
 
-def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliveryReport:
+def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliverySummary:
     """Send every due outbox message, batch by batch, until none is left or SMTP fails."""
-    report = DeliveryReport()
+    report = DeliverySummary()
     with _keep_batch_loaded():
         while max_batches is None or report.batches < max_batches:
             lease = Lease(clock)
@@ -253,7 +252,7 @@ def _load_invitations(batch: list[OutboxMessage]) -> list[Invitation]:
     return list(db.session.scalars(stmt))
 
 
-def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease) -> None:
+def _send_batch(batch: list[OutboxMessage], report: DeliverySummary, lease: Lease) -> None:
     loaded = _load_invitations(batch)  # noqa: F841  (held for the identity map while sending)
     # End the read: each outcome is recorded in a transaction of its own, which must see
     # (on SQLite, in a fresh snapshot) whether another worker has taken a message over.
@@ -291,7 +290,7 @@ def _connect(state, count: int) -> list[Connection] | Exception:
 
 
 def _send_in_turn(
-    connection: Connection, batch: list[OutboxMessage], report: DeliveryReport, lease: Lease, where: str
+    connection: Connection, batch: list[OutboxMessage], report: DeliverySummary, lease: Lease, where: str
 ) -> None:
     for index, message in enumerate(batch):
         if not lease.fresh():
@@ -307,7 +306,7 @@ def _send_in_turn(
 def _send_in_parallel(
     connections: list[Connection],
     batch: list[OutboxMessage],
-    report: DeliveryReport,
+    report: DeliverySummary,
     lease: Lease,
     where: str,
 ) -> None:
@@ -353,7 +352,7 @@ def _send_in_parallel(
 
 
 def _record_exchange(
-    message: OutboxMessage, exchange: Future, report: DeliveryReport, lease: Lease, unsent: list
+    message: OutboxMessage, exchange: Future, report: DeliverySummary, lease: Lease, unsent: list
 ) -> Exception | None:
     """Record one finished exchange; the transport error if the connection was lost instead."""
     try:
@@ -391,14 +390,14 @@ def release_claims(messages: list[OutboxMessage], lease: Lease) -> None:
 
 
 def _deliver_one(
-    connection: Connection, message: OutboxMessage, report: DeliveryReport, lease: Lease
+    connection: Connection, message: OutboxMessage, report: DeliverySummary, lease: Lease
 ) -> None:
     if _skip_if_stale(message, report, lease):
         return
     _record_outcome(message, _attempt(connection, _to_mail(message)), report, lease)
 
 
-def _skip_if_stale(message: OutboxMessage, report: DeliveryReport, lease: Lease) -> bool:
+def _skip_if_stale(message: OutboxMessage, report: DeliverySummary, lease: Lease) -> bool:
     """Give up (and commit) a message that must no longer go out; whether it was."""
     reason = _stale_reason(message)
     if reason:
@@ -421,7 +420,7 @@ def _attempt(connection: Connection, mail: Message) -> Exception | None:
 
 
 def _record_outcome(
-    message: OutboxMessage, error: Exception | None, report: DeliveryReport, lease: Lease
+    message: OutboxMessage, error: Exception | None, report: DeliverySummary, lease: Lease
 ) -> None:
     """Record what the server said to one message, with the time read now, and commit it."""
     if isinstance(error, BadHeaderError | ValueError):
@@ -444,7 +443,7 @@ def _record_outcome(
     _commit_outcome(message, outcome, report, lease)
 
 
-def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport, lease: Lease) -> None:
+def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummary, lease: Lease) -> None:
     """Commit one message's outcome, unless its lease ran out and another worker took it over."""
     if not lease.still_holds(message):
         db.session.rollback()
@@ -452,8 +451,6 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport
         current_app.logger.warning("outbox message %s: lease lost mid-send; left to its holder", message.id)
         return
     setattr(report, outcome, getattr(report, outcome) + 1)
-    if outcome == "sent":
-        report.sent_ids.append(message.id)
     db.session.commit()
 
 

@@ -10,7 +10,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
-from .errors import render_error
+from .errors import render_error, wants_json
 
 # No inline script or style and nothing from another origin: an injected tag can do nothing.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -161,7 +161,7 @@ def refuse_unreadable_input():
     problem = _input_problem()
     if problem is None:
         return None
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if wants_json():
         return jsonify(errors={"_body": problem}), 400
     return render_error(400, problem)
 

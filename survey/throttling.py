@@ -2,7 +2,7 @@
 
 Counters live in RATELIMIT_STORAGE_URI: by default a SQLite file every worker process on the
 machine shares (ratelimit_storage.py), so N gunicorn workers allow the limit once, not N times.
-Limits are read from the settings on each request, so one registration serves every app.
+Limits are read from the settings on each request, so the same limit objects serve every app.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app
 from limits import parse
 
-from . import ratelimit_storage  # noqa: F401  (registers the sqlite:// storage scheme)
 from .extensions import limiter
+from .ratelimit_storage import SQLiteStorage
+
+# `limits` finds the storage for RATELIMIT_STORAGE_URI by its scheme among the Storage classes
+# defined; naming SQLiteStorage here is what puts sqlite:// among them.
+STORAGES = (SQLiteStorage,)
 
 SURVEY_MESSAGE = "Too many requests from your address. Please wait a minute, then reload the page."
 API_MESSAGE = "Too many requests for this client; retry after the number of seconds in Retry-After."
@@ -29,18 +33,6 @@ def _api_limit() -> str:
     return current_app.config["RATELIMIT_API"]
 
 
-def _limit_blueprints() -> None:
-    from .api import bp as api_bp
-    from .candidate import bp as candidate_bp
-
-    limiter.limit(_survey_limit, error_message=SURVEY_MESSAGE)(candidate_bp)
-    limiter.limit(_api_limit, error_message=API_MESSAGE)(api_bp)
-
-
-# Blueprints are module-level objects: attach their limits once per process, not once per app.
-_limit_blueprints()
-
-
 def retry_after_only_on_429(response: Response) -> Response:
     """Flask-Limiter adds Retry-After to every limited answer; it means "wait" and belongs on a 429,
     and on the 503 of a database outage (errors.service_unavailable), alone."""
@@ -50,9 +42,14 @@ def retry_after_only_on_429(response: Response) -> Response:
 
 
 def init_throttling(app: Flask) -> None:
-    """Attach the limiter. The header fix is registered first so that it runs after Flask-Limiter's."""
+    """Attach the limiter and limit the survey links and the API, by the blueprints the app has
+    registered (so call it after them). The header fix is registered first so that it runs after
+    Flask-Limiter's. The limiter keeps a blueprint's limits in a set, and the limits made here are
+    equal for every app, so building a second app adds none twice."""
     app.after_request(retry_after_only_on_429)
     limiter.init_app(app)
+    limiter.limit(_survey_limit, error_message=SURVEY_MESSAGE)(app.blueprints["candidate"])
+    limiter.limit(_api_limit, error_message=API_MESSAGE)(app.blueprints["api"])
 
 
 # --- Sign-in lockout -------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sqlalchemy import delete, func, or_, select
 from .database import begin_claim
 from .extensions import db
 from .models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from .services.errors import DomainError
 
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=6)
@@ -47,7 +48,7 @@ USER_AGENT = "Debrief-Webhooks/1"
 ERROR_SNIPPET = 300
 
 
-class WebhookError(ValueError):
+class WebhookError(DomainError):
     """A webhook request that cannot be carried out, with a message for people."""
 
 
@@ -339,7 +340,7 @@ def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
 
 
 @dataclass
-class WebhookReport:
+class WebhookSummary:
     """What one delivery run did."""
 
     delivered: int = 0
@@ -354,9 +355,9 @@ class WebhookReport:
         return bool(self.delivered or self.retrying or self.dead)
 
 
-def deliver_webhooks(now: datetime | None = None, max_batches: int | None = None) -> WebhookReport:
+def deliver_webhooks(now: datetime | None = None, max_batches: int | None = None) -> WebhookSummary:
     """Send every due delivery, batch by batch, until none is left."""
-    report = WebhookReport()
+    report = WebhookSummary()
     batches = 0
     while max_batches is None or batches < max_batches:
         batch = claim_deliveries(now or utcnow())
@@ -416,7 +417,7 @@ def claim_deliveries(now: datetime) -> list[WebhookDelivery]:
     return batch
 
 
-def _attempt(delivery: WebhookDelivery, report: WebhookReport, now: datetime) -> None:
+def _attempt(delivery: WebhookDelivery, report: WebhookSummary, now: datetime) -> None:
     endpoint, event = delivery.endpoint, delivery.event
     headers = signed_headers(endpoint, event, int(time.time()))
     result = post(endpoint.url, event.body, headers, current_app.config["WEBHOOK_TIMEOUT_SECONDS"])

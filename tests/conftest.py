@@ -14,17 +14,15 @@ from helpers import (
     ON_POSTGRES,
     POSTGRES_URL,
     SmtpServer,
+    app_on_fresh_database,
     csrf_token,
-    empty_tables,
     free_port,
     interview_payload,
 )
-from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
 from survey.services.intake import create_interview, validate_interview
-from survey.services.question_sets import seed_default_set
 
 
 def pytest_collection_modifyitems(config, items):
@@ -75,19 +73,8 @@ def app(database_url):
         SQLALCHEMY_DATABASE_URI = database_url
         MAIL_PORT = free_port()  # nothing listens unless a test starts the SMTP fixture
 
-    app = create_app(Config)
-    with app.app_context():
-        if ON_POSTGRES:
-            empty_tables()
-        else:
-            db.create_all()
-        # What the migrations seed: the default question set (DESIGN's v1) as version id 1.
-        seed_default_set()
+    with app_on_fresh_database(Config) as app:
         yield app
-        db.session.remove()
-        if not ON_POSTGRES:
-            db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -165,11 +152,7 @@ def staff(app, recruiter):
 
 @pytest.fixture
 def answer_survey(client, smtp_server):
-    """Answer a delivered invitation through the real survey form; returns the POST's response.
-
-    It uses the test's own client: requests share the fixture's app context and so `g`, where
-    Flask-WTF caches the CSRF token and Flask-Login the user, so a second client would mix them up.
-    """
+    """Answer a delivered invitation through the real survey form; returns the POST's response."""
     from helpers import survey_link
 
     def answer(message, consent: str = "named", **answers):

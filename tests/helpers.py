@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -12,7 +14,9 @@ from email.message import Message
 from html.parser import HTMLParser
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import text
+from flask import Flask, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
 
 from survey.extensions import db
 
@@ -97,6 +101,75 @@ def text_part(message) -> str:
 
 STAFF_PASSWORD = "password-123"
 ANY_CSRF_PATTERN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+ANY_CSRF_BYTES = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]+"')
+
+
+def without_csrf_tokens(body: bytes) -> bytes:
+    """A page with its CSRF token values blanked: every request signs a fresh one (with the time in it)."""
+    return ANY_CSRF_BYTES.sub(rb'\1"', body)
+
+
+@contextmanager
+def recorded_statements() -> Iterator[list[str]]:
+    """The SQL statements the database runs inside the block, in order (to count a page's queries)."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+class VisitorClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in a real server.
+
+    The test itself holds an app context (for `db.session`); without this, its requests would share
+    that context's `g` (Flask-Login's cached user, Flask-WTF's CSRF token) and its database session.
+    After each request the test's session forgets what it had loaded, so it reads what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+            # Read a streamed body while the request's context still exists.
+            response.get_data()
+        if has_app_context():
+            db.session.expire_all()
+        return response
+
+
+def make_app(config_class) -> Flask:
+    """The app for a test, with a client that gives every request its own app context."""
+    from survey import create_app
+
+    app = create_app(config_class)
+    app.test_client_class = VisitorClient
+    return app
+
+
+@contextmanager
+def app_on_fresh_database(config_class) -> Iterator[Flask]:
+    """The app with an app context held, on a fresh database: SQLite tables made and dropped after,
+    or the run's shared PostgreSQL tables emptied (never dropped)."""
+    from survey.services.question_sets import seed_default_set
+
+    app = make_app(config_class)
+    with app.app_context():
+        if ON_POSTGRES:
+            empty_tables()
+        else:
+            db.create_all()
+        # What the migrations seed: the default question set (DESIGN's v1) as version id 1.
+        seed_default_set()
+        yield app
+        db.session.remove()
+        if not ON_POSTGRES:
+            db.drop_all()
+        db.engine.dispose()
 
 
 def sign_in(client, email: str, password: str = STAFF_PASSWORD):

@@ -117,6 +117,33 @@ def app_env(app: Flask, **extra: str) -> dict[str, str]:
     return env
 
 
+# A production-grade SECRET_KEY: long, random-looking, in no list of public values.
+STRONG_KEY = "p0Qm7Xc2LrV9tKd4WzHs8NbE1yJf6GaU3oTi5ReC-vB_xqYnMhZlDwAkPgSjFu0e"
+
+
+def run_to_the_end(module: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS` in the repository with exactly this environment, run to its end
+    (a minute at most); its output is captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def run_production(**env_overrides: str) -> subprocess.CompletedProcess:
+    """`flask --app wsgi routes` with SURVEY_CONFIG=production and these settings, in a process of its
+    own; it exits non-zero when the app refuses to start. No key is inherited from the environment."""
+    inherited = ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "FLASK_APP")
+    env = {name: value for name, value in os.environ.items() if name not in inherited}
+    env.update(SURVEY_CONFIG="production", DATABASE_URL="sqlite://", RATELIMIT_STORAGE_URI="memory://")
+    env.update(env_overrides)
+    return run_to_the_end("flask", "--app", "wsgi", "routes", env=env)
+
+
 def start_flask(app: Flask, *args: str, **env: str) -> subprocess.Popen:
     """Start `flask --app wsgi ARGS` as a separate process."""
     return subprocess.Popen(

@@ -1,12 +1,10 @@
 """Staff sign-in (generic message, throttling, safe redirects) and the admin pages."""
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from config import TestingConfig
-from helpers import csrf_token, interview_payload, session_csrf, sign_in
-from survey import create_app
+from helpers import csrf_token, interview_payload, make_app, session_csrf, sign_in
 from survey.extensions import db
 from survey.models import AuditEvent, User
 from survey.services.accounts import create_user
@@ -39,7 +37,7 @@ def throttled_app(tmp_path):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'throttle.sqlite'}"
         RATELIMIT_ENABLED = True
 
-    app = create_app(Config)
+    app = make_app(Config)
     with app.app_context():
         db.create_all()
         create_user("tess@example.com", "Tess", "recruiter", "password-123")
@@ -146,9 +144,6 @@ def test_deactivated_users_session_ends(app, staff):
     assert client.get("/interviews").status_code == 200
     staff["other"].active = False
     db.session.commit()
-    # Requests in a test share the fixture's app context; in production each request starts
-    # without a cached user and loads it from the session, which this reproduces.
-    g.pop("_login_user", None)
     assert client.get("/interviews").status_code == 302
 
 

@@ -112,3 +112,23 @@ def test_api_errors_are_json(client, api_key):
     response = client.get("/api/v1/nothing-here", headers={"Authorization": f"Bearer {api_key}"})
     assert response.status_code == 404
     assert response.is_json
+
+
+def test_every_error_a_machine_gets_is_json_with_a_message(client, api_key):
+    """The API and the health check answer errors in JSON, whichever part of the app refused the request:
+    routing (404, 405 with its Allow header), the size limit (413) and the input check (400)."""
+    auth = {"Authorization": f"Bearer {api_key}"}
+    answers = {
+        404: client.get("/api/v1/no-such-thing", headers=auth),
+        405: client.delete("/api/v1/interviews", headers=auth),
+        413: client.post(
+            "/api/v1/interviews", data="x" * (2 * 1024 * 1024), content_type="application/json", headers=auth
+        ),
+        400: client.post("/api/v1/interviews", data="hello", content_type="text/plain", headers=auth),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status
+        assert response.is_json and (response.get_json().get("error") or response.get_json().get("errors"))
+    assert "POST" in answers[405].headers["Allow"]
+    health = client.post("/healthz")
+    assert health.status_code == 405 and health.is_json and "GET" in health.headers["Allow"]

@@ -152,15 +152,13 @@ def test_racing_submits_make_exactly_one_response(app, sent_invitation):
     clients = [app.test_client() for _ in range(6)]
     forms = []
     for c in clients:
-        with app.app_context():  # a fresh `g` per visitor, as in a real server
-            forms.append({"csrf_token": open_form(c, path), "nps": "5", "consent": "named"})
+        forms.append({"csrf_token": open_form(c, path), "nps": "5", "consent": "named"})
     barrier = threading.Barrier(len(clients))
     statuses = []
 
     def submit(c, data):
-        with app.app_context():
-            barrier.wait()
-            statuses.append(c.post(path, data=data).status_code)
+        barrier.wait()
+        statuses.append(c.post(path, data=data).status_code)
 
     threads = [threading.Thread(target=submit, args=pair) for pair in zip(clients, forms, strict=True)]
     for thread in threads:

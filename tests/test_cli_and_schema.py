@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select
 
+from helpers import make_app
 from survey.extensions import db
 from survey.models import AnonymousAnswer, ApiKey, Interview, Response, User
 from survey.services.accounts import authenticate_api_key, find_user
@@ -104,7 +105,6 @@ def test_unknown_page_is_a_friendly_404(client):
 
 def test_dev_mail_page_exists_only_in_development(app, tmp_path):
     from config import DevelopmentConfig
-    from survey import create_app
 
     assert app.test_client().get("/dev/mail").status_code == 404
 
@@ -112,7 +112,7 @@ def test_dev_mail_page_exists_only_in_development(app, tmp_path):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'dev.sqlite'}"
         DEV_MAIL_DIR = str(tmp_path / "mail")
 
-    dev_app = create_app(Dev)
+    dev_app = make_app(Dev)
     with dev_app.app_context():
         page = dev_app.test_client().get("/dev/mail")
     assert page.status_code == 200

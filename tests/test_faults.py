@@ -21,8 +21,7 @@ from processes import (
 from sqlalchemy import select, text
 
 from config import TestingConfig
-from helpers import CollectingHandler, SmtpServer, csrf_token, free_port
-from survey import create_app
+from helpers import CollectingHandler, SmtpServer, csrf_token, free_port, make_app
 from survey.extensions import db
 from survey.models import OutboxMessage, Response, utcnow
 from survey.services.accounts import create_api_key, create_user
@@ -163,7 +162,7 @@ def test_database_down_at_submit_shows_a_retry_page_with_the_answers_kept(app, c
         class DatabaseDown(TestingConfig):
             SQLALCHEMY_DATABASE_URI = unreachable
 
-        down = create_app(DatabaseDown).test_client()
+        down = make_app(DatabaseDown).test_client()
         page = down.post(path, data=answers)
 
         html = page.get_data(as_text=True)
@@ -193,7 +192,7 @@ def outage_app():
             SQLALCHEMY_DATABASE_URI = postgres.url
             MAIL_PORT = free_port()
 
-        app = create_app(Config)
+        app = make_app(Config)
         with app.app_context():
             db.create_all()
             yield app, postgres
@@ -300,7 +299,7 @@ def test_signed_in_staff_pages_and_the_api_answer_503_not_500_when_the_database_
     class DatabaseDown(TestingConfig):
         SQLALCHEMY_DATABASE_URI = "sqlite:////nonexistent-dir/debrief.sqlite"
 
-    down = create_app(DatabaseDown).test_client()
+    down = make_app(DatabaseDown).test_client()
     down.set_cookie("session", cookie.value)
     for path in ("/", "/interviews", "/interviews/1", "/interviews/1/debrief", "/leads", "/no-such-page"):
         page = down.get(path)

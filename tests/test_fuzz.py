@@ -11,15 +11,16 @@ import io
 import os
 from urllib.parse import quote
 
-from hypothesis import HealthCheck, event, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import String, select, update
+from sqlalchemy import String, func, select, update
 
 from helpers import csrf_token, interview_payload
 from survey.extensions import db
 from survey.models import CONSENT_CHOICES, Interview, Invitation, Response
 from survey.questions import TEXT_MAX_CHARS
-from survey.services.imports import CSV_COLUMNS, ImportFileError, import_interviews
+from survey.services.imports import CSV_COLUMNS, REQUIRED_COLUMNS, ImportFileError, import_interviews
 from survey.services.question_sets import shipped_default
 from survey.tokens import load_survey_token, make_survey_token
 
@@ -239,33 +240,86 @@ def test_random_bytes_to_the_api_are_answered_without_5xx(client, api_key, body)
 
 # --- the CSV import ---------------------------------------------------------------------------
 
-csv_cells = (
-    any_text
-    | st.sampled_from(["", "rita.recruiter@example.com", "2026-11-20T10:00:00Z", "a@b.org", "=1+1"])
-    | st.sampled_from(sorted(VALID["candidate"].values()))
-)
+# A plausible value per column, so that some random rows are valid and get created.
+PLAUSIBLE_CELL = {
+    "candidate_name": "Ann Example",
+    "candidate_email": "ann@example.org",
+    "candidate_external_id": "cand-1",
+    "position_title": "Data Engineer",
+    "department": "Engineering",
+    "location": "Berlin",
+    "stage": "Onsite",
+    "hiring_manager": "Harriet Manager",
+    "interviewers": "Ivo; Ines",
+    "recruiter_email": "rita.recruiter@example.com",
+    "starts_at": "2026-11-20T09:00:00Z",
+    "ends_at": "2026-11-20T10:00:00Z",
+    "external_id": "ats-1",
+}
+edge_cells = any_text | st.sampled_from(["", " ", "a@b.org", "=1+1", "2026-13-40T99:00:00Z", "x" * 300])
+
+
+@st.composite
+def csv_header(draw) -> list[str]:
+    """Every required column, some optional ones and perhaps an unknown one, in any order."""
+    optional = [name for name in CSV_COLUMNS if name not in REQUIRED_COLUMNS]
+    extras = draw(st.lists(st.sampled_from([*optional, "extra"]), unique=True))
+    return draw(st.permutations([*REQUIRED_COLUMNS, *extras]))
+
+
+@st.composite
+def csv_file(draw) -> tuple[list[str], list[list[str]]]:
+    """A header the importer accepts, and rows of plausible cells with a few replaced by anything."""
+    header = draw(csv_header())
+
+    @st.composite
+    def row(draw) -> list[str]:
+        cells = [PLAUSIBLE_CELL.get(name, "") for name in header]
+        for index in draw(st.lists(st.integers(0, len(header) - 1), max_size=3)):
+            cells[index] = draw(edge_cells)
+        return cells
+
+    # Rows that are too short or too long, as spreadsheets export them.
+    def cut_or_padded(cells: list[str]):
+        return st.integers(0, len(cells) + 2).map(lambda n: (cells + ["x"] * 2)[:n])
+
+    ragged = row().flatmap(cut_or_padded)
+    rows = draw(st.lists(row() | ragged, min_size=1, max_size=6))
+    for number, cells in enumerate(rows):
+        # Distinct external ids, so valid rows create interviews rather than match earlier ones.
+        if "external_id" in header and len(cells) > header.index("external_id"):
+            cells[header.index("external_id")] += f"-{draw(st.uuids())}-{number}"
+    return header, rows
 
 
 @share(0.6)
-@given(
-    columns=st.lists(st.sampled_from([*CSV_COLUMNS, "extra"]) | any_text, min_size=1, max_size=15),
-    rows=st.lists(st.lists(csv_cells, max_size=16), max_size=6),
-)
-def test_random_csv_rows_are_imported_or_reported(app, recruiter, columns, rows):
+@given(csv_file())
+def test_random_csv_rows_are_imported_or_reported(app, recruiter, file):
+    header, rows = file
     handle = io.StringIO()
     writer = csv.writer(handle)
-    writer.writerow(columns)
+    writer.writerow(header)
     writer.writerows(rows)
     handle.seek(0)
-    try:
-        report = import_interviews(handle)
-    except ImportFileError as exc:
-        assert "missing column" in str(exc)
-        return
+    report = import_interviews(handle)
+    event("a row was accepted" if report.created + report.existing else "every row was refused")
     assert report.created + report.existing + len(report.errors) >= len([r for r in rows if any(r)])
     assert all(isinstance(line, int) and reason for line, reason in report.errors)
     db.session.expire_all()
     assert_interviews_fit_columns(select(Interview.id).order_by(Interview.id.desc()).limit(6))
+
+
+@given(columns=st.lists(st.sampled_from([*CSV_COLUMNS, "extra"]) | any_text, max_size=15))
+def test_a_csv_without_a_required_column_is_refused_whole(app, recruiter, columns):
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    assume(missing)
+    handle = io.StringIO()
+    csv.writer(handle).writerow(columns)
+    handle.write(",".join(PLAUSIBLE_CELL[name] for name in REQUIRED_COLUMNS) + "\n")
+    handle.seek(0)
+    with pytest.raises(ImportFileError, match="missing column"):
+        import_interviews(handle)
+    assert db.session.scalar(select(func.count()).select_from(Interview)) == 0
 
 
 @share(0.2)

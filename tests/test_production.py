@@ -5,7 +5,7 @@ from flask import request
 from processes import Gunicorn, seed_invitations, survey_paths
 
 from config import TestingConfig
-from survey import create_app
+from helpers import make_app
 from survey.tokens import make_opt_out_token
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def test_healthz_answers_503_when_the_database_is_unreachable(unreachable):
     class Config(TestingConfig):
         SQLALCHEMY_DATABASE_URI = unreachable
 
-    response = create_app(Config).test_client().get("/healthz")
+    response = make_app(Config).test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
 
@@ -51,7 +51,7 @@ def test_client_address_comes_from_x_forwarded_for_only_behind_trusted_proxies(d
         SQLALCHEMY_DATABASE_URI = database_url
         TRUSTED_PROXY_COUNT = proxies
 
-    app = create_app(Config)
+    app = make_app(Config)
     app.add_url_rule("/_whoami", "whoami", lambda: f"{request.remote_addr} {request.scheme}")
     response = app.test_client().get(
         "/_whoami",

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from helpers import csrf_token, session_csrf, sign_in, survey_link, table_rows
+from helpers import csrf_token, recorded_statements, session_csrf, sign_in, survey_link, table_rows
 from survey.extensions import db
 from survey.models import Debrief, Interview
 from survey.services.invitations import send_due
@@ -225,6 +225,21 @@ def test_send_time_changes_before_sending_and_not_after(client, staff, make_inte
     assert sent.send_after.year != 2030
 
 
+def test_an_answered_survey_is_neither_cancelled_nor_resent_and_the_page_says_why(
+    client, staff, sent_invitation, answer_survey
+):
+    """The service refuses with a DomainError; the view shows its message and changes nothing."""
+    invitation, message = sent_invitation
+    assert answer_survey(message, nps=9).status_code == 303
+    sign_in(client, staff["owner"].email)
+    for action in ("cancel", "resend"):
+        response = post_action(client, invitation.interview_id, action)
+        assert response.status_code == 302
+        assert "This survey has already been answered." in client.get(response.location).text
+    db.session.refresh(invitation)
+    assert invitation.status == "completed" and invitation.version == 1
+
+
 def test_interview_list_filters_and_pages_newest_first(client, staff, make_interview):
     from helpers import utc
 
@@ -255,21 +270,11 @@ def test_interview_list_filters_and_pages_newest_first(client, staff, make_inter
 
 
 def test_interview_list_runs_the_same_number_of_queries_however_many_rows(client, staff, make_interview, app):
-    from sqlalchemy import event
-
     sign_in(client, staff["owner"].email)
 
     def queries_for_list() -> int:
-        statements = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements() as statements:
             assert client.get("/interviews").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     make_interview()

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from scipy import stats as scipy_stats
 from sqlalchemy import select
 
-from helpers import csrf_token
+from helpers import csrf_token, recorded_statements
 from survey.extensions import db
 from survey.models import AuditEvent, Debrief, report_cells
 from survey.reports.cells import rebuild_cells
@@ -371,20 +371,9 @@ def test_a_single_response_in_a_department_is_not_tied_to_it_anywhere(client, hr
 
 
 def test_page_query_count_does_not_grow_with_the_data(client, hr_user, respond):
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def count(*args):
-        statements.append(args[2])
-
     def queries_for_page() -> int:
-        statements.clear()
-        event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with recorded_statements() as statements:
             assert client.get("/reports").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", count)
         return len(statements)
 
     sign_in(client, hr_user.email)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from processes import STRONG_KEY, run_production
 
 from config import secret_key_problem, secret_key_problems
 
-ROOT = Path(__file__).resolve().parent.parent
-STRONG_KEY = "p0Qm7Xc2LrV9tKd4WzHs8NbE1yJf6GaU3oTi5ReC-vB_xqYnMhZlDwAkPgSjFu0e"
 # The keys an attacker tried against a production server, and what each is refused for.
 WEAK_KEYS = {
     "aaaaaaaaaaaaaaaa": "is one character repeated",
@@ -26,23 +20,6 @@ WEAK_KEYS = {
     "supersecretpassword2024-12345678901": "is made of common words or patterns",
     "0123456789abcdef0123456789abcdef": "is one piece repeated",
 }
-
-
-def run_production(**env_overrides) -> subprocess.CompletedProcess:
-    """`flask --app wsgi routes` in production with these settings (it fails if the app refuses to start)."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "FLASK_APP")
-    }
-    env.update(SURVEY_CONFIG="production", DATABASE_URL="sqlite://", RATELIMIT_STORAGE_URI="memory://")
-    env.update(env_overrides)
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.mark.parametrize(("key", "reason"), WEAK_KEYS.items())
@@ -93,5 +70,18 @@ def test_production_refuses_the_development_key_as_a_fallback():
 @pytest.mark.slow
 def test_production_starts_with_a_strong_key_and_strong_fallbacks():
     result = run_production(SECRET_KEY=STRONG_KEY, SECRET_KEY_FALLBACKS=STRONG_KEY[::-1])
+    assert result.returncode == 0, result.stderr
+    assert "candidate.take_survey" in result.stdout
+
+
+@pytest.mark.parametrize("secret", [None, "dev-insecure-key", "short"])
+def test_production_refuses_to_start_without_a_real_secret_key(secret):
+    result = run_production(**({"SECRET_KEY": secret} if secret is not None else {}))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a long random value in production" in result.stderr
+
+
+def test_production_starts_with_a_real_secret_key():
+    result = run_production(SECRET_KEY=STRONG_KEY)
     assert result.returncode == 0, result.stderr
     assert "candidate.take_survey" in result.stdout

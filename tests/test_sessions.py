@@ -7,13 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from flask import g
 from itsdangerous import TimestampSigner
 from processes import Gunicorn
 from sqlalchemy import select
 
-import helpers
-from helpers import ANY_CSRF_PATTERN, STAFF_PASSWORD, csrf_token, session_csrf
+from helpers import ANY_CSRF_PATTERN, STAFF_PASSWORD, csrf_token, session_csrf, sign_in
 from survey.extensions import db
 from survey.models import AuditEvent
 
@@ -23,28 +21,18 @@ def stolen_cookie(client) -> str:
     return client.get_cookie("session").value
 
 
-def forget_request_state() -> None:
-    """Tests share one app context, so `g` outlives a request; a real request starts with an empty g."""
-    g.pop("_login_user", None)
-    g.pop("csrf_token", None)
-
-
-def sign_in(client, email: str, password: str = STAFF_PASSWORD):
-    """Sign in through the form, as a browser of its own (several browsers share one test)."""
-    forget_request_state()
-    response = helpers.sign_in(client, email, password)
-    forget_request_state()
-    return response
+def cookie_of_another_browser(app, user) -> str:
+    """The session cookie of `user` signed in through the form in a browser of their own."""
+    browser = app.test_client()
+    sign_in(browser, user.email)
+    return stolen_cookie(browser)
 
 
 def replay(app, cookie: str, path: str = "/interviews"):
     """A request from another machine carrying a copied cookie."""
-    forget_request_state()
     attacker = app.test_client()
     attacker.set_cookie("session", cookie)
-    response = attacker.get(path)
-    forget_request_state()
-    return response
+    return attacker.get(path)
 
 
 def assert_sent_to_sign_in(response) -> None:
@@ -53,10 +41,7 @@ def assert_sent_to_sign_in(response) -> None:
 
 
 def post(client, path: str, **data):
-    forget_request_state()
-    response = client.post(path, data={"csrf_token": session_csrf(client), **data})
-    forget_request_state()
-    return response
+    return client.post(path, data={"csrf_token": session_csrf(client), **data})
 
 
 def test_a_cookie_replayed_after_logout_gets_the_sign_in_page(app, client, staff):
@@ -68,9 +53,7 @@ def test_a_cookie_replayed_after_logout_gets_the_sign_in_page(app, client, staff
 
 
 def test_a_cookie_replayed_after_deactivation_stays_dead_after_reactivation(app, client, staff):
-    victim = app.test_client()
-    sign_in(victim, staff["other"].email)
-    cookie = stolen_cookie(victim)
+    cookie = cookie_of_another_browser(app, staff["other"])
     sign_in(client, staff["admin"].email)
     post(client, f"/admin/users/{staff['other'].id}/deactivate")
     assert_sent_to_sign_in(replay(app, cookie))
@@ -81,9 +64,7 @@ def test_a_cookie_replayed_after_deactivation_stays_dead_after_reactivation(app,
 
 
 def test_a_cookie_replayed_after_a_role_change_gets_the_sign_in_page(app, client, staff):
-    promoted = app.test_client()
-    sign_in(promoted, staff["other"].email)
-    cookie = stolen_cookie(promoted)
+    cookie = cookie_of_another_browser(app, staff["other"])
     sign_in(client, staff["admin"].email)
     post(client, f"/admin/users/{staff['other'].id}/role", role="hr")
     db.session.refresh(staff["other"])
@@ -92,16 +73,13 @@ def test_a_cookie_replayed_after_a_role_change_gets_the_sign_in_page(app, client
 
 
 def test_changing_the_password_ends_other_sessions_and_keeps_this_one(app, client, staff):
-    other_browser = app.test_client()
-    sign_in(other_browser, staff["owner"].email)
-    old_cookie = stolen_cookie(other_browser)
+    old_cookie = cookie_of_another_browser(app, staff["owner"])
     sign_in(client, staff["owner"].email)
     response = post(client, "/account/password", current=STAFF_PASSWORD, new="a-brand-new-passphrase")
     assert response.status_code == 302
     assert_sent_to_sign_in(replay(app, old_cookie))
     assert replay(app, stolen_cookie(client)).status_code == 200
     post(client, "/logout")
-    forget_request_state()
     assert sign_in(client, staff["owner"].email, STAFF_PASSWORD).status_code == 400
     assert sign_in(client, staff["owner"].email, "a-brand-new-passphrase").status_code == 302
 
@@ -115,9 +93,7 @@ def test_a_wrong_current_password_changes_nothing(client, staff):
 
 
 def test_sign_out_everywhere_ends_every_session_and_is_audited(app, client, staff):
-    phone = app.test_client()
-    sign_in(phone, staff["hr"].email)
-    phone_cookie = stolen_cookie(phone)
+    phone_cookie = cookie_of_another_browser(app, staff["hr"])
     sign_in(client, staff["hr"].email)
     page = client.get("/account").get_data(as_text=True)
     assert "Sign out everywhere" in page
@@ -141,7 +117,6 @@ def test_sign_in_starts_a_new_csrf_secret(client, staff):
     sign_in(client, staff["owner"].email)
     with client.session_transaction() as session:
         assert session.get("csrf_token") != secret_before
-    forget_request_state()
     # A token planted before sign-in (say, by someone who set the visitor's cookie) is refused after it.
     response = client.post("/logout", data={"csrf_token": before})
     assert response.status_code == 400

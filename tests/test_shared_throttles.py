@@ -7,20 +7,18 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
-from processes import ROOT, Gunicorn
+from processes import STRONG_KEY, Gunicorn, run_to_the_end
 
 from helpers import csrf_token, free_port
 
 pytestmark = pytest.mark.slow
 
 REDIS_SERVER = shutil.which("redis-server")
-STRONG_KEY = "p0Qm7Xc2LrV9tKd4WzHs8NbE1yJf6GaU3oTi5ReC-vB_xqYnMhZlDwAkPgSjFu0e"
 
 
 @pytest.fixture
@@ -197,14 +195,7 @@ def test_production_refuses_several_workers_with_in_process_throttle_storage(app
         WEB_CONCURRENCY="2",
         GUNICORN_BIND=f"127.0.0.1:{free_port()}",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_to_the_end("gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", env=env)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "Refusing to start: RATELIMIT_STORAGE_URI=memory:// keeps limits inside each process" in output

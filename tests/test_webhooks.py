@@ -14,8 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from webhook_receiver import Receiver
 
 from config import ProductionConfig
-from helpers import ON_POSTGRES, empty_tables, sign_in
-from survey import create_app
+from helpers import app_on_fresh_database, sign_in
 from survey.extensions import db
 from survey.models import Interview, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
 from survey.services.accounts import create_api_key
@@ -24,6 +23,14 @@ from survey.services.invitations import send_due
 from survey.webhooks import WebhookError, check_url, create_endpoint, deliver_webhooks, emit
 
 OUTCOME_DATA = {"interview_id": 1, "external_id": None, "outcome": "hired", "previous_outcome": "pending"}
+
+
+def queue_an_outcome_for(*urls: str) -> None:
+    """An interview.outcome event, committed, queued for an endpoint at each URL."""
+    for url in urls:
+        create_endpoint(url, "interview.outcome")
+    emit("interview.outcome", OUTCOME_DATA)
+    db.session.commit()
 
 
 @pytest.fixture
@@ -86,9 +93,7 @@ def test_an_anonymous_response_produces_no_event(app, make_interview, smtp_serve
 
 def test_a_receiver_failing_twice_gets_the_event_accepted_once_after_backoff(app, receiver):
     receiver.script = [500, 503]
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     start = utcnow()
     assert deliver_webhooks(start).retrying == 1
     assert deliver_webhooks(start + timedelta(seconds=29)).retrying == 0  # backing off: not due yet
@@ -107,9 +112,7 @@ def test_a_receiver_failing_twice_gets_the_event_accepted_once_after_backoff(app
 def test_a_delivery_is_given_up_after_the_bounded_number_of_tries(app, receiver):
     app.config["WEBHOOK_MAX_ATTEMPTS"] = 3
     receiver.default = 500
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     later = utcnow()
     for _ in range(5):
         deliver_webhooks(later)
@@ -124,10 +127,7 @@ def test_a_receiver_that_never_answers_does_not_stop_the_others(app):
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1
     silent, healthy = Receiver(default="hang").start(), Receiver().start()
     try:
-        create_endpoint(silent.url, "interview.outcome")
-        create_endpoint(healthy.url, "interview.outcome")
-        emit("interview.outcome", OUTCOME_DATA)
-        db.session.commit()
+        queue_an_outcome_for(silent.url, healthy.url)
         report = deliver_webhooks()
     finally:
         silent.stop()
@@ -140,9 +140,7 @@ def test_a_receiver_that_never_answers_does_not_stop_the_others(app):
 
 def test_two_workers_never_deliver_one_event_at_the_same_time(app, receiver):
     receiver.script = ["hold"]
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     reports = {}
 
     def first_worker():
@@ -285,17 +283,8 @@ def production_app(database_url, monkeypatch):
         SQLALCHEMY_DATABASE_URI = database_url
         SECRET_KEY = key
 
-    app = create_app(Config)
-    with app.app_context():
-        if ON_POSTGRES:  # the run's shared database: empty it, never drop it
-            empty_tables()
-        else:
-            db.create_all()
+    with app_on_fresh_database(Config) as app:
         yield app
-        db.session.remove()
-        if not ON_POSTGRES:
-            db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -343,9 +332,7 @@ def test_development_accepts_http_on_loopback(app, receiver):
 
 
 def test_finished_deliveries_and_their_bodies_are_forgotten_after_the_history_window(app, receiver):
-    create_endpoint(receiver.url, "interview.outcome")
-    emit("interview.outcome", OUTCOME_DATA)
-    db.session.commit()
+    queue_an_outcome_for(receiver.url)
     assert deliver_webhooks().delivered == 1
     assert deliver_webhooks(utcnow() + timedelta(days=29)).pruned == 0
     assert events_in_db() == 1
@@ -401,9 +388,7 @@ def test_a_receiver_trickling_bytes_is_cut_at_the_deadline(app):
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1  # each byte comes within it; the whole answer never does
     trickler = Receiver(default="trickle").start()
     try:
-        create_endpoint(trickler.url, "interview.outcome")
-        emit("interview.outcome", OUTCOME_DATA)
-        db.session.commit()
+        queue_an_outcome_for(trickler.url)
         report = deliver_webhooks()
     finally:
         trickler.stop()

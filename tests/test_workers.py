@@ -32,16 +32,64 @@ def delivered_per_candidate(smtp_server) -> Counter:
     return Counter(message["To"] for message in smtp_server.messages)
 
 
-def test_three_workers_at_once_send_each_of_500_invitations_exactly_once(app, recruiter, smtp_server):
+class MeetingHandler(CollectingHandler):
+    """An SMTP server that accepts no message until `workers` connections are waiting with one at once.
+
+    A worker process sends over one connection, one message at a time, so that many connections
+    waiting together are that many workers delivering at the same moment: the overlap the test is
+    about is made to happen, not hoped for. After the meeting every message goes straight through.
+    """
+
+    def __init__(self, workers: int, patience: float = 240):
+        super().__init__()
+        self.workers = workers
+        self.patience = patience
+        self.waiting: set[tuple] = set()
+        self.met: asyncio.Event | None = None
+        self.gave_up = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.met is None:
+            self.met = asyncio.Event()  # made on the server's own event loop
+        if not self.met.is_set():
+            self.waiting.add(session.peer)
+            if len(self.waiting) >= self.workers:
+                self.met.set()
+            try:
+                await asyncio.wait_for(self.met.wait(), self.patience)
+            except TimeoutError:
+                self.gave_up = True
+                return "421 the other workers never came"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def meeting_smtp_server():
+    """An SMTP server on loopback that holds mail until three workers are delivering at once."""
+    server = SmtpServer(free_port())
+    server.handler = MeetingHandler(workers=3)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_three_workers_at_once_send_each_of_500_invitations_exactly_once(app, recruiter, meeting_smtp_server):
     ids = seed_invitations(500, recruiter)
 
-    outputs = run_workers(app, 3, OUTBOX_BATCH_SIZE="20")
+    # The server holds the first messages until all three workers are mid-delivery together, so
+    # each waits on the others (a long socket timeout, and a lease nobody needs to take over).
+    outputs = run_workers(
+        app,
+        3,
+        MAIL_PORT=str(meeting_smtp_server.port),
+        OUTBOX_BATCH_SIZE="20",
+        MAIL_TIMEOUT_SECONDS="300",
+        OUTBOX_CLAIM_SECONDS="900",
+    )
 
-    # The processes really ran side by side (a late starter may find the queue already empty).
-    busy = [output for output in outputs if "delivered 0 email" not in output]
-    assert len(busy) >= 2, outputs
-
-    received = delivered_per_candidate(smtp_server)
+    handler = meeting_smtp_server.handler
+    assert not handler.gave_up and len(handler.waiting) == 3, outputs
+    received = delivered_per_candidate(meeting_smtp_server)
     assert len(received) == 500
     assert set(received.values()) == {1}
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 500

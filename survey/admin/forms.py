@@ -13,8 +13,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..forms import options
 from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, WEBHOOK_EVENTS
-from ..recruiter.forms import options
 from ..services.accounts import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = options((role, role.capitalize() if role != "hr" else "HR") for role in ROLES)

@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from ..access import role_required
 from ..extensions import db
+from ..forms import ActionForm
 from ..i18n import use_candidate_locale
 from ..models import QuestionSet, QuestionSetVersion
 from ..questions import MIRRORABLE_FIELDS, pick_language
-from ..recruiter.forms import ActionForm
+from ..services.errors import DomainError
 from ..services.question_sets import (
     QuestionSetError,
     draft_of,
@@ -87,7 +88,7 @@ def copy_question_set(set_id: int):
     checked_form()
     try:
         draft = start_draft(source, request.form.get("name", "").strip() or None, current_user)
-    except QuestionSetError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.question_sets"))
     return redirect(url_for("admin.edit_draft", set_id=draft.question_set_id))
@@ -181,7 +182,7 @@ def assign_stages(set_id: int):
     stages = [stage.strip() for stage in request.form.get("stages", "").split(",") if stage.strip()]
     try:
         taken = set_stages(found, stages, current_user)
-    except QuestionSetError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     else:
         flash(f"Stages of {found.name}: {', '.join(stage_list(found)) or 'none'}.", "success")

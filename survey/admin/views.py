@@ -10,18 +10,17 @@ from sqlalchemy import select
 
 from ..access import role_required
 from ..extensions import db
+from ..forms import ActionForm
 from ..models import ApiKey, User, utcnow
-from ..recruiter.forms import ActionForm
 from ..services.accounts import (
-    AccountError,
     change_role,
     create_api_key,
     create_user,
     revoke_api_key,
     set_active,
 )
+from ..services.errors import DomainError
 from ..services.reassignment import (
-    ReassignError,
     active_recruiters,
     deactivate_and_reassign,
     open_interview_counts,
@@ -52,7 +51,7 @@ def users():
     if form.validate_on_submit():
         try:
             user = create_user(form.email.data, form.name.data, form.role.data, form.password.data)
-        except AccountError as exc:
+        except DomainError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
             flash(f"{user.email} can now sign in as {user.role}.", "success")
@@ -78,7 +77,7 @@ def account_change(change, done: str):
     try:
         change()
         flash(done, "success")
-    except AccountError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("admin.users"))
 
@@ -106,7 +105,7 @@ def deactivate_user(user_id: int):
     reassign_to = request.form.get("reassign_to", type=int)
     try:
         moved = deactivate_and_reassign(user, reassign_to, current_user)
-    except (AccountError, ReassignError) as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     else:
         moved_text = f" {moved} open interview{'' if moved == 1 else 's'} reassigned." if reassign_to else ""
@@ -137,7 +136,7 @@ def api_keys():
                 ",".join(form.scopes.data),
                 expires_at=midnight_utc(form.expires_on.data),
             )
-        except AccountError as exc:
+        except DomainError as exc:
             form.expires_on.errors = [*form.expires_on.errors, str(exc)]
         else:
             form = NewApiKeyForm(formdata=None)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from ..access import role_required
-from ..recruiter.forms import ActionForm
+from ..forms import ActionForm
+from ..services.errors import DomainError
 from ..webhooks import (
     WebhookError,
     create_endpoint,
@@ -28,7 +29,7 @@ def webhooks():
     if form.validate_on_submit():
         try:
             _, secret = create_endpoint(form.url.data, form.events.data)
-        except WebhookError as exc:
+        except DomainError as exc:
             form.url.errors = [*form.url.errors, str(exc)]
         else:
             form = NewWebhookForm(formdata=None)
@@ -67,7 +68,7 @@ def send_webhook_again(delivery_id: int):
         abort(400)
     try:
         send_again(delivery_id)
-    except WebhookError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     else:
         flash("Queued to be sent again on the worker's next pass.", "success")

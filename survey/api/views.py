@@ -7,9 +7,7 @@ from functools import wraps
 
 from flask import g, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
-from werkzeug.exceptions import HTTPException
 
-from ..errors import with_error_headers
 from ..extensions import csrf, db
 from ..models import ApiKey, Interview
 from ..services.accounts import authenticate_api_key
@@ -195,9 +193,3 @@ def patch_interview(interview_id: int):
         db.session.rollback()
         return errors_response(exc.errors, exc.status)
     return jsonify(interview_json(interview, g.api_key))
-
-
-@bp.errorhandler(HTTPException)
-def api_http_error(exc: HTTPException):
-    """Errors raised in API views as JSON, never HTML (routing errors: survey.errors)."""
-    return with_error_headers(jsonify(error=exc.description), exc), exc.code

@@ -12,9 +12,9 @@ from ..extensions import csrf, db
 from ..i18n import local_day_month, use_candidate_locale
 from ..mailing import reply_to_address
 from ..questions import QuestionSet
+from ..services.errors import DomainError
 from ..services.question_sets import remembered_questions
 from ..services.responses import (
-    AnswerError,
     LinkTarget,
     SurveyLink,
     link_questions,
@@ -218,7 +218,7 @@ def _answer_survey(token: str, link: SurveyLink, questions: QuestionSet):
     answers, consent = submission
     try:
         saved = submit_response(link.invitation, answers, consent, questions)
-    except AnswerError:
+    except DomainError:
         notice = _("Some answers could not be read; please check them.")
         return render_survey(token, questions, link, _survey_form(token, questions), 400, notice)
     if not saved:

@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
+from ..forms import options
 from ..i18n import LANGUAGE_NAMES, SHIPPED_LANGUAGES
 from ..models import EXPECTED_OUTCOMES, INVITATION_STATUSES, NEXT_STEP_SIGNALS, RED_FLAG_SEVERITIES
 from ..questions import DEBRIEF_SCALE_LABELS, TEXT_MAX_CHARS
@@ -28,11 +29,6 @@ from ..services.interviews import PAGE_SIZES
 
 OUTCOME_LABELS = ("Likely to advance", "Unlikely", "Unsure")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-
-
-def options(pairs) -> list[SelectChoice]:
-    """Select choices from (value, label) pairs."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 ANY = ("", "Any")
@@ -58,10 +54,6 @@ class PasswordForm(FlaskForm):
 
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     new = PasswordField("New password", validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: carries only the CSRF token."""
 
 
 class InterviewFilterForm(FlaskForm):

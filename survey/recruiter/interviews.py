@@ -8,9 +8,11 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from ..access import requested_page, role_required
+from ..forms import ActionForm
 from ..models import ROLES
 from ..reports.outcomes import CALIBRATION_DAYS, recruiter_calibration
 from ..services.debriefs import DEBRIEF_FIELDS, save_debrief
+from ..services.errors import DomainError
 from ..services.intake import create_interview, intake_warnings, validate_interview
 from ..services.interviews import (
     PER_PAGE,
@@ -22,10 +24,10 @@ from ..services.interviews import (
     sees_all,
 )
 from ..services.invitations import cancel_invitation, reschedule_invitation, resend_for_owner
-from ..services.reassignment import ReassignError, active_recruiters, reassign_interview
+from ..services.reassignment import active_recruiters, reassign_interview
 from ..templating import local, viewer_zone
 from . import bp
-from .forms import ActionForm, DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
+from .forms import DebriefForm, InterviewFilterForm, NewInterviewForm, RescheduleForm
 
 
 def owned_interview_or_404(interview_id: int):
@@ -153,7 +155,7 @@ def reassign(interview_id: int):
     try:
         reassign_interview(found, request.form.get("recruiter_id", type=int), current_user)
         flash(f"{found.recruiter.name} now owns this interview.", "success")
-    except ReassignError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("recruiter.interview", interview_id=interview_id))
 
@@ -168,7 +170,7 @@ def survey_action(interview_id: int, action, done: str):
     try:
         action(found.invitation)
         flash(done, "success")
-    except ValueError as exc:
+    except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("recruiter.interview", interview_id=interview_id))
 

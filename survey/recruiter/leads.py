@@ -10,16 +10,22 @@ from flask import Response, abort, flash, redirect, render_template, request, st
 from flask_login import current_user
 
 from ..access import requested_page, role_required
-from ..extensions import db
+from ..forms import ActionForm
 from ..models import ROLES, utcnow
 from ..reports.export import neutralise
-from ..services.audit import record_event
 from ..services.interviews import PAGE_SIZES, PER_PAGE
-from ..services.leads import LEAD_SORTS, Lead, LeadError, iter_leads, lead_page, mark_contacted
+from ..services.leads import (
+    LEAD_SORTS,
+    Lead,
+    LeadError,
+    iter_leads,
+    lead_page,
+    mark_contacted,
+    record_leads_export,
+)
 from ..services.leads import position_brief as brief_for
 from ..templating import local
 from . import bp
-from .forms import ActionForm
 
 
 def lead_order() -> tuple[str, bool, int]:
@@ -115,8 +121,7 @@ def lead_csv_rows(rows: Iterator[Lead]) -> Iterator[str]:
 @role_required(*ROLES)
 def leads_csv():
     """Download the user's leads (a recruiter's own; hr and admin all) as CSV; the download is audited."""
-    record_event("leads.export", {"format": "csv"})
-    db.session.commit()
+    record_leads_export()
     filename = f"leads-{utcnow():%Y%m%d-%H%M}.csv"
     return Response(
         stream_with_context(lead_csv_rows(iter_leads(current_user))),

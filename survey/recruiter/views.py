@@ -8,8 +8,8 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..forms import ActionForm
 from ..services.accounts import (
-    AccountError,
     change_password,
     record_sso_refusal,
     set_timezone,
@@ -18,11 +18,12 @@ from ..services.accounts import (
     sign_out,
     sign_out_everywhere,
 )
+from ..services.errors import DomainError
 from ..sso import SsoFailed, begin_sign_in, finish_sign_in, sso_enabled
 from ..templating import viewer_zone_name
 from ..throttling import sign_in_failed, sign_in_succeeded, take_sign_in_attempt
 from . import bp
-from .forms import AccountForm, ActionForm, LoginForm, PasswordForm
+from .forms import AccountForm, LoginForm, PasswordForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -37,8 +38,8 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def home_for(user) -> str:
-    """Where a user lands after signing in."""
+def home_url() -> str:
+    """Where every staff user lands after signing in, whatever their role: the interview list."""
     return url_for("recruiter.interviews")
 
 
@@ -86,7 +87,7 @@ def lockout_page(form: LoginForm, lockout):
 def login():
     """Staff sign-in; one message for a wrong email or a wrong password."""
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(home_url())
     form = LoginForm()
     if request.method != "POST":  # GET, and HEAD (link checkers) answered the same way
         return render_login(form)
@@ -104,7 +105,7 @@ def login():
         return render_login(form, 400, "Wrong email or password.")
     sign_in_succeeded(address, form.email.data)
     start_session(user)
-    return redirect(safe_next(request.args.get("next")) or home_for(user))
+    return redirect(safe_next(request.args.get("next")) or home_url())
 
 
 @bp.get("/login/sso")
@@ -113,7 +114,7 @@ def sso_login():
     if not sso_enabled():
         abort(404)
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(home_url())
     session["sso_next"] = safe_next(request.args.get("next"))
     try:
         return begin_sign_in()
@@ -134,10 +135,10 @@ def sso_callback():
         return render_login(LoginForm(), 400, str(exc))
     try:
         user = sign_in_with_sso(claims, current_app.config["OIDC_CREATE_ROLE"])
-    except AccountError as exc:
+    except DomainError as exc:
         return render_login(LoginForm(), 403, str(exc))
     start_session(user)
-    return redirect(next_url or home_for(user))
+    return redirect(next_url or home_url())
 
 
 @bp.post("/logout")
@@ -176,7 +177,7 @@ def set_own_timezone():
     if zone_form.validate_on_submit():
         try:
             set_timezone(current_user, zone_form.timezone.data)
-        except AccountError as exc:
+        except DomainError as exc:
             zone_form.timezone.errors = [*zone_form.timezone.errors, str(exc)]
         else:
             flash(f"Times are now shown in {viewer_zone_name()}.", "success")
@@ -192,7 +193,7 @@ def change_own_password():
     if form.validate_on_submit():
         try:
             change_password(current_user, form.current.data, form.new.data)
-        except AccountError as exc:
+        except DomainError as exc:
             form.current.errors = [*form.current.errors, str(exc)]
         else:
             start_session(current_user._get_current_object())
@@ -217,4 +218,4 @@ def sign_out_everywhere_view():
 @login_required
 def home():
     """The staff home page is the interview list."""
-    return redirect(home_for(current_user))
+    return redirect(home_url())

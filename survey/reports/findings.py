@@ -1,6 +1,6 @@
 """Findings: one statement per group that differs, with the numbers that decided it.
 
-How a finding is decided (the README's "What a finding means" says it for HR):
+How a finding is decided (docs/reports.md, "What a finding means", says it for HR):
 
 - Every group shown on the page is compared on every scale item with a reference by a rank test
   on the per-value answer counts (Mann–Whitney U with ties, stratified by van Elteren's method):

@@ -15,12 +15,13 @@ from werkzeug.security import generate_password_hash
 from ..extensions import db
 from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, ApiKey, User, utcnow
 from .audit import record_event
+from .errors import DomainError
 
 API_KEY_PREFIX = "dbk_"
 MIN_PASSWORD_LENGTH = 8
 
 
-class AccountError(ValueError):
+class AccountError(DomainError):
     """A user or key request that cannot be carried out, with a message for people."""
 
 

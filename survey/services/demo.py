@@ -135,7 +135,7 @@ DOUBTS = (
 
 
 @dataclass
-class SeedReport:
+class SeedSummary:
     """What the seed wrote."""
 
     interviews: int
@@ -144,10 +144,10 @@ class SeedReport:
     skipped: bool = False
 
 
-def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None) -> SeedReport:
+def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None) -> SeedSummary:
     """Fill an empty database with demo data; does nothing if interviews already exist."""
     if db.session.scalar(select(func.count()).select_from(Interview)):
-        return SeedReport(0, 0, 0, skipped=True)
+        return SeedSummary(0, 0, 0, skipped=True)
     now = now or utcnow()
     rng = random.Random(seed)
     fake = Faker()
@@ -163,7 +163,7 @@ def seed_demo(interviews: int = 400, seed: int = 7, now: datetime | None = None)
     db.session.commit()
     rebuild_cells()
     release_cohorts(now)
-    return SeedReport(interviews, builder.response_count, builder.due_now)
+    return SeedSummary(interviews, builder.response_count, builder.due_now)
 
 
 def _ensure_staff() -> list[User]:

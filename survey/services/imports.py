@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import DomainError
 from .intake import create_interview, validate_interview
 
 CSV_COLUMNS = (
@@ -46,7 +47,7 @@ API_TO_COLUMN = {
 
 
 @dataclass
-class ImportReport:
+class ImportSummary:
     """What an import did, row by row."""
 
     created: int = 0
@@ -58,7 +59,7 @@ class ImportReport:
         return f"{self.created} created, {self.existing} already present, {len(self.errors)} rejected"
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError):
     """The file as a whole cannot be imported (no header, missing columns)."""
 
 
@@ -101,11 +102,11 @@ def check_header(fieldnames: Iterable[str] | None) -> None:
         raise ImportFileError(f"missing column(s): {', '.join(missing)}")
 
 
-def import_interviews(lines: Iterable[str], on_row: Callable[[], None] | None = None) -> ImportReport:
+def import_interviews(lines: Iterable[str], on_row: Callable[[], None] | None = None) -> ImportSummary:
     """Import every row; a bad row is recorded with its line number and does not stop the rest."""
     reader = csv.DictReader(lines)
     check_header(reader.fieldnames)
-    report = ImportReport()
+    report = ImportSummary()
     while True:
         try:
             row = next(reader)
@@ -120,7 +121,7 @@ def import_interviews(lines: Iterable[str], on_row: Callable[[], None] | None = 
     return report
 
 
-def _import_row(line: int, row: dict[str, Any], report: ImportReport) -> None:
+def _import_row(line: int, row: dict[str, Any], report: ImportSummary) -> None:
     if None in row:
         report.errors.append((line, "more cells than columns in the header"))
         return

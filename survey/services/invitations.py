@@ -24,12 +24,17 @@ from ..models import (
     QuestionSetVersion,
     utcnow,
 )
-from ..outbox import DeliveryReport, clock_from, deliver_outbox, enqueue
+from ..outbox import DeliverySummary, clock_from, deliver_outbox, enqueue
 from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
-from ..webhooks import WebhookReport, deliver_webhooks
+from ..webhooks import WebhookSummary, deliver_webhooks
 from .anonymity import ReleaseSummary, release_cohorts
+from .errors import DomainError
 from .question_sets import version_for_stage
+
+
+class InvitationError(DomainError):
+    """A change the invitation's state does not allow (answered, already gone out, unreachable)."""
 
 
 def schedule_invitation(interview: Interview) -> Invitation:
@@ -241,9 +246,9 @@ class SendDueSummary:
     reminders: int
     expired: int
     opted_out: int
-    delivery: DeliveryReport
+    delivery: DeliverySummary
     release: ReleaseSummary = field(default_factory=ReleaseSummary)
-    webhooks: WebhookReport = field(default_factory=WebhookReport)
+    webhooks: WebhookSummary = field(default_factory=WebhookSummary)
 
     @property
     def did_something(self) -> bool:
@@ -337,7 +342,7 @@ def keep_history(invitation: Invitation) -> None:
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
     if invitation.status == "completed":
-        raise ValueError("This survey has already been answered.")
+        raise InvitationError("This survey has already been answered.")
     keep_history(invitation)
     invitation.version += 1
     invitation.status = "scheduled"
@@ -356,7 +361,7 @@ def resend_invitation(invitation: Invitation, send_after: datetime | None = None
 def cancel_invitation(invitation: Invitation) -> Invitation:
     """Stop the survey: nothing more is sent and its link stops working."""
     if invitation.status == "completed":
-        raise ValueError("This survey has already been answered.")
+        raise InvitationError("This survey has already been answered.")
     invitation.status = "cancelled"
     invitation.cancelled_at = utcnow()
     # The ATS pages through changes by updated_at: a cancellation made here is one of them.
@@ -368,7 +373,7 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
 def reschedule_invitation(invitation: Invitation, send_after: datetime) -> Invitation:
     """Change when a not-yet-sent invitation goes out."""
     if invitation.status != "scheduled" or invitation.issued_at is not None:
-        raise ValueError("This survey has already gone out; resend it to issue a new link.")
+        raise InvitationError("This survey has already gone out; resend it to issue a new link.")
     invitation.send_after = send_after
     db.session.commit()
     return invitation
@@ -377,5 +382,5 @@ def reschedule_invitation(invitation: Invitation, send_after: datetime) -> Invit
 def resend_for_owner(invitation: Invitation) -> Invitation:
     """Resend now, unless the candidate asked us to stop or their address bounced."""
     if not invitation.interview.candidate.reachable:
-        raise ValueError("The candidate opted out or their address bounced; nothing more can be sent.")
+        raise InvitationError("The candidate opted out or their address bounced; nothing more can be sent.")
     return resend_invitation(invitation)

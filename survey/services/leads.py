@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..reports.themes import cluster_themes
 from .audit import record_event
+from .errors import DomainError
 from .interviews import scoped
 
 PROMOTER_MIN_NPS = 9
@@ -131,8 +132,14 @@ def iter_leads(user: User) -> Iterator[Lead]:
         yield Lead(*row)
 
 
-class LeadError(ValueError):
+class LeadError(DomainError):
     """A change to a lead that is not allowed, with a message for people."""
+
+
+def record_leads_export() -> None:
+    """Write a download of the leads to the audit log, committed before the file streams."""
+    record_event("leads.export", {"format": "csv"})
+    db.session.commit()
 
 
 def mark_contacted(user: User, interview_id: int, contacted: bool, now: datetime | None = None) -> Interview:

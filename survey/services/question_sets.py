@@ -31,6 +31,7 @@ from ..models import QuestionSet, QuestionSetStage, QuestionSetVersion, utcnow
 from ..questions import ITEM_TYPES, MIRRORABLE_FIELDS, SCALE_VALUES, localize, pick_language
 from ..questions import QuestionSet as LocalizedSet
 from .audit import record_event
+from .errors import DomainError
 
 DEFAULT_DOCUMENT = Path(__file__).resolve().parent.parent / "default_question_set.json"
 DEFAULT_STAGE = "default"
@@ -48,7 +49,7 @@ TOP_FIELDS = {"name", "stages", "languages", "questions"}
 ITEM_FIELDS = {"key", "type", "text", "labels", "options", "mirrors"}
 
 
-class QuestionSetError(ValueError):
+class QuestionSetError(DomainError):
     """A set's file or draft with problems; `problems` lists (path, message)."""
 
     def __init__(self, problems: list[tuple[str, str]]):

@@ -9,12 +9,13 @@ from ..models import Interview, User
 from ..reports.facts import kept_across
 from .accounts import AccountError, set_active
 from .audit import record_event
+from .errors import DomainError
 
 # Interviews still in play: the outcome is not known yet, so someone must follow them up.
 OPEN_OUTCOME = "pending"
 
 
-class ReassignError(ValueError):
+class ReassignError(DomainError):
     """A reassignment that cannot be done, with a message for people."""
 
 

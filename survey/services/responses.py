@@ -34,6 +34,7 @@ from ..tokens import InvalidToken, TokenClaims
 from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import cohort_payload
+from .errors import DomainError
 from .invitations import candidate_language, fix_question_set
 from .question_sets import published_questions, questions_for
 
@@ -220,7 +221,7 @@ def _opened_status(status: str) -> str:
     return "opened" if status in ("scheduled", "sent") else status
 
 
-class AnswerError(ValueError):
+class AnswerError(DomainError):
     """An answer the question set does not allow."""
 
 

@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..sealing import Unsealable, seal, unseal
 from .audit import record_event
+from .errors import DomainError
 
 ERASED_NAME = "Erased candidate"
 ERASED_MARK = "[erased]"
@@ -43,12 +44,12 @@ DEBRIEF_TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matter
 PURGE_BATCH = 200
 
 
-class RetentionError(ValueError):
+class RetentionError(DomainError):
     """An erasure request that cannot be carried out, with a message for people."""
 
 
 @dataclass
-class ErasureReport:
+class ErasureSummary:
     """How much was de-identified."""
 
     candidates: int = 0
@@ -59,7 +60,7 @@ class ErasureReport:
     outbox_scrubbed: int = 0
     audit_scrubbed: int = 0
 
-    def add(self, other: ErasureReport) -> None:
+    def add(self, other: ErasureSummary) -> None:
         """Add another report's counts to this one."""
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
@@ -121,7 +122,7 @@ def find_candidate(email: str) -> Candidate | None:
     return db.session.scalar(select(Candidate).where(func.lower(Candidate.email) == email.strip().lower()))
 
 
-def erase_candidate(email: str, now: datetime | None = None) -> ErasureReport:
+def erase_candidate(email: str, now: datetime | None = None) -> ErasureSummary:
     """Erase one candidate's personal data on request, and record it in the audit log."""
     candidate = find_candidate(email)
     if candidate is None:
@@ -133,12 +134,12 @@ def erase_candidate(email: str, now: datetime | None = None) -> ErasureReport:
     return report
 
 
-def purge_expired(now: datetime | None = None, retention_days: int | None = None) -> ErasureReport:
+def purge_expired(now: datetime | None = None, retention_days: int | None = None) -> ErasureSummary:
     """De-identify every candidate whose last interview ended more than DATA_RETENTION_DAYS ago."""
     now = now or utcnow()
     days = current_app.config["DATA_RETENTION_DAYS"] if retention_days is None else retention_days
     cutoff = now - timedelta(days=days)
-    total = ErasureReport()
+    total = ErasureSummary()
     while batch := list(db.session.scalars(_expired_candidates(cutoff).limit(PURGE_BATCH))):
         for candidate in batch:
             total.add(deidentify(candidate, now))
@@ -157,7 +158,7 @@ def _expired_candidates(cutoff: datetime):
     )
 
 
-def deidentify(candidate: Candidate, now: datetime) -> ErasureReport:
+def deidentify(candidate: Candidate, now: datetime) -> ErasureSummary:
     """Remove one candidate's personal data everywhere; the caller commits."""
     scrub = Scrubber(candidate.name, candidate.email)
     invitation_ids = list(
@@ -165,7 +166,7 @@ def deidentify(candidate: Candidate, now: datetime) -> ErasureReport:
             select(Invitation.id).join(Interview).where(Interview.candidate_id == candidate.id)
         )
     )
-    report = ErasureReport(
+    report = ErasureSummary(
         candidates=1,
         invitations_revoked=_revoke_links(invitation_ids, now),
         responses_deidentified=_unlink_responses(invitation_ids, scrub),

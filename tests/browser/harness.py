@@ -13,6 +13,7 @@ from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -67,7 +68,8 @@ def sign_in(page, base_url: str, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    # Signed in once the page after the form offers to sign out (waits for the redirect to land).
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @dataclass(frozen=True)

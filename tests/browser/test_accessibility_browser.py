@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from playwright.sync_api import expect
+
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.invitations import opt_out_url, survey_url
@@ -16,7 +18,7 @@ def test_survey_page_and_its_error_state_are_accessible(page, sent_invitation):
     page.goto(survey_url(sent_invitation[0]))
     assert_accessible(page)
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert_accessible(page)
 
 
@@ -26,10 +28,10 @@ def test_thank_you_and_already_answered_pages_are_accessible(page, sent_invitati
     page.goto(url)
     page.get_by_text("Share my answers with my recruiter by name").click()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     assert_accessible(page)
     page.goto(url)
-    assert page.get_by_role("heading", name="Thank you, we already have your answers").is_visible()
+    expect(page.get_by_role("heading", name="Thank you, we already have your answers")).to_be_visible()
     assert_accessible(page)
 
 
@@ -37,7 +39,7 @@ def test_invalid_link_page_is_accessible(page, live_server):
     """A mangled link: 404 with a plain explanation."""
     response = page.goto(f"{live_server}/s/WzEsMV0.tampered")
     assert response.status == 404
-    assert page.get_by_role("heading", name="This link is not valid").is_visible()
+    expect(page.get_by_role("heading", name="This link is not valid")).to_be_visible()
     assert_accessible(page)
 
 
@@ -48,7 +50,7 @@ def test_expired_link_page_is_accessible(page, sent_invitation):
     db.session.commit()
     response = page.goto(survey_url(invitation))
     assert response.status == 410
-    assert page.get_by_role("heading", name="This link has expired").is_visible()
+    expect(page.get_by_role("heading", name="This link has expired")).to_be_visible()
     assert_accessible(page)
 
 
@@ -57,7 +59,7 @@ def test_opt_out_pages_are_accessible(page, sent_invitation):
     page.goto(opt_out_url(sent_invitation[0]))
     assert_accessible(page)
     page.get_by_role("button", name="Yes, stop survey emails").click()
-    assert page.get_by_role("heading", name="You are unsubscribed").is_visible()
+    expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
     assert_accessible(page)
 
 
@@ -76,15 +78,15 @@ def test_sign_in_page_is_accessible_empty_and_after_a_wrong_password(page, live_
     page.get_by_label("Email").fill(recruiter.email)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("Wrong email or password.").is_visible()
+    expect(page.get_by_text("Wrong email or password.")).to_be_visible()
     assert_accessible(page)
 
 
 def test_signed_in_staff_home_is_accessible(signed_in_page, staff_user, live_server):
     """A staff member signs in through the form and lands on the interview list with the sign-out control."""
     page = signed_in_page(staff_user("hr"))
-    assert page.url == f"{live_server}/interviews"
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    expect(page).to_have_url(f"{live_server}/interviews")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     assert_accessible(page)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from helpers import URL_PATTERN, text_part
@@ -55,7 +58,7 @@ def test_candidate_answers_from_the_email_with_the_keyboard_alone(page, live_ser
     url = emailed_survey_url(message)
     assert url.startswith(live_server)
     page.goto(url)
-    assert page.get_by_role("heading", name="How was your interview?").is_visible()
+    expect(page.get_by_role("heading", name="How was your interview?")).to_be_visible()
 
     tab_to(page, "")  # the skip link comes first
     choose_with_arrows(page, "consent", 0)  # named: the candidate decides first who will see the answers
@@ -77,8 +80,8 @@ def test_candidate_answers_from_the_email_with_the_keyboard_alone(page, live_ser
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
-    assert page.get_by_role("heading", name="Thank you").is_visible()
-    assert "Your recruiter will read them" in page.content()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Your recruiter will read them")
     response = stored_response()
     assert response is not None
     assert response.consent == "named"
@@ -108,8 +111,8 @@ def test_survey_submits_with_javascript_switched_off(new_page, sent_invitation):
     page.get_by_text("Keep them anonymous").click()
     page.locator("input[name=fair][value='4']").check()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
-    assert "kept anonymous" in page.content()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("kept anonymous")
     # Held back sealed until its cohort is released: no response row, one held answer.
     assert stored_response() is None
     [held] = db.session.scalars(select(HeldAnswer)).all()
@@ -121,13 +124,13 @@ def test_missing_consent_keeps_answers_and_says_what_is_missing(page, sent_invit
     page.goto(emailed_survey_url(sent_invitation[1]))
     page.get_by_label("What should we do differently?").fill("Shorter loop.")
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("alert").is_visible()
-    assert page.get_by_label("What should we do differently?").input_value() == "Shorter loop."
-    assert page.get_by_text("Please choose whether your recruiter may see your name.").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_label("What should we do differently?")).to_have_value("Shorter loop.")
+    expect(page.get_by_text("Please choose whether your recruiter may see your name.")).to_be_visible()
     assert stored_response() is None
     page.get_by_role("alert").get_by_role("link", name="May your recruiter see these answers").click()
-    assert page.url.endswith("#consent-group")
-    assert page.locator("#consent-group").is_visible()
+    expect(page).to_have_url(re.compile(r"#consent-group$"))
+    expect(page.locator("#consent-group")).to_be_visible()
     top = page.evaluate("document.getElementById('consent-group').getBoundingClientRect().top")
     assert 0 <= top < PHONE["height"]  # scrolled into view from the foot of a long page
 
@@ -153,11 +156,11 @@ def test_pages_fit_a_320_px_screen_without_sideways_scrolling(new_page, sent_inv
     page.goto(url)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 320
     page.get_by_role("button", name="Send my answers").click()  # no consent: the error state
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert horizontal_overflow(page) <= 0
     page.get_by_text("Keep them anonymous").click()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     assert horizontal_overflow(page) <= 0
     page.goto(f"{live_server}/s/not-a-real-token")
     assert horizontal_overflow(page) <= 0

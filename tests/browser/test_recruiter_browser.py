@@ -3,6 +3,10 @@ reads both side by side, with the disagreements flagged."""
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
+
 from survey.services.invitations import survey_url
 
 from .harness import assert_accessible
@@ -19,7 +23,7 @@ def answer_by_name(page, invitation, text: str, **scores: int) -> None:
     page.get_by_label("What went well?").fill(text)
     page.get_by_text("Share my answers with my recruiter by name").click()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
 
 
 def row(page, item: str):
@@ -38,13 +42,13 @@ def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged
     answer_by_name(page, invitation, CANDIDATE_PHRASE, interest=5, self_assessment=4, fair=5)
 
     desk = signed_in_page(recruiter)
-    assert desk.url == f"{live_server}/interviews"
+    expect(desk).to_have_url(f"{live_server}/interviews")
     desk.get_by_label("Needs a debrief").check()
     desk.get_by_role("button", name="Search").click()
-    assert "needs_debrief=y" in desk.url
-    assert desk.get_by_role("link", name="Other Candidate").is_visible()
+    expect(desk).to_have_url(re.compile(re.escape("needs_debrief=y")))
+    expect(desk.get_by_role("link", name="Other Candidate")).to_be_visible()
     desk.get_by_role("link", name=candidate).click()
-    assert desk.get_by_role("heading", name=candidate, level=1).is_visible()
+    expect(desk.get_by_role("heading", name=candidate, level=1)).to_be_visible()
 
     desk.get_by_role("link", name="Record debrief").click()
     desk.get_by_label("Candidate's interest, as you sensed it").select_option(label="1 · Not at all")
@@ -53,20 +57,21 @@ def test_recruiter_records_the_debrief_and_reads_both_sides_with_the_gap_flagged
     desk.get_by_label("Free notes").fill(NOTES_PHRASE)
     desk.get_by_role("button", name="Save debrief").click()
 
-    assert desk.get_by_role("status").filter(has_text="Debrief saved.").is_visible()
-    assert desk.url == f"{live_server}/interviews/{invitation.interview_id}"
+    expect(desk.get_by_role("status").filter(has_text="Debrief saved.")).to_be_visible()
+    expect(desk).to_have_url(f"{live_server}/interviews/{invitation.interview_id}")
     said = desk.locator(".panel", has_text="In the candidate's words").get_by_text(CANDIDATE_PHRASE)
     noted = desk.locator(".panel", has_text="From the debrief call").get_by_text(NOTES_PHRASE)
-    assert said.is_visible() and noted.is_visible()
+    expect(said).to_be_visible()
+    expect(noted).to_be_visible()
     left, right = said.bounding_box(), noted.bounding_box()
     assert left["x"] + left["width"] <= right["x"], "the two voices are not side by side"
     assert abs(left["y"] - right["y"]) < 60, "the two voices do not start level"
 
     interest, went = row(desk, "Interest in the role"), row(desk, "How well the interview went")
-    assert interest.locator(".gap-flag").inner_text() == "⚑ +4"  # candidate 5, recruiter 1
-    assert interest.locator(".gap-flag").is_visible()
-    assert went.locator(".gap-flag").count() == 0  # 4 and 4 agree
+    expect(interest.locator(".gap-flag")).to_have_text("⚑ +4")  # candidate 5, recruiter 1
+    expect(interest.locator(".gap-flag")).to_be_visible()
+    expect(went.locator(".gap-flag")).to_have_count(0)  # 4 and 4 agree
     background = "el => getComputedStyle(el).backgroundColor"
     assert interest.evaluate(background) != went.evaluate(background), "the flagged row does not stand out"
-    assert desk.get_by_text("1 item where the candidate and the debrief disagree (⚑).").is_visible()
+    expect(desk.get_by_text("1 item where the candidate and the debrief disagree (⚑).")).to_be_visible()
     assert_accessible(desk)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
+from playwright.sync_api import expect
+
+from survey.services.demo import seed_demo
 
 from .harness import NARROW_PHONE, assert_accessible, horizontal_overflow
-
-pytest.importorskip("survey.reports", reason="the HR reports are not in this build yet")
-
-from survey.services.demo import seed_demo  # noqa: E402
 
 DEPARTMENT = "Engineering"
 
@@ -37,13 +37,14 @@ def test_hr_filters_the_reports_and_downloads_the_csv(signed_in_page, staff_user
     """Change a filter → the URL keeps it, the figures change; the CSV carries the same filter."""
     page = signed_in_page(staff_user("hr"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
-    assert page.get_by_role("alert").count() == 0, "the unfiltered page reports errors in its filters"
+    expect(page).to_have_url(f"{live_server}/reports")
+    expect(page.get_by_role("alert"), "the unfiltered page reports errors in its filters").to_have_count(0)
     everyone = int(headline(page, "Responses"))
 
     page.get_by_label("Department", exact=True).select_option(DEPARTMENT)
     page.get_by_role("button", name="Apply").click()
-    assert f"department={DEPARTMENT}" in page.url
-    assert page.get_by_label("Department", exact=True).input_value() == DEPARTMENT
+    expect(page).to_have_url(re.compile(re.escape(f"department={DEPARTMENT}")))
+    expect(page.get_by_label("Department", exact=True)).to_have_value(DEPARTMENT)
     engineering = int(headline(page, "Responses"))
     assert 0 < engineering < everyone
     page.reload()  # the filtered view is a URL: it survives a reload or a shared link
@@ -71,7 +72,7 @@ def test_reports_page_is_accessible_and_fits_a_phone(signed_in_page, staff_user,
     """axe-core on the full report; no sideways scrolling at 320 px (wide tables scroll in their own box)."""
     page = signed_in_page(staff_user("hr"))
     page.goto(f"{live_server}/reports")
-    assert page.locator("dl.figures").is_visible()
+    expect(page.locator("dl.figures")).to_be_visible()
     assert_accessible(page)
 
     phone = signed_in_page(staff_user("hr", email="hr.phone@example.com"), viewport=NARROW_PHONE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from survey.services.accounts import create_api_key
 from survey.services.debriefs import DEBRIEF_FIELDS, save_debrief
@@ -57,15 +58,15 @@ def test_recruiter_pages_are_accessible(signed_in_page, recruiter, debriefed, li
     for url in (f"{live_server}/interviews", interview, f"{interview}/debrief", f"{live_server}/leads"):
         visit(page, url)
         assert_accessible(page)
-    assert page.locator("tbody tr").count() == 1  # the lead is listed, so the table was checked
+    expect(page.locator("tbody tr")).to_have_count(1)  # the lead is listed, so the table was checked
     visit(page, interview)
-    assert page.locator(".gap-flag").count() == 3
+    expect(page.locator(".gap-flag")).to_have_count(3)
     page.get_by_role("link", name="Position brief").click()
     assert_accessible(page)
 
     visit(page, f"{live_server}/interviews/new")
     page.get_by_role("button", name="Add interview").click()
-    assert page.locator(".field-error").first.is_visible()
+    expect(page.locator(".field-error").first).to_be_visible()
     assert_accessible(page)
 
 
@@ -78,7 +79,7 @@ def test_admin_pages_are_accessible(signed_in_page, staff_user, recruiter, live_
         assert_accessible(page)
     page.get_by_label("Name").fill("Second ATS")
     page.get_by_role("button", name="Create key").click()
-    assert page.locator("code.secret").is_visible()
+    expect(page.locator("code.secret")).to_be_visible()
     assert_accessible(page)
 
 
@@ -93,7 +94,7 @@ def test_list_combined_view_and_debrief_form_fit_a_phone(
         assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at {viewport['width']} px"
         boxes = page.locator(".table-wrap").evaluate_all("els => els.map(e => e.scrollWidth - e.clientWidth)")
         assert all(extra <= 0 for extra in boxes), f"a table on {path} scrolls inside its box"
-    assert page.locator("tbody td[data-label=Candidate]").first.is_visible()
+    expect(page.locator("tbody td[data-label=Candidate]").first).to_be_visible()
     visit(page, f"{live_server}/interviews/{debriefed}")
-    assert page.locator(".gap-flag").first.is_visible()
+    expect(page.locator(".gap-flag").first).to_be_visible()
     assert_accessible(page)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
+
 from survey.extensions import db
 from survey.services.accounts import set_timezone
 from survey.services.debriefs import save_debrief
@@ -19,11 +23,12 @@ def test_a_recruiter_finds_an_interview_by_typing_part_of_a_name(
     page.get_by_role("searchbox", name="Search").fill("ashf")
     page.get_by_role("searchbox", name="Search").press("Enter")
     page.wait_for_load_state()
-    assert "q=ashf" in page.url
+    expect(page).to_have_url(re.compile(re.escape("q=ashf")))
     rows = page.locator("table tbody tr")
-    assert rows.count() == 1 and rows.first.get_by_role("link", name="Wendy Ashford").is_visible()
+    expect(rows).to_have_count(1)
+    expect(rows.first.get_by_role("link", name="Wendy Ashford")).to_be_visible()
     page.get_by_role("link", name="Date", exact=True).click()  # sort by date, keeping the search
-    assert "q=ashf" in page.url and "sort=date" in page.url
+    expect(page).to_have_url(re.compile(r"q=ashf.*sort=date|sort=date.*q=ashf"))
     assert_accessible(page)
 
 
@@ -33,9 +38,9 @@ def test_a_user_in_berlin_sees_berlin_times_with_the_zone_named(signed_in_page, 
     page = signed_in_page(recruiter)
     page.goto(page.url.replace("/interviews", f"/interviews/{interview.id}"))
     when = page.locator("dt:text('When') + dd time")
-    assert when.inner_text() == "15 Jan 2026, 10:00 CET"
-    assert when.get_attribute("datetime") == "2026-01-15T09:00:00+00:00"
-    assert page.get_by_text("times in Europe/Berlin").is_visible()
+    expect(when).to_have_text("15 Jan 2026, 10:00 CET")
+    expect(when).to_have_attribute("datetime", "2026-01-15T09:00:00+00:00")
+    expect(page.get_by_text("times in Europe/Berlin")).to_be_visible()
 
 
 def test_the_combined_view_flags_only_comparable_pairs(
@@ -47,7 +52,7 @@ def test_the_combined_view_flags_only_comparable_pairs(
     for key, value in {"nps": 7, "next_steps": 5, "role_clarity": 2, "on_time": 1, "interest": 4}.items():
         page.locator(f"input[name={key}][value='{value}']").check()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     save_debrief(
         invitation.interview,
         {"interest": 4, "next_step_signal": "no", "doubts_cleared": True, "referral_potential": 4},
@@ -57,10 +62,12 @@ def test_the_combined_view_flags_only_comparable_pairs(
     desk = signed_in_page(recruiter)
     desk.goto(f"{live_server}/interviews/{invitation.interview_id}")
     flagged = desk.locator("table.mirror tbody tr.flagged th")
+    expect(flagged).to_have_count(2)
     assert sorted(flagged.all_inner_texts()) == ["Doubts cleared / role clarity", "Next step"]
     referral = desk.locator("table.mirror tbody tr").filter(has_text="Referral potential")
-    assert "7 of 10 (passive)" in referral.inner_text() and "High (4)" in referral.inner_text()
-    assert desk.get_by_text("Organised and on time").count() == 0
+    expect(referral).to_contain_text("7 of 10 (passive)")
+    expect(referral).to_contain_text("High (4)")
+    expect(desk.get_by_text("Organised and on time")).to_have_count(0)
     assert_accessible(desk)
 
 
