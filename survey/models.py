@@ -691,3 +691,74 @@ report_tallies = Table(
     Index("ix_report_tallies_month", "month", "item", "value", "count"),
     Index("ix_report_tallies_over_months", *CELL_KEYS[1:], "item", "value", "count"),
 )
+
+# The same tallies rolled up: over all months per combination of the other attributes (what a
+# view without a month filter reads), and per month alone (the trend of a view with no other
+# filter). Kept at submit beside report_tallies and recounted from it; a few thousand rows each
+# however many responses.
+GROUP_KEYS = tuple(key for key in CELL_KEYS if key != "month")
+
+report_group_tallies = Table(
+    "report_group_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    *(column for column in _cell_columns() if column.name != "month"),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(*GROUP_KEYS, "item", "value", name="uq_report_group_tallies_key"),
+)
+
+report_month_tallies = Table(
+    "report_month_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("month", String(7), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("month", "item", "value", name="uq_report_month_tallies_key"),
+)
+
+
+# --- Report facts -------------------------------------------------------------------------------
+# The report sections that used to scan every response, debrief or invitation per request
+# (outcomes, calibration, perception gaps, invitations sent) read these instead. report_scopes
+# holds each combination of grouping attributes once (a few thousand rows however many
+# interviews); report_facts counts, per scope, each kind of fact (survey/reports/facts.py). Both
+# are kept in the transaction of every write that changes them and recounted by
+# `reports rebuild-cells`.
+SCOPE_KEYS = ("month", "position_id", "department", "stage", "hiring_manager", "recruiter_id")
+FACT_KEYS = ("scope_id", "kind", "item", "label", "value")
+
+report_scopes = Table(
+    "report_scopes",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    # 0: one combination; 1: the same over all months (month ""); 2: everything (all keys blank).
+    # Each fact is counted at all three, so a view without a month filter, or without any filter,
+    # sums a few rows instead of every month's.
+    Column("level", Integer, nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("position_id", Integer, nullable=False),
+    Column("department", String(120), nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("hiring_manager", String(200), nullable=False),
+    Column("recruiter_id", Integer, nullable=False),
+    UniqueConstraint("level", *SCOPE_KEYS, name="uq_report_scopes_key"),
+)
+
+report_facts = Table(
+    "report_facts",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope_id", Integer, ForeignKey("report_scopes.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("label", String(20), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint(*FACT_KEYS, name="uq_report_facts_key"),
+    # Reports read one kind at a time over the scopes a filter selects.
+    Index("ix_report_facts_kind", "kind", "scope_id", "item", "label", "value", "count"),
+)
