@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from helpers import free_port
 from survey.extensions import db
 from survey.models import Candidate, Interview, Invitation, Position, User, utcnow
-from survey.services.question_sets import version_for_stage
+from survey.services.question_sets import seed_default_set, version_for_stage
 from survey.tokens import make_survey_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,8 +54,12 @@ def seed_invitations(count: int, recruiter: User, status: str = "scheduled") -> 
         ],
     )
     sent = status != "scheduled"
-    # A sent link has its question-set version fixed, as issuing it does.
-    version = version_for_stage("Technical").id if sent else None
+    # A sent link has its question-set version fixed, as issuing it does (on a schema built
+    # directly, without migrations, the shipped default set is stored first).
+    version = None
+    if sent:
+        seed_default_set()
+        version = version_for_stage("Technical").id
     db.session.execute(
         insert(Invitation),
         [
