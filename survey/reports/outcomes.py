@@ -24,6 +24,7 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..questions import DETRACTOR_MAX, PROMOTER_MIN
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, too_small
 from .queries import ReportItem, report_items
@@ -217,8 +218,8 @@ def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> lis
         ]
     nps = _item("nps")
     columns += [
-        func.coalesce(func.sum(case((nps >= 9, 1), else_=0)), 0).label("promoters"),
-        func.coalesce(func.sum(case((nps <= 6, 1), else_=0)), 0).label("detractors"),
+        func.coalesce(func.sum(case((nps >= PROMOTER_MIN, 1), else_=0)), 0).label("promoters"),
+        func.coalesce(func.sum(case((nps <= DETRACTOR_MAX, 1), else_=0)), 0).label("detractors"),
     ]
     stmt = _named_with_outcomes(filters).add_columns(*columns).group_by(Interview.outcome)
     groups = []

@@ -42,7 +42,7 @@ from ..models import (
     report_cells,
     report_tallies,
 )
-from ..questions import GAP_THRESHOLD, NUMERIC_TYPES, SCALE_PAIRS, SCALE_VALUES
+from ..questions import DETRACTOR_MAX, GAP_THRESHOLD, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS, SCALE_VALUES
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
@@ -209,8 +209,8 @@ def figures_from_counts(
         label,
         responses,
         summaries,
-        promoters=sum(n for value, n in nps.items() if value >= 9),
-        detractors=sum(n for value, n in nps.items() if value <= 6),
+        promoters=sum(n for value, n in nps.items() if value >= PROMOTER_MIN),
+        detractors=sum(n for value, n in nps.items() if value <= DETRACTOR_MAX),
         counts=counts,
     )
 
@@ -510,7 +510,7 @@ def _rule_sums(rows: Any) -> list[ColumnElement]:
         ),
         "referral": (
             and_(referral.is_not(None), nps.is_not(None)),
-            or_(and_(referral >= 4, nps <= 6), and_(referral <= 2, nps >= 9)),
+            or_(and_(referral >= 4, nps <= DETRACTOR_MAX), and_(referral <= 2, nps >= PROMOTER_MIN)),
         ),
     }
     columns = []
