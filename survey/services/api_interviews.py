@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import OUTCOMES, ApiKey, Interview, utcnow
+from ..models import OUTCOMES, ApiKey, Interview, InvitationStatus, utcnow
 from ..webhooks import emit, iso
 from .audit import record_event
 from .intake import _Checker
@@ -192,11 +192,10 @@ def apply_changes(interview: Interview, changes: InterviewChanges, api_key: ApiK
     invitation = interview.invitation
     if changes.times_sent:
         _move_times(interview, changes)
-    if changes.cancel and invitation is not None and invitation.status != "cancelled":
-        if invitation.status == "completed":
+    if changes.cancel and invitation is not None and invitation.status != InvitationStatus.CANCELLED:
+        if invitation.answered:
             raise Conflict({"cancel": "The candidate has already answered; the survey cannot be cancelled."})
-        invitation.status = "cancelled"
-        invitation.cancelled_at = utcnow()
+        invitation.cancel(utcnow())
     if changes.outcome is not None and changes.outcome != interview.outcome:
         previous, interview.outcome = interview.outcome, changes.outcome
         emit("interview.outcome", outcome_event(interview, previous))
@@ -218,7 +217,7 @@ def _audit(changes: InterviewChanges) -> dict[str, Any]:
 def _move_times(interview: Interview, changes: InterviewChanges) -> None:
     """Move the interview's times; only while its survey has not gone out."""
     invitation = interview.invitation
-    if invitation is None or invitation.status != "scheduled" or invitation.issued_at is not None:
+    if invitation is None or not invitation.awaiting_issue:
         field = "ends_at" if changes.ends_at is not None else "starts_at"
         raise Conflict(
             {field: "The survey has already gone out (or was cancelled); the times cannot change now."}

@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import OPEN_STATUSES, Invitation, Response, utcnow
+from ..models import Invitation, Position, Response, utcnow
 from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet, pick_language
 from ..reports.cells import record_response
 from ..tokens import InvalidToken, TokenClaims
@@ -47,39 +46,15 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
     invitation = load_invitation(claims.invitation_id)
     if invitation is None or invitation.version != claims.version:
         return SurveyLink("invalid")
-    return SurveyLink(_state_of(invitation, now or utcnow()), invitation)
-
-
-def _state_of(invitation: Invitation, now: datetime) -> str:
-    if invitation.status in ("cancelled", "failed"):
-        return "invalid"
-    if invitation.status in ("completed", "opted_out", "expired"):
-        return invitation.status
-    if invitation.interview.candidate.opted_out_at is not None:
-        return "opted_out"
-    if invitation.expires_at is not None and invitation.expires_at <= now:
-        return "expired"
-    return "open"
+    return SurveyLink(invitation.link_state(now or utcnow()), invitation)
 
 
 def mark_opened(invitation: Invitation, now: datetime | None = None) -> None:
     """Record the first time the link was opened (a mail scanner may be the opener)."""
     if invitation.opened_at is not None:
         return
-    now = now or utcnow()
-    db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.opened_at.is_(None))
-        .values(
-            opened_at=now,
-            status=_opened_status(invitation.status),
-        )
-    )
+    db.session.execute(Invitation.opening(invitation.id, now or utcnow()))
     db.session.commit()
-
-
-def _opened_status(status: str) -> str:
-    return "opened" if status in ("scheduled", "sent") else status
 
 
 def survey_questions(invitation: Invitation) -> QuestionSet:
@@ -135,17 +110,7 @@ def submit_response(
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     named = consent == "named"
-    spent = db.session.execute(
-        update(Invitation)
-        .where(
-            Invitation.id == invitation.id,
-            Invitation.version == invitation.version,
-            Invitation.status.in_(OPEN_STATUSES),
-            or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
-        )
-        .values(status="completed", completed_at=now if named else start_of_day(now))
-        .execution_options(synchronize_session=False)
-    )
+    spent = db.session.execute(Invitation.completion(invitation, now, now if named else start_of_day(now)))
     if spent.rowcount != 1:
         db.session.rollback()
         return False
@@ -192,32 +157,56 @@ def completed_event(invitation: Invitation, answers: dict[str, Any], now: dateti
     }
 
 
+def named_response_row(
+    invitation_id: int,
+    version: int,
+    answers: dict[str, Any],
+    *,
+    position: Position,
+    stage: str,
+    hiring_manager: str,
+    recruiter_id: int | None,
+    ends_at: datetime,
+    submitted_at: datetime,
+) -> dict[str, Any]:
+    """A named response's columns: the answers and the grouping attributes copied at submit time
+    (the demo seed bulk-inserts the same rows)."""
+    return {
+        "invitation_id": invitation_id,
+        "question_set_version": version,
+        "consent": "named",
+        "answers": answers,
+        "improve_text": answers.get("improve"),
+        "position_id": position.id,
+        "position_title": position.title,
+        "department": position.department,
+        "stage": stage,
+        "hiring_manager": hiring_manager,
+        "recruiter_id": recruiter_id,
+        "month": ends_at.strftime("%Y-%m"),
+        "submitted_at": submitted_at,
+    }
+
+
 def _build_response(invitation: Invitation, answers: dict[str, Any], version: int, now: datetime) -> Response:
     interview = invitation.interview
-    return Response(
-        invitation_id=invitation.id,
-        question_set_version=version,
-        consent="named",
-        answers=answers,
-        improve_text=answers.get("improve"),
-        position_id=interview.position_id,
-        position_title=interview.position.title,
-        department=interview.position.department,
+    row = named_response_row(
+        invitation.id,
+        version,
+        answers,
+        position=interview.position,
         stage=interview.stage,
         hiring_manager=interview.hiring_manager,
         recruiter_id=interview.recruiter_id,
-        month=interview.ends_at.strftime("%Y-%m"),
+        ends_at=interview.ends_at,
         submitted_at=now,
     )
+    return Response(**row)
 
 
 def opt_out(invitation: Invitation, now: datetime | None = None) -> None:
     """Stop all email to this candidate; an open survey is closed."""
     now = now or utcnow()
-    candidate = invitation.interview.candidate
-    if candidate.opted_out_at is None:
-        candidate.opted_out_at = now
-    if invitation.status in OPEN_STATUSES:
-        invitation.status = "opted_out"
-        invitation.opted_out_at = now
+    invitation.interview.candidate.opt_out(now)
+    invitation.opt_out(now)
     db.session.commit()
