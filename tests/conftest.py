@@ -23,7 +23,7 @@ from survey import create_app
 from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
-from survey.services.intake import create_interview, validate_interview
+from survey.services.intake import create_interview, validate_api_interview
 from survey.services.question_sets import seed_default_set
 
 
@@ -131,7 +131,7 @@ def make_interview(app, recruiter):
         overrides.setdefault(
             "candidate", {"name": f"Candidate {number}", "email": f"candidate{number}@example.org"}
         )
-        data, errors = validate_interview(interview_payload(**overrides))
+        data, errors = validate_api_interview(interview_payload(**overrides))
         assert not errors, errors
         interview, _ = create_interview(data)
         return interview

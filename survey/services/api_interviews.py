@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models import OUTCOMES, ApiKey, Interview, InvitationStatus, utcnow
 from ..webhooks import emit, iso
 from .audit import record_event
-from .intake import _Checker
+from .intake import TIME_MESSAGE, ApiReader
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -100,7 +100,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def parse_list_query(args: Any) -> tuple[ListQuery | None, dict[str, str]]:
     """Check the list's query arguments; returns the query or errors by argument."""
-    check = _Checker(dict(args.items()), strict_times=True)
+    check = ApiReader(dict(args.items()))
     query = ListQuery(
         external_id=check.text("external_id", 100),
         updated_since=check.when("updated_since"),
@@ -157,7 +157,7 @@ class InterviewChanges:
 
 def validate_changes(payload: Any) -> tuple[InterviewChanges | None, dict[str, str]]:
     """Check a PATCH body; returns the changes or errors by field."""
-    check = _Checker(payload, strict_times=True)
+    check = ApiReader(payload)
     data = check.data
     for name in data:
         if name not in PATCH_FIELDS:
@@ -181,7 +181,7 @@ def validate_changes(payload: Any) -> tuple[InterviewChanges | None, dict[str, s
             check.errors["cancel"] = "Send true to cancel the survey; a cancelled survey cannot be reopened."
     for name in ("starts_at", "ends_at"):
         if name in data and data[name] is None and name not in check.errors:
-            check.errors[name] = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+            check.errors[name] = TIME_MESSAGE
     if changes.cancel and changes.times_sent:
         check.errors["cancel"] = "Cancel the survey or move the interview's times, not both at once."
     return (None, check.errors) if check.errors else (changes, {})
