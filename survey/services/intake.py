@@ -180,36 +180,42 @@ def _check_email(value: str | None) -> str | None:
         raise FieldError(f"Not a valid email address: {exc}") from None
 
 
-def _check_language(value: str | None) -> str:
-    value = clean_text(value, 20)
+# Fields holding a code: (longest text, the setting a blank falls back to, the function that
+# normalises a code or returns None for an unknown one, the message for an unknown one).
+CODE_FIELDS = {
+    "language": (
+        20,
+        "DEFAULT_LANGUAGE",
+        normalize_language,
+        'Must be a language code such as "en", "de", "fr" or "es".',
+    ),
+    "timezone": (
+        64,
+        "DEFAULT_TIMEZONE",
+        valid_timezone,
+        'Must be an IANA time zone name such as "Europe/Berlin" or "UTC".',
+    ),
+}
+
+
+def _check_code(name: str, value: str | None) -> str:
+    max_len, setting, normalize, message = CODE_FIELDS[name]
+    value = clean_text(value, max_len)
     if value is None:
-        return current_app.config["DEFAULT_LANGUAGE"]
-    code = normalize_language(value)
+        return current_app.config[setting]
+    code = normalize(value)
     if code is None:
-        raise FieldError('Must be a language code such as "en", "de", "fr" or "es".')
+        raise FieldError(message)
     return code
-
-
-def _check_timezone(value: str | None) -> str:
-    value = clean_text(value, 64)
-    if value is None:
-        return current_app.config["DEFAULT_TIMEZONE"]
-    zone = valid_timezone(value)
-    if zone is None:
-        raise FieldError('Must be an IANA time zone name such as "Europe/Berlin" or "UTC".')
-    return zone
 
 
 def _check_field(name: str, value: Any) -> Any:
     """One field's value, checked and normalised; raises FieldError."""
     if name in ("starts_at", "ends_at"):
         return None if value is None else utc_moment(value)
-    checks = {
-        "candidate_email": _check_email,
-        "interviewers": _check_names,
-        "language": _check_language,
-        "timezone": _check_timezone,
-    }
+    if name in CODE_FIELDS:
+        return _check_code(name, value)
+    checks = {"candidate_email": _check_email, "interviewers": _check_names}
     if name in checks:
         return checks[name](value)
     return clean_text(value, TEXT_LIMITS[name])
