@@ -74,7 +74,7 @@ class InvitationStatus(StrEnum):
 
     scheduled → sent → opened → completed is the happy path; expired, opted_out, cancelled and
     "failed" end it early. A resend (a new link, `Invitation.reissue`) starts again at scheduled.
-    The transitions are Invitation's methods below; docs/architecture.md draws them.
+    The transitions are the methods of Invitation.
     """
 
     # Waiting for its send time, or written to the outbox (issued_at set) but not yet delivered.
