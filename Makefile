@@ -40,12 +40,12 @@ fuzz: install
 fuzz-api: install
 	SURVEY_CONFIG=testing SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} $(BIN)/pytest tests/test_schemathesis.py -s
 
-# HR reports on a scratch SQLite database with 100,000 demo interviews (seeded once, reused later).
-BENCH_DB ?= /tmp/debrief-bench.sqlite
+# HR reports at each SCALE (demo interviews), on SQLite and PostgreSQL; each database is seeded
+# once and reused (docs/performance.md). A million takes some minutes to seed the first time.
+SCALE ?= 10000 100000 1000000
 bench-reports: install
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) db upgrade
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(FLASK) demo seed --interviews 100000
-	DATABASE_URL=sqlite:///$(BENCH_DB) $(BIN)/python -m bench.bench_reports
+	$(BIN)/python -m bench.bench_reports sqlite $(SCALE)
+	$(BIN)/python -m bench.bench_reports postgresql $(SCALE)
 
 # Re-extract translatable strings and merge them into every catalog (translations/*/LC_MESSAGES/*.po);
 # the app compiles the catalogs itself when it starts (docs/question-sets.md).

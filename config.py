@@ -186,6 +186,8 @@ class Config:
     MAIL_SUPPRESS_SEND = False
     MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
     OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
+    # SMTP connections a worker delivers a batch over at once (each message still goes once).
+    MAIL_CONNECTIONS = max(1, env_int("MAIL_CONNECTIONS", 1))
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
     # A claimed batch's lease: the sending worker claims afresh every quarter of it while it
     # works, so a worker that dies holding a batch gives it up within this long.

@@ -83,11 +83,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     compress.init_app(app)
     from . import auth  # noqa: F401  (registers the user loader)
+    from .reports.facts import install_fact_keeper
     from .sso import init_sso
     from .throttling import init_throttling
 
     init_throttling(app)
     init_sso(app)
+    install_fact_keeper()
 
     with app.app_context():
         configure_engine(db.engine)

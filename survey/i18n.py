@@ -14,8 +14,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from functools import cache
+from datetime import date, datetime
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -145,8 +145,14 @@ def local_day_month(moment: datetime | None) -> str:
     """Day and month as the candidate reads them, in their language and time zone: "29 November"."""
     if not isinstance(moment, datetime):
         return ""
-    locale = _date_locale()
-    return format_skeleton("MMMMd", moment.astimezone(_zone()), locale=locale)
+    return _day_month(moment.astimezone(_zone()).date(), _date_locale())
+
+
+@lru_cache(maxsize=1024)
+def _day_month(day: date, locale: str) -> str:
+    # Babel matches the skeleton against the locale's patterns on every call; the survey page
+    # asks for this on every request, and for few distinct days.
+    return format_skeleton("MMMMd", day, locale=locale)
 
 
 def html_language() -> str:

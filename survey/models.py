@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Update,
+    bindparam,
     case,
     or_,
     text,
@@ -174,6 +175,11 @@ class Candidate(db.Model):
             self.opted_out_at = now
 
     @classmethod
+    def opting_out(cls, candidate_id: int, now: datetime) -> Update:
+        """The UPDATE stopping all email to this candidate (the first opt-out's time is kept)."""
+        return update(cls).where(cls.id == candidate_id, cls.opted_out_at.is_(None)).values(opted_out_at=now)
+
+    @classmethod
     def bouncing(cls, address: str, now: datetime) -> Update:
         """The UPDATE that marks whoever has this address as bounced (no one, for a staff address)."""
         return update(cls).where(cls.email == address, cls.bounced_at.is_(None)).values(bounced_at=now)
@@ -281,15 +287,7 @@ class Invitation(db.Model):
 
     def link_state(self, now: datetime) -> str:
         """What its link leads to now: "open", "invalid", "expired", "completed" or "opted_out"."""
-        if self.status in (InvitationStatus.CANCELLED, InvitationStatus.UNDELIVERABLE):
-            return "invalid"
-        if self.status in (InvitationStatus.COMPLETED, InvitationStatus.OPTED_OUT, InvitationStatus.EXPIRED):
-            return InvitationStatus(self.status).value
-        if self.interview.candidate.opted_out_at is not None:
-            return "opted_out"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "open"
+        return link_state(self.status, self.interview.candidate.opted_out_at, self.expires_at, now)
 
     # --- Transitions ---------------------------------------------------------------------------
     # The sending job and the services call these; the ones two requests may race for (open,
@@ -352,33 +350,54 @@ class Invitation(db.Model):
         self.reminder_issued_at = None
         self.send_after = send_after
 
+    # The survey page's statements: built once with parameters (callers cache them), on the table
+    # itself, so each request runs one cached statement.
+
     @classmethod
-    def opening(cls, invitation_id: int, now: datetime) -> Update:
-        """The UPDATE recording a link's first opening; a survey not yet answered becomes opened."""
-        not_yet = (InvitationStatus.SCHEDULED, InvitationStatus.SENT)
+    def opening(cls) -> Update:
+        """The UPDATE recording a link's first opening (parameters b_invitation_id, b_now); a survey
+        not yet answered becomes opened."""
+        table = cls.__table__
+        not_yet = (InvitationStatus.SCHEDULED.value, InvitationStatus.SENT.value)
         return (
-            update(cls)
-            .where(cls.id == invitation_id, cls.opened_at.is_(None))
+            update(table)
+            .where(table.c.id == bindparam("b_invitation_id"), table.c.opened_at.is_(None))
             .values(
-                opened_at=now,
-                status=case((cls.status.in_(not_yet), InvitationStatus.OPENED.value), else_=cls.status),
+                opened_at=bindparam("b_now", type_=UTCDateTime),
+                status=case(
+                    (table.c.status.in_(not_yet), InvitationStatus.OPENED.value), else_=table.c.status
+                ),
             )
         )
 
     @classmethod
-    def completion(cls, invitation: Invitation, now: datetime, completed_at: datetime) -> Update:
-        """The UPDATE that spends a link: it matches (one row) only while this version is open and
-        unexpired, so of two submits racing, one completes and the other finds nothing."""
+    def completion(cls) -> Update:
+        """The UPDATE that spends a link (parameters b_invitation_id, b_version, b_now,
+        b_completed_at): it matches only while that version is open and unexpired, so of two
+        submits racing, one completes and the other finds nothing."""
+        table = cls.__table__
+        now = bindparam("b_now", type_=UTCDateTime)
+        return (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_invitation_id"),
+                table.c.version == bindparam("b_version"),
+                table.c.status.in_([status.value for status in OPEN_STATUSES]),
+                or_(table.c.expires_at.is_(None), table.c.expires_at > now),
+            )
+            .values(
+                status=InvitationStatus.COMPLETED.value,
+                completed_at=bindparam("b_completed_at", type_=UTCDateTime),
+            )
+        )
+
+    @classmethod
+    def opting_out(cls, invitation_id: int, now: datetime) -> Update:
+        """The UPDATE closing this invitation, if still open, because its candidate opted out."""
         return (
             update(cls)
-            .where(
-                cls.id == invitation.id,
-                cls.version == invitation.version,
-                cls.status.in_(OPEN_STATUSES),
-                or_(cls.expires_at.is_(None), cls.expires_at > now),
-            )
-            .values(status=InvitationStatus.COMPLETED.value, completed_at=completed_at)
-            .execution_options(synchronize_session=False)
+            .where(cls.id == invitation_id, cls.status.in_(OPEN_STATUSES))
+            .values(status=InvitationStatus.OPTED_OUT.value, opted_out_at=now)
         )
 
     @classmethod
@@ -398,6 +417,22 @@ class Invitation(db.Model):
             .where(cls.id.in_(invitation_ids), cls.status.in_(OPEN_STATUSES))
             .values(status=InvitationStatus.CANCELLED.value, cancelled_at=now)
         )
+
+
+def link_state(
+    status: str, candidate_opted_out_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> str:
+    """What an invitation's link leads to now: "open", "invalid", "expired", "completed" or
+    "opted_out" (from its columns: the survey page reads them as one plain row)."""
+    if status in (InvitationStatus.CANCELLED, InvitationStatus.UNDELIVERABLE):
+        return "invalid"
+    if status in (InvitationStatus.COMPLETED, InvitationStatus.OPTED_OUT, InvitationStatus.EXPIRED):
+        return InvitationStatus(status).value
+    if candidate_opted_out_at is not None:
+        return "opted_out"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "open"
 
 
 # The moments of a link that a resend clears; they are kept as the timeline's history first.
@@ -877,4 +912,75 @@ report_tallies = Table(
     # instead of sorting a hundred thousand rows): by month, and over months by everything else.
     Index("ix_report_tallies_month", "month", "item", "value", "count"),
     Index("ix_report_tallies_over_months", *CELL_KEYS[1:], "item", "value", "count"),
+)
+
+# The same tallies rolled up: over all months per combination of the other attributes (what a
+# view without a month filter reads), and per month alone (the trend of a view with no other
+# filter). Kept at submit beside report_tallies and recounted from it; a few thousand rows each
+# however many responses.
+GROUP_KEYS = tuple(key for key in CELL_KEYS if key != "month")
+
+report_group_tallies = Table(
+    "report_group_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    *(column for column in _cell_columns() if column.name != "month"),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint(*GROUP_KEYS, "item", "value", name="uq_report_group_tallies_key"),
+)
+
+report_month_tallies = Table(
+    "report_month_tallies",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("month", String(7), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("month", "item", "value", name="uq_report_month_tallies_key"),
+)
+
+
+# --- Report facts -------------------------------------------------------------------------------
+# The report sections that used to scan every response, debrief or invitation per request
+# (outcomes, calibration, perception gaps, invitations sent) read these instead. report_scopes
+# holds each combination of grouping attributes once (a few thousand rows however many
+# interviews); report_facts counts, per scope, each kind of fact (survey/reports/facts.py). Both
+# are kept in the transaction of every write that changes them and recounted by
+# `reports rebuild-cells`.
+SCOPE_KEYS = ("month", "position_id", "department", "stage", "hiring_manager", "recruiter_id")
+FACT_KEYS = ("scope_id", "kind", "item", "label", "value")
+
+report_scopes = Table(
+    "report_scopes",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    # 0: one combination; 1: the same over all months (month ""); 2: everything (all keys blank).
+    # Each fact is counted at all three, so a view without a month filter, or without any filter,
+    # sums a few rows instead of every month's.
+    Column("level", Integer, nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("position_id", Integer, nullable=False),
+    Column("department", String(120), nullable=False),
+    Column("stage", String(100), nullable=False),
+    Column("hiring_manager", String(200), nullable=False),
+    Column("recruiter_id", Integer, nullable=False),
+    UniqueConstraint("level", *SCOPE_KEYS, name="uq_report_scopes_key"),
+)
+
+report_facts = Table(
+    "report_facts",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope_id", Integer, ForeignKey("report_scopes.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("item", String(40), nullable=False),
+    Column("label", String(20), nullable=False),
+    Column("value", String(40), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint(*FACT_KEYS, name="uq_report_facts_key"),
+    # Reports read one kind at a time over the scopes a filter selects.
+    Index("ix_report_facts_kind", "kind", "scope_id", "item", "label", "value", "count"),
 )

@@ -2,10 +2,10 @@
 
 Each batch is claimed (row locks with SKIP LOCKED where the database has them, plus a
 short lease so a dead worker's claim runs out within a minute), then sent over one SMTP
-connection. The delivering worker keeps a batch for at most a quarter of the lease before
-claiming afresh, and records an outcome only while the lease is still its own. Every
-message's outcome is committed as soon as it is known, so a crash repeats at most the
-message that was in flight.
+connection (or MAIL_CONNECTIONS in parallel). The delivering worker keeps a batch for at
+most a quarter of the lease before claiming afresh, and records an outcome only while the
+lease is still its own. Every message's outcome is committed as soon as it is known, so a
+crash repeats at most the messages that were in flight (one per connection).
 
 Time is read when it is needed (at each claim, message and send) from a clock, never once
 per pass: a long pass must not claim with a lease that has already run out, nor record a
@@ -14,22 +14,39 @@ message as sent before it was written.
 
 from __future__ import annotations
 
+import queue
+import re
+import secrets
 import smtplib
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
+from email import policy
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
+from functools import lru_cache
 
 from flask import current_app, render_template
-from flask_mail import BadHeaderError, Connection, Message
+from flask_mail import (
+    BadHeaderError,
+    Connection,
+    Message,
+    sanitize_address,
+    sanitize_subject,
+)
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from .database import begin_claim
 from .extensions import db
 from .mailing import company_sender, sender_address
-from .models import Candidate, Invitation, OutboxMessage, utcnow
+from .models import Candidate, Interview, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
@@ -216,27 +233,136 @@ def claim_batch(lease: Lease) -> list[OutboxMessage]:
     return batch
 
 
+def _load_invitations(batch: list[OutboxMessage]) -> list[Invitation]:
+    """Load, in one query, the invitations (with interview and candidate) the batch's checks read.
+
+    The caller keeps the list while it sends: the objects stay in the session's identity map,
+    so each message's `invitation.interview.candidate` is found there instead of being three
+    lazy loads per email.
+    """
+    ids = {message.invitation_id for message in batch if message.invitation_id is not None}
+    if not ids:
+        return []
+    stmt = (
+        select(Invitation)
+        .where(Invitation.id.in_(ids))
+        .options(
+            joinedload(Invitation.interview, innerjoin=True).joinedload(Interview.candidate, innerjoin=True)
+        )
+    )
+    return list(db.session.scalars(stmt))
+
+
 def _send_batch(batch: list[OutboxMessage], report: DeliveryReport, lease: Lease) -> None:
+    loaded = _load_invitations(batch)  # noqa: F841  (held for the identity map while sending)
+    # End the read: each outcome is recorded in a transaction of its own, which must see
+    # (on SQLite, in a fresh snapshot) whether another worker has taken a message over.
+    db.session.commit()
     state = current_app.extensions["mail"]
     where = f"{state.server}:{state.port}"
-    connection = TimeoutConnection(state)
-    try:
-        connection.host = connection.configure_host()
-    except (OSError, smtplib.SMTPException) as exc:
+    connections = _connect(state, max(1, min(current_app.config["MAIL_CONNECTIONS"], len(batch))))
+    if isinstance(connections, Exception):
         release_claims(batch, lease)
-        raise TransportError(f"cannot connect to {where}: {exc}") from exc
+        raise TransportError(f"cannot connect to {where}: {connections}") from connections
     try:
-        for index, message in enumerate(batch):
-            if not lease.fresh():
-                release_claims(batch[index:], lease)  # claimed again at once, after older due mail
-                return
-            try:
-                _deliver_one(connection, message, report, lease)
-            except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                release_claims(batch[index:], lease)
-                raise TransportError(f"connection to {where} lost: {exc}") from exc
+        if len(connections) == 1:
+            _send_in_turn(connections[0], batch, report, lease, where)
+        else:
+            _send_in_parallel(connections, batch, report, lease, where)
     finally:
-        _close_quietly(connection)
+        for connection in connections:
+            _close_quietly(connection)
+
+
+def _connect(state, count: int) -> list[Connection] | Exception:
+    """Up to `count` open SMTP connections; the error if not even one could be opened.
+
+    Fewer than asked for (a server's per-client limit) is fine: the batch goes over those.
+    """
+    connections: list[Connection] = []
+    for _ in range(count):
+        connection = TimeoutConnection(state)
+        try:
+            connection.host = connection.configure_host()
+        except (OSError, smtplib.SMTPException) as exc:
+            return connections or exc
+        connections.append(connection)
+    return connections
+
+
+def _send_in_turn(
+    connection: Connection, batch: list[OutboxMessage], report: DeliveryReport, lease: Lease, where: str
+) -> None:
+    for index, message in enumerate(batch):
+        if not lease.fresh():
+            release_claims(batch[index:], lease)  # claimed again at once, after older due mail
+            return
+        try:
+            _deliver_one(connection, message, report, lease)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            release_claims(batch[index:], lease)
+            raise TransportError(f"connection to {where} lost: {exc}") from exc
+
+
+def _send_in_parallel(
+    connections: list[Connection],
+    batch: list[OutboxMessage],
+    report: DeliveryReport,
+    lease: Lease,
+    where: str,
+) -> None:
+    """Hand the SMTP exchanges to one thread per connection; record each outcome here, in order.
+
+    Only this thread touches the database, and each outcome is committed as soon as it is
+    known, through the lease, as in turn; what can be repeated after a crash is the messages
+    in flight, at most one per connection. No message is started once the lease is no longer
+    fresh, nor after a connection is lost: the exchanges already started are finished and
+    recorded, and the messages not started go back to the queue.
+    """
+    app = current_app._get_current_object()
+    idle: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+    for connection in connections:
+        idle.put(connection)
+
+    def exchange(mail: Message) -> Exception | None:
+        connection = idle.get()
+        try:
+            with app.app_context():  # Flask-Mail reads the app while sending
+                return _attempt(connection, mail)
+        finally:
+            idle.put(connection)
+
+    in_flight: deque[tuple[OutboxMessage, Future]] = deque()
+    unsent: list[OutboxMessage] = []
+    lost: Exception | None = None
+    with ThreadPoolExecutor(max_workers=len(connections)) as pool:
+        for index, message in enumerate(batch):
+            if lost is not None or not lease.fresh():
+                unsent.extend(batch[index:])  # claimed again at once (or after the outage)
+                break
+            if not _skip_if_stale(message, report, lease):
+                in_flight.append((message, pool.submit(exchange, _to_mail(message))))
+            while len(in_flight) > 2 * len(connections):
+                lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
+        while in_flight:
+            lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
+    if unsent:
+        release_claims(unsent, lease)
+    if lost is not None:
+        raise TransportError(f"connection to {where} lost: {lost}") from lost
+
+
+def _record_exchange(
+    message: OutboxMessage, exchange: Future, report: DeliveryReport, lease: Lease, unsent: list
+) -> Exception | None:
+    """Record one finished exchange; the transport error if the connection was lost instead."""
+    try:
+        error = exchange.result()
+    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        unsent.append(message)
+        return exc
+    _record_outcome(message, error, report, lease)
+    return None
 
 
 def _close_quietly(connection: Connection) -> None:
@@ -267,24 +393,48 @@ def release_claims(messages: list[OutboxMessage], lease: Lease) -> None:
 def _deliver_one(
     connection: Connection, message: OutboxMessage, report: DeliveryReport, lease: Lease
 ) -> None:
+    if _skip_if_stale(message, report, lease):
+        return
+    _record_outcome(message, _attempt(connection, _to_mail(message)), report, lease)
+
+
+def _skip_if_stale(message: OutboxMessage, report: DeliveryReport, lease: Lease) -> bool:
+    """Give up (and commit) a message that must no longer go out; whether it was."""
     reason = _stale_reason(message)
     if reason:
         _finish(message, "dead", reason)
         _commit_outcome(message, "skipped", report, lease)
-        return
+    return reason is not None
+
+
+def _attempt(connection: Connection, mail: Message) -> Exception | None:
+    """One SMTP exchange: None when accepted, the refusal otherwise.
+
+    A lost connection (OSError, SMTPServerDisconnected) is raised instead: the server failed,
+    not the message.
+    """
     try:
-        connection.send(_to_mail(message))
-    except (BadHeaderError, ValueError) as exc:
+        connection.send(mail)
+    except (BadHeaderError, ValueError, smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        return exc
+    return None
+
+
+def _record_outcome(
+    message: OutboxMessage, error: Exception | None, report: DeliveryReport, lease: Lease
+) -> None:
+    """Record what the server said to one message, with the time read now, and commit it."""
+    if isinstance(error, BadHeaderError | ValueError):
         # The message itself can never be sent (e.g. a newline in a header): give it up at once,
         # so one bad row cannot stop every message queued behind it.
-        _finish(message, "dead", f"unsendable: {exc.__class__.__name__}: {exc}"[:500])
+        _finish(message, "dead", f"unsendable: {error.__class__.__name__}: {error}"[:500])
         _after_giving_up(message, lease.clock(), bounced=False)
         outcome = "dead"
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, text = next(iter(exc.recipients.values()))
+    elif isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, text = next(iter(error.recipients.values()))
         outcome = _record_failure(message, code, text, lease.clock(), recipient_refused=True)
-    except (smtplib.SMTPResponseException, smtplib.SMTPDataError) as exc:
-        outcome = _record_failure(message, exc.smtp_code, exc.smtp_error, lease.clock())
+    elif isinstance(error, smtplib.SMTPResponseException):
+        outcome = _record_failure(message, error.smtp_code, error.smtp_error, lease.clock())
     else:
         sent_at = lease.clock()  # when the server took it: never before the message was written
         _finish(message, "sent", None)
@@ -307,38 +457,91 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliveryReport
     db.session.commit()
 
 
-class AlternativeMessage(Message):
-    """Flask-Mail's message, but text + HTML without attachments is a plain multipart/alternative.
+class _HeadersAsWritten(policy.Compat32):
+    """compat32 with SMTP line endings that writes each header value as it is given.
 
-    Flask-Mail wraps the alternative in a multipart/mixed even with nothing attached, which
-    some clients show as an attachment and spam filters count against the message.
+    Every value OutboxMail sets is already encoded for the wire (by Flask-Mail's sanitizers,
+    or plain ASCII) and free of line breaks but the folding those sanitizers add, so folding
+    it again through a Header object per header is wasted work.
     """
 
-    def _message(self):
-        message = super()._message()
-        if self.attachments or not self.alts or message.get_content_subtype() != "mixed":
-            return message
-        [alternative] = message.get_payload()
-        for key, value in message.items():
-            if key.lower() not in ("content-type", "mime-version"):
-                alternative[key] = value
-        alternative.policy = message.policy
-        return alternative
+    def _fold(self, name, value, sanitize):
+        return f"{name}: {str(value).replace(chr(10), self.linesep)}{self.linesep}"
+
+
+AS_WRITTEN = _HeadersAsWritten(linesep="\r\n")
+
+
+@lru_cache(maxsize=8)
+def _sanitized_sender(sender: str) -> str:
+    # company_sender() is formataddr's output: already encoded for the wire (RFC 2047) when the
+    # company name is not ASCII. Flask-Mail's sanitizer would encode that encoding once more.
+    return sender if sender.isascii() else sanitize_address(sender)
+
+
+# A bare address of these characters is what Flask-Mail's sanitize_address returns unchanged.
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def _sanitized_recipient(address: str) -> str:
+    """The To header's value; a plain address (the usual case) needs no parsing or encoding."""
+    return address if PLAIN_ADDRESS.fullmatch(address) else sanitize_address(address)
+
+
+class OutboxMail(Message):
+    """Flask-Mail's Message for one outbox row, turned into bytes in one pass.
+
+    Flask-Mail wraps the text/HTML alternative in a second multipart, switches the finished
+    tree to the SMTP policy (which parses every header again while writing it), and searches
+    both bodies with a freshly compiled pattern to pick a MIME boundary; its constructor also
+    looks up the host name for a Message-ID we replace. Here: one multipart/alternative of the
+    two rendered parts, headers encoded once and written as they are, and a random boundary
+    that cannot occur in the text. Flask-Mail still checks the headers (BadHeaderError) and
+    sends the bytes.
+    """
+
+    def __init__(self, message: OutboxMessage):
+        # Message.__init__'s fields, set here so that no Message-ID is made (make_msgid looks
+        # up the host name) only to be replaced by the one the outbox row keeps.
+        self.sender = company_sender()
+        self.recipients = [message.to_address]
+        self.subject = message.subject
+        self.reply_to = None
+        self.cc, self.bcc, self.attachments = [], [], []
+        self.body = message.body_text
+        self.alts = {"html": message.body_html}
+        self.date = None
+        self.msgId = message.message_id
+        self.charset = None
+        # Every email here is sent by the system, not typed by a person (RFC 3834): no auto-replies.
+        self.extra_headers = {"Auto-Submitted": "auto-generated", **(message.headers or {})}
+        self.mail_options, self.rcpt_options = [], []
+
+    def as_bytes(self) -> bytes:
+        encoding = self.charset or "utf-8"
+        mime = MIMEMultipart("alternative", boundary=f"=_debrief_{secrets.token_hex(16)}")
+        mime.attach(MIMEText(self.body, "plain", encoding))
+        for subtype, content in self.alts.items():
+            mime.attach(MIMEText(content, subtype, encoding))
+        mime["Subject"] = sanitize_subject(self.subject, encoding)
+        mime["From"] = _sanitized_sender(self.sender)
+        mime["To"] = ", ".join(_sanitized_recipient(address) for address in self.recipients)
+        mime["Date"] = formatdate(self.date, localtime=True)
+        mime["Message-ID"] = self.msgId
+        for name, value in (self.extra_headers or {}).items():
+            mime[name] = _extra_header(value)
+        return mime.as_bytes(policy=AS_WRITTEN)
+
+
+def _extra_header(value: str) -> str:
+    """An extra header's value, encoded for the wire; a line break in it makes the message unsendable."""
+    if "\r" in value or "\n" in value:
+        raise BadHeaderError
+    return value if value.isascii() else Header(value, "utf-8").encode()
 
 
 def _to_mail(message: OutboxMessage) -> Message:
-    # Every email here is sent by the system, not typed by a person (RFC 3834): no auto-replies.
-    headers = {"Auto-Submitted": "auto-generated", **(message.headers or {})}
-    mail_message = AlternativeMessage(
-        subject=message.subject,
-        sender=company_sender(),
-        recipients=[message.to_address],
-        body=message.body_text,
-        html=message.body_html,
-        extra_headers=headers,
-    )
-    mail_message.msgId = message.message_id
-    return mail_message
+    return OutboxMail(message)
 
 
 def _record_failure(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -29,8 +30,10 @@ class Unsealable(Exception):
     """No configured key opens this box (sealed under a key no longer configured, or damaged)."""
 
 
+@lru_cache(maxsize=8)
 def derive_key(secret: str) -> bytes:
-    """The 256-bit sealing key for one secret."""
+    """The 256-bit sealing key for one secret (derived once per secret: every seal and unseal
+    needs it, and a release opens thousands of boxes)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE).derive(secret.encode())
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from helpers import free_port
 from survey.extensions import db
 from survey.models import Candidate, Interview, Invitation, Position, User, utcnow
+from survey.services.question_sets import version_for_stage
 from survey.tokens import make_survey_token
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,8 @@ def seed_invitations(count: int, recruiter: User, status: str = "scheduled") -> 
         ],
     )
     sent = status != "scheduled"
+    # A sent link has its question-set version fixed, as issuing it does.
+    version = version_for_stage("Technical").id if sent else None
     db.session.execute(
         insert(Invitation),
         [
@@ -64,6 +67,7 @@ def seed_invitations(count: int, recruiter: User, status: str = "scheduled") -> 
                 "issued_at": now if sent else None,
                 "sent_at": now if sent else None,
                 "expires_at": now + timedelta(days=14) if sent else None,
+                "question_set_version_id": version,
             }
             for i in ids
         ],

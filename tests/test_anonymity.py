@@ -30,6 +30,7 @@ from survey.models import (
 from survey.reports.filters import ReportFilters
 from survey.reports.report import build_report
 from survey.sealing import seal
+from survey.services import anonymity
 from survey.services.accounts import create_user
 from survey.services.anonymity import Cohort, plan_release, release_cohorts
 from survey.services.invitations import fix_question_set, send_due
@@ -317,6 +318,19 @@ def test_release_plan_keeps_big_departments_merges_small_ones_and_carries_the_re
     answers += held("2026-04", "Sales", 1, 0)
     plan = plan_release(answers, {"2026-01", "2026-02", "2026-03", "2026-04"}, 5)
     assert (Cohort("2026-04", None), 5) in [(cohort, len(ids)) for cohort, ids in plan]
+
+
+def test_a_release_larger_than_one_delete_statement_takes_every_answer_exactly_once(
+    app, make_interview, monkeypatch
+):
+    """PostgreSQL takes at most 65,535 parameters a statement: big releases delete in chunks."""
+    monkeypatch.setattr(anonymity, "DELETE_CHUNK", 2)
+    for index in range(K + 1):
+        interview = make_interview(ends_at=f"2026-10-{index + 1:02d}T10:00:00Z", starts_at=None)
+        assert submit_response(interview.invitation, {"nps": index % 11}, "anonymous")
+    assert release_cohorts(AFTER_OCTOBER).released == K + 1
+    assert db.session.scalar(select(func.count()).select_from(HeldAnswer)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AnonymousAnswer)) == K + 1
 
 
 def test_a_month_with_an_open_invitation_is_not_released(app, make_interview):

@@ -10,7 +10,7 @@ from helpers import utc
 from survey.api.openapi import SURVEY_STATUSES
 from survey.extensions import db
 from survey.models import OPEN_STATUSES, OUTBOX_STATUSES, Invitation, InvitationStatus
-from survey.services.responses import mark_opened, submit_response
+from survey.services.responses import load_link_target, mark_opened, submit_response
 
 
 def test_the_status_enum_holds_exactly_the_stored_strings_the_check_and_the_api_allow():
@@ -51,8 +51,10 @@ def test_delivery_starts_the_links_life_and_opening_never_reopens_an_answered_su
     db.session.commit()
     assert (invitation.status, invitation.expires_at) == ("sent", sent + timedelta(days=14))
     assert invitation.link_state(sent + timedelta(days=14)) == "expired"
-    assert submit_response(invitation, {"nps": 9}, "named", now=sent + timedelta(hours=1))
-    mark_opened(invitation, now=sent + timedelta(hours=2))
+    assert submit_response(
+        load_link_target(invitation.id), {"nps": 9}, "named", now=sent + timedelta(hours=1)
+    )
+    mark_opened(load_link_target(invitation.id), now=sent + timedelta(hours=2))
     db.session.refresh(invitation)
     assert invitation.status == "completed" and invitation.opened_at is not None
     assert invitation.link_state(sent + timedelta(hours=3)) == "completed"

@@ -11,15 +11,31 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from ..extensions import db
-from ..models import CELL_KEYS, QuestionSetVersion, Response, report_cells, report_tallies
+from ..models import (
+    CELL_KEYS,
+    GROUP_KEYS,
+    QuestionSetVersion,
+    Response,
+    report_cells,
+    report_group_tallies,
+    report_month_tallies,
+    report_tallies,
+)
 from ..questions import QuestionSet
+from .facts import rebuild_facts, record_response_facts
 
 TALLY_KEYS = (*CELL_KEYS, "item", "value")
+# Each tally table and the keys it counts by: per cell, over all months, per month.
+TALLY_TABLES = (
+    (report_tallies, TALLY_KEYS),
+    (report_group_tallies, (*GROUP_KEYS, "item", "value")),
+    (report_month_tallies, ("month", "item", "value")),
+)
 
 
 def cell_key(response: Response) -> dict[str, Any]:
@@ -58,15 +74,16 @@ def _cell_upsert(dialect: str) -> Insert:
     )
 
 
-@lru_cache(maxsize=128)
-def _tally_upsert(dialect: str, rows: int) -> Insert:
-    """One multi-row upsert per database and number of answers: the whole response in one
-    statement, compiled once per shape."""
-    values = [{column: bindparam(f"{column}_{index}") for column in TALLY_KEYS} for index in range(rows)]
-    statement = _insert(dialect, report_tallies).values([{**row, "count": literal(1)} for row in values])
+@lru_cache(maxsize=12)
+def _tally_upsert(dialect: str, table_index: int) -> Insert:
+    """One single-row upsert per database and tally table, run once for all of a response's
+    answers (executemany): SQLAlchemy caches its compiled form. A multi-row VALUES statement would
+    be compiled again on every response, since SQLAlchemy does not cache those."""
+    table, keys = TALLY_TABLES[table_index]
+    statement = _insert(dialect, table)
     return statement.on_conflict_do_update(
-        index_elements=list(TALLY_KEYS),
-        set_={"count": report_tallies.c["count"] + statement.excluded["count"]},
+        index_elements=list(keys),
+        set_={"count": table.c["count"] + statement.excluded["count"]},
     )
 
 
@@ -74,15 +91,18 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     """Count a new response in its cell and tallies (same transaction as the response; caller commits)."""
     dialect = db.session.get_bind().dialect.name
     key = cell_key(response)
-    db.session.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
+    connection = db.session.connection()
+    connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
+    record_response_facts(response.id, response.invitation_id)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
         return
-    params: dict[str, Any] = {}
-    for index, (item, value) in enumerate(tallied):
-        params.update({f"{column}_{index}": key[column] for column in CELL_KEYS})
-        params[f"item_{index}"], params[f"value_{index}"] = item, value
-    db.session.execute(_tally_upsert(dialect, len(tallied)), params)
+    for table_index, (_, keys) in enumerate(TALLY_TABLES):
+        grouping = {column: key[column] for column in keys if column in key}
+        rows = [{**grouping, "item": item, "value": value, "count": 1} for item, value in tallied]
+        connection.execute(_tally_upsert(dialect, table_index), rows)
 
 
 def counted_items() -> dict[str, str]:
@@ -107,10 +127,20 @@ def _grouping_columns(source: Any) -> list[Any]:
     ]
 
 
+def roll_up_tallies(connection: Any) -> None:
+    """Fill the rolled-up tallies (over all months, per month) from report_tallies, in SQL."""
+    for table, keys in TALLY_TABLES[1:]:
+        columns = [report_tallies.c[name] for name in keys]
+        summed = select(*columns, func.sum(report_tallies.c["count"])).group_by(*columns)
+        connection.execute(insert(table).from_select([*keys, "count"], summed))
+
+
 def rebuild_cells() -> int:
-    """Recount every cell and tally from the responses, in SQL; returns the number of cells. Commits."""
+    """Recount every cell and tally from the responses, and every report fact (facts.py), in SQL;
+    returns the number of cells. Commits."""
     db.session.execute(delete(report_cells))
-    db.session.execute(delete(report_tallies))
+    for table, _ in TALLY_TABLES:
+        db.session.execute(delete(table))
     # Grouped over a subquery's columns: PostgreSQL matches GROUP BY to the select list by name.
     rows = select(*_grouping_columns(Response), Response.answers).subquery()
     keys = [rows.c[name] for name in CELL_KEYS]
@@ -129,5 +159,7 @@ def rebuild_cells() -> int:
         )
     if parts:
         db.session.execute(insert(report_tallies).from_select([*TALLY_KEYS, "count"], union_all(*parts)))
+    roll_up_tallies(db.session.connection())
+    rebuild_facts(db.session.connection())
     db.session.commit()
     return db.session.scalar(select(func.count()).select_from(report_cells)) or 0

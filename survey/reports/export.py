@@ -15,8 +15,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from ..extensions import db
@@ -425,12 +423,17 @@ def stream_json(report: Report, on_row: Callable[[], None] | None = None) -> Ite
 
 def xlsx_cell(value: Any) -> Any:
     """A neutralised cell without the control characters a worksheet cannot hold."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # openpyxl loads on the first XLSX export
+
     value = neutralise(value)
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def write_xlsx(report: Report, handle: Any, on_row: Callable[[], None] | None = None) -> None:
     """XLSX: one worksheet per section, written in openpyxl's write-only (streaming) mode."""
+    # Imported here, not at start-up: every process (web worker, send-due) would pay ~0.3 s for it.
+    from openpyxl import Workbook
+
     workbook = Workbook(write_only=True)
     for name, header, rows in _sections(report, on_row):
         sheet = workbook.create_sheet(name.capitalize())

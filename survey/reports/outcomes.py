@@ -15,24 +15,25 @@ REPORT_MIN_GROUP_SIZE are suppressed like every other report figure.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from scipy.stats import binomtest, mannwhitneyu
-from sqlalchemy import case, func, select
+import numpy as np
+from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..models import Debrief, Interview, Position, User, utcnow
 from ..questions import DETRACTOR_MAX, PROMOTER_MIN
+from . import facts
+from .facts import DECIDED, POSITIVE
 from .filters import ReportFilters
 from .privacy import hidden_keys, min_group_size, too_small
 from .queries import ReportItem, report_items
 from .stats import CONFIDENCE, Summary
 
 PROBABILITY = {"likely": 0.75, "unsure": 0.5, "unlikely": 0.25}
-POSITIVE = ("advanced", "hired")
-DECIDED = ("advanced", "hired", "rejected")
 # The order outcome groups are shown in.
 OUTCOME_ORDER = ("advanced", "hired", "rejected", "withdrawn")
 SELF_READ = ("self_assessment", "interest")
@@ -74,6 +75,10 @@ class Calibration:
         """Wilson 95% interval of the hit rate."""
         if not self.calls:
             return None
+        # scipy.stats is imported when a page first needs it: at start-up it would cost every web
+        # worker and send-due run a second or more of CPU.
+        from scipy.stats import binomtest
+
         interval = binomtest(self.hits, self.calls).proportion_ci(CONFIDENCE, method="wilson")
         return float(interval.low), float(interval.high)
 
@@ -168,11 +173,12 @@ def _decided_debriefs(filters: ReportFilters | None):
     return stmt
 
 
-def calibrations(stmt) -> tuple[list[Calibration], Calibration]:
-    """Per-recruiter calibrations and the overall one from the grouped counts."""
+def calibrations(rows: Iterable[Any]) -> tuple[list[Calibration], Calibration]:
+    """Per-recruiter calibrations and the overall one from the grouped counts
+    (recruiter id, name, expectation, positive outcome?, debriefs)."""
     overall = Calibration(None, "Everyone")
     by_recruiter: dict[int, Calibration] = {}
-    for recruiter_id, name, expected, positive, n in db.session.execute(stmt):
+    for recruiter_id, name, expected, positive, n in rows:
         calibration = by_recruiter.setdefault(recruiter_id, Calibration(recruiter_id, name))
         key = (expected, bool(positive))
         calibration.counts[key] = calibration.counts.get(key, 0) + n
@@ -185,85 +191,98 @@ def recruiter_calibration(user: User, now: datetime | None = None) -> Calibratio
     """One recruiter's own calibration over the last CALIBRATION_DAYS (interviews that ended then)."""
     since = (now or utcnow()) - timedelta(days=CALIBRATION_DAYS)
     stmt = _decided_debriefs(None).where(Interview.recruiter_id == user.id, Interview.ends_at >= since)
-    recruiters, overall = calibrations(stmt)
+    recruiters, overall = calibrations(db.session.execute(stmt))
     return recruiters[0] if recruiters else Calibration(user.id, user.name)
 
 
-def _item(key: str):
-    return Response.answers[key].as_integer()
+def _decided_debriefs_in(filters: ReportFilters) -> list[tuple[int, str, str, bool, int]]:
+    """_decided_debriefs' counts over the interviews the filters select, read from the report
+    facts (facts.py) rather than from every debrief."""
+    names = dict(db.session.execute(select(User.id, User.name)).all())
+    return [
+        (recruiter_id, names[recruiter_id], expected, positive == "1", n)
+        for recruiter_id, _, _, expected, positive, n in facts.fact_rows(
+            filters, ("calibration",), facts.SCOPES.recruiter_id
+        )
+    ]
 
 
-def _named_with_outcomes(filters: ReportFilters):
-    """Named responses joined to their interview's outcome (anonymous ones have no link)."""
-    stmt = (
-        select()
-        .select_from(Response)
-        .join(Invitation, Invitation.id == Response.invitation_id)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .join(Position, Position.id == Interview.position_id)
-        .where(Response.consent == "named", Interview.outcome != "pending")
-    )
-    return stmt.where(*filters.on_interviews())
+def _answers_by_outcome(
+    filters: ReportFilters,
+) -> tuple[dict[str, int], dict[str, dict[str, dict[int, int]]]]:
+    """Named responses per outcome (pending aside), and per outcome, item and answer value how
+    many gave it, over the interviews the filters select (from the report facts)."""
+    responses: dict[str, int] = {}
+    answers: dict[str, dict[str, dict[int, int]]] = {}
+    for kind, item, outcome, value, n in facts.fact_rows(filters, ("outcome_n", "outcome")):
+        if kind == "outcome_n":
+            responses[outcome] = responses.get(outcome, 0) + n
+        else:
+            by_value = answers.setdefault(outcome, {}).setdefault(item, {})
+            by_value[int(value)] = by_value.get(int(value), 0) + n
+    return responses, answers
 
 
 def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[OutcomeGroup]:
-    """cNPS and every numeric item's mean by outcome, from one grouped query."""
-    columns = [Interview.outcome, func.count().label("responses")]
-    for question in items:
-        value = _item(question.key)
-        columns += [
-            func.count(value).label(f"{question.key}__n"),
-            func.coalesce(func.sum(value), 0).label(f"{question.key}__total"),
-            func.coalesce(func.sum(value * value), 0).label(f"{question.key}__squares"),
-        ]
-    nps = _item("nps")
-    columns += [
-        func.coalesce(func.sum(case((nps >= PROMOTER_MIN, 1), else_=0)), 0).label("promoters"),
-        func.coalesce(func.sum(case((nps <= DETRACTOR_MAX, 1), else_=0)), 0).label("detractors"),
-    ]
-    stmt = _named_with_outcomes(filters).add_columns(*columns).group_by(Interview.outcome)
+    """cNPS and every numeric item's mean by outcome, from the counts of each answer value."""
+    responses, answers = _answers_by_outcome(filters)
     groups = []
-    for row in db.session.execute(stmt):
-        m = row._mapping
-        means = {
-            q.key: Summary(int(m[f"{q.key}__n"]), float(m[f"{q.key}__total"]), float(m[f"{q.key}__squares"]))
-            for q in items
-        }
-        groups.append(
-            OutcomeGroup(m["outcome"], m["responses"], means, int(m["promoters"]), int(m["detractors"]))
-        )
+    for outcome, count in responses.items():
+        given = answers.get(outcome, {})
+        means = {}
+        for question in items:
+            by_value = given.get(question.key, {})
+            means[question.key] = Summary(
+                sum(by_value.values()),
+                float(sum(value * n for value, n in by_value.items())),
+                float(sum(value * value * n for value, n in by_value.items())),
+            )
+        nps = given.get("nps", {})
+        promoters = sum(n for value, n in nps.items() if value >= PROMOTER_MIN)
+        detractors = sum(n for value, n in nps.items() if value <= DETRACTOR_MAX)
+        groups.append(OutcomeGroup(outcome, count, means, promoters, detractors))
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 
 
 def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest]:
     """The candidate's own read among those who went on against those rejected: a Mann–Whitney
     test on the answer counts (ordinal 1–5 answers call for a rank test), None below k per side."""
+    _, answers = _answers_by_outcome(filters)
     tests = []
     for key in SELF_READ:
-        value = _item(key)
-        positive = Interview.outcome.in_(POSITIVE)
-        stmt = (
-            _named_with_outcomes(filters)
-            .add_columns(positive.label("positive"), value.label("value"), func.count().label("n"))
-            .where(Interview.outcome.in_(DECIDED), value.is_not(None))
-            .group_by(positive, value)
-        )
-        samples: dict[bool, list[int]] = {True: [], False: []}
-        for is_positive, answer, n in db.session.execute(stmt):
-            samples[bool(is_positive)].extend([int(answer)] * n)
-        summaries = {side: _summary(values) for side, values in samples.items()}
+        # Answer value -> how many, per side (went on: True; rejected: False).
+        counts: dict[bool, dict[int, int]] = {True: {}, False: {}}
+        for outcome in DECIDED:
+            side = counts[outcome in POSITIVE]
+            for answer, n in answers.get(outcome, {}).get(key, {}).items():
+                side[answer] = side.get(answer, 0) + n
+        summaries = {side: _summary(by_value) for side, by_value in counts.items()}
         p_value = None
         if (
-            all(len(values) >= threshold for values in samples.values())
-            and len(set(samples[True] + samples[False])) > 1
+            all(summary.n >= threshold for summary in summaries.values())
+            and len(set(counts[True]) | set(counts[False])) > 1
         ):
-            p_value = float(mannwhitneyu(samples[True], samples[False], alternative="two-sided").pvalue)
+            from scipy.stats import mannwhitneyu  # on first use (see hit_interval)
+
+            # The samples as arrays made from the counts: the same test, without a Python list
+            # of every answer (hundreds of thousands at scale).
+            went_on, rejected = (_sample(counts[side]) for side in (True, False))
+            p_value = float(mannwhitneyu(went_on, rejected, alternative="two-sided").pvalue)
         tests.append(SelfReadTest(key, summaries[True], summaries[False], p_value))
     return tests
 
 
-def _summary(values: list[int]) -> Summary:
-    return Summary(len(values), float(sum(values)), float(sum(v * v for v in values)))
+def _summary(by_value: dict[int, int]) -> Summary:
+    return Summary(
+        sum(by_value.values()),
+        float(sum(value * n for value, n in by_value.items())),
+        float(sum(value * value * n for value, n in by_value.items())),
+    )
+
+
+def _sample(by_value: dict[int, int]) -> np.ndarray:
+    values = sorted(by_value)
+    return np.repeat(np.array(values, dtype=np.int64), [by_value[value] for value in values])
 
 
 def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None = None) -> OutcomesReport:
@@ -271,7 +290,7 @@ def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None 
     with groups below the threshold (and what would expose them) hidden."""
     items = tuple(item for item in (items or report_items()) if item.numeric)
     threshold = min_group_size()
-    recruiters, overall = calibrations(_decided_debriefs(filters))
+    recruiters, overall = calibrations(_decided_debriefs_in(filters))
     hidden = hidden_keys({c.key: c.decided for c in recruiters}, threshold)
     for calibration in recruiters:
         calibration.hidden = calibration.key in hidden

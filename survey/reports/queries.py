@@ -9,21 +9,18 @@ over them.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
     String,
-    and_,
     case,
     cast,
     func,
     literal,
-    or_,
     select,
     union_all,
 )
@@ -33,21 +30,35 @@ from ..models import (
     CELL_KEYS,
     Debrief,
     Interview,
-    Invitation,
     Position,
     QuestionSet,
     QuestionSetVersion,
     Response,
     User,
     report_cells,
+    report_group_tallies,
+    report_month_tallies,
     report_tallies,
 )
 from ..questions import DETRACTOR_MAX, GAP_THRESHOLD, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS, SCALE_VALUES
+from . import facts
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
 CELLS = report_cells.c
 TALLIES = report_tallies.c
+GROUP_TALLIES = report_group_tallies.c
+MONTH_TALLIES = report_month_tallies.c
+
+
+def _over_all_months(filters: ReportFilters) -> bool:
+    """Whether a view spans every month: the tallies rolled up over months then answer it."""
+    return not (filters.month_from or filters.month_to)
+
+
+def _only_months(filters: ReportFilters) -> bool:
+    """Whether a view is restricted by months alone: the tallies per month then answer it."""
+    return all(name in ("month_from", "month_to") for name in filters.active())
 
 
 @dataclass(frozen=True)
@@ -220,6 +231,19 @@ def overall(
 ) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     """Headline figures of every response the filters select, and how many gave each answer value."""
     items = items if items is not None else report_items()
+    if _only_months(filters):
+        source = MONTH_TALLIES
+    elif _over_all_months(filters):
+        source = GROUP_TALLIES
+    else:
+        source = None
+    if source is not None:
+        statement = (
+            select(source.item, source.value, func.sum(source["count"]))
+            .where(*filters.on_columns(source))
+            .group_by(source.item, source.value)
+        )
+        return _overall_figures(filters, items, statement)
     # Summed per month first: that grouping reads the month index in order (no sort of every row).
     by_month = (
         select(TALLIES.month, TALLIES.item, TALLIES.value, func.sum(TALLIES["count"]).label("n"))
@@ -230,6 +254,12 @@ def overall(
     statement = select(by_month.c.item, by_month.c.value, func.sum(by_month.c.n)).group_by(
         by_month.c.item, by_month.c.value
     )
+    return _overall_figures(filters, items, statement)
+
+
+def _overall_figures(
+    filters: ReportFilters, items: tuple[ReportItem, ...], statement: Any
+) -> tuple[GroupFigures, dict[str, dict[Any, int]]]:
     tallies: dict[str, dict[str, int]] = defaultdict(dict)
     for item, value, count in db.session.execute(statement):
         tallies[item][value] = int(count)
@@ -243,6 +273,10 @@ NUMERIC_KEYS = ("position_id", "recruiter_id")
 def _tallies_over_months(filters: ReportFilters) -> Any:
     """The selected tallies summed over their months: far fewer rows for the groupings other than
     the month to sort and add up."""
+    if _over_all_months(filters):
+        keys = [GROUP_TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
+        statement = select(*keys, GROUP_TALLIES["count"].label("n")).where(*filters.on_columns(GROUP_TALLIES))
+        return statement.cte("tallies_over_months")
     keys = [TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
     statement = (
         select(*keys, func.sum(TALLIES["count"]).label("n"))
@@ -269,28 +303,35 @@ def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCo
     """Per-value answer counts of the numeric `items` in every cell the filters select, summed over
     months, in one query over the tallies (every version's answers to a key pooled)."""
     numeric = {item.key: item for item in items if item.numeric}
-    keys = [TALLIES[key] for key in CELL_KEYS if key != MONTH.key]
+    # Without a month filter the tallies rolled up over months hold exactly these rows.
+    source = GROUP_TALLIES if _over_all_months(filters) else TALLIES
+    keys = [source[key] for key in CELL_KEYS if key != MONTH.key]
     statement = (
         select(
             *keys,
-            TALLIES["item"],
-            TALLIES["value"],
+            source["item"],
+            source["value"],
             # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
-            cast(func.sum(TALLIES["count"]), BigInteger).label("n"),
+            cast(func.sum(source["count"]), BigInteger).label("n"),
         )
-        .where(*filters.on_columns(TALLIES), TALLIES["item"].in_(list(numeric)))
-        .group_by(*keys, TALLIES["item"], TALLIES["value"])
+        .where(*filters.on_columns(source), source["item"].in_(list(numeric)))
+        .group_by(*keys, source["item"], source["value"])
     )
     names = [key.name for key in keys]
+    # Where each tallied (item, value text) goes: looked up once per row, not parsed per row.
+    slots = {
+        (key, str(value)): position
+        for key, item in numeric.items()
+        for position, value in enumerate(item.values)
+    }
+    width = len(keys)
     cell_index: dict[tuple, int] = {}
     entries: list[tuple[int, str, int, int]] = []
-    for row in db.session.execute(statement):
-        attributes = tuple(row[: len(keys)])
-        index = cell_index.setdefault(attributes, len(cell_index))
-        item = numeric[row.item]
-        value = item.parse(row.value)
-        if value in item.values:
-            entries.append((index, row.item, item.values.index(value), int(row.n or 0)))
+    for row in db.session.execute(statement).all():
+        index = cell_index.setdefault(tuple(row[:width]), len(cell_index))
+        position = slots.get((row[width], row[width + 1]))
+        if position is not None:
+            entries.append((index, row[width], position, int(row[-1] or 0)))
     cells = [dict(zip(names, attributes, strict=True)) for attributes in cell_index]
     counts = {key: np.zeros((len(cells), len(item.values)), dtype=np.int64) for key, item in numeric.items()}
     for index, key, position, n in entries:
@@ -339,9 +380,10 @@ def by_groups(
     # Answers per group, item and value: the month grouping reads the tallies (their key starts
     # with the month); the others add up the tallies summed over months.
     rolled = _tallies_over_months(filters).c
+    monthly = MONTH_TALLIES if _only_months(filters) else TALLIES
     tally_parts = [
-        part.where(*filters.on_columns(TALLIES))
-        for part in _group_parts(TALLIES, by_month, lambda t: t["count"], ("item", "value"))
+        part.where(*filters.on_columns(monthly))
+        for part in _group_parts(monthly, by_month, lambda t: t["count"], ("item", "value"))
     ] + _group_parts(rolled, others, lambda t: t.n, ("item", "value"))
     for row in db.session.execute(union_all(*tally_parts)):
         group = groups.get((row.dimension, row.group_key))
@@ -391,11 +433,8 @@ def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:
 
 
 def invitations_sent(filters: ReportFilters) -> int:
-    """Invitations emailed for the interviews the filters select."""
-    statement = select(func.count()).select_from(Invitation).where(Invitation.sent_at.is_not(None))
-    if filters.active():
-        statement = statement.join(Interview, Interview.id == Invitation.interview_id)
-    return db.session.scalar(_scoped_to_interviews(statement, filters)) or 0
+    """Invitations emailed for the interviews the filters select (from the report facts)."""
+    return sum(row[-1] for row in facts.fact_rows(filters, ("sent",)))
 
 
 def recruiter_names() -> dict[int, str]:
@@ -446,146 +485,70 @@ class GapFigures:
     higher: dict[str, int] = field(default_factory=dict)
 
 
-def _gap_rows(filters: ReportFilters) -> Any:
-    """Per pair of response and debrief: the grouping keys and each difference, read once."""
-    columns = [Response.stage, Response.recruiter_id]
-    for pair in SCALE_PAIRS:
-        gap = Response.answers[pair.survey_key].as_integer() - getattr(Debrief, pair.debrief_field)
-        columns.append(gap.label(pair.survey_key))
-    columns += [
-        Response.answers["next_steps"].as_integer().label("next_steps"),
-        Debrief.next_step_signal,
-        Response.answers["role_clarity"].as_integer().label("role_clarity"),
-        Debrief.doubts_cleared,
-        Response.answers["nps"].as_integer().label("nps"),
-        Debrief.referral_potential,
-    ]
-    statement = (
-        select(*columns)
-        # Debriefs first: there are fewer of them than responses, and SQLite joins in this order.
-        .select_from(Debrief)
-        .join(Invitation, Invitation.interview_id == Debrief.interview_id)
-        .join(Response, Response.invitation_id == Invitation.id)
-        .where(*filters.on_columns(Response))
-    )
-    # Materialised so the JSON of each response is read once, not once per aggregate using it.
-    return statement.cte("gap_rows").prefix_with("MATERIALIZED")
-
-
-def _gap_cells(rows: Any) -> Any:
-    """The gap rows summed per stage and recruiter: the groupings below add up these few cells,
-    so the rows are scanned and grouped once rather than once per grouping."""
-    columns = [rows.c.stage, rows.c.recruiter_id, func.count().label("pairs")]
-    for pair in SCALE_PAIRS:
-        key = pair.survey_key
-        gap = rows.c[key]
-        columns += [
-            func.count(gap).label(f"{key}__n"),
-            func.sum(gap).label(f"{key}__total"),
-            func.sum(gap * gap).label(f"{key}__squares"),
-            func.sum(case((or_(gap >= GAP_THRESHOLD, gap <= -GAP_THRESHOLD), 1))).label(f"{key}__flagged"),
-            # Signs for the sign test of systematic gaps.
-            func.sum(case((gap < 0, 1))).label(f"{key}__lower"),
-            func.sum(case((gap > 0, 1))).label(f"{key}__higher"),
-        ]
-    next_steps, signal = rows.c.next_steps, rows.c.next_step_signal
-    mismatch = or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4))
-    checked = and_(signal.in_(("yes", "no")), next_steps.is_not(None))
-    columns.append(func.sum(case((checked, 1))).label("next_checked"))
-    columns.append(func.sum(case((mismatch, 1))).label("next_mismatch"))
-    columns += _rule_sums(rows)
-    statement = select(*columns).group_by(rows.c.stage, rows.c.recruiter_id)
-    return statement.cte("gap_cells").prefix_with("MATERIALIZED")
-
-
-def _rule_sums(rows: Any) -> list[ColumnElement]:
-    """Per cell, how many pairs each of the other two rules could judge and how many it flags
-    (the rules of questions.doubts_mismatch and questions.referral_mismatch, in SQL)."""
-    clarity, cleared = rows.c.role_clarity, rows.c.doubts_cleared
-    nps, referral = rows.c.nps, rows.c.referral_potential
-    rules = {
-        "doubts": (
-            and_(cleared.is_not(None), clarity.is_not(None)),
-            and_(cleared.is_(True), clarity <= 2),
-        ),
-        "referral": (
-            and_(referral.is_not(None), nps.is_not(None)),
-            or_(and_(referral >= 4, nps <= DETRACTOR_MAX), and_(referral <= 2, nps >= PROMOTER_MIN)),
-        ),
-    }
-    columns = []
-    for name, (checked, mismatch) in rules.items():
-        columns.append(func.sum(case((checked, 1))).label(f"{name}_checked"))
-        columns.append(func.sum(case((mismatch, 1))).label(f"{name}_mismatch"))
-    return columns
-
-
-GAP_PARTS = ("n", "total", "squares", "flagged", "lower", "higher")
-GAP_SUMS = (
-    "pairs",
-    *(f"{pair.survey_key}__{part}" for pair in SCALE_PAIRS for part in GAP_PARTS),
-    "next_checked",
-    "next_mismatch",
-    "doubts_checked",
-    "doubts_mismatch",
-    "referral_checked",
-    "referral_mismatch",
-)
-
-
-def _gap_columns(cells: Any) -> list[ColumnElement]:
-    # Cast: PostgreSQL sums bigints to numeric, which would come back as Decimal.
-    return [func.coalesce(cast(func.sum(cells.c[name]), BigInteger), 0).label(name) for name in GAP_SUMS]
-
-
 GAP_GROUPINGS = ("stage", "recruiter")
 
 
 def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
-    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter."""
-    cells = _gap_cells(_gap_rows(filters))
-    by_stage = select(literal("stage").label("grouping"), cast(cells.c.stage, String).label("group_key"))
-    by_recruiter = select(
-        literal("recruiter").label("grouping"), cast(cells.c.recruiter_id, String).label("group_key")
-    )
-    statement = union_all(
-        by_stage.add_columns(*_gap_columns(cells)).group_by(cells.c.stage),
-        by_recruiter.add_columns(*_gap_columns(cells)).group_by(cells.c.recruiter_id),
-    )
+    """Mean candidate-minus-recruiter difference per mirrored pair, by stage and by recruiter,
+    from the perception-gap facts (each pair's differences counted per value)."""
     names = recruiter_names()
-    result: dict[str, list[GapFigures]] = {name: [] for name in GAP_GROUPINGS}
-    for row in db.session.execute(statement):
-        m = row._mapping
-        if row.grouping == "recruiter":
-            key = int(row.group_key) if row.group_key is not None else None
-            label = names.get(key, "(no recruiter)")
-        else:
-            key, label = row.group_key, row.group_key or "(not set)"
-        result[row.grouping].append(
-            GapFigures(
-                key=key,
-                label=label,
-                pairs=m["pairs"],
-                gaps={
-                    p.survey_key: Summary(
-                        m[f"{p.survey_key}__n"], m[f"{p.survey_key}__total"], m[f"{p.survey_key}__squares"]
-                    )
-                    for p in SCALE_PAIRS
-                },
-                flagged={p.survey_key: m[f"{p.survey_key}__flagged"] for p in SCALE_PAIRS},
-                next_step_checked=m["next_checked"],
-                next_step_mismatches=m["next_mismatch"],
-                lower={p.survey_key: m[f"{p.survey_key}__lower"] for p in SCALE_PAIRS},
-                higher={p.survey_key: m[f"{p.survey_key}__higher"] for p in SCALE_PAIRS},
-                doubts_checked=m["doubts_checked"],
-                doubts_mismatches=m["doubts_mismatch"],
-                referral_checked=m["referral_checked"],
-                referral_mismatches=m["referral_mismatch"],
-            )
-        )
-    for groups in result.values():
+    result: dict[str, list[GapFigures]] = {}
+    for grouping, column in (("stage", facts.SCOPES.stage), ("recruiter", facts.SCOPES.recruiter_id)):
+        counted: dict[Any, list[Any]] = defaultdict(list)
+        for row in facts.fact_rows(filters, facts.GAP_KINDS, column):
+            counted[row[0]].append(row[1:])
+        groups = []
+        for key, rows in counted.items():
+            if grouping == "recruiter":
+                key = key or None  # a response without a recruiter is scoped as recruiter 0
+                label = names.get(key, "(no recruiter)")
+            else:
+                label = key or "(not set)"
+            groups.append(_gap_figures(key, label, rows))
         groups.sort(key=lambda group: (-group.pairs, group.label))
+        result[grouping] = groups
     return result
+
+
+def _gap_figures(key: Any, label: str, rows: list[Any]) -> GapFigures:
+    """One group's gap figures from its facts: n, sum, sum of squares, flagged and signs of each
+    pair's differences, and what each rule pair judged and flagged."""
+    pairs = 0
+    differences: dict[str, Counter[int]] = {pair.survey_key: Counter() for pair in SCALE_PAIRS}
+    rules: Counter[tuple[str, str]] = Counter()
+    for kind, item, label_, value, n in rows:
+        if kind == "gap_pairs":
+            pairs += n
+        elif kind == "gap" and item in differences:
+            differences[item][int(value)] += n
+        elif kind == "gap_rule":
+            rules[(item, label_)] += n
+
+    def share(keep: Any) -> dict[str, int]:
+        return {k: sum(n for gap, n in d.items() if keep(gap)) for k, d in differences.items()}
+
+    gaps = {}
+    for item, by_gap in differences.items():
+        gaps[item] = Summary(
+            sum(by_gap.values()),
+            sum(gap * n for gap, n in by_gap.items()),
+            sum(gap * gap * n for gap, n in by_gap.items()),
+        )
+    return GapFigures(
+        key=key,
+        label=label,
+        pairs=pairs,
+        gaps=gaps,
+        flagged=share(lambda gap: abs(gap) >= GAP_THRESHOLD),
+        next_step_checked=rules[("next", "checked")],
+        next_step_mismatches=rules[("next", "mismatch")],
+        lower=share(lambda gap: gap < 0),
+        higher=share(lambda gap: gap > 0),
+        doubts_checked=rules[("doubts", "checked")],
+        doubts_mismatches=rules[("doubts", "mismatch")],
+        referral_checked=rules[("referral", "checked")],
+        referral_mismatches=rules[("referral", "mismatch")],
+    )
 
 
 # --- Free text ---------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from ..questions import QuestionSet
 from ..reports.cells import tallied_answers
 from ..reports.filters import month_start, next_month
 from ..reports.privacy import min_group_size
-from ..sealing import Unsealable, seal, unseal
+from ..sealing import Unsealable, unseal
 from .question_sets import questions_for
 
 
@@ -73,19 +73,13 @@ class ReleaseSummary:
         return text
 
 
-def held_payload(interview: Interview, answers: dict[str, Any], version: int) -> dict[str, Any]:
-    """What a held answer seals: its cohort, question-set version and answers; nothing finer."""
-    return {
-        "month": interview.ends_at.strftime("%Y-%m"),
-        "department": interview.position.department or "",
-        "version": version,
-        "answers": answers,
-    }
-
-
-def hold_answer(interview: Interview, answers: dict[str, Any], version: int) -> None:
-    """Add a sealed held answer to the session (one INSERT; the caller commits)."""
-    db.session.add(HeldAnswer(sealed=seal(held_payload(interview, answers, version))))
+def cohort_payload(
+    ends_at: datetime, department: str | None, answers: dict[str, Any], version: int
+) -> dict[str, Any]:
+    """What a held answer seals: its cohort (the month the interview ended in and the
+    department), question-set version and answers; nothing finer."""
+    month = ends_at.strftime("%Y-%m")
+    return {"month": month, "department": department or "", "version": version, "answers": answers}
 
 
 def plan_release(
@@ -189,6 +183,20 @@ def month_closed(month: str, now: datetime) -> bool:
     return not db.session.scalar(select(still_open))
 
 
+# Ids per DELETE: PostgreSQL takes at most 65,535 parameters in a statement (a demo seed of a
+# million interviews releases some 150,000 answers at once).
+DELETE_CHUNK = 10_000
+
+
+def _delete_held(ids: list[str]) -> int:
+    """Delete these held answers (in the caller's transaction); how many rows went."""
+    deleted = 0
+    for start in range(0, len(ids), DELETE_CHUNK):
+        chunk = ids[start : start + DELETE_CHUNK]
+        deleted += db.session.execute(delete(HeldAnswer).where(HeldAnswer.id.in_(chunk))).rowcount
+    return deleted
+
+
 def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
     """Publish every cohort that is ready. Safe to run from several processes at once: the held
     rows are deleted in the same transaction, and a pass that deletes fewer than it planned
@@ -209,8 +217,7 @@ def release_cohorts(now: datetime | None = None) -> ReleaseSummary:
     if not ids:
         db.session.rollback()
         return summary
-    deleted = db.session.execute(delete(HeldAnswer).where(HeldAnswer.id.in_(ids))).rowcount
-    if deleted != len(ids):
+    if _delete_held(ids) != len(ids):
         db.session.rollback()
         return ReleaseSummary(held=summary.held, unreadable=summary.unreadable)
     db.session.execute(insert(AnonymousAnswer), released_rows(batches, payloads))

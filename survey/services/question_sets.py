@@ -17,6 +17,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -639,6 +640,17 @@ def questions_for(version: QuestionSetVersion, language: str) -> LocalizedSet:
     if len(_RECENT) < 1000:
         _RECENT[f"{version.id}:{shown}"] = questions
     return questions
+
+
+@lru_cache(maxsize=256)
+def published_questions(version_id: int, published_at: datetime, language: str) -> LocalizedSet:
+    """`questions_for` a published version, read from the database once per process.
+
+    A published version never changes, so the survey page need not read (and re-serialize) its
+    document on every request; its publication time is part of the key, so another database's
+    version under the same id (a test's, a restored copy's) is not taken for it.
+    """
+    return questions_for(db.session.get(QuestionSetVersion, version_id), language)
 
 
 def remembered_questions(reference: str) -> LocalizedSet:

@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Interview, User
+from ..reports.facts import kept_across
 from .accounts import AccountError, set_active
 from .audit import record_event
 
@@ -66,12 +67,16 @@ def deactivate_and_reassign(user: User, recruiter_id: int | None, actor: User) -
         new_owner = _new_owner(recruiter_id)
         if new_owner.id == user.id:
             raise ReassignError("Choose someone other than the recruiter who is leaving.")
-        result = db.session.execute(
-            update(Interview)
-            .where(Interview.recruiter_id == user.id, Interview.outcome == OPEN_OUTCOME)
-            .values(recruiter_id=new_owner.id)
-            .execution_options(synchronize_session=False)
-        )
+        leaving = (Interview.recruiter_id == user.id, Interview.outcome == OPEN_OUTCOME)
+        # One UPDATE for them all, which the session's flush does not see: the report facts
+        # (scoped by recruiter) are kept around it explicitly.
+        with kept_across(db.session.scalars(select(Interview.id).where(*leaving))):
+            result = db.session.execute(
+                update(Interview)
+                .where(*leaving)
+                .values(recruiter_id=new_owner.id)
+                .execution_options(synchronize_session=False)
+            )
         moved = result.rowcount or 0
         record_event(
             "interview.reassigned",

@@ -2,23 +2,142 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Invitation, Position, Response, utcnow
-from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet, pick_language
+from ..models import (
+    Candidate,
+    HeldAnswer,
+    Interview,
+    Invitation,
+    Position,
+    QuestionSetVersion,
+    Response,
+    WebhookEndpoint,
+    link_state,
+    random_id,
+    utcnow,
+)
+from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
+from ..sealing import seal
 from ..tokens import InvalidToken, TokenClaims
 from ..webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
-from .anonymity import hold_answer
-from .invitations import candidate_language, fix_question_set, load_invitation
-from .question_sets import questions_for
+from .anonymity import cohort_payload
+from .invitations import candidate_language, fix_question_set
+from .question_sets import published_questions, questions_for
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What the survey page needs to know about one invitation: one row, no ORM objects."""
+
+    invitation_id: int
+    version: int
+    status: str
+    expires_at: datetime | None
+    opened_at: datetime | None
+    candidate_id: int
+    candidate_opted_out_at: datetime | None
+    interview_id: int
+    external_id: str | None
+    stage: str
+    hiring_manager: str
+    recruiter_id: int | None
+    ends_at: datetime
+    position_id: int | None
+    position_title: str
+    department: str
+    # The question-set version fixed on the link (None until it is issued), with its publication
+    # time (together they name its questions in this process's cache), and the candidate's
+    # language and time zone.
+    question_set_version_id: int | None
+    version_published_at: datetime | None
+    language: str
+    timezone: str
+    # Whether any webhook endpoint exists: without one, an answer needs no event lookup at all.
+    has_webhooks: bool
+
+
+@cache
+def _link_target_statement() -> Select:
+    """Built once: SQLAlchemy then finds its compiled form in the cache on every request.
+
+    Core columns (not ORM entities and loader options) keep each request to one cached
+    statement and one plain row, the cheapest way to read the four joined tables.
+    """
+    invitations, interviews = Invitation.__table__, Interview.__table__
+    candidates, positions = Candidate.__table__, Position.__table__
+    versions = QuestionSetVersion.__table__
+    return (
+        select(
+            invitations.c.id.label("invitation_id"),
+            invitations.c.version,
+            invitations.c.status,
+            invitations.c.expires_at,
+            invitations.c.opened_at,
+            candidates.c.id.label("candidate_id"),
+            candidates.c.opted_out_at.label("candidate_opted_out_at"),
+            interviews.c.id.label("interview_id"),
+            interviews.c.external_id,
+            interviews.c.stage,
+            interviews.c.hiring_manager,
+            interviews.c.recruiter_id,
+            interviews.c.ends_at,
+            positions.c.id.label("position_id"),
+            positions.c.title.label("position_title"),
+            positions.c.department,
+            invitations.c.question_set_version_id,
+            versions.c.published_at.label("version_published_at"),
+            interviews.c.language,
+            interviews.c.timezone,
+            select(WebhookEndpoint.__table__.c.id).exists().label("has_webhooks"),
+        )
+        .select_from(
+            invitations.join(interviews, interviews.c.id == invitations.c.interview_id)
+            .join(candidates, candidates.c.id == interviews.c.candidate_id)
+            .join(positions, positions.c.id == interviews.c.position_id)
+            .outerjoin(versions, versions.c.id == invitations.c.question_set_version_id)
+        )
+        .where(invitations.c.id == bindparam("invitation_id"))
+    )
+
+
+def load_link_target(invitation_id: int) -> LinkTarget | None:
+    """The invitation behind a link, with what its pages need, in one query."""
+    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
+    connection = db.session.connection()
+    row = connection.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
+    return LinkTarget(*row) if row is not None else None
+
+
+def survey_questions(invitation: Invitation) -> QuestionSet:
+    """The questions the invitation's link shows: its fixed version, in the candidate's language."""
+    version = fix_question_set(invitation)
+    return questions_for(version, candidate_language(invitation.interview, version))
+
+
+def link_questions(target: LinkTarget, language: str | None = None) -> QuestionSet:
+    """The questions a link shows, in the candidate's language (or `language`, where the set
+    speaks it). A published version is read once per process; a link whose version is not yet
+    fixed gets it fixed, as `survey_questions` does (the caller's transaction keeps it)."""
+    if target.question_set_version_id is None or target.version_published_at is None:
+        invitation = db.session.get(Invitation, target.invitation_id)
+        if language is None:
+            return survey_questions(invitation)
+        return questions_for(fix_question_set(invitation), language)
+    return published_questions(
+        target.question_set_version_id, target.version_published_at, language or target.language
+    )
 
 
 @dataclass(frozen=True)
@@ -29,7 +148,7 @@ class SurveyLink:
     """
 
     state: str
-    invitation: Invitation | None = None
+    invitation: LinkTarget | None = None
 
     @property
     def expired_on(self) -> datetime | None:
@@ -43,24 +162,41 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
         claims: TokenClaims = load_token(token)
     except InvalidToken:
         return SurveyLink("invalid")
-    invitation = load_invitation(claims.invitation_id)
-    if invitation is None or invitation.version != claims.version:
+    target = load_link_target(claims.invitation_id)
+    if target is None or target.version != claims.version:
         return SurveyLink("invalid")
-    return SurveyLink(invitation.link_state(now or utcnow()), invitation)
+    return SurveyLink(
+        link_state(target.status, target.candidate_opted_out_at, target.expires_at, now or utcnow()), target
+    )
 
 
-def mark_opened(invitation: Invitation, now: datetime | None = None) -> None:
-    """Record the first time the link was opened (a mail scanner may be the opener)."""
-    if invitation.opened_at is not None:
+def read_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
+    """Resolve a link for showing its survey (then `mark_opened`). Never spends it.
+
+    The read, and the conditional first-open UPDATE after it, each stand alone, so when the
+    request has no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round
+    trips to the database for the page every candidate opens.
+    """
+    if not db.session().in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return resolve_link(load_token, token, now)
+
+
+def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:
+    """Record the first time the link was opened (a mail scanner may be the opener); commits.
+
+    A repeat open writes nothing: the row already says when it was first opened.
+    """
+    if target.opened_at is not None:
         return
-    db.session.execute(Invitation.opening(invitation.id, now or utcnow()))
-    db.session.commit()
+    params = {"b_invitation_id": target.invitation_id, "b_now": now or utcnow()}
+    db.session.connection().execute(_mark_opened_statement(), params)
+    db.session.commit()  # with a question-set version fixed on the link just now, if it was
 
 
-def survey_questions(invitation: Invitation) -> QuestionSet:
-    """The questions the invitation's link shows: its fixed version, in the candidate's language."""
-    version = fix_question_set(invitation)
-    return questions_for(version, candidate_language(invitation.interview, version))
+@cache
+def _mark_opened_statement():
+    return Invitation.opening()
 
 
 class AnswerError(ValueError):
@@ -91,7 +227,7 @@ def clean_answers(raw: dict[str, Any], questions: QuestionSet) -> dict[str, Any]
 
 
 def submit_response(
-    invitation: Invitation,
+    invitation: LinkTarget | Invitation,
     raw_answers: dict[str, Any],
     consent: str,
     questions: QuestionSet | None = None,
@@ -100,30 +236,31 @@ def submit_response(
     """Store the answers and complete the invitation, once. False if the link was already spent.
 
     The conditional UPDATE is the gate: only one request can move the invitation out of
-    an open state; the unique invitation_id on responses backs it for named answers.
-    Anonymous answers are held back sealed (services/anonymity.py): they touch no response,
-    no report tally and no alert, and the completion time is kept to the day.
+    an open state; the unique invitation_id on responses backs it for named answers. A named
+    answer, its report tally, any alert and any webhook event are written in the same
+    transaction, with Core statements compiled once (three statements, then the commit, when
+    nothing alerts and no webhook endpoint exists). Anonymous answers are held back sealed
+    (services/anonymity.py): they touch no response, no report tally, no alert and no webhook,
+    and the completion time is kept to the day.
     """
     if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
-    questions = questions or survey_questions(invitation)
+    target = invitation if isinstance(invitation, LinkTarget) else load_link_target(invitation.id)
+    if target is None:
+        return False
+    questions = questions or link_questions(target)
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     named = consent == "named"
-    spent = db.session.execute(Invitation.completion(invitation, now, now if named else start_of_day(now)))
-    if spent.rowcount != 1:
+    if not _spend(target, now, completed_at=now if named else start_of_day(now)):
         db.session.rollback()
         return False
     if named:
-        response = _build_response(invitation, answers, questions.version, now)
-        db.session.add(response)
-        record_response(response, questions)
-        queue_alert(invitation.interview, "survey", survey_alert_reasons(answers), answers)
-        emit("survey.completed", completed_event(invitation, answers, now), now)
+        _store_named(target, answers, questions, now)
     else:
         # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
         # would tie the answers to the one candidate whose survey just closed.
-        hold_answer(invitation.interview, answers, questions.version)
+        _hold(target, answers, questions.version)
     try:
         db.session.commit()
     except IntegrityError:
@@ -132,23 +269,37 @@ def submit_response(
     return True
 
 
+def _store_named(target: LinkTarget, answers: dict[str, Any], questions: QuestionSet, now: datetime) -> None:
+    """The response, its tallies, any alert and the survey.completed event (the caller commits)."""
+    values = _response_values(target, answers, questions.version, now)
+    db.session.connection().execute(_insert_response_statement(), values)
+    record_response(Response(**values), questions)
+    _alert_on(target, answers)
+    if target.has_webhooks:
+        emit("survey.completed", completed_event(target, answers, now), now)
+
+
+def _hold(target: LinkTarget, answers: dict[str, Any], version: int) -> None:
+    """One INSERT of the sealed answer under a random id (the caller commits)."""
+    payload = cohort_payload(target.ends_at, target.department, answers, version)
+    db.session.connection().execute(_insert_held_statement(), {"id": random_id(), "sealed": seal(payload)})
+
+
 def start_of_day(moment: datetime) -> datetime:
     """Midnight UTC of the day: the finest time kept of an anonymous completion."""
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def completed_event(invitation: Invitation, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
+def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The data of a survey.completed webhook: the answers with their question texts, in the
     language staff read (English where the set speaks it) of the version the candidate answered."""
     company = current_app.config["COMPANY_NAME"]
-    version = fix_question_set(invitation)
-    questions = questions_for(version, pick_language("en", version.languages))
-    interview = invitation.interview
+    questions = link_questions(target, language="en")
     return {
-        "interview_id": interview.id,
-        "external_id": interview.external_id,
+        "interview_id": target.interview_id,
+        "external_id": target.external_id,
         "completed_at": iso(now),
-        "question_set_version": version.id,
+        "question_set_version": questions.version,
         "answers": [
             {"key": q.key, "question": q.prompt(company), "value": answers[q.key]}
             for q in questions.questions
@@ -157,12 +308,40 @@ def completed_event(invitation: Invitation, answers: dict[str, Any], now: dateti
     }
 
 
+@cache
+def _spend_statement():
+    return Invitation.completion()
+
+
+def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> bool:
+    """Move the invitation from open to completed; False if another request got there first."""
+    params = {
+        "b_invitation_id": target.invitation_id,
+        "b_version": target.version,
+        "b_now": now,
+        "b_completed_at": completed_at,
+    }
+    return db.session.connection().execute(_spend_statement(), params).rowcount == 1
+
+
+@cache
+def _insert_response_statement():
+    return insert(Response.__table__)
+
+
+@cache
+def _insert_held_statement():
+    return insert(HeldAnswer.__table__)
+
+
 def named_response_row(
     invitation_id: int,
     version: int,
     answers: dict[str, Any],
     *,
-    position: Position,
+    position_id: int | None,
+    position_title: str,
+    department: str,
     stage: str,
     hiring_manager: str,
     recruiter_id: int | None,
@@ -177,9 +356,9 @@ def named_response_row(
         "consent": "named",
         "answers": answers,
         "improve_text": answers.get("improve"),
-        "position_id": position.id,
-        "position_title": position.title,
-        "department": position.department,
+        "position_id": position_id,
+        "position_title": position_title,
+        "department": department,
         "stage": stage,
         "hiring_manager": hiring_manager,
         "recruiter_id": recruiter_id,
@@ -188,25 +367,32 @@ def named_response_row(
     }
 
 
-def _build_response(invitation: Invitation, answers: dict[str, Any], version: int, now: datetime) -> Response:
-    interview = invitation.interview
+def _response_values(target: LinkTarget, answers: dict[str, Any], version: int, now: datetime) -> dict:
     row = named_response_row(
-        invitation.id,
+        target.invitation_id,
         version,
         answers,
-        position=interview.position,
-        stage=interview.stage,
-        hiring_manager=interview.hiring_manager,
-        recruiter_id=interview.recruiter_id,
-        ends_at=interview.ends_at,
+        position_id=target.position_id,
+        position_title=target.position_title,
+        department=target.department,
+        stage=target.stage,
+        hiring_manager=target.hiring_manager,
+        recruiter_id=target.recruiter_id,
+        ends_at=target.ends_at,
         submitted_at=now,
     )
-    return Response(**row)
+    return {"id": uuid.uuid4().hex, **row}
 
 
-def opt_out(invitation: Invitation, now: datetime | None = None) -> None:
+def _alert_on(target: LinkTarget, answers: dict[str, Any]) -> None:
+    reasons = survey_alert_reasons(answers)
+    if reasons:  # rare: only then is the interview loaded for the alert email
+        queue_alert(db.session.get(Interview, target.interview_id), "survey", reasons, answers)
+
+
+def opt_out(target: LinkTarget, now: datetime | None = None) -> None:
     """Stop all email to this candidate; an open survey is closed."""
     now = now or utcnow()
-    invitation.interview.candidate.opt_out(now)
-    invitation.opt_out(now)
+    db.session.execute(Candidate.opting_out(target.candidate_id, now))
+    db.session.execute(Invitation.opting_out(target.invitation_id, now))
     db.session.commit()

@@ -1,0 +1,550 @@
+"""Report facts: the figures that used to scan every response, debrief or invitation per request,
+counted ahead per scope and kept in the transaction of every write that changes them.
+
+A scope is one combination of grouping attributes (report_scopes: month, position, department,
+stage, hiring manager, recruiter; a few thousand rows whatever the number of interviews); a fact
+row counts one kind of thing in one scope (report_facts):
+
+- ``sent``: invitations emailed, scoped by their interview (month of its end, its position's
+  department, its current stage, hiring manager and recruiter), like the response rate's filters.
+- ``calibration``: debriefs with an expected outcome whose interview has a decided outcome; label
+  the expectation, value "1" when the outcome went the candidate's way. Interview scope.
+- ``outcome_n`` / ``outcome``: named responses of interviews with an outcome other than pending,
+  per outcome (label); ``outcome`` counts each numeric item's answer values. Interview scope.
+- ``gap_pairs`` / ``gap`` / ``gap_rule``: named responses beside their interview's debrief,
+  scoped by the response's own grouping attributes (copied at submit, like report_cells): how
+  many pairs, each mirrored pair's candidate-minus-recruiter difference (value), and for each
+  rule pair how many pairs it could judge and how many it flags.
+
+Every fact is defined once, as SQL over the source rows (`_parts`). `rebuild_facts` counts them
+all; a change recounts only the interviews it touches, before and after the write, and adds the
+difference (`install_fact_keeper`, hooked to the session's flushes); a new response adds its own facts
+(`record_response_facts`, called where the response is tallied). So the incremental counts are,
+by construction, what a recount gives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import (
+    EXPECTED_OUTCOMES,
+    SCOPE_KEYS,
+    Debrief,
+    Interview,
+    Invitation,
+    Position,
+    QuestionSetVersion,
+    Response,
+    User,
+    report_facts,
+    report_scopes,
+)
+from ..questions import DETRACTOR_MAX, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS
+
+SCOPES = report_scopes.c
+FACTS = report_facts.c
+POSITIVE = ("advanced", "hired")
+DECIDED = ("advanced", "hired", "rejected")
+INTERVIEW_KINDS = frozenset({"sent", "calibration", "outcome_n", "outcome"})
+RESPONSE_KINDS = frozenset({"outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"})
+GAP_KINDS = frozenset({"gap_pairs", "gap", "gap_rule"})
+# Which facts a change to each kind of row can move.
+INTERVIEW_FIELDS = (
+    "ends_at",
+    "position_id",
+    "position",
+    "stage",
+    "hiring_manager",
+    "recruiter_id",
+    "recruiter",
+)
+DEBRIEF_KINDS = frozenset({"calibration"}) | GAP_KINDS
+Key = tuple[Any, ...]  # (*scope, kind, item, label, value)
+
+
+# --- The facts, as SQL over the source rows -----------------------------------------------------
+
+
+def _month(column: Any, dialect: str) -> Any:
+    """ "YYYY-MM" of a stored (naive UTC) time."""
+    if dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM")
+    return func.substr(column, 1, 7)
+
+
+def _interview_scope(dialect: str) -> list[Any]:
+    return [
+        _month(Interview.ends_at, dialect).label("month"),
+        Interview.position_id.label("position_id"),
+        func.coalesce(Position.department, "").label("department"),
+        Interview.stage.label("stage"),
+        func.coalesce(Interview.hiring_manager, "").label("hiring_manager"),
+        Interview.recruiter_id.label("recruiter_id"),
+    ]
+
+
+def _response_scope() -> list[Any]:
+    return [
+        Response.month.label("month"),
+        func.coalesce(Response.position_id, 0).label("position_id"),
+        func.coalesce(Response.department, "").label("department"),
+        Response.stage.label("stage"),
+        func.coalesce(Response.hiring_manager, "").label("hiring_manager"),
+        func.coalesce(Response.recruiter_id, 0).label("recruiter_id"),
+    ]
+
+
+def _part(scope: list[Any], kind: str, item: Any = "", label: Any = "", value: Any = "") -> Any:
+    """One fact's SELECT: the scope, the fact's names, how many; grouped by all but the count."""
+    named = [
+        _text(kind).label("kind"),
+        _text(item).label("item"),
+        _text(label).label("label"),
+        _text(value).label("value"),
+    ]
+    grouping = [*scope, *(column for column in (item, label, value) if not isinstance(column, str))]
+    return select(*scope, *named, func.count().label("n")), grouping
+
+
+def _text(value: Any) -> Any:
+    return literal(value, String) if isinstance(value, str) else value
+
+
+def _answer(key: str) -> Any:
+    return Response.answers[key].as_integer()
+
+
+def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], ids: Any) -> list[Any]:
+    scope = _interview_scope(dialect)
+    parts = []
+    if "sent" in kinds:
+        statement, grouping = _part(scope, "sent")
+        statement = (
+            statement.select_from(Invitation)
+            .join(Interview, Interview.id == Invitation.interview_id)
+            .join(Position, Position.id == Interview.position_id)
+            .where(Invitation.sent_at.is_not(None))
+        )
+        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+    if "calibration" in kinds:
+        positive = case((Interview.outcome.in_(POSITIVE), "1"), else_="0")
+        statement, grouping = _part(scope, "calibration", label=Debrief.expected_outcome, value=positive)
+        statement = (
+            statement.select_from(Interview)
+            .join(Debrief, Debrief.interview_id == Interview.id)
+            .join(User, User.id == Interview.recruiter_id)
+            .join(Position, Position.id == Interview.position_id)
+            .where(Interview.outcome.in_(DECIDED), Debrief.expected_outcome.in_(EXPECTED_OUTCOMES))
+        )
+        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+    return parts
+
+
+def _named_with_outcome(statement: Any) -> Any:
+    return (
+        statement.select_from(Response)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .join(Position, Position.id == Interview.position_id)
+        .where(Response.consent == "named", Interview.outcome != "pending")
+    )
+
+
+def _outcome_parts(dialect: str, kinds: frozenset[str], items: list[str], column: Any, ids: Any) -> list[Any]:
+    scope = _interview_scope(dialect)
+    parts = []
+    if "outcome_n" in kinds:
+        statement, grouping = _part(scope, "outcome_n", label=Interview.outcome)
+        parts.append(_restricted(_named_with_outcome(statement), column, ids).group_by(*grouping))
+    if "outcome" in kinds:
+        for key in items:
+            value = cast(_answer(key), String)
+            statement, grouping = _part(scope, "outcome", key, Interview.outcome, value)
+            statement = _named_with_outcome(statement).where(_answer(key).is_not(None))
+            parts.append(_restricted(statement, column, ids).group_by(*grouping))
+    return parts
+
+
+def _gap_rules() -> dict[str, tuple[Any, Any]]:
+    """Each rule pair: when it can judge a pair, and when it flags it (questions' rules in SQL)."""
+    next_steps, signal = _answer("next_steps"), Debrief.next_step_signal
+    clarity, cleared = _answer("role_clarity"), Debrief.doubts_cleared
+    nps, referral = _answer("nps"), Debrief.referral_potential
+    return {
+        "next": (
+            and_(signal.in_(("yes", "no")), next_steps.is_not(None)),
+            or_(and_(signal == "yes", next_steps <= 2), and_(signal == "no", next_steps >= 4)),
+        ),
+        "doubts": (
+            and_(cleared.is_not(None), clarity.is_not(None)),
+            and_(cleared.is_(True), clarity <= 2),
+        ),
+        "referral": (
+            and_(referral.is_not(None), nps.is_not(None)),
+            or_(and_(referral >= 4, nps <= DETRACTOR_MAX), and_(referral <= 2, nps >= PROMOTER_MIN)),
+        ),
+    }
+
+
+def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
+    scope = _response_scope()
+
+    def paired(statement: Any) -> Any:
+        # A named response beside its interview's debrief (an erased one has no invitation left).
+        joined = (
+            statement.select_from(Debrief)
+            .join(Invitation, Invitation.interview_id == Debrief.interview_id)
+            .join(Response, Response.invitation_id == Invitation.id)
+        )
+        return _restricted(joined, column, ids)
+
+    parts = []
+    if "gap_pairs" in kinds:
+        statement, grouping = _part(scope, "gap_pairs")
+        parts.append(paired(statement).group_by(*grouping))
+    if "gap" in kinds:
+        for pair in SCALE_PAIRS:
+            gap = _answer(pair.survey_key) - getattr(Debrief, pair.debrief_field)
+            statement, grouping = _part(scope, "gap", pair.survey_key, value=cast(gap, String))
+            parts.append(paired(statement).where(gap.is_not(None)).group_by(*grouping))
+    if "gap_rule" in kinds:
+        for name, conditions in _gap_rules().items():
+            for label, condition in zip(("checked", "mismatch"), conditions, strict=True):
+                statement, grouping = _part(scope, "gap_rule", name, label)
+                parts.append(paired(statement).where(condition).group_by(*grouping))
+    return parts
+
+
+def _restricted(statement: Any, column: Any, ids: Any) -> Any:
+    return statement if ids is None else statement.where(column.in_(list(ids)))
+
+
+def fact_statement(
+    dialect: str,
+    kinds: frozenset[str],
+    items: list[str],
+    interview_ids: Iterable[int] | None = None,
+    response_ids: Iterable[str] | None = None,
+) -> Any:
+    """Every fact of these kinds, from the source rows: of everything, of some interviews, or of
+    some responses (a response's own facts: outcome and gap kinds)."""
+    parts = []
+    if response_ids is not None:
+        parts += _outcome_parts(dialect, kinds, items, Response.id, response_ids)
+        parts += _gap_parts(kinds, Response.id, response_ids)
+    else:
+        parts += _interview_parts(dialect, kinds, items, interview_ids)
+        parts += _outcome_parts(dialect, kinds, items, Interview.id, interview_ids)
+        parts += _gap_parts(kinds, Debrief.interview_id, interview_ids)
+    return union_all(*parts) if parts else None
+
+
+def counted(
+    connection: Any,
+    kinds: frozenset[str],
+    interview_ids: Iterable[int] | None = None,
+    response_ids: Iterable[str] | None = None,
+) -> Counter[Key]:
+    """The facts of some interviews or responses as they stand now, by key."""
+    # The items only matter to outcome facts (a delivered email, say, reads no question set).
+    items = numeric_items(connection) if "outcome" in kinds else []
+    statement = fact_statement(connection.dialect.name, kinds, items, interview_ids, response_ids)
+    if statement is None:
+        return Counter()
+    return Counter({tuple(row[:-1]): int(row[-1]) for row in connection.execute(statement)})
+
+
+# --- Writing them ------------------------------------------------------------------------------
+
+
+def _insert(dialect: str, table: Any) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+LEVELS = (0, 1, 2)
+EVERYTHING = ("", 0, "", "", "", 0)
+
+
+def _levels(scope: Key) -> list[tuple[int, Key]]:
+    """The scopes a fact of this combination is counted in: itself, over all months, everything."""
+    return [(0, scope), (1, ("", *scope[1:])), (2, EVERYTHING)]
+
+
+def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
+    dialect = connection.dialect.name
+    ids = {}
+    for level, scope in scopes:
+        values = {"level": level, **dict(zip(SCOPE_KEYS, scope, strict=True))}
+        connection.execute(_insert(dialect, report_scopes).on_conflict_do_nothing(), values)
+        match = [SCOPES[name] == value for name, value in values.items()]
+        ids[(level, scope)] = connection.scalar(select(SCOPES.id).where(*match))
+    return ids
+
+
+def apply_changes(connection: Any, changes: Counter[Key]) -> None:
+    """Add each key's change to its fact at every level (creating scopes and facts as needed; a
+    fact that reaches zero is removed, as a recount would not have it)."""
+    width = len(SCOPE_KEYS)
+    leveled: Counter[tuple[tuple[int, Key], Key]] = Counter()
+    for key, n in changes.items():
+        for scope in _levels(key[:width]):
+            leveled[(scope, key[width:])] += n
+    leveled = Counter({key: n for key, n in leveled.items() if n})
+    if not leveled:
+        return
+    ids = _scope_ids(connection, {scope for scope, _ in leveled})
+    dialect = connection.dialect.name
+    statement = _insert(dialect, report_facts)
+    statement = statement.on_conflict_do_update(
+        index_elements=["scope_id", "kind", "item", "label", "value"],
+        set_={"count": FACTS["count"] + statement.excluded["count"]},
+    )
+    rows = [
+        dict(zip(("kind", "item", "label", "value"), names, strict=True))
+        | {"scope_id": ids[scope], "count": n}
+        for (scope, names), n in leveled.items()
+    ]
+    connection.execute(statement, rows)
+    connection.execute(delete(report_facts).where(FACTS.scope_id.in_(set(ids.values())), FACTS["count"] == 0))
+
+
+CHUNK = 10_000  # ids per statement: PostgreSQL takes at most 65,535 parameters
+
+
+def _counted_in_chunks(connection: Any, kinds: frozenset[str], interview_ids: list[int]) -> Counter[Key]:
+    total: Counter[Key] = Counter()
+    for start in range(0, len(interview_ids), CHUNK):
+        total.update(counted(connection, kinds, interview_ids=interview_ids[start : start + CHUNK]))
+    return total
+
+
+@contextmanager
+def kept_across(interview_ids: Iterable[int], kinds: frozenset[str] = INTERVIEW_KINDS) -> Iterator[None]:
+    """Keep the facts of these interviews across a write the session's flush does not see (a Core
+    UPDATE): counted before and after it, the difference added, in the same transaction."""
+    ids = sorted(set(interview_ids))
+    db.session.flush()
+    connection = db.session.connection()
+    before = _counted_in_chunks(connection, kinds, ids)
+    yield
+    changes = _counted_in_chunks(connection, kinds, ids)
+    changes.subtract(before)
+    apply_changes(connection, changes)
+
+
+def record_response_facts(response_id: str, invitation_id: int | None) -> None:
+    """Add a new response's own facts (caller commits, with the response).
+
+    Most answers arrive while the outcome is pending, often before the debrief: one lookup by
+    primary key says which of its facts can exist, so the submit runs no more than it needs.
+    """
+    if invitation_id is None:
+        return
+    connection = db.session.connection()
+    statement = (
+        select(Interview.outcome, Debrief.id)
+        .select_from(Invitation)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
+        .where(Invitation.id == invitation_id)
+    )
+    found = connection.execute(statement).first()
+    if found is None:
+        return
+    kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
+        GAP_KINDS if found.id is not None else frozenset()
+    )
+    if kinds:
+        apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
+
+
+def rebuild_facts(connection: Any) -> int:
+    """Recount every scope and fact from the source rows, in SQL; returns the number of facts."""
+    dialect = connection.dialect.name
+    connection.execute(delete(report_facts))
+    connection.execute(delete(report_scopes))
+    every = fact_statement(dialect, INTERVIEW_KINDS | RESPONSE_KINDS, numeric_items(connection))
+    rows = every.subquery()
+    names = [rows.c[name] for name in ("kind", "item", "label", "value")]
+    _insert_level(connection, 0, rows, [rows.c[name] for name in SCOPE_KEYS], names, func.sum(rows.c.n))
+    # The wider levels add up the combinations' facts just written.
+    exact = select(report_facts, *(SCOPES[name] for name in SCOPE_KEYS)).join(
+        report_scopes, and_(SCOPES.id == FACTS.scope_id, SCOPES.level == 0)
+    )
+    exact = exact.subquery()
+    names = [exact.c[name] for name in ("kind", "item", "label", "value")]
+    for level in LEVELS[1:]:
+        keys = [
+            exact.c[name] if level == 1 and name != "month" else literal(blank).label(name)
+            for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)
+        ]
+        _insert_level(connection, level, exact, keys, names, func.sum(exact.c["count"]))
+    return connection.scalar(select(func.count()).select_from(report_facts)) or 0
+
+
+def _insert_level(
+    connection: Any, level: int, rows: Any, keys: list[Any], names: list[Any], total: Any
+) -> None:
+    """Write one level's scopes, then its facts summed per scope (rows: a subquery of facts)."""
+    grouped = [key for key in keys if _is_column(key)]
+    scopes = select(literal(level).label("level"), *keys).select_from(rows).distinct()
+    connection.execute(insert(report_scopes).from_select(["level", *SCOPE_KEYS], scopes))
+    source = select(*keys, *names, total.label("n")).select_from(rows).group_by(*grouped, *names).subquery()
+    match = [SCOPES.level == level] + [SCOPES[name] == source.c[name] for name in SCOPE_KEYS]
+    facts = select(SCOPES.id, *(source.c[name] for name in ("kind", "item", "label", "value")), source.c.n)
+    facts = facts.select_from(source).join(report_scopes, and_(*match))
+    connection.execute(
+        insert(report_facts).from_select(["scope_id", "kind", "item", "label", "value", "count"], facts)
+    )
+
+
+def _is_column(key: Any) -> bool:
+    """A subquery's column (grouped by), not a constant standing for "all"."""
+    return getattr(key, "table", None) is not None
+
+
+def numeric_items(connection: Any) -> list[str]:
+    """Every numeric item key of every stored question-set version (what outcome facts count)."""
+    keys: dict[str, None] = {}
+    statement = select(QuestionSetVersion.document).order_by(QuestionSetVersion.id)
+    for document in connection.scalars(statement):
+        for item in document.get("questions", []):
+            if item["type"] in NUMERIC_TYPES:
+                keys.setdefault(item["key"], None)
+    return list(keys)
+
+
+# --- Kept at every flush ------------------------------------------------------------------------
+
+
+def _changed(obj: Any, fields: Iterable[str]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in fields)
+
+
+def _touched(session: Session) -> tuple[set[int], set[int], frozenset[str]]:
+    """(interview ids, invitation ids, kinds) a flush's pending changes can move. A new response is
+    left out: its submit adds its own facts (record_response_facts)."""
+    interviews: set[int] = set()
+    invitations: set[int] = set()
+    kinds: set[str] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Interview):
+            if obj in session.new or obj in session.deleted or _changed(obj, INTERVIEW_FIELDS):
+                if obj.id:
+                    interviews.add(obj.id)
+                kinds |= INTERVIEW_KINDS
+            elif _changed(obj, ("outcome",)):
+                interviews.add(obj.id)
+                kinds |= {"calibration", "outcome_n", "outcome"}
+        elif isinstance(obj, Debrief):
+            interview_id = obj.interview_id or (obj.interview.id if obj.interview else None)
+            if interview_id:
+                interviews.add(interview_id)
+            kinds |= DEBRIEF_KINDS
+        elif isinstance(obj, Invitation):
+            if obj in session.new or obj in session.deleted or _changed(obj, ("sent_at", "interview_id")):
+                interview_id = obj.interview_id or (obj.interview.id if obj.interview else None)
+                if interview_id:
+                    interviews.add(interview_id)
+                kinds.add("sent")
+        elif isinstance(obj, Response) and obj not in session.new:
+            history = inspect(obj).attrs.invitation_id.history
+            invitations |= {i for i in (*history.deleted, *history.unchanged, *history.added) if i}
+            kinds |= RESPONSE_KINDS
+    return interviews, invitations, frozenset(kinds)
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Count the touched interviews' facts as they stand before the write."""
+    interviews, invitations, kinds = _touched(session)
+    if not kinds:
+        return
+    connection = session.connection()
+    if invitations:
+        statement = select(Invitation.interview_id).where(Invitation.id.in_(invitations))
+        interviews |= set(connection.scalars(statement))
+    before = counted(connection, kinds, interview_ids=interviews) if interviews else Counter()
+    session.info[PENDING] = (interviews, kinds, before)
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    """Count them again after the write (new interviews now have ids) and add the difference."""
+    pending = session.info.pop(PENDING, None)
+    if pending is None:
+        return
+    interviews, kinds, before = pending
+    interviews = interviews | _touched(session)[0]
+    if not interviews:
+        return
+    connection = session.connection()
+    changes = counted(connection, kinds, interview_ids=interviews)
+    changes.subtract(before)
+    apply_changes(connection, changes)
+
+
+PENDING = "report_facts_before"
+
+
+def install_fact_keeper() -> None:
+    """Keep the facts at every session's flushes: before it, count the facts of the interviews it
+    touches; after it, count them again and add the difference, in the flush's transaction, so
+    the facts commit or roll back with the change. Once per process."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+        event.listen(Session, "after_flush", _after_flush)
+
+
+# --- Reading them -------------------------------------------------------------------------------
+
+
+def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
+    """(*grouping, kind, item, label, value, count) of the facts of these kinds in the scopes the
+    filters select, summed over those scopes: a few hundred rows whatever the data's size."""
+    names = [FACTS.kind, FACTS.item, FACTS.label, FACTS.value]
+    active = filters.active()
+    # The widest level that still tells the filters and groupings apart.
+    level = 2 if not active and not grouping else 1 if not {"month_from", "month_to"} & set(active) else 0
+    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
+    statement = (
+        select(*grouping, *names, cast(func.sum(FACTS["count"]), BigInteger))
+        .select_from(report_facts)
+        .join(report_scopes, SCOPES.id == FACTS.scope_id)
+        .where(FACTS.kind.in_(list(kinds)), FACTS.scope_id.in_(scopes))
+        .group_by(*grouping, *names)
+        .order_by(*grouping, *names)
+    )
+    return list(db.session.execute(statement))
+
+
+def scope_keys(connection: Any) -> dict[Key, int]:
+    """Every fact by scope attributes rather than scope id (what a recount is compared on)."""
+    keys = [SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS)]
+    statement = select(*keys, FACTS.kind, FACTS.item, FACTS.label, FACTS.value, FACTS["count"]).join(
+        report_scopes, SCOPES.id == FACTS.scope_id
+    )
+    return {tuple(row[:-1]): row[-1] for row in connection.execute(statement)}

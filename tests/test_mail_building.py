@@ -1,0 +1,178 @@
+"""How emails are built and delivered: one multipart message per outbox row, and delivery over
+MAIL_CONNECTIONS parallel SMTP connections with every outcome recorded once."""
+
+from collections import Counter
+from datetime import timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+
+from flask_mail import sanitize_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from helpers import CollectingHandler, text_part
+from survey.extensions import db
+from survey.models import Candidate, Invitation, OutboxMessage, utcnow
+from survey.outbox import _sanitized_recipient, clock_from, deliver_outbox, enqueue
+from survey.services.invitations import issue_due_invitations, send_due
+
+CONTEXT = {
+    "candidate_name": "x",
+    "position_title": "x",
+    "stage": "x",
+    "survey_url": "http://localhost/s/x",
+    "opt_out_url": "http://localhost/s/x/opt-out",
+    "is_reminder": False,
+}
+
+
+def test_an_invitation_is_one_multipart_alternative_with_its_headers_encoded_once(
+    app, make_interview, smtp_server
+):
+    app.config["COMPANY_NAME"] = "Ünïcode Größe GmbH"
+    interview = make_interview(candidate={"name": "Zoë Ölmann", "email": "zoe@example.org"})
+    send_due(now=interview.ends_at + timedelta(hours=3))
+    [envelope] = smtp_server.handler.envelopes
+    raw = envelope.content
+    assert raw.count(b"\n") == raw.count(b"\r\n")  # SMTP line endings throughout
+    message = message_from_bytes(raw)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.get_payload()] == ["text/plain", "text/html"]
+    subject = str(make_header(decode_header(message["Subject"])))
+    assert subject == "How was your Technical interview, Zoë?"
+    assert str(make_header(decode_header(message["From"]))).startswith("Ünïcode Größe GmbH <")
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["To"] == "zoe@example.org"
+    row = db.session.scalar(select(OutboxMessage))
+    assert message["Message-ID"] == row.message_id
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Zoë" in text_part(message)
+
+
+def test_an_extra_header_with_a_line_break_makes_the_email_unsendable(app, smtp_server):
+    headers = {"X-Note": "a\r\nBcc: b@x"}
+    enqueue("notice", "a@example.org", "Hello", "survey_invitation", CONTEXT, headers=headers)
+    db.session.commit()
+    report = deliver_outbox()
+    assert smtp_server.messages == []
+    row = db.session.scalar(select(OutboxMessage))
+    assert (row.status, report.dead) == ("dead", 1)
+    assert row.last_error.startswith("unsendable")
+
+
+def test_four_connections_deliver_each_invitation_once_and_mark_it_sent(app, make_interview, smtp_server):
+    app.config.update(MAIL_CONNECTIONS=4, OUTBOX_BATCH_SIZE=10)
+    interviews = [make_interview() for _ in range(12)]
+    summary = send_due(now=interviews[-1].ends_at + timedelta(hours=3))
+    assert (summary.delivery.sent, summary.delivery.batches) == (12, 2)
+    assert smtp_server.handler.connections == 4 + 2  # four for the batch of 10, two for the last 2
+    received = Counter(message["To"] for message in smtp_server.messages)
+    assert received == Counter({interview.candidate.email: 1 for interview in interviews})
+    statuses = db.session.scalars(select(Invitation.status)).all()
+    assert statuses == ["sent"] * 12
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+def test_a_refusal_on_one_of_several_connections_is_recorded_for_that_message_only(
+    app, make_interview, smtp_server
+):
+    app.config["MAIL_CONNECTIONS"] = 3
+    interviews = [make_interview() for _ in range(6)]
+    refused = interviews[2].candidate.email
+    smtp_server.handler.refuse[refused] = "550 No such user"
+    summary = send_due(now=interviews[-1].ends_at + timedelta(hours=3))
+    assert (summary.delivery.sent, summary.delivery.dead) == (5, 1)
+    assert db.session.scalar(select(Candidate.bounced_at).where(Candidate.email == refused)) is not None
+    assert {m["To"] for m in smtp_server.messages} == {i.candidate.email for i in interviews} - {refused}
+
+
+def test_with_the_server_down_parallel_delivery_loses_nothing_and_sends_each_once_after(
+    app, make_interview, smtp_server
+):
+    app.config["MAIL_CONNECTIONS"] = 4
+    interviews = [make_interview() for _ in range(5)]
+    smtp_server.stop()
+    down = send_due(now=interviews[-1].ends_at + timedelta(hours=3))
+    assert down.delivery.smtp_error and down.delivery.sent == 0
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"pending"}
+    smtp_server.start()
+    report = deliver_outbox(clock_from(interviews[-1].ends_at + timedelta(hours=4)))
+    assert report.sent == 5
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(i.candidate.email for i in interviews)
+
+
+def test_parallel_delivery_gives_a_batch_back_after_a_quarter_of_its_lease_and_sends_each_once(
+    app, make_interview, smtp_server
+):
+    """As in turn: no message is started once the lease is not fresh; the rest is claimed afresh."""
+    app.config["MAIL_CONNECTIONS"] = 3
+    interviews = [make_interview() for _ in range(9)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+    moment = [utcnow()]
+
+    def clock():
+        moment[0] += timedelta(seconds=6)  # every reading: a tenth of the 60-second lease later
+        return moment[0]
+
+    report = deliver_outbox(clock)
+
+    assert report.sent == 9 and report.batches > 1
+    assert delivered(smtp_server) == Counter({interview.candidate.email: 1 for interview in interviews})
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"sent"}
+
+
+class TakeOverOnFirstMessage(CollectingHandler):
+    """While the first message is being sent, its lease runs out and another worker claims
+    every row (as a stalled worker's batch is taken over)."""
+
+    def __init__(self, engine, moment):
+        super().__init__()
+        self.engine, self.moment, self.taken = engine, moment, False
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.taken:
+            self.taken = True
+            self.moment[0] += timedelta(minutes=5)
+            with self.engine.begin() as connection:
+                connection.execute(
+                    OutboxMessage.__table__.update().values(
+                        claimed_by="another-worker", claimed_until=self.moment[0] + timedelta(minutes=1)
+                    )
+                )
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_parallel_delivery_records_nothing_for_messages_another_worker_took_over(
+    app, make_interview, smtp_server
+):
+    app.config["MAIL_CONNECTIONS"] = 2
+    interviews = [make_interview() for _ in range(6)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+    moment = [utcnow()]
+    smtp_server.handler = handler = TakeOverOnFirstMessage(db.engine, moment)
+    smtp_server.stop()
+    smtp_server.start()
+
+    report = deliver_outbox(lambda: moment[0], max_batches=1)
+
+    # What was already in flight went out, but its outcome is the new holder's to record; the
+    # rest was neither started nor given back (the rows are no longer this worker's).
+    assert report.sent == 0 and report.taken_over == len(handler.messages) >= 1
+    assert len(handler.messages) < 6
+    rows = db.session.scalars(select(OutboxMessage)).all()
+    assert {(row.status, row.claimed_by) for row in rows} == {("pending", "another-worker")}
+
+
+def delivered(smtp_server) -> Counter:
+    return Counter(message["To"] for message in smtp_server.messages)
+
+
+@settings(max_examples=200)
+@given(
+    local=st.text(alphabet="abcXYZ019.!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=20),
+    domain=st.text(alphabet="abz09.-", min_size=1, max_size=15),
+)
+def test_a_plain_address_is_written_exactly_as_flask_mail_would(local, domain):
+    address = f"{local}@{domain}"
+    assert _sanitized_recipient(address) == sanitize_address(address)

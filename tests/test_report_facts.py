@@ -1,0 +1,112 @@
+"""Report facts (outcomes, calibration, perception gaps, invitations sent) kept at every write
+equal a recount from the source rows, and the report reads the same figures as from the rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from survey.extensions import db
+from survey.models import (
+    Interview,
+    report_cells,
+    report_group_tallies,
+    report_month_tallies,
+    report_tallies,
+)
+from survey.reports.cells import rebuild_cells
+from survey.reports.facts import scope_keys
+from survey.reports.filters import ReportFilters
+from survey.reports.outcomes import build_outcomes
+from survey.reports.queries import gaps_by_group, invitations_sent
+from survey.services.accounts import create_api_key, create_user
+from survey.services.api_interviews import InterviewChanges, apply_changes
+from survey.services.debriefs import save_debrief
+from survey.services.invitations import send_due
+from survey.services.reassignment import deactivate_and_reassign, reassign_interview
+from survey.services.responses import submit_response
+from survey.services.retention import erase_candidate
+
+ANSWERS = {"nps": 9, "on_time": 4, "prepared": 3, "role_clarity": 2, "interest": 4, "self_assessment": 2}
+READ = {
+    "interest": 2,
+    "self_assessment": 4,
+    "culture_score": 3,
+    "next_step_signal": "yes",
+    "doubts_cleared": True,
+    "referral_potential": 5,
+    "expected_outcome": "likely",
+}
+
+
+def every_count() -> dict:
+    """The facts by scope attributes, and the cells and every tally table without their ids."""
+    counts = {"facts": scope_keys(db.session.connection())}
+    for table in (report_cells, report_tallies, report_group_tallies, report_month_tallies):
+        counts[table.name] = sorted(tuple(row)[1:] for row in db.session.execute(select(table)))
+    return counts
+
+
+def test_facts_kept_through_submits_debriefs_outcomes_moves_and_an_erasure_equal_a_recount(
+    app, make_interview, recruiter, smtp_server
+):
+    admin = create_user("ada.admin@example.com", "Ada Admin", "admin", "password-123")
+    other = create_user("oscar.other@example.com", "Oscar Other", "recruiter", "password-123")
+    api_key, _ = create_api_key("ats")
+    interviews = [
+        make_interview(stage=("Technical", "Onsite")[i % 2], hiring_manager=f"Manager {i % 3}")
+        for i in range(8)
+    ]
+    # Invitations emailed: the response rate's denominator, by interview.
+    send_due(now=interviews[0].ends_at + timedelta(hours=3))
+    # A debrief before the answers (the usual order) and one after them.
+    save_debrief(interviews[0], READ, recruiter)
+    # An outcome decided before the candidate answers: the submit adds the outcome facts itself.
+    interviews[6].outcome = "advanced"
+    db.session.commit()
+    assert submit_response(interviews[6].invitation, ANSWERS, "named")
+    for number, interview in enumerate(interviews[:6]):
+        answers = {**ANSWERS, "nps": 3 + number, "interest": 1 + number % 5}
+        assert submit_response(interview.invitation, answers, "named" if number < 5 else "anonymous")
+    save_debrief(interviews[1], {**READ, "expected_outcome": "unlikely"}, recruiter)
+    save_debrief(interviews[2], READ, recruiter)
+    # A debrief edited: every figure it fed moves.
+    save_debrief(interviews[0], {**READ, "interest": 5, "doubts_cleared": False}, recruiter)
+    # Outcomes: set by hand, through the API (twice), and a pending one left.
+    interviews[0].outcome = "hired"
+    db.session.commit()
+    apply_changes(interviews[1], InterviewChanges(outcome="rejected"), api_key)
+    apply_changes(interviews[2], InterviewChanges(outcome="advanced"), api_key)
+    apply_changes(interviews[2], InterviewChanges(outcome="withdrawn"), api_key)
+    # Moved to another recruiter: one by hand, the rest of the leaver's open ones at once.
+    reassign_interview(interviews[3], other.id, admin)
+    deactivate_and_reassign(recruiter, other.id, admin)
+    # An erasure unlinks a named response: it leaves the outcome and gap facts.
+    erase_candidate(interviews[1].candidate.email)
+    kept = every_count()
+    kinds = {"sent", "calibration", "outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"}
+    assert {key[7] for key in kept["facts"]} == kinds, "the mix produced facts of every kind"
+    rebuild_cells()
+    assert every_count() == kept
+
+
+def test_report_reads_the_same_outcome_and_gap_figures_as_the_rows_give(app, make_interview, recruiter):
+    interviews = [make_interview(stage="Technical") for _ in range(6)]
+    for number, interview in enumerate(interviews):
+        save_debrief(interview, {**READ, "interest": 1 + number % 5}, recruiter)
+        assert submit_response(interview.invitation, {**ANSWERS, "interest": 5 - number % 3}, "named")
+        interview.outcome = ("hired", "rejected", "advanced")[number % 3]
+    db.session.commit()
+    gaps = gaps_by_group(ReportFilters())["stage"][0]
+    differences = [(5 - n % 3) - (1 + n % 5) for n in range(6)]
+    assert gaps.pairs == 6
+    assert gaps.gaps["interest"].n == 6 and gaps.gaps["interest"].total == sum(differences)
+    assert gaps.lower["interest"] == sum(d < 0 for d in differences)
+    assert gaps.flagged["interest"] == sum(abs(d) >= 2 for d in differences)
+    assert gaps.referral_checked == 6 and gaps.referral_mismatches == 0  # referral 5, nps 9
+    outcomes = build_outcomes(ReportFilters())
+    assert {g.outcome: g.responses for g in outcomes.groups} == {"hired": 2, "rejected": 2, "advanced": 2}
+    assert outcomes.overall.decided == 6
+    assert invitations_sent(ReportFilters(stage="Technical")) == 0
+    assert db.session.scalar(select(Interview.id).where(Interview.stage == "Onsite")) is None
