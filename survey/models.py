@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -22,7 +23,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    Update,
+    bindparam,
+    case,
+    or_,
     text,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -62,18 +68,39 @@ class UTCDateTime(TypeDecorator):
 
 ROLES = ("recruiter", "hr", "admin")
 OUTCOMES = ("pending", "advanced", "rejected", "hired", "withdrawn")
-INVITATION_STATUSES = (
-    "scheduled",
-    "sent",
-    "opened",
-    "completed",
-    "expired",
-    "opted_out",
-    "cancelled",
-    "failed",
-)
+
+
+class InvitationStatus(StrEnum):
+    """Where an invitation is in its life; the values are the strings stored in `invitations.status`.
+
+    scheduled → sent → opened → completed is the happy path; expired, opted_out, cancelled and
+    "failed" end it early. A resend (a new link, `Invitation.reissue`) starts again at scheduled.
+    The transitions are the methods of Invitation.
+    """
+
+    # Waiting for its send time, or written to the outbox (issued_at set) but not yet delivered.
+    SCHEDULED = "scheduled"
+    # The invitation email was delivered; the link runs until expires_at.
+    SENT = "sent"
+    # The link was opened (perhaps by a mail scanner: opening never spends it).
+    OPENED = "opened"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"
+    CANCELLED = "cancelled"
+    # Given up: the invitation email was refused for good or ran out of attempts, so the link never
+    # reached the candidate. Final (only a resend starts over). Stored as "failed", the API's word;
+    # an outbox row's "failed" instead means "failed once, will retry" (OUTBOX_STATUSES).
+    UNDELIVERABLE = "failed"
+
+
+INVITATION_STATUSES = tuple(InvitationStatus)
 # A survey can still be answered in these states.
-OPEN_STATUSES = ("scheduled", "sent", "opened")
+OPEN_STATUSES = (InvitationStatus.SCHEDULED, InvitationStatus.SENT, InvitationStatus.OPENED)
+# Delivered and not yet answered: the states a reminder may go out in.
+DELIVERED_OPEN_STATUSES = (InvitationStatus.SENT, InvitationStatus.OPENED)
+# An outbox row: pending (never tried), sent, failed (a temporary failure: due again at
+# next_attempt_at) or dead (given up). Not the invitation's "failed", which is final.
 OUTBOX_STATUSES = ("pending", "sent", "failed", "dead")
 # What an API key may do; a key gets write and read unless told otherwise.
 API_SCOPES = ("interviews:write", "interviews:read", "interviews:read-all")
@@ -142,6 +169,21 @@ class Candidate(db.Model):
         """Whether we may still email this candidate."""
         return self.opted_out_at is None and self.bounced_at is None
 
+    def opt_out(self, now: datetime) -> None:
+        """Stop all email to this candidate (the first opt-out's time is kept)."""
+        if self.opted_out_at is None:
+            self.opted_out_at = now
+
+    @classmethod
+    def opting_out(cls, candidate_id: int, now: datetime) -> Update:
+        """The UPDATE stopping all email to this candidate (the first opt-out's time is kept)."""
+        return update(cls).where(cls.id == candidate_id, cls.opted_out_at.is_(None)).values(opted_out_at=now)
+
+    @classmethod
+    def bouncing(cls, address: str, now: datetime) -> Update:
+        """The UPDATE that marks whoever has this address as bounced (no one, for a staff address)."""
+        return update(cls).where(cls.email == address, cls.bounced_at.is_(None)).values(bounced_at=now)
+
 
 class Position(db.Model):
     """A role being hired for."""
@@ -204,7 +246,7 @@ class Invitation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    status: Mapped[str] = mapped_column(String(20), default=InvitationStatus.SCHEDULED.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
     send_after: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the current version's email was written to the outbox (not yet delivered).
@@ -225,6 +267,184 @@ class Invitation(db.Model):
     history: Mapped[list[InvitationEvent]] = relationship(
         back_populates="invitation", order_by="InvitationEvent.at", cascade="all, delete-orphan"
     )
+
+    # --- Where it stands ---------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the survey can still be answered (its link may have run out all the same)."""
+        return self.status in OPEN_STATUSES
+
+    @property
+    def answered(self) -> bool:
+        """Whether the candidate has answered: nothing may change the survey any more."""
+        return self.status == InvitationStatus.COMPLETED
+
+    @property
+    def awaiting_issue(self) -> bool:
+        """Not yet written to the outbox: its send time (and the interview's times) may still move."""
+        return self.status == InvitationStatus.SCHEDULED and self.issued_at is None
+
+    def link_state(self, now: datetime) -> str:
+        """What its link leads to now: "open", "invalid", "expired", "completed" or "opted_out"."""
+        return link_state(self.status, self.interview.candidate.opted_out_at, self.expires_at, now)
+
+    # --- Transitions ---------------------------------------------------------------------------
+    # The sending job and the services call these; the ones two requests may race for (open,
+    # complete) and the bulk ones are UPDATE statements guarded by the states they leave from.
+
+    def issue(self, now: datetime) -> None:
+        """Its email was written to the outbox: it stays scheduled until the email is delivered."""
+        self.issued_at = now
+
+    def issue_reminder(self, now: datetime) -> None:
+        """Its one reminder was written to the outbox."""
+        self.reminder_issued_at = now
+
+    def deliver(self, now: datetime, valid_for: timedelta) -> None:
+        """The invitation email was delivered: the link runs from now, for `valid_for`."""
+        self.sent_at = now
+        self.expires_at = now + valid_for
+        if self.status == InvitationStatus.SCHEDULED:
+            self.status = InvitationStatus.SENT
+
+    def deliver_reminder(self, now: datetime) -> None:
+        """The reminder email was delivered."""
+        self.reminded_at = now
+
+    def give_up(self) -> None:
+        """The invitation email will never be delivered: a survey not yet sent becomes undeliverable."""
+        if self.status == InvitationStatus.SCHEDULED:
+            self.status = InvitationStatus.UNDELIVERABLE
+
+    def expire(self, at: datetime) -> None:
+        """The link ran out (or would have before it could be sent) at `at`."""
+        self.status = InvitationStatus.EXPIRED
+        self.expires_at = at
+
+    def opt_out(self, now: datetime | None = None) -> None:
+        """The candidate wants no more email: an open survey closes. `now` is when they said so
+        through this link; None when they had opted out before (through another link)."""
+        if self.is_open:
+            self.status = InvitationStatus.OPTED_OUT
+            if now is not None:
+                self.opted_out_at = now
+
+    def cancel(self, now: datetime) -> None:
+        """Staff or the ATS stopped the survey: nothing more is sent and the link stops working.
+        The caller refuses this for an answered survey (with its own message)."""
+        self.status = InvitationStatus.CANCELLED
+        self.cancelled_at = now
+
+    def reissue(self, send_after: datetime) -> None:
+        """A new link (a new version) due at send_after: every earlier link stops working, and the
+        current link's moments are kept as history. The caller refuses this once answered."""
+        for moment in REPLACED_MOMENTS:
+            at = getattr(self, moment)
+            if at is not None and (moment != "send_after" or self.issued_at is not None):
+                self.history.append(InvitationEvent(version=self.version, moment=moment, at=at))
+        self.version += 1
+        self.status = InvitationStatus.SCHEDULED
+        for moment in REPLACED_MOMENTS:
+            setattr(self, moment, None)
+        self.reminder_issued_at = None
+        self.send_after = send_after
+
+    # The survey page's statements: built once with parameters (callers cache them), on the table
+    # itself, so each request runs one cached statement.
+
+    @classmethod
+    def opening(cls) -> Update:
+        """The UPDATE recording a link's first opening (parameters b_invitation_id, b_now); a survey
+        not yet answered becomes opened."""
+        table = cls.__table__
+        not_yet = (InvitationStatus.SCHEDULED.value, InvitationStatus.SENT.value)
+        return (
+            update(table)
+            .where(table.c.id == bindparam("b_invitation_id"), table.c.opened_at.is_(None))
+            .values(
+                opened_at=bindparam("b_now", type_=UTCDateTime),
+                status=case(
+                    (table.c.status.in_(not_yet), InvitationStatus.OPENED.value), else_=table.c.status
+                ),
+            )
+        )
+
+    @classmethod
+    def completion(cls) -> Update:
+        """The UPDATE that spends a link (parameters b_invitation_id, b_version, b_now,
+        b_completed_at): it matches only while that version is open and unexpired, so of two
+        submits racing, one completes and the other finds nothing."""
+        table = cls.__table__
+        now = bindparam("b_now", type_=UTCDateTime)
+        return (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_invitation_id"),
+                table.c.version == bindparam("b_version"),
+                table.c.status.in_([status.value for status in OPEN_STATUSES]),
+                or_(table.c.expires_at.is_(None), table.c.expires_at > now),
+            )
+            .values(
+                status=InvitationStatus.COMPLETED.value,
+                completed_at=bindparam("b_completed_at", type_=UTCDateTime),
+            )
+        )
+
+    @classmethod
+    def opting_out(cls, invitation_id: int, now: datetime) -> Update:
+        """The UPDATE closing this invitation, if still open, because its candidate opted out."""
+        return (
+            update(cls)
+            .where(cls.id == invitation_id, cls.status.in_(OPEN_STATUSES))
+            .values(status=InvitationStatus.OPTED_OUT.value, opted_out_at=now)
+        )
+
+    @classmethod
+    def expiring(cls, now: datetime) -> Update:
+        """The UPDATE expiring every open invitation whose link has run out."""
+        return (
+            update(cls)
+            .where(cls.status.in_(OPEN_STATUSES), cls.expires_at <= now)
+            .values(status=InvitationStatus.EXPIRED.value)
+        )
+
+    @classmethod
+    def cancelling(cls, invitation_ids: list[int], now: datetime) -> Update:
+        """The UPDATE cancelling these invitations where still open (their candidate was erased)."""
+        return (
+            update(cls)
+            .where(cls.id.in_(invitation_ids), cls.status.in_(OPEN_STATUSES))
+            .values(status=InvitationStatus.CANCELLED.value, cancelled_at=now)
+        )
+
+
+def link_state(
+    status: str, candidate_opted_out_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> str:
+    """What an invitation's link leads to now: "open", "invalid", "expired", "completed" or
+    "opted_out" (from its columns: the survey page reads them as one plain row)."""
+    if status in (InvitationStatus.CANCELLED, InvitationStatus.UNDELIVERABLE):
+        return "invalid"
+    if status in (InvitationStatus.COMPLETED, InvitationStatus.OPTED_OUT, InvitationStatus.EXPIRED):
+        return InvitationStatus(status).value
+    if candidate_opted_out_at is not None:
+        return "opted_out"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "open"
+
+
+# The moments of a link that a resend clears; they are kept as the timeline's history first.
+REPLACED_MOMENTS = (
+    "send_after",
+    "issued_at",
+    "sent_at",
+    "reminded_at",
+    "opened_at",
+    "cancelled_at",
+    "expires_at",
+)
 
 
 class InvitationEvent(db.Model):
@@ -468,6 +688,8 @@ class WebhookDelivery(db.Model):
 NEXT_STEP_SIGNALS = ("yes", "no", "unclear")
 RED_FLAG_SEVERITIES = ("none", "low", "medium", "high")
 EXPECTED_OUTCOMES = ("likely", "unlikely", "unsure")
+# The debrief's free-text notes: stripped when saved, blanked when the candidate is erased.
+DEBRIEF_TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matters", "red_flags", "free_notes")
 
 
 class Debrief(db.Model):

@@ -578,7 +578,7 @@ def _stale_reason(message: OutboxMessage) -> str | None:
         return None
     if message.invitation_version != invitation.version:
         return "superseded by a newer link"
-    if invitation.status not in ("scheduled", "sent", "opened"):
+    if not invitation.is_open:
         return f"invitation is {invitation.status}"
     if not invitation.interview.candidate.reachable:
         return "candidate opted out or bounced"
@@ -590,21 +590,14 @@ def _after_delivery(message: OutboxMessage, now: datetime) -> None:
     if invitation is None:
         return
     if message.kind == "invitation":
-        invitation.sent_at = now
-        invitation.expires_at = now + timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
-        if invitation.status == "scheduled":
-            invitation.status = "sent"
+        invitation.deliver(now, timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"]))
     elif message.kind == "reminder":
-        invitation.reminded_at = now
+        invitation.deliver_reminder(now)
 
 
 def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:
     invitation = message.invitation
     if bounced:
-        db.session.execute(
-            update(Candidate)
-            .where(Candidate.email == message.to_address, Candidate.bounced_at.is_(None))
-            .values(bounced_at=now)
-        )
-    if invitation is not None and message.kind == "invitation" and invitation.status == "scheduled":
-        invitation.status = "failed"
+        db.session.execute(Candidate.bouncing(message.to_address, now))
+    if invitation is not None and message.kind == "invitation":
+        invitation.give_up()

@@ -17,6 +17,9 @@ ITEM_TYPES = ("nps", "scale", "choice", "text")
 NUMERIC_TYPES = ("nps", "scale")
 SCALE_VALUES = {"nps": tuple(range(0, 11)), "scale": tuple(range(1, 6))}
 CONSENT_CHOICES = ("named", "anonymous")
+# The cNPS cut-offs on the 0–10 item: promoters answer 9–10, detractors 0–6, the rest are passive.
+PROMOTER_MIN = 9
+DETRACTOR_MAX = 6
 
 
 @dataclass(frozen=True)
@@ -147,9 +150,9 @@ def nps_category(score: int | None) -> str | None:
     """cNPS bucket of a 0–10 answer: promoter (9–10), passive (7–8) or detractor (0–6)."""
     if score is None:
         return None
-    if score >= 9:
+    if score >= PROMOTER_MIN:
         return "promoter"
-    if score >= 7:
+    if score > DETRACTOR_MAX:
         return "passive"
     return "detractor"
 
@@ -188,7 +191,9 @@ def referral_mismatch(referral_potential: int | None, nps: int | None) -> bool:
     """High referral potential (≥ 4) for a detractor (≤ 6), or low (≤ 2) for a promoter (≥ 9)."""
     if referral_potential is None or nps is None:
         return False
-    return (referral_potential >= 4 and nps <= 6) or (referral_potential <= 2 and nps >= 9)
+    return (referral_potential >= 4 and nps <= DETRACTOR_MAX) or (
+        referral_potential <= 2 and nps >= PROMOTER_MIN
+    )
 
 
 @dataclass(frozen=True)

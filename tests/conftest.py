@@ -22,7 +22,7 @@ from helpers import (
 from survey.extensions import db
 from survey.models import Interview, Invitation
 from survey.services.accounts import create_api_key, create_user
-from survey.services.intake import create_interview, validate_interview
+from survey.services.intake import create_interview, validate_api_interview
 
 
 def pytest_collection_modifyitems(config, items):
@@ -118,7 +118,7 @@ def make_interview(app, recruiter):
         overrides.setdefault(
             "candidate", {"name": f"Candidate {number}", "email": f"candidate{number}@example.org"}
         )
-        data, errors = validate_interview(interview_payload(**overrides))
+        data, errors = validate_api_interview(interview_payload(**overrides))
         assert not errors, errors
         interview, _ = create_interview(data)
         return interview

@@ -236,9 +236,9 @@ def test_an_unsendable_message_is_given_up_and_the_rest_still_go(app, make_inter
 
 def test_names_with_line_breaks_are_refused_at_intake(app, recruiter):
     from helpers import interview_payload
-    from survey.services.intake import validate_interview
+    from survey.services.intake import validate_api_interview
 
-    _, errors = validate_interview(
+    _, errors = validate_api_interview(
         interview_payload(candidate={"name": "Eve\nEvil", "email": "eve@example.org"})
     )
     assert errors == {"candidate.name": "Must be a single line without control characters."}

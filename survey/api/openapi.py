@@ -9,11 +9,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from ..models import OUTCOMES, WEBHOOK_EVENTS
+from ..models import OUTCOMES, WEBHOOK_EVENTS, InvitationStatus
 
 DATE_TIME = {"type": "string", "format": "date-time", "examples": ["2026-11-20T10:00:00Z"]}
 NULLABLE_DATE_TIME = {"type": ["string", "null"], "format": "date-time"}
-SURVEY_STATUSES = ["scheduled", "sent", "opened", "completed", "expired", "opted_out", "cancelled", "failed"]
+SURVEY_STATUSES = [status.value for status in InvitationStatus]
 
 
 # One line of printable text (names, titles and ids end up in email headers and spreadsheets).

@@ -22,7 +22,7 @@ from ..services.api_interviews import (
     visible_to,
     with_details,
 )
-from ..services.intake import create_interview, find_duplicate, intake_warnings, validate_interview
+from ..services.intake import create_interview, find_duplicate, intake_warnings, validate_api_interview
 from ..webhooks import iso
 from . import bp
 from .openapi import docs_schemas, docs_sections, docs_webhooks, openapi_document
@@ -127,7 +127,7 @@ def create_interview_endpoint():
     payload = request.get_json(silent=True)
     if payload is None:
         return errors_response({"_body": "Send a JSON object with Content-Type: application/json."})
-    data, errors = validate_interview(payload, strict_times=True)
+    data, errors = validate_api_interview(payload)
     if errors:
         return errors_response(errors)
     data.api_key_id = g.api_key.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -95,13 +96,16 @@ class InterviewFilterForm(FlaskForm):
         self.recruiter.choices = options([ANY, *((str(uid), name) for uid, name in choices.recruiters)])
 
 
-def with_zone(moment: datetime | None, zone: tzinfo) -> str | None:
-    """A wall-clock time typed in a form, as ISO 8601 with that zone's offset."""
-    return moment.replace(tzinfo=zone).isoformat() if moment else None
+def with_zone(moment: datetime | None, zone: tzinfo) -> datetime | None:
+    """A wall-clock time typed in a form, made aware in that zone."""
+    return moment.replace(tzinfo=zone) if moment else None
 
 
 class NewInterviewForm(FlaskForm):
-    """An interview typed in by its recruiter; checked by the same intake as the API."""
+    """An interview typed in by its recruiter; checked by the same validator as the API and CSV.
+
+    Its fields carry the validator's names, so each message lands beside the field it is about.
+    """
 
     candidate_name = StringField("Candidate name", validators=[DataRequired(), Length(max=200)])
     candidate_email = EmailField("Candidate email", validators=[DataRequired(), Email(), Length(max=254)])
@@ -118,21 +122,20 @@ class NewInterviewForm(FlaskForm):
     language = SelectField(
         "Candidate's language",
         choices=options((code, LANGUAGE_NAMES[code]) for code in SHIPPED_LANGUAGES),
-        # Checked by the intake like the API's field; blank means DEFAULT_LANGUAGE.
+        # Checked by the validator like the API's field; blank means DEFAULT_LANGUAGE.
         validate_choice=False,
         validators=[Optional()],
     )
     timezone = StringField("Candidate's time zone", validators=[Optional(), Length(max=64)])
 
-    def payload(self, recruiter_email: str, zone: tzinfo) -> dict:
-        """The intake payload (the JSON API's shape) this form describes, times given in `zone`."""
+    def values(self, recruiter_email: str, zone: tzinfo) -> dict[str, Any]:
+        """The validator's values this form describes, as they are: times typed in `zone`."""
         return {
-            "candidate": {"name": self.candidate_name.data, "email": self.candidate_email.data},
-            "position": {
-                "title": self.position_title.data,
-                "department": self.department.data,
-                "location": self.location.data,
-            },
+            "candidate_name": self.candidate_name.data,
+            "candidate_email": self.candidate_email.data,
+            "position_title": self.position_title.data,
+            "department": self.department.data,
+            "location": self.location.data,
             "stage": self.stage.data,
             "hiring_manager": self.hiring_manager.data,
             "interviewers": [n.strip() for n in (self.interviewers.data or "").split(",") if n.strip()],
@@ -143,20 +146,14 @@ class NewInterviewForm(FlaskForm):
             "timezone": self.timezone.data or None,
         }
 
-    # Intake error keys → the field that shows them.
-    FIELD_FOR = {
-        "candidate.name": "candidate_name",
-        "candidate.email": "candidate_email",
-        "position.title": "position_title",
-        "position.department": "department",
-        "position.location": "location",
-    }
-
     def add_intake_errors(self, errors: dict[str, str]) -> None:
-        """Show the intake's messages beside the fields they are about."""
-        for key, message in errors.items():
-            field = getattr(self, self.FIELD_FOR.get(key, key), None) or self.candidate_name
-            field.errors = [*field.errors, message]
+        """Show the validator's messages beside their fields; one about no field (the recruiter's
+        own account) above the form."""
+        for name, message in errors.items():
+            if name in self:
+                self[name].errors = [*self[name].errors, message]
+            else:
+                self.form_errors.append(message)
 
 
 class RescheduleForm(FlaskForm):

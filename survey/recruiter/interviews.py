@@ -109,7 +109,7 @@ def new_interview():
         form.language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
-        data, errors = validate_interview(form.payload(current_user.email, viewer_zone()))
+        data, errors = validate_interview(form.values(current_user.email, viewer_zone()))
         if data is not None:
             interview, created = create_interview(data)
             if created:

@@ -63,7 +63,7 @@ from ..models import (
     report_facts,
     report_scopes,
 )
-from ..questions import NUMERIC_TYPES, SCALE_PAIRS
+from ..questions import DETRACTOR_MAX, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS
 
 SCOPES = report_scopes.c
 FACTS = report_facts.c
@@ -205,7 +205,7 @@ def _gap_rules() -> dict[str, tuple[Any, Any]]:
         ),
         "referral": (
             and_(referral.is_not(None), nps.is_not(None)),
-            or_(and_(referral >= 4, nps <= 6), and_(referral <= 2, nps >= 9)),
+            or_(and_(referral >= 4, nps <= DETRACTOR_MAX), and_(referral <= 2, nps >= PROMOTER_MIN)),
         ),
     }
 

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Debrief, Interview, Position, User, utcnow
+from ..questions import DETRACTOR_MAX, PROMOTER_MIN
 from . import facts
 from .facts import DECIDED, POSITIVE
 from .filters import ReportFilters
@@ -237,8 +238,8 @@ def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> lis
                 float(sum(value * value * n for value, n in by_value.items())),
             )
         nps = given.get("nps", {})
-        promoters = sum(n for value, n in nps.items() if value >= 9)
-        detractors = sum(n for value, n in nps.items() if value <= 6)
+        promoters = sum(n for value, n in nps.items() if value >= PROMOTER_MIN)
+        detractors = sum(n for value, n in nps.items() if value <= DETRACTOR_MAX)
         groups.append(OutcomeGroup(outcome, count, means, promoters, detractors))
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 

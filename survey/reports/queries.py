@@ -40,7 +40,7 @@ from ..models import (
     report_month_tallies,
     report_tallies,
 )
-from ..questions import GAP_THRESHOLD, NUMERIC_TYPES, SCALE_PAIRS, SCALE_VALUES
+from ..questions import DETRACTOR_MAX, GAP_THRESHOLD, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS, SCALE_VALUES
 from . import facts
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
@@ -220,8 +220,8 @@ def figures_from_counts(
         label,
         responses,
         summaries,
-        promoters=sum(n for value, n in nps.items() if value >= 9),
-        detractors=sum(n for value, n in nps.items() if value <= 6),
+        promoters=sum(n for value, n in nps.items() if value >= PROMOTER_MIN),
+        detractors=sum(n for value, n in nps.items() if value <= DETRACTOR_MAX),
         counts=counts,
     )
 

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Alert, Debrief, Interview
 from ..outbox import enqueue
+from ..questions import nps_category
 from ..webhooks import emit
 
-DETRACTOR_MAX_NPS = 6
 UNFAIR_MAX = 2
 REASON_TEXT = {
     "detractor": "The candidate would not recommend applying (score {nps} of 10).",
@@ -28,7 +28,7 @@ REASON_TEXT = {
 def survey_alert_reasons(answers: dict[str, Any]) -> list[str]:
     """Why a named response deserves the recruiter's attention (empty list: it does not)."""
     reasons = []
-    if answers.get("nps") is not None and answers["nps"] <= DETRACTOR_MAX_NPS:
+    if nps_category(answers.get("nps")) == "detractor":
         reasons.append("detractor")
     if answers.get("fair") is not None and answers["fair"] <= UNFAIR_MAX:
         reasons.append("unfair")

@@ -14,10 +14,10 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import OUTCOMES, ApiKey, Interview, utcnow
+from ..models import OUTCOMES, ApiKey, Interview, InvitationStatus, utcnow
 from ..webhooks import emit, iso
 from .audit import record_event
-from .intake import _Checker
+from .intake import TIME_MESSAGE, ApiReader
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -100,7 +100,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 def parse_list_query(args: Any) -> tuple[ListQuery | None, dict[str, str]]:
     """Check the list's query arguments; returns the query or errors by argument."""
-    check = _Checker(dict(args.items()), strict_times=True)
+    check = ApiReader(dict(args.items()))
     query = ListQuery(
         external_id=check.text("external_id", 100),
         updated_since=check.when("updated_since"),
@@ -157,7 +157,7 @@ class InterviewChanges:
 
 def validate_changes(payload: Any) -> tuple[InterviewChanges | None, dict[str, str]]:
     """Check a PATCH body; returns the changes or errors by field."""
-    check = _Checker(payload, strict_times=True)
+    check = ApiReader(payload)
     data = check.data
     for name in data:
         if name not in PATCH_FIELDS:
@@ -181,7 +181,7 @@ def validate_changes(payload: Any) -> tuple[InterviewChanges | None, dict[str, s
             check.errors["cancel"] = "Send true to cancel the survey; a cancelled survey cannot be reopened."
     for name in ("starts_at", "ends_at"):
         if name in data and data[name] is None and name not in check.errors:
-            check.errors[name] = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+            check.errors[name] = TIME_MESSAGE
     if changes.cancel and changes.times_sent:
         check.errors["cancel"] = "Cancel the survey or move the interview's times, not both at once."
     return (None, check.errors) if check.errors else (changes, {})
@@ -192,11 +192,10 @@ def apply_changes(interview: Interview, changes: InterviewChanges, api_key: ApiK
     invitation = interview.invitation
     if changes.times_sent:
         _move_times(interview, changes)
-    if changes.cancel and invitation is not None and invitation.status != "cancelled":
-        if invitation.status == "completed":
+    if changes.cancel and invitation is not None and invitation.status != InvitationStatus.CANCELLED:
+        if invitation.answered:
             raise Conflict({"cancel": "The candidate has already answered; the survey cannot be cancelled."})
-        invitation.status = "cancelled"
-        invitation.cancelled_at = utcnow()
+        invitation.cancel(utcnow())
     if changes.outcome is not None and changes.outcome != interview.outcome:
         previous, interview.outcome = interview.outcome, changes.outcome
         emit("interview.outcome", outcome_event(interview, previous))
@@ -218,7 +217,7 @@ def _audit(changes: InterviewChanges) -> dict[str, Any]:
 def _move_times(interview: Interview, changes: InterviewChanges) -> None:
     """Move the interview's times; only while its survey has not gone out."""
     invitation = interview.invitation
-    if invitation is None or invitation.status != "scheduled" or invitation.issued_at is not None:
+    if invitation is None or not invitation.awaiting_issue:
         field = "ends_at" if changes.ends_at is not None else "starts_at"
         raise Conflict(
             {field: "The survey has already gone out (or was cancelled); the times cannot change now."}

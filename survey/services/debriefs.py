@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..extensions import db
-from ..models import Debrief, Interview, User, utcnow
+from ..models import DEBRIEF_TEXT_FIELDS, Debrief, Interview, User, utcnow
 from ..webhooks import emit, iso
 from .alerts import debrief_alert_reasons, queue_alert
 
@@ -27,7 +27,6 @@ DEBRIEF_FIELDS = (
     "open_to_other_roles",
     "free_notes",
 )
-TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matters", "red_flags", "free_notes")
 
 
 # What a debrief.recorded webhook carries: the structured reads, never the free-text notes.
@@ -63,7 +62,7 @@ def save_debrief(interview: Interview, values: dict[str, Any], author: User) -> 
         db.session.add(debrief)
     for field in DEBRIEF_FIELDS:
         value = values.get(field)
-        if field in TEXT_FIELDS:
+        if field in DEBRIEF_TEXT_FIELDS:
             value = (value or "").strip()
         setattr(debrief, field, value)
     debrief.red_flag_severity = debrief.red_flag_severity or "none"

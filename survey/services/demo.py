@@ -23,6 +23,7 @@ from ..models import (
     HeldAnswer,
     Interview,
     Invitation,
+    InvitationStatus,
     Position,
     Response,
     User,
@@ -34,7 +35,7 @@ from ..sealing import seal
 from .accounts import create_user
 from .anonymity import cohort_payload, release_cohorts
 from .question_sets import questions_for, seed_default_set
-from .responses import start_of_day
+from .responses import named_response_row, start_of_day
 
 DEMO_PASSWORD = "debrief-demo"
 DEMO_STAFF = (
@@ -268,7 +269,7 @@ class _Builder:
         invitation = self._invitation(interview_id, ends_at)
         self.rows[Invitation].append(invitation)
         answers = None
-        if invitation["status"] == "completed":
+        if invitation["status"] == InvitationStatus.COMPLETED:
             answers = self._response(invitation, position, stage, manager, recruiter, ends_at, strength)
         # Most calls a day or more ago have a debrief; the rest show up as "needs a debrief".
         if self.now - ends_at > timedelta(days=1) and rng.random() < 0.75:
@@ -303,25 +304,31 @@ class _Builder:
             "interview_id": interview_id,
             "version": 1,
             "send_after": send_after,
-            "status": "scheduled",
+            "status": InvitationStatus.SCHEDULED.value,
         }
         if self.now - ends_at < timedelta(hours=4):
             return row
         sent_at = send_after + timedelta(minutes=self.rng.randint(0, 10))
         row.update(
-            status="sent",
+            status=InvitationStatus.SENT.value,
             issued_at=sent_at,
             sent_at=sent_at,
             expires_at=sent_at + timedelta(days=14),
             question_set_version_id=self.questions.version,
         )
         if self.rng.random() < 0.7:
-            row.update(status="opened", opened_at=sent_at + timedelta(hours=self.rng.randint(1, 60)))
+            row.update(
+                status=InvitationStatus.OPENED.value,
+                opened_at=sent_at + timedelta(hours=self.rng.randint(1, 60)),
+            )
             if self.rng.random() < 0.7 and row["opened_at"] < self.now:
-                row.update(status="completed", completed_at=row["opened_at"] + timedelta(minutes=3))
-        if row["status"] != "completed" and row["expires_at"] <= self.now:
-            row["status"] = "expired"
-        if row["status"] != "completed" and self.now - sent_at > timedelta(hours=72):
+                row.update(
+                    status=InvitationStatus.COMPLETED.value,
+                    completed_at=row["opened_at"] + timedelta(minutes=3),
+                )
+        if row["status"] != InvitationStatus.COMPLETED and row["expires_at"] <= self.now:
+            row["status"] = InvitationStatus.EXPIRED.value
+        if row["status"] != InvitationStatus.COMPLETED and self.now - sent_at > timedelta(hours=72):
             row.update(
                 reminder_issued_at=sent_at + timedelta(hours=72), reminded_at=sent_at + timedelta(hours=72)
             )
@@ -355,24 +362,20 @@ class _Builder:
             payload = cohort_payload(ends_at, position.department, answers, self.questions.version)
             self.rows[HeldAnswer].append({"id": random_id(), "sealed": seal(payload)})
             return answers
-        self.rows[Response].append(
-            {
-                "id": f"{invitation['id']:032x}",
-                "invitation_id": invitation["id"],
-                "question_set_version": self.questions.version,
-                "consent": "named",
-                "answers": answers,
-                "improve_text": answers.get("improve"),
-                "position_id": position.id,
-                "position_title": position.title,
-                "department": position.department,
-                "stage": stage,
-                "hiring_manager": manager,
-                "recruiter_id": recruiter.id,
-                "month": ends_at.strftime("%Y-%m"),
-                "submitted_at": invitation["completed_at"],
-            }
+        row = named_response_row(
+            invitation["id"],
+            self.questions.version,
+            answers,
+            position_id=position.id,
+            position_title=position.title,
+            department=position.department,
+            stage=stage,
+            hiring_manager=manager,
+            recruiter_id=recruiter.id,
+            ends_at=ends_at,
+            submitted_at=invitation["completed_at"],
         )
+        self.rows[Response].append({"id": f"{invitation['id']:032x}", **row})
         return answers
 
     def _debrief(

@@ -8,42 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DomainError
-from .intake import create_interview, validate_interview
+from .intake import (
+    INTERVIEW_FIELDS,
+    REQUIRED_FIELDS,
+    FieldError,
+    create_interview,
+    parse_time,
+    validate_interview,
+)
 
-CSV_COLUMNS = (
-    "candidate_name",
-    "candidate_email",
-    "candidate_external_id",
-    "position_title",
-    "department",
-    "location",
-    "stage",
-    "hiring_manager",
-    "interviewers",
-    "recruiter_email",
-    "starts_at",
-    "ends_at",
-    "external_id",
-    "language",
-    "timezone",
-)
-REQUIRED_COLUMNS = (
-    "candidate_name",
-    "candidate_email",
-    "position_title",
-    "stage",
-    "recruiter_email",
-    "ends_at",
-)
-# The API's field names, so a row's errors read the same as the CSV header.
-API_TO_COLUMN = {
-    "candidate.name": "candidate_name",
-    "candidate.email": "candidate_email",
-    "candidate.external_id": "candidate_external_id",
-    "position.title": "position_title",
-    "position.department": "department",
-    "position.location": "location",
-}
+# A file's columns are the interview's fields, by the validator's names.
+CSV_COLUMNS = INTERVIEW_FIELDS
+REQUIRED_COLUMNS = REQUIRED_FIELDS
 
 
 @dataclass
@@ -63,35 +39,20 @@ class ImportFileError(DomainError):
     """The file as a whole cannot be imported (no header, missing columns)."""
 
 
-def row_to_payload(row: dict[str, str | None]) -> dict[str, Any]:
-    """A CSV row in the API's nested shape."""
-
-    def cell(name: str) -> str | None:
-        value = row.get(name)
-        return value.strip() if isinstance(value, str) and value.strip() else None
-
-    interviewers = [name.strip() for name in (cell("interviewers") or "").split(";") if name.strip()]
-    return {
-        "candidate": {
-            "name": cell("candidate_name"),
-            "email": cell("candidate_email"),
-            "external_id": cell("candidate_external_id"),
-        },
-        "position": {
-            "title": cell("position_title"),
-            "department": cell("department"),
-            "location": cell("location"),
-        },
-        "stage": cell("stage"),
-        "hiring_manager": cell("hiring_manager"),
-        "interviewers": interviewers,
-        "recruiter_email": cell("recruiter_email"),
-        "starts_at": cell("starts_at"),
-        "ends_at": cell("ends_at"),
-        "external_id": cell("external_id"),
-        "language": cell("language"),
-        "timezone": cell("timezone"),
-    }
+def row_values(row: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A CSV row as the validator's native values (times parsed, interviewers split on ";"),
+    and the cells that could not be read, by column."""
+    values: dict[str, Any] = {name: row.get(name) for name in CSV_COLUMNS}
+    names = (values["interviewers"] or "").split(";")
+    values["interviewers"] = [name.strip() for name in names if name.strip()]
+    problems: dict[str, str] = {}
+    for name in ("starts_at", "ends_at"):
+        try:
+            values[name] = parse_time(values[name])
+        except FieldError as exc:
+            problems[name] = str(exc)
+            values[name] = None
+    return values, problems
 
 
 def check_header(fieldnames: Iterable[str] | None) -> None:
@@ -128,9 +89,11 @@ def _import_row(line: int, row: dict[str, Any], report: ImportSummary) -> None:
     if not all(_is_utf8(value) for value in row.values()):
         report.errors.append((line, "not valid UTF-8 text (save the file as UTF-8)"))
         return
-    data, errors = validate_interview(row_to_payload(row))
+    values, problems = row_values(row)
+    data, errors = validate_interview(values)
+    errors |= problems  # what could not be read says so, not "required"
     if errors:
-        reasons = "; ".join(f"{API_TO_COLUMN.get(k, k)}: {v}" for k, v in sorted(errors.items()))
+        reasons = "; ".join(f"{name}: {errors[name]}" for name in sorted(errors, key=_column_order))
         report.errors.append((line, reasons))
         return
     _, created = create_interview(data)
@@ -138,6 +101,10 @@ def _import_row(line: int, row: dict[str, Any], report: ImportSummary) -> None:
         report.created += 1
     else:
         report.existing += 1
+
+
+def _column_order(name: str) -> tuple[int, str]:
+    return (CSV_COLUMNS.index(name) if name in CSV_COLUMNS else len(CSV_COLUMNS), name)
 
 
 def _is_utf8(value: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,51 @@ from .question_sets import language_warning, normalize_language, version_for_sta
 MAX_INTERVIEWERS = 20
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
 TIME_MESSAGE = "Must be an ISO 8601 date and time, e.g. 2026-11-25T14:30:00Z."
+OFFSET_MESSAGE = (
+    "Must include a UTC offset (Z or +01:00), e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
+)
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+# An interview's fields, by the names the validator, the CSV import's columns and the recruiter's
+# form use, each with its place in the JSON API's payload (the API's errors are keyed by that).
+API_PATHS = {
+    "candidate_name": "candidate.name",
+    "candidate_email": "candidate.email",
+    "candidate_external_id": "candidate.external_id",
+    "position_title": "position.title",
+    "department": "position.department",
+    "location": "position.location",
+    "stage": "stage",
+    "hiring_manager": "hiring_manager",
+    "interviewers": "interviewers",
+    "recruiter_email": "recruiter_email",
+    "starts_at": "starts_at",
+    "ends_at": "ends_at",
+    "external_id": "external_id",
+    "language": "language",
+    "timezone": "timezone",
+}
+INTERVIEW_FIELDS = tuple(API_PATHS)
+REQUIRED_FIELDS = (
+    "candidate_name",
+    "candidate_email",
+    "position_title",
+    "stage",
+    "recruiter_email",
+    "ends_at",
+)
+# The longest text each single-line field takes.
+TEXT_LIMITS = {
+    "candidate_name": 200,
+    "candidate_external_id": 100,
+    "position_title": 200,
+    "department": 120,
+    "location": 120,
+    "stage": 100,
+    "hiring_manager": 200,
+    "recruiter_email": 254,
+    "external_id": 100,
+}
 
 
 @dataclass
@@ -47,9 +92,48 @@ class InterviewInput:
     api_key_id: int | None = None
 
 
-OFFSET_MESSAGE = (
-    "Must include a UTC offset (Z or +01:00), e.g. 2026-11-25T14:30:00Z or 2026-11-25T15:30:00+01:00."
-)
+class FieldError(ValueError):
+    """One field's value is not acceptable; the message says why, for the person who sent it."""
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in value)
+
+
+def clean_text(value: str | None, max_len: int) -> str | None:
+    """A single line of text, stripped; None when blank."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > max_len:
+        raise FieldError(f"Must be at most {max_len} characters.")
+    if _has_control_characters(value):
+        # Names and titles end up in email headers and spreadsheets: one line, printable only.
+        raise FieldError("Must be a single line without control characters.")
+    return value
+
+
+def parse_time(raw: Any, strict: bool = False) -> datetime | None:
+    """A date and time written with its UTC offset, as an aware datetime; None when blank.
+
+    strict: RFC 3339 only, exactly as the API's OpenAPI document says; otherwise also the looser
+    ISO 8601 shapes people type in a CSV file (no seconds, a space for the T).
+    """
+    if strict and raw is not None and not (isinstance(raw, str) and RFC3339.fullmatch(raw)):
+        raise FieldError(OFFSET_MESSAGE if _naive_time(raw) else TIME_MESSAGE)
+    if raw is not None and not isinstance(raw, str):
+        raise FieldError("Must be a string.")
+    value = clean_text(raw, 40)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError(TIME_MESSAGE) from None
+    if moment.tzinfo is None:
+        # Guessing a zone would silently move the interview by hours for someone.
+        raise FieldError(OFFSET_MESSAGE)
+    return moment
 
 
 def _naive_time(raw: Any) -> bool:
@@ -60,19 +144,126 @@ def _naive_time(raw: Any) -> bool:
         return False
 
 
-class _Checker:
-    """Collects one message per bad field while reading a nested payload."""
+def utc_moment(moment: datetime) -> datetime:
+    """An aware datetime in UTC, within the years scheduling can reckon with."""
+    if not isinstance(moment, datetime):
+        raise FieldError(TIME_MESSAGE)
+    if moment.tzinfo is None:
+        raise FieldError(OFFSET_MESSAGE)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(TIME_MESSAGE) from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        # Far-off years overflow the date arithmetic of scheduling (end + delay + expiry).
+        raise FieldError(f"Must be a date between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
+    return moment
 
-    def __init__(self, data: Any, strict_times: bool = False):
+
+def _check_names(names: list[str] | None) -> list[str]:
+    if names is None:
+        return []
+    if len(names) > MAX_INTERVIEWERS or any(len(name) > 200 for name in names):
+        raise FieldError(f"Must be a list of at most {MAX_INTERVIEWERS} names.")
+    if any(_has_control_characters(name) for name in names):
+        raise FieldError("Names must be single lines without control characters.")
+    return [name.strip() for name in names if name.strip()]
+
+
+def _check_email(value: str | None) -> str | None:
+    value = clean_text(value, 254)
+    if value is None:
+        return None
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise FieldError(f"Not a valid email address: {exc}") from None
+
+
+# Fields holding a code: (longest text, the setting a blank falls back to, the function that
+# normalises a code or returns None for an unknown one, the message for an unknown one).
+CODE_FIELDS = {
+    "language": (
+        20,
+        "DEFAULT_LANGUAGE",
+        normalize_language,
+        'Must be a language code such as "en", "de", "fr" or "es".',
+    ),
+    "timezone": (
+        64,
+        "DEFAULT_TIMEZONE",
+        valid_timezone,
+        'Must be an IANA time zone name such as "Europe/Berlin" or "UTC".',
+    ),
+}
+
+
+def _check_code(name: str, value: str | None) -> str:
+    max_len, setting, normalize, message = CODE_FIELDS[name]
+    value = clean_text(value, max_len)
+    if value is None:
+        return current_app.config[setting]
+    code = normalize(value)
+    if code is None:
+        raise FieldError(message)
+    return code
+
+
+def _check_field(name: str, value: Any) -> Any:
+    """One field's value, checked and normalised; raises FieldError."""
+    if name in ("starts_at", "ends_at"):
+        return None if value is None else utc_moment(value)
+    if name in CODE_FIELDS:
+        return _check_code(name, value)
+    checks = {"candidate_email": _check_email, "interviewers": _check_names}
+    if name in checks:
+        return checks[name](value)
+    return clean_text(value, TEXT_LIMITS[name])
+
+
+def validate_interview(values: Mapping[str, Any]) -> tuple[InterviewInput | None, dict[str, str]]:
+    """Check an interview given as native values keyed by INTERVIEW_FIELDS (text as str, the
+    interviewers as a list of names, times as aware datetimes, blanks as None), from the form, a
+    CSV row or the API alike; returns the input, or one message per bad field, keyed by field."""
+    checked: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in INTERVIEW_FIELDS:
+        try:
+            checked[name] = _check_field(name, values.get(name))
+        except FieldError as exc:
+            errors[name] = str(exc)
+            continue
+        if checked[name] is None and name in REQUIRED_FIELDS:
+            errors[name] = "This field is required."
+    recruiter_email = checked.pop("recruiter_email", None)
+    recruiter = _find_recruiter(recruiter_email) if recruiter_email else None
+    if recruiter_email and recruiter is None:
+        errors["recruiter_email"] = "No active staff user has this email."
+    starts, ends = checked.get("starts_at"), checked.get("ends_at")
+    if starts and ends and starts > ends:
+        errors["ends_at"] = "Must not be before starts_at."
+    if errors:
+        return None, errors
+    for name in ("department", "location", "hiring_manager"):
+        checked[name] = checked[name] or ""
+    return InterviewInput(recruiter=recruiter, **checked), {}
+
+
+# --- The JSON API's payload ------------------------------------------------------------------
+
+
+class ApiReader:
+    """Reads a JSON body's fields into native values, one message per bad field by its API path."""
+
+    def __init__(self, data: Any, strict_times: bool = True):
         self.data = data if isinstance(data, dict) else {}
         self.errors: dict[str, str] = {}
-        # The JSON API takes RFC 3339 times only, exactly as its OpenAPI document says; the form
-        # and CSV import also take the looser shapes people type (no seconds, a space for T).
         self.strict_times = strict_times
         if not isinstance(data, dict):
             self.errors["_body"] = "Expected a JSON object."
 
-    def _raw(self, path: str) -> Any:
+    def raw(self, path: str) -> Any:
+        """The value at a dotted path (None where the path leads nowhere)."""
         node: Any = self.data
         for part in path.split("."):
             if not isinstance(node, dict):
@@ -80,131 +271,69 @@ class _Checker:
             node = node.get(part)
         return node
 
-    def text(self, path: str, max_len: int, required: bool = False) -> str | None:
-        value = self._raw(path)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.errors[path] = "This field is required."
-            return None
-        if not isinstance(value, str):
-            self.errors[path] = "Must be a string."
-            return None
-        value = value.strip()
-        if len(value) > max_len:
-            self.errors[path] = f"Must be at most {max_len} characters."
-            return None
-        if _has_control_characters(value):
-            # Names and titles end up in email headers and spreadsheets: one line, printable only.
-            self.errors[path] = "Must be a single line without control characters."
-            return None
-        return value
-
-    def email(self, path: str) -> str | None:
-        value = self.text(path, 254, required=True)
-        if value is None:
-            return None
+    def _read(self, path: str, read: Any, *args: Any) -> Any:
         try:
-            return validate_email(value, check_deliverability=False).normalized.lower()
-        except EmailNotValidError as exc:
-            self.errors[path] = f"Not a valid email address: {exc}"
+            return read(self.raw(path), *args)
+        except FieldError as exc:
+            self.errors[path] = str(exc)
             return None
 
-    def when(self, path: str, required: bool = False) -> datetime | None:
-        raw = self._raw(path)
-        if self.strict_times and raw is not None and not (isinstance(raw, str) and RFC3339.fullmatch(raw)):
-            self.errors[path] = OFFSET_MESSAGE if _naive_time(raw) else TIME_MESSAGE
-            return None
-        value = self.text(path, 40, required=required)
-        if value is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            self.errors[path] = TIME_MESSAGE
-            return None
-        if moment.tzinfo is None:
-            # Guessing a zone would silently move the interview by hours for someone.
-            self.errors[path] = OFFSET_MESSAGE
-            return None
-        try:
-            moment = moment.astimezone(UTC)
-        except OverflowError:
-            self.errors[path] = TIME_MESSAGE
-            return None
-        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
-            # Far-off years overflow the date arithmetic of scheduling (end + delay + expiry).
-            self.errors[path] = f"Must be a date between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
-            return None
-        return moment
+    def string(self, path: str) -> str | None:
+        """A string as sent (for the validator to check), or None when absent."""
+        return self._read(path, _json_text, None)
 
-    def language(self, path: str) -> str:
-        value = self.text(path, 20)
-        if value is None:
-            return current_app.config["DEFAULT_LANGUAGE"]
-        code = normalize_language(value)
-        if code is None:
-            self.errors[path] = 'Must be a language code such as "en", "de", "fr" or "es".'
-        return code or ""
+    def text(self, path: str, max_len: int) -> str | None:
+        """A single line of text, or None when absent or blank."""
+        return self._read(path, _json_text, max_len)
 
-    def timezone(self, path: str) -> str:
-        value = self.text(path, 64)
-        if value is None:
-            return current_app.config["DEFAULT_TIMEZONE"]
-        zone = valid_timezone(value)
-        if zone is None:
-            self.errors[path] = 'Must be an IANA time zone name such as "Europe/Berlin" or "UTC".'
-        return zone or ""
+    def when(self, path: str) -> datetime | None:
+        """A date and time with its offset, in UTC; None when absent."""
+        return self._read(path, _json_time, self.strict_times)
 
-    def names(self, path: str) -> list[str]:
-        value = self._raw(path)
-        if value is None:
-            return []
-        valid = isinstance(value, list) and all(isinstance(v, str) and len(v) <= 200 for v in value)
-        if not valid or len(value) > MAX_INTERVIEWERS:
-            self.errors[path] = f"Must be a list of at most {MAX_INTERVIEWERS} names."
-            return []
-        if any(_has_control_characters(v) for v in value):
-            self.errors[path] = "Names must be single lines without control characters."
-            return []
-        return [v.strip() for v in value if v.strip()]
+    def names(self, path: str) -> list[str] | None:
+        """A list of names, or None when absent."""
+        return self._read(path, _json_names)
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(ord(char) < 32 or ord(char) == 127 for char in value)
+def _json_text(value: Any, max_len: int | None) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise FieldError("Must be a string.")
+    return value if max_len is None else clean_text(value, max_len)
 
 
-def validate_interview(data: Any, strict_times: bool = False) -> tuple[InterviewInput | None, dict[str, str]]:
-    """Check an interview payload (DESIGN's API shape); returns the input or errors by field."""
-    check = _Checker(data, strict_times)
+def _json_time(value: Any, strict: bool) -> datetime | None:
+    moment = parse_time(value, strict)
+    return None if moment is None else utc_moment(moment)
+
+
+def _json_names(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise FieldError(f"Must be a list of at most {MAX_INTERVIEWERS} names.")
+    return value
+
+
+def validate_api_interview(
+    payload: Any, strict_times: bool = True
+) -> tuple[InterviewInput | None, dict[str, str]]:
+    """Check an interview in the API's JSON shape (DESIGN's); errors are keyed by API path."""
+    reader = ApiReader(payload, strict_times)
     for section in ("candidate", "position"):
-        if section in check.data and not isinstance(check.data[section], dict):
-            check.errors[section] = "Must be an object."
-    values = {
-        "candidate_name": check.text("candidate.name", 200, required=True),
-        "candidate_email": check.email("candidate.email"),
-        "candidate_external_id": check.text("candidate.external_id", 100),
-        "position_title": check.text("position.title", 200, required=True),
-        "department": check.text("position.department", 120) or "",
-        "location": check.text("position.location", 120) or "",
-        "stage": check.text("stage", 100, required=True),
-        "hiring_manager": check.text("hiring_manager", 200) or "",
-        "interviewers": check.names("interviewers"),
-        "starts_at": check.when("starts_at"),
-        "ends_at": check.when("ends_at", required=True),
-        "external_id": check.text("external_id", 100),
-        "language": check.language("language"),
-        "timezone": check.timezone("timezone"),
-    }
-    recruiter_email = check.text("recruiter_email", 254, required=True)
-    recruiter = _find_recruiter(recruiter_email) if recruiter_email else None
-    if recruiter_email and recruiter is None:
-        check.errors["recruiter_email"] = "No active staff user has this email."
-    starts, ends = values["starts_at"], values["ends_at"]
-    if starts and ends and starts > ends:
-        check.errors["ends_at"] = "Must not be before starts_at."
-    if check.errors:
-        return None, check.errors
-    return InterviewInput(recruiter=recruiter, **values), {}
+        if section in reader.data and not isinstance(reader.data[section], dict):
+            reader.errors[section] = "Must be an object."
+    values: dict[str, Any] = {}
+    for name, path in API_PATHS.items():
+        if name in ("starts_at", "ends_at"):
+            values[name] = reader.when(path)
+        elif name == "interviewers":
+            values[name] = reader.names(path)
+        else:
+            values[name] = reader.string(path)
+    data, errors = validate_interview(values)
+    # What could not be read says so; the validator's "required" for it would mislead.
+    errors = {API_PATHS.get(name, name): message for name, message in errors.items()} | reader.errors
+    return (None, errors) if errors else (data, {})
 
 
 def _find_recruiter(email: str) -> User | None:

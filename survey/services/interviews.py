@@ -206,7 +206,7 @@ class CombinedView:
     def anonymous(self) -> bool:
         """The candidate answered but chose anonymity: their answers are not shown here."""
         invitation = self.interview.invitation
-        return self.response is None and invitation is not None and invitation.status == "completed"
+        return self.response is None and invitation is not None and invitation.answered
 
     @property
     def scored(self) -> list[Gap]:
@@ -308,6 +308,6 @@ def combined_view(interview: Interview) -> CombinedView:
         ],
         timeline=invitation_timeline(
             invitation,
-            anonymous=response is None and invitation is not None and invitation.status == "completed",
+            anonymous=response is None and invitation is not None and invitation.answered,
         ),
     )

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
@@ -16,11 +16,11 @@ from ..extensions import db
 from ..i18n import candidate_locale
 from ..mailing import reply_to_address
 from ..models import (
-    OPEN_STATUSES,
+    DELIVERED_OPEN_STATUSES,
     Candidate,
     Interview,
     Invitation,
-    InvitationEvent,
+    InvitationStatus,
     QuestionSetVersion,
     utcnow,
 )
@@ -40,9 +40,11 @@ class InvitationError(DomainError):
 def schedule_invitation(interview: Interview) -> Invitation:
     """Create the interview's invitation, due SURVEY_SEND_DELAY_MINUTES after it ends."""
     delay = timedelta(minutes=current_app.config["SURVEY_SEND_DELAY_MINUTES"])
-    invitation = Invitation(interview=interview, send_after=interview.ends_at + delay)
+    invitation = Invitation(
+        interview=interview, send_after=interview.ends_at + delay, status=InvitationStatus.SCHEDULED
+    )
     if not interview.candidate.reachable:
-        invitation.status = "opted_out"
+        invitation.opt_out()
     db.session.add(invitation)
     return invitation
 
@@ -156,7 +158,7 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
     due = (
         select(Invitation)
         .where(
-            Invitation.status == "scheduled",
+            Invitation.status == InvitationStatus.SCHEDULED,
             Invitation.issued_at.is_(None),
             Invitation.send_after <= now,
         )
@@ -189,13 +191,12 @@ def _claimed_batches(stmt: Select) -> Iterator[list[Invitation]]:
 
 def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta, memo: dict) -> str:
     if not invitation.interview.candidate.reachable:
-        invitation.status = "opted_out"
+        invitation.opt_out()
         return "opted_out"
     if invitation.send_after + expiry <= now:
-        invitation.status = "expired"
-        invitation.expires_at = invitation.send_after + expiry
+        invitation.expire(invitation.send_after + expiry)
         return "expired"
-    invitation.issued_at = now
+    invitation.issue(now)
     enqueue_survey_email(invitation, "invitation", now, memo)
     return "issued"
 
@@ -208,7 +209,7 @@ def queue_reminders(now: datetime) -> int:
         .join(Invitation.interview)
         .join(Interview.candidate)
         .where(
-            Invitation.status.in_(("sent", "opened")),
+            Invitation.status.in_(DELIVERED_OPEN_STATUSES),
             Invitation.reminder_issued_at.is_(None),
             Invitation.sent_at <= cutoff,
             Invitation.expires_at > now,
@@ -221,7 +222,7 @@ def queue_reminders(now: datetime) -> int:
     queued = 0
     for batch in _claimed_batches(unreminded):
         for invitation in batch:
-            invitation.reminder_issued_at = now
+            invitation.issue_reminder(now)
             enqueue_survey_email(invitation, "reminder", now)
         queued += len(batch)
     return queued
@@ -229,11 +230,7 @@ def queue_reminders(now: datetime) -> int:
 
 def expire_overdue(now: datetime) -> int:
     """Mark open invitations whose link has run out as expired."""
-    result = db.session.execute(
-        update(Invitation)
-        .where(Invitation.status.in_(OPEN_STATUSES), Invitation.expires_at <= now)
-        .values(status="expired")
-    )
+    result = db.session.execute(Invitation.expiring(now))
     db.session.commit()
     return result.rowcount or 0
 
@@ -319,51 +316,20 @@ def load_invitation(invitation_id: int) -> Invitation | None:
     return db.session.scalar(stmt)
 
 
-# The moments of a link that a resend clears; they are kept as the timeline's history first.
-REPLACED_MOMENTS = (
-    "send_after",
-    "issued_at",
-    "sent_at",
-    "reminded_at",
-    "opened_at",
-    "cancelled_at",
-    "expires_at",
-)
-
-
-def keep_history(invitation: Invitation) -> None:
-    """Copy the current link's moments into the invitation's history before a new link replaces it."""
-    for moment in REPLACED_MOMENTS:
-        at = getattr(invitation, moment)
-        if at is not None and (moment != "send_after" or invitation.issued_at is not None):
-            invitation.history.append(InvitationEvent(version=invitation.version, moment=moment, at=at))
-
-
 def resend_invitation(invitation: Invitation, send_after: datetime | None = None) -> Invitation:
     """Issue a new link (new version): every earlier link stops working."""
-    if invitation.status == "completed":
+    if invitation.answered:
         raise InvitationError("This survey has already been answered.")
-    keep_history(invitation)
-    invitation.version += 1
-    invitation.status = "scheduled"
-    invitation.issued_at = None
-    invitation.sent_at = None
-    invitation.opened_at = None
-    invitation.reminder_issued_at = None
-    invitation.reminded_at = None
-    invitation.cancelled_at = None
-    invitation.expires_at = None
-    invitation.send_after = send_after or utcnow()
+    invitation.reissue(send_after or utcnow())
     db.session.commit()
     return invitation
 
 
 def cancel_invitation(invitation: Invitation) -> Invitation:
     """Stop the survey: nothing more is sent and its link stops working."""
-    if invitation.status == "completed":
+    if invitation.answered:
         raise InvitationError("This survey has already been answered.")
-    invitation.status = "cancelled"
-    invitation.cancelled_at = utcnow()
+    invitation.cancel(utcnow())
     # The ATS pages through changes by updated_at: a cancellation made here is one of them.
     invitation.interview.updated_at = invitation.cancelled_at
     db.session.commit()
@@ -372,7 +338,7 @@ def cancel_invitation(invitation: Invitation) -> Invitation:
 
 def reschedule_invitation(invitation: Invitation, send_after: datetime) -> Invitation:
     """Change when a not-yet-sent invitation goes out."""
-    if invitation.status != "scheduled" or invitation.issued_at is not None:
+    if not invitation.awaiting_issue:
         raise InvitationError("This survey has already gone out; resend it to issue a new link.")
     invitation.send_after = send_after
     db.session.commit()

@@ -11,12 +11,12 @@ from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
+from ..questions import PROMOTER_MIN
 from ..reports.themes import cluster_themes
 from .audit import record_event
 from .errors import DomainError
 from .interviews import scoped
 
-PROMOTER_MIN_NPS = 9
 REFERRAL_MIN = 4
 BRIEF_LIMIT = 100
 
@@ -76,7 +76,7 @@ def leads_query(user: User, sort: str = "date", descending: bool = True) -> Sele
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .outerjoin(Interview.debrief)
         .where(
-            or_(NPS >= PROMOTER_MIN_NPS, Debrief.referral_potential >= REFERRAL_MIN),
+            or_(NPS >= PROMOTER_MIN, Debrief.referral_potential >= REFERRAL_MIN),
             Candidate.opted_out_at.is_(None),
             ~exists().where(and_(hired.candidate_id == Candidate.id, hired.outcome == "hired")),
         )

@@ -9,12 +9,11 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import (
-    OPEN_STATUSES,
     Candidate,
     HeldAnswer,
     Interview,
@@ -22,8 +21,8 @@ from ..models import (
     Position,
     QuestionSetVersion,
     Response,
-    UTCDateTime,
     WebhookEndpoint,
+    link_state,
     random_id,
     utcnow,
 )
@@ -167,7 +166,9 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
     target = load_link_target(claims.invitation_id)
     if target is None or target.version != claims.version:
         return SurveyLink("invalid")
-    return SurveyLink(_state_of(target, now or utcnow()), target)
+    return SurveyLink(
+        link_state(target.status, target.candidate_opted_out_at, target.expires_at, now or utcnow()), target
+    )
 
 
 def read_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
@@ -182,18 +183,6 @@ def read_survey_link(load_token: Any, token: str, now: datetime | None = None) -
     return resolve_link(load_token, token, now)
 
 
-def _state_of(target: LinkTarget, now: datetime) -> str:
-    if target.status in ("cancelled", "failed"):
-        return "invalid"
-    if target.status in ("completed", "opted_out", "expired"):
-        return target.status
-    if target.candidate_opted_out_at is not None:
-        return "opted_out"
-    if target.expires_at is not None and target.expires_at <= now:
-        return "expired"
-    return "open"
-
-
 def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:
     """Record the first time the link was opened (a mail scanner may be the opener); commits.
 
@@ -202,23 +191,13 @@ def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:
     if target.opened_at is not None:
         return
     params = {"b_invitation_id": target.invitation_id, "b_now": now or utcnow()}
-    params["b_status"] = _opened_status(target.status)
     db.session.connection().execute(_mark_opened_statement(), params)
     db.session.commit()  # with a question-set version fixed on the link just now, if it was
 
 
 @cache
 def _mark_opened_statement():
-    invitations = Invitation.__table__
-    return (
-        update(invitations)
-        .where(invitations.c.id == bindparam("b_invitation_id"), invitations.c.opened_at.is_(None))
-        .values(opened_at=bindparam("b_now", type_=UTCDateTime), status=bindparam("b_status"))
-    )
-
-
-def _opened_status(status: str) -> str:
-    return "opened" if status in ("scheduled", "sent") else status
+    return Invitation.opening()
 
 
 class AnswerError(DomainError):
@@ -332,18 +311,7 @@ def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) 
 
 @cache
 def _spend_statement():
-    invitations = Invitation.__table__
-    now = bindparam("b_now", type_=UTCDateTime)
-    return (
-        update(invitations)
-        .where(
-            invitations.c.id == bindparam("b_invitation_id"),
-            invitations.c.version == bindparam("b_version"),
-            invitations.c.status.in_(OPEN_STATUSES),
-            or_(invitations.c.expires_at.is_(None), invitations.c.expires_at > now),
-        )
-        .values(status="completed", completed_at=bindparam("b_completed_at", type_=UTCDateTime))
-    )
+    return Invitation.completion()
 
 
 def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> bool:
@@ -367,23 +335,54 @@ def _insert_held_statement():
     return insert(HeldAnswer.__table__)
 
 
-def _response_values(target: LinkTarget, answers: dict[str, Any], version: int, now: datetime) -> dict:
+def named_response_row(
+    invitation_id: int,
+    version: int,
+    answers: dict[str, Any],
+    *,
+    position_id: int | None,
+    position_title: str,
+    department: str,
+    stage: str,
+    hiring_manager: str,
+    recruiter_id: int | None,
+    ends_at: datetime,
+    submitted_at: datetime,
+) -> dict[str, Any]:
+    """A named response's columns: the answers and the grouping attributes copied at submit time
+    (the demo seed bulk-inserts the same rows)."""
     return {
-        "id": uuid.uuid4().hex,
-        "invitation_id": target.invitation_id,
+        "invitation_id": invitation_id,
         "question_set_version": version,
         "consent": "named",
         "answers": answers,
         "improve_text": answers.get("improve"),
-        "position_id": target.position_id,
-        "position_title": target.position_title,
-        "department": target.department,
-        "stage": target.stage,
-        "hiring_manager": target.hiring_manager,
-        "recruiter_id": target.recruiter_id,
-        "month": target.ends_at.strftime("%Y-%m"),
-        "submitted_at": now,
+        "position_id": position_id,
+        "position_title": position_title,
+        "department": department,
+        "stage": stage,
+        "hiring_manager": hiring_manager,
+        "recruiter_id": recruiter_id,
+        "month": ends_at.strftime("%Y-%m"),
+        "submitted_at": submitted_at,
     }
+
+
+def _response_values(target: LinkTarget, answers: dict[str, Any], version: int, now: datetime) -> dict:
+    row = named_response_row(
+        target.invitation_id,
+        version,
+        answers,
+        position_id=target.position_id,
+        position_title=target.position_title,
+        department=target.department,
+        stage=target.stage,
+        hiring_manager=target.hiring_manager,
+        recruiter_id=target.recruiter_id,
+        ends_at=target.ends_at,
+        submitted_at=now,
+    )
+    return {"id": uuid.uuid4().hex, **row}
 
 
 def _alert_on(target: LinkTarget, answers: dict[str, Any]) -> None:
@@ -395,14 +394,6 @@ def _alert_on(target: LinkTarget, answers: dict[str, Any]) -> None:
 def opt_out(target: LinkTarget, now: datetime | None = None) -> None:
     """Stop all email to this candidate; an open survey is closed."""
     now = now or utcnow()
-    db.session.execute(
-        update(Candidate)
-        .where(Candidate.id == target.candidate_id, Candidate.opted_out_at.is_(None))
-        .values(opted_out_at=now)
-    )
-    db.session.execute(
-        update(Invitation)
-        .where(Invitation.id == target.invitation_id, Invitation.status.in_(OPEN_STATUSES))
-        .values(status="opted_out", opted_out_at=now)
-    )
+    db.session.execute(Candidate.opting_out(target.candidate_id, now))
+    db.session.execute(Invitation.opting_out(target.invitation_id, now))
     db.session.commit()

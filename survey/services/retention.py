@@ -21,7 +21,7 @@ from sqlalchemy import Text, cast, exists, func, or_, select, update
 
 from ..extensions import db
 from ..models import (
-    OPEN_STATUSES,
+    DEBRIEF_TEXT_FIELDS,
     AnonymousAnswer,
     AuditEvent,
     Candidate,
@@ -40,7 +40,6 @@ from .errors import DomainError
 ERASED_NAME = "Erased candidate"
 ERASED_MARK = "[erased]"
 ERASED_DOMAIN = "erased.invalid"
-DEBRIEF_TEXT_FIELDS = ("doubts", "process_issues", "culture_notes", "what_matters", "red_flags", "free_notes")
 PURGE_BATCH = 200
 
 
@@ -187,10 +186,7 @@ def _revoke_links(invitation_ids: list[int], now: datetime) -> int:
     if not invitation_ids:
         return 0
     db.session.execute(
-        update(Invitation)
-        .where(Invitation.id.in_(invitation_ids), Invitation.status.in_(OPEN_STATUSES))
-        .values(status="cancelled", cancelled_at=now)
-        .execution_options(synchronize_session="fetch")
+        Invitation.cancelling(invitation_ids, now).execution_options(synchronize_session="fetch")
     )
     db.session.execute(
         update(Invitation)
