@@ -28,12 +28,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -239,27 +241,32 @@ def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
     return parts
 
 
+# Restrict a fact to some rows: the ids are bound when the statement runs (see fact_statement).
+SOME = "some"
+
+
 def _restricted(statement: Any, column: Any, ids: Any) -> Any:
-    return statement if ids is None else statement.where(column.in_(list(ids)))
+    return statement if ids is None else statement.where(column.in_(bindparam("ids", expanding=True)))
 
 
-def fact_statement(
-    dialect: str,
-    kinds: frozenset[str],
-    items: list[str],
-    interview_ids: Iterable[int] | None = None,
-    response_ids: Iterable[str] | None = None,
-) -> Any:
-    """Every fact of these kinds, from the source rows: of everything, of some interviews, or of
-    some responses (a response's own facts: outcome and gap kinds)."""
+@lru_cache(maxsize=128)
+def fact_statement(dialect: str, kinds: frozenset[str], items: tuple[str, ...], of: str | None = None) -> Any:
+    """Every fact of these kinds, from the source rows: of everything (`of` None), of some
+    interviews (`of` "interviews") or of some responses ("responses": a response's own facts,
+    outcome and gap kinds); the ids are the statement's expanding `ids` parameter.
+
+    Built once per shape: every flush that touches an interview counts its facts twice, and
+    building the union costs several times what running it does.
+    """
+    ids = None if of is None else SOME
     parts = []
-    if response_ids is not None:
-        parts += _outcome_parts(dialect, kinds, items, Response.id, response_ids)
-        parts += _gap_parts(kinds, Response.id, response_ids)
+    if of == "responses":
+        parts += _outcome_parts(dialect, kinds, list(items), Response.id, ids)
+        parts += _gap_parts(kinds, Response.id, ids)
     else:
-        parts += _interview_parts(dialect, kinds, items, interview_ids)
-        parts += _outcome_parts(dialect, kinds, items, Interview.id, interview_ids)
-        parts += _gap_parts(kinds, Debrief.interview_id, interview_ids)
+        parts += _interview_parts(dialect, kinds, list(items), ids)
+        parts += _outcome_parts(dialect, kinds, list(items), Interview.id, ids)
+        parts += _gap_parts(kinds, Debrief.interview_id, ids)
     return union_all(*parts) if parts else None
 
 
@@ -271,11 +278,15 @@ def counted(
 ) -> Counter[Key]:
     """The facts of some interviews or responses as they stand now, by key."""
     # The items only matter to outcome facts (a delivered email, say, reads no question set).
-    items = numeric_items(connection) if "outcome" in kinds else []
-    statement = fact_statement(connection.dialect.name, kinds, items, interview_ids, response_ids)
+    items = tuple(numeric_items(connection)) if "outcome" in kinds else ()
+    of, ids = ("responses", response_ids) if response_ids is not None else ("interviews", interview_ids)
+    if ids is None:
+        of = None
+    statement = fact_statement(connection.dialect.name, kinds, items, of)
     if statement is None:
         return Counter()
-    return Counter({tuple(row[:-1]): int(row[-1]) for row in connection.execute(statement)})
+    parameters = {} if of is None else {"ids": list(ids)}
+    return Counter({tuple(row[:-1]): int(row[-1]) for row in connection.execute(statement, parameters)})
 
 
 # --- Writing them ------------------------------------------------------------------------------
@@ -294,14 +305,24 @@ def _levels(scope: Key) -> list[tuple[int, Key]]:
     return [(0, scope), (1, ("", *scope[1:])), (2, EVERYTHING)]
 
 
+@cache
+def _scope_id_statement() -> Any:
+    return select(SCOPES.id).where(
+        SCOPES.level == bindparam("level"), *(SCOPES[name] == bindparam(name) for name in SCOPE_KEYS)
+    )
+
+
 def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
+    """Each scope's id, created first where it is new (most changes land in existing scopes)."""
     dialect = connection.dialect.name
     ids = {}
     for level, scope in scopes:
         values = {"level": level, **dict(zip(SCOPE_KEYS, scope, strict=True))}
-        connection.execute(_insert(dialect, report_scopes).on_conflict_do_nothing(), values)
-        match = [SCOPES[name] == value for name, value in values.items()]
-        ids[(level, scope)] = connection.scalar(select(SCOPES.id).where(*match))
+        found = connection.scalar(_scope_id_statement(), values)
+        if found is None:
+            connection.execute(_insert(dialect, report_scopes).on_conflict_do_nothing(), values)
+            found = connection.scalar(_scope_id_statement(), values)
+        ids[(level, scope)] = found
     return ids
 
 
@@ -317,19 +338,27 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
     if not leveled:
         return
     ids = _scope_ids(connection, {scope for scope, _ in leveled})
-    dialect = connection.dialect.name
-    statement = _insert(dialect, report_facts)
-    statement = statement.on_conflict_do_update(
-        index_elements=["scope_id", "kind", "item", "label", "value"],
-        set_={"count": FACTS["count"] + statement.excluded["count"]},
-    )
     rows = [
         dict(zip(("kind", "item", "label", "value"), names, strict=True))
         | {"scope_id": ids[scope], "count": n}
         for (scope, names), n in leveled.items()
     ]
-    connection.execute(statement, rows)
-    connection.execute(delete(report_facts).where(FACTS.scope_id.in_(set(ids.values())), FACTS["count"] == 0))
+    connection.execute(_add_facts_statement(connection.dialect.name), rows)
+    connection.execute(_drop_zero_facts_statement(), {"ids": sorted(set(ids.values()))})
+
+
+@lru_cache(maxsize=2)
+def _add_facts_statement(dialect: str) -> Any:
+    statement = _insert(dialect, report_facts)
+    return statement.on_conflict_do_update(
+        index_elements=["scope_id", "kind", "item", "label", "value"],
+        set_={"count": FACTS["count"] + statement.excluded["count"]},
+    )
+
+
+@cache
+def _drop_zero_facts_statement() -> Any:
+    return delete(report_facts).where(FACTS.scope_id.in_(bindparam("ids", expanding=True)), FACTS["count"] == 0)
 
 
 CHUNK = 10_000  # ids per statement: PostgreSQL takes at most 65,535 parameters
@@ -387,7 +416,7 @@ def rebuild_facts(connection: Any) -> int:
     dialect = connection.dialect.name
     connection.execute(delete(report_facts))
     connection.execute(delete(report_scopes))
-    every = fact_statement(dialect, INTERVIEW_KINDS | RESPONSE_KINDS, numeric_items(connection))
+    every = fact_statement(dialect, INTERVIEW_KINDS | RESPONSE_KINDS, tuple(numeric_items(connection)))
     rows = every.subquery()
     names = [rows.c[name] for name in ("kind", "item", "label", "value")]
     _insert_level(connection, 0, rows, [rows.c[name] for name in SCOPE_KEYS], names, func.sum(rows.c.n))
