@@ -50,7 +50,7 @@ class SmtpSink:
 def fill_outbox(count: int) -> None:
     """Render `count` emails into the outbox, as the invitation job would."""
     from survey.extensions import db
-    from survey.outbox import enqueue
+    from survey.services.outbox import enqueue
 
     for number in range(count):
         enqueue(
@@ -72,7 +72,7 @@ def fill_outbox(count: int) -> None:
 
 def deliver_all(app, batch_size: int) -> tuple[float, float, int, dict]:
     """Deliver all pending mail in batches of `batch_size`: (seconds, CPU seconds, sent, server counts)."""
-    from survey.outbox import deliver_outbox
+    from survey.services.outbox import deliver_outbox
 
     app.config["OUTBOX_BATCH_SIZE"] = batch_size
     with SmtpSink(app.config["MAIL_PORT"]) as sink:

@@ -40,7 +40,7 @@ from .services.question_sets import (
 )
 from .services.retention import erase_candidate, purge_expired
 from .stopping import StopRequest
-from .webhooks import create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
+from .services.webhooks import create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")

@@ -632,7 +632,7 @@ class WebhookEndpoint(db.Model):
     """An ATS's URL that receives signed events.
 
     Only a random salt is stored: the signing secret is derived from it and SECRET_KEY, so a
-    copy of the database alone cannot forge a webhook (survey.webhooks.endpoint_secret).
+    copy of the database alone cannot forge a webhook (survey.services.webhooks.endpoint_secret).
     """
 
     __tablename__ = "webhook_endpoints"

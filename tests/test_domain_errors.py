@@ -11,7 +11,7 @@ from survey.services.question_sets import QuestionSetError
 from survey.services.reassignment import ReassignError
 from survey.services.responses import AnswerError
 from survey.services.retention import RetentionError
-from survey.webhooks import WebhookError
+from survey.services.webhooks import WebhookError
 
 
 @pytest.mark.parametrize(

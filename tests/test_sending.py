@@ -188,7 +188,7 @@ def test_invitation_due_long_ago_expires_instead_of_sending(make_interview, smtp
 
 
 def test_cancelled_before_delivery_is_not_sent(make_interview, smtp_server):
-    from survey.outbox import deliver_outbox
+    from survey.services.outbox import deliver_outbox
     from survey.services.invitations import cancel_invitation, issue_due_invitations
 
     interview = make_interview()
@@ -208,7 +208,7 @@ def test_worker_once_runs_a_pass(runner, make_interview, smtp_server):
 
 
 def test_an_unsendable_message_is_given_up_and_the_rest_still_go(app, make_interview, smtp_server):
-    from survey.outbox import deliver_outbox, enqueue
+    from survey.services.outbox import deliver_outbox, enqueue
 
     enqueue(
         "alert",

@@ -20,7 +20,7 @@ from survey.models import Interview, WebhookDelivery, WebhookEndpoint, WebhookEv
 from survey.services.accounts import create_api_key
 from survey.services.debriefs import save_debrief
 from survey.services.invitations import send_due
-from survey.webhooks import WebhookError, check_url, create_endpoint, deliver_webhooks, emit
+from survey.services.webhooks import WebhookError, check_url, create_endpoint, deliver_webhooks, emit
 
 OUTCOME_DATA = {"interview_id": 1, "external_id": None, "outcome": "hired", "previous_outcome": "pending"}
 

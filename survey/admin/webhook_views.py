@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from ..access import role_required
 from ..forms import ActionForm
 from ..services.errors import DomainError
-from ..webhooks import (
+from ..services.webhooks import (
     WebhookError,
     create_endpoint,
     delete_endpoint,

@@ -23,7 +23,7 @@ from ..services.api_interviews import (
     with_details,
 )
 from ..services.intake import create_interview, find_duplicate, intake_warnings, validate_api_interview
-from ..webhooks import iso
+from ..services.webhooks import iso
 from . import bp
 from .openapi import docs_schemas, docs_sections, docs_webhooks, openapi_document
 

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Alert, Debrief, Interview
-from ..outbox import enqueue
+from .outbox import enqueue
 from ..questions import nps_category
-from ..webhooks import emit
+from .webhooks import emit
 
 UNFAIR_MAX = 2
 REASON_TEXT = {

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import OUTCOMES, ApiKey, Interview, InvitationStatus, utcnow
-from ..webhooks import emit, iso
+from .webhooks import emit, iso
 from .audit import record_event
 from .intake import TIME_MESSAGE, ApiReader
 

@@ -24,10 +24,10 @@ from ..models import (
     QuestionSetVersion,
     utcnow,
 )
-from ..outbox import DeliverySummary, clock_from, deliver_outbox, enqueue
+from .outbox import DeliverySummary, clock_from, deliver_outbox, enqueue
 from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
-from ..webhooks import WebhookSummary, deliver_webhooks
+from .webhooks import WebhookSummary, deliver_webhooks
 from .anonymity import ReleaseSummary, release_cohorts
 from .errors import DomainError
 from .question_sets import version_for_stage

@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
 
-from .database import begin_claim
-from .extensions import db
-from .models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
-from .services.errors import DomainError
+from ..database import begin_claim
+from ..extensions import db
+from ..models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from .errors import DomainError
 
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=6)
@@ -86,7 +86,7 @@ def parse_events(value: str | Iterable[str]) -> list[str]:
 
 def create_endpoint(url: str, events: str | Iterable[str]) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its secret (shown once, never stored)."""
-    from .services.audit import record_event
+    from .audit import record_event
 
     url = check_url(url.strip())
     endpoint = WebhookEndpoint(url=url, events=parse_events(events), secret_salt=secrets.token_hex(16))
@@ -99,7 +99,7 @@ def create_endpoint(url: str, events: str | Iterable[str]) -> tuple[WebhookEndpo
 
 def delete_endpoint(endpoint_id: int) -> WebhookEndpoint:
     """Remove an endpoint with its queued and past deliveries."""
-    from .services.audit import record_event
+    from .audit import record_event
 
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:

@@ -43,10 +43,10 @@ from flask_mail import (
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
-from .database import begin_claim
-from .extensions import db
-from .mailing import company_sender, sender_address
-from .models import Candidate, Interview, Invitation, OutboxMessage, utcnow
+from ..database import begin_claim
+from ..extensions import db
+from ..mailing import company_sender, sender_address
+from ..models import Candidate, Interview, Invitation, OutboxMessage, utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
