@@ -30,7 +30,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     Every part is attached here by a call of its own; no module registers anything on import.
     """
     # Imported here rather than at the top: importing a model or a service must not build the app.
-    from . import auth, cli, errors, i18n, security, site, sso, templating, throttling
+    from . import auth, cli, errors, i18n, request_origin, security, site, sso, templating, throttling
     from .reports import facts
 
     config_class = config_class or config_from_env()
@@ -51,6 +51,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_extensions(app)
     facts.install_fact_keeper()  # report facts kept in every flush's transaction (once per process)
     auth.init_auth(app)
+    request_origin.init_request_origin(app)  # a request's address on the audit events it records
     sso.init_sso(app)
     i18n.init_i18n(app)
     register_blueprints(app)

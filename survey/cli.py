@@ -19,7 +19,7 @@ from .database import database_unavailable, remove_session
 from .extensions import db
 from .models import ROLES, WEBHOOK_EVENTS
 from .reports.cells import rebuild_cells
-from .reports.export import CSV_PARTS, FORMATS, record_export, write_export
+from .reports.export import CSV_PARTS, FORMATS, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
@@ -39,8 +39,8 @@ from .services.question_sets import (
     stage_list,
 )
 from .services.retention import erase_candidate, purge_expired
-from .stopping import StopRequest
 from .services.webhooks import create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
+from .stopping import StopRequest
 
 users_cli = AppGroup("users", help="Staff accounts.")
 api_keys_cli = AppGroup("api-keys", help="API keys for the ATS integration.")
@@ -246,7 +246,7 @@ def reports_export_command(fmt: str, out: str, part: str, **filters) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     report = build_report(report_filters)
-    record_export(fmt, report_filters, actor_label="cli")
+    record_report_export(fmt, report_filters.active(), actor_label="cli")
     total = 0 if report.withheld else response_count(report_filters)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
         write_export(fmt, report, out, on_row=lambda: bar.update(1), part=part)

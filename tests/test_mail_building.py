@@ -14,8 +14,8 @@ from sqlalchemy import select
 from helpers import CollectingHandler, text_part
 from survey.extensions import db
 from survey.models import Candidate, Invitation, OutboxMessage, utcnow
-from survey.services.outbox import _sanitized_recipient, clock_from, deliver_outbox, enqueue
 from survey.services.invitations import issue_due_invitations, send_due
+from survey.services.outbox import _sanitized_recipient, clock_from, deliver_outbox, enqueue
 
 CONTEXT = {
     "candidate_name": "x",

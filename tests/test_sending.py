@@ -188,8 +188,8 @@ def test_invitation_due_long_ago_expires_instead_of_sending(make_interview, smtp
 
 
 def test_cancelled_before_delivery_is_not_sent(make_interview, smtp_server):
-    from survey.services.outbox import deliver_outbox
     from survey.services.invitations import cancel_invitation, issue_due_invitations
+    from survey.services.outbox import deliver_outbox
 
     interview = make_interview()
     issue_due_invitations(interview.ends_at + timedelta(hours=3))

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from helpers import CollectingHandler, SmtpServer, free_port
 from survey.extensions import db
 from survey.models import Invitation, OutboxMessage, utcnow
-from survey.services.outbox import Lease, claim_batch, deliver_outbox, release_claims
 from survey.services.invitations import issue_due_invitations, send_due
+from survey.services.outbox import Lease, claim_batch, deliver_outbox, release_claims
 
 pytestmark = pytest.mark.slow
 

@@ -50,7 +50,9 @@ def users():
     form = NewUserForm()
     if form.validate_on_submit():
         try:
-            user = create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+            user = create_user(
+                form.email.data, form.name.data, form.role.data, form.password.data, actor=current_user
+            )
         except DomainError as exc:
             form.email.errors = [*form.email.errors, str(exc)]
         else:
@@ -135,6 +137,7 @@ def api_keys():
                 form.name.data.strip(),
                 ",".join(form.scopes.data),
                 expires_at=midnight_utc(form.expires_on.data),
+                actor=current_user,
             )
         except DomainError as exc:
             form.expires_on.errors = [*form.expires_on.errors, str(exc)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ..access import role_required
 from ..forms import ActionForm
@@ -28,7 +29,7 @@ def webhooks():
     secret = None
     if form.validate_on_submit():
         try:
-            _, secret = create_endpoint(form.url.data, form.events.data)
+            _, secret = create_endpoint(form.url.data, form.events.data, current_user)
         except DomainError as exc:
             form.url.errors = [*form.url.errors, str(exc)]
         else:
@@ -53,7 +54,7 @@ def delete_webhook(endpoint_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        endpoint = delete_endpoint(endpoint_id)
+        endpoint = delete_endpoint(endpoint_id, current_user)
     except WebhookError:
         abort(404)
     flash(f"Webhook to {endpoint.url} deleted.", "success")

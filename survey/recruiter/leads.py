@@ -121,7 +121,7 @@ def lead_csv_rows(rows: Iterator[Lead]) -> Iterator[str]:
 @role_required(*ROLES)
 def leads_csv():
     """Download the user's leads (a recruiter's own; hr and admin all) as CSV; the download is audited."""
-    record_leads_export()
+    record_leads_export(current_user)
     filename = f"leads-{utcnow():%Y%m%d-%H%M}.csv"
     return Response(
         stream_with_context(lead_csv_rows(iter_leads(current_user))),

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
-from ..services.audit import record_event
 from .filters import ReportFilters
 from .queries import MONTH, recruiter_names, report_items
 from .report import Report, known_names
@@ -100,16 +99,6 @@ def neutralise(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
-
-
-def record_export(
-    fmt: str, filters: ReportFilters, actor: Any = None, actor_label: str | None = None
-) -> None:
-    """Write the audit event of an export: who, when, which format and filters."""
-    record_event(
-        "reports.export", {"format": fmt, "filters": filters.active()}, actor=actor, actor_label=actor_label
-    )
-    db.session.commit()
 
 
 # --- Rows ---------------------------------------------------------------------------------------

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
 
 from ..access import role_required
 from ..errors import cut_off_on_outage
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
+from ..services.audit import record_report_export
 from . import bp, queries
 from .charts import bar_chart, interval_rows, likert_rows
 from .export import (
     CSV_PARTS,
     MEDIA_TYPES,
     export_filename,
-    record_export,
     stream_csv,
     stream_json,
     stream_xlsx,
@@ -67,7 +68,7 @@ def export(fmt: str):
     if part is not None and part not in CSV_PARTS:
         part = "aggregates"
     _, report = _filters_from_request()
-    record_export(fmt, report.filters)
+    record_report_export(fmt, report.filters.active(), actor=current_user)
     filename = export_filename(fmt, report.filters, part, utcnow())
     if fmt == "csv":
         body = stream_csv(report, part=part)

@@ -35,8 +35,11 @@ def check_timezone(name: str | None) -> str | None:
     return name
 
 
-def create_user(email: str, name: str, role: str, password: str, timezone: str | None = None) -> User:
-    """Create a staff account with a hashed password (and a time zone, else DEFAULT_TIMEZONE)."""
+def create_user(
+    email: str, name: str, role: str, password: str, timezone: str | None = None, actor: User | None = None
+) -> User:
+    """Create a staff account with a hashed password (and a time zone, else DEFAULT_TIMEZONE);
+    `actor` is the admin who creates it (None: a command)."""
     timezone = check_timezone(timezone)
     if role not in ROLES:
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
@@ -51,7 +54,7 @@ def create_user(email: str, name: str, role: str, password: str, timezone: str |
     user = User(email=email, name=name.strip() or email, role=role, timezone=timezone)
     user.set_password(password)
     db.session.add(user)
-    record_event("user.created", {"email": email, "role": role})
+    record_event("user.created", {"email": email, "role": role}, actor=actor)
     db.session.commit()
     return user
 
@@ -76,10 +79,10 @@ def parse_scopes(value: str | None) -> list[str]:
 
 
 def create_api_key(
-    name: str, scopes: str | None = None, expires_at: datetime | None = None
+    name: str, scopes: str | None = None, expires_at: datetime | None = None, actor: User | None = None
 ) -> tuple[ApiKey, str]:
     """Create a key with its scopes, refused from `expires_at` on if given; returns the row and the
-    plain key, which is never stored."""
+    plain key, which is never stored. `actor`: the admin who creates it (None: a command)."""
     granted = parse_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
         raise AccountError("The expiry date must be in the future.")
@@ -95,7 +98,7 @@ def create_api_key(
     details = {"name": name, "prefix": api_key.prefix, "scopes": granted}
     if expires_at is not None:
         details["expires_at"] = expires_at.isoformat()
-    record_event("api_key.created", details)
+    record_event("api_key.created", details, actor=actor)
     db.session.commit()
     return api_key, plain
 

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Alert, Debrief, Interview
-from .outbox import enqueue
 from ..questions import nps_category
+from .outbox import enqueue
 from .webhooks import emit
 
 UNFAIR_MAX = 2

@@ -15,9 +15,9 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import OUTCOMES, ApiKey, Interview, InvitationStatus, utcnow
-from .webhooks import emit, iso
 from .audit import record_event
 from .intake import TIME_MESSAGE, ApiReader
+from .webhooks import emit, iso
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50

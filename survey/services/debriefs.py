@@ -6,8 +6,8 @@ from typing import Any
 
 from ..extensions import db
 from ..models import DEBRIEF_TEXT_FIELDS, Debrief, Interview, User, utcnow
-from .webhooks import emit, iso
 from .alerts import debrief_alert_reasons, queue_alert
+from .webhooks import emit, iso
 
 # Every field the debrief form edits (the mirror table of DESIGN).
 DEBRIEF_FIELDS = (

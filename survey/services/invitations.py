@@ -24,13 +24,13 @@ from ..models import (
     QuestionSetVersion,
     utcnow,
 )
-from .outbox import DeliverySummary, clock_from, deliver_outbox, enqueue
 from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
-from .webhooks import WebhookSummary, deliver_webhooks
 from .anonymity import ReleaseSummary, release_cohorts
 from .errors import DomainError
+from .outbox import DeliverySummary, clock_from, deliver_outbox, enqueue
 from .question_sets import version_for_stage
+from .webhooks import WebhookSummary, deliver_webhooks
 
 
 class InvitationError(DomainError):

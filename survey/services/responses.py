@@ -30,12 +30,12 @@ from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
 from ..reports.cells import record_response
 from ..sealing import seal
 from ..tokens import InvalidToken, TokenClaims
-from .webhooks import emit, iso
 from .alerts import queue_alert, survey_alert_reasons
 from .anonymity import cohort_payload
 from .errors import DomainError
 from .invitations import candidate_language, fix_question_set
 from .question_sets import published_questions, questions_for
+from .webhooks import emit, iso
 
 
 @dataclass(frozen=True)

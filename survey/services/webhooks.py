@@ -37,7 +37,8 @@ from sqlalchemy import delete, func, or_, select
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import WEBHOOK_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from ..models import WEBHOOK_EVENTS, User, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from .audit import record_event
 from .errors import DomainError
 
 FIRST_BACKOFF = timedelta(seconds=30)
@@ -84,23 +85,22 @@ def parse_events(value: str | Iterable[str]) -> list[str]:
     return sorted(set(events), key=WEBHOOK_EVENTS.index)
 
 
-def create_endpoint(url: str, events: str | Iterable[str]) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it and its secret (shown once, never stored)."""
-    from .audit import record_event
-
+def create_endpoint(
+    url: str, events: str | Iterable[str], actor: User | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; returns it and its secret (shown once, never stored). `actor`: the
+    admin who registers it (None: a command)."""
     url = check_url(url.strip())
     endpoint = WebhookEndpoint(url=url, events=parse_events(events), secret_salt=secrets.token_hex(16))
     db.session.add(endpoint)
     db.session.flush()
-    record_event("webhook.created", {"id": endpoint.id, "url": url, "events": endpoint.events})
+    record_event("webhook.created", {"id": endpoint.id, "url": url, "events": endpoint.events}, actor=actor)
     db.session.commit()
     return endpoint, endpoint_secret(endpoint)
 
 
-def delete_endpoint(endpoint_id: int) -> WebhookEndpoint:
-    """Remove an endpoint with its queued and past deliveries."""
-    from .audit import record_event
-
+def delete_endpoint(endpoint_id: int, actor: User | None = None) -> WebhookEndpoint:
+    """Remove an endpoint with its queued and past deliveries (`actor`: the admin, None: a command)."""
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         raise WebhookError(f"No webhook with id {endpoint_id}.")
@@ -108,7 +108,7 @@ def delete_endpoint(endpoint_id: int) -> WebhookEndpoint:
     db.session.delete(endpoint)
     # Events no other endpoint is waiting for are of no further use.
     db.session.execute(delete(WebhookEvent).where(~WebhookEvent.id.in_(select(WebhookDelivery.event_id))))
-    record_event("webhook.deleted", {"id": endpoint_id, "url": endpoint.url})
+    record_event("webhook.deleted", {"id": endpoint_id, "url": endpoint.url}, actor=actor)
     db.session.commit()
     return endpoint
 
