@@ -445,7 +445,7 @@ def audit(soak: Soak, sink: SlowSink, run_started: datetime) -> list[tuple[str, 
 
     from survey.extensions import db
     from survey.models import CELL_KEYS, Invitation, OutboxMessage, Response, report_cells
-    from survey.reports.cells import rebuild_cells
+    from survey.services.tallies import rebuild_cells
 
     checks = []
     with app_context(soak):

@@ -31,7 +31,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     """
     # Imported here rather than at the top: importing a model or a service must not build the app.
     from . import auth, cli, errors, i18n, request_origin, security, site, sso, templating, throttling
-    from .reports import facts
+    from .services import report_facts
 
     config_class = config_class or config_from_env()
     if issubclass(config_class, ProductionConfig):
@@ -49,7 +49,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     configure_logging(app)
     trust_proxies(app)
     register_extensions(app)
-    facts.install_fact_keeper()  # report facts kept in every flush's transaction (once per process)
+    report_facts.install_fact_keeper()  # report facts kept in every flush's transaction (once per process)
     auth.init_auth(app)
     request_origin.init_request_origin(app)  # a request's address on the audit events it records
     sso.init_sso(app)

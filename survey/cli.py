@@ -18,13 +18,13 @@ from flask.cli import AppGroup
 from .database import database_unavailable, remove_session
 from .extensions import db
 from .models import ROLES, WEBHOOK_EVENTS
-from .reports.cells import rebuild_cells
 from .reports.export import CSV_PARTS, FORMATS, write_export
 from .reports.filters import parse_filters
 from .reports.queries import response_count
 from .reports.report import build_report
 from .services.accounts import AccountError, check_timezone, create_api_key, create_user
 from .services.anonymity import rebuild_anonymous_cells
+from .services.audit import record_report_export
 from .services.demo import demo_logins, seed_demo
 from .services.errors import DomainError
 from .services.imports import ImportFileError, import_interviews
@@ -39,6 +39,7 @@ from .services.question_sets import (
     stage_list,
 )
 from .services.retention import erase_candidate, purge_expired
+from .services.tallies import rebuild_cells
 from .services.webhooks import create_endpoint, delete_endpoint, endpoint_summaries, list_endpoints
 from .stopping import StopRequest
 

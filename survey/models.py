@@ -68,6 +68,9 @@ class UTCDateTime(TypeDecorator):
 
 ROLES = ("recruiter", "hr", "admin")
 OUTCOMES = ("pending", "advanced", "rejected", "hired", "withdrawn")
+# Outcomes that went the candidate's way, and the outcomes that decided the interview.
+POSITIVE_OUTCOMES = ("advanced", "hired")
+DECIDED_OUTCOMES = ("advanced", "hired", "rejected")
 
 
 class InvitationStatus(StrEnum):
@@ -861,7 +864,7 @@ class QuestionSetVersion(db.Model):
 # --- Report cells and tallies -----------------------------------------------------------------
 # report_cells: how many responses per combination of grouping attributes. report_tallies: how
 # many answered each value of each item in each such combination (long form: a new item needs no
-# migration). Both are kept in step at submit time (survey.reports.cells); HR reports read these
+# migration). Both are kept in step at submit time (survey.services.tallies); HR reports read these
 # rows instead of scanning every response's JSON, and counts per value give n, sum and sum of
 # squares exactly. Items are tallied by key: a key keeps one type across every set and version,
 # so answers to the same key pool across versions.
@@ -947,11 +950,13 @@ report_month_tallies = Table(
 # The report sections that used to scan every response, debrief or invitation per request
 # (outcomes, calibration, perception gaps, invitations sent) read these instead. report_scopes
 # holds each combination of grouping attributes once (a few thousand rows however many
-# interviews); report_facts counts, per scope, each kind of fact (survey/reports/facts.py). Both
-# are kept in the transaction of every write that changes them and recounted by
-# `reports rebuild-cells`.
+# interviews); report_facts counts, per scope, each kind of fact (survey/services/report_facts.py
+# says what each counts). Both are kept in the transaction of every write that changes them and
+# recounted by `reports rebuild-cells`; reports read them through survey/reports/fact_sums.py.
 SCOPE_KEYS = ("month", "position_id", "department", "stage", "hiring_manager", "recruiter_id")
 FACT_KEYS = ("scope_id", "kind", "item", "label", "value")
+# The perception-gap facts: named responses beside their interview's debrief.
+GAP_FACT_KINDS = frozenset({"gap_pairs", "gap", "gap_rule"})
 
 report_scopes = Table(
     "report_scopes",

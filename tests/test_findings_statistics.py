@@ -13,8 +13,8 @@ from survey.reports.findings import ItemResult, adjust, compare_within_strata
 from survey.reports.findings import counts as counts_as_finding
 from survey.reports.report import build_report
 from survey.reports.stats import nps_interval, q_values, rank_test, sign_test, stratified_difference
-from survey.reports.themes import cluster_themes
 from survey.services.demo import seed_demo
+from survey.themes import cluster_themes
 
 LIKERT = np.arange(1, 6)
 SKEWED = np.array([0.04, 0.08, 0.18, 0.40, 0.30])  # the usual shape of candidate answers

@@ -21,10 +21,10 @@ from config import TestingConfig
 from survey import create_app
 from survey.extensions import db
 from survey.models import Invitation, QuestionSetVersion, Response, report_tallies
-from survey.reports.cells import rebuild_cells
 from survey.reports.export import stream_json
 from survey.reports.filters import ReportFilters
 from survey.reports.report import build_report
+from survey.services.tallies import rebuild_cells
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

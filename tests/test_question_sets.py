@@ -21,9 +21,9 @@ from survey.models import (
     report_cells,
     report_tallies,
 )
-from survey.reports.cells import rebuild_cells
 from survey.services.invitations import send_due
 from survey.services.question_sets import QuestionSetError, check_document, import_document
+from survey.services.tallies import rebuild_cells
 
 PANEL = {
     "name": "Panel",

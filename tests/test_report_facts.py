@@ -15,8 +15,7 @@ from survey.models import (
     report_month_tallies,
     report_tallies,
 )
-from survey.reports.cells import rebuild_cells
-from survey.reports.facts import scope_keys
+from survey.reports.fact_sums import scope_keys
 from survey.reports.filters import ReportFilters
 from survey.reports.outcomes import build_outcomes
 from survey.reports.queries import gaps_by_group, invitations_sent
@@ -27,6 +26,7 @@ from survey.services.invitations import send_due
 from survey.services.reassignment import deactivate_and_reassign, reassign_interview
 from survey.services.responses import submit_response
 from survey.services.retention import erase_candidate
+from survey.services.tallies import rebuild_cells
 
 ANSWERS = {"nps": 9, "on_time": 4, "prepared": 3, "role_clarity": 2, "interest": 4, "self_assessment": 2}
 READ = {

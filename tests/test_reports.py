@@ -14,13 +14,13 @@ from sqlalchemy import select
 from helpers import csrf_token, recorded_statements
 from survey.extensions import db
 from survey.models import AuditEvent, Debrief, report_cells
-from survey.reports.cells import rebuild_cells
 from survey.reports.filters import ReportFilters
-from survey.reports.privacy import hidden_keys
 from survey.reports.report import build_report
-from survey.reports.themes import redact, top_phrases
 from survey.services.accounts import create_user
 from survey.services.responses import submit_response
+from survey.services.tallies import rebuild_cells
+from survey.small_groups import hidden_keys
+from survey.themes import redact, top_phrases
 
 POSITIONS = {
     "Engineering": {"title": "Backend Engineer", "department": "Engineering", "location": "Berlin"},

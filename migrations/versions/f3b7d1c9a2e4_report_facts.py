@@ -89,8 +89,8 @@ def upgrade():
         sa.UniqueConstraint('month', 'item', 'value', name='uq_report_month_tallies_key'),
     )
     # The recounts of `reports rebuild-cells`, over the rows as they stand at this revision.
-    from survey.reports.cells import roll_up_tallies
-    from survey.reports.facts import rebuild_facts
+    from survey.services.tallies import roll_up_tallies
+    from survey.services.report_facts import rebuild_facts
 
     roll_up_tallies(op.get_bind())
     rebuild_facts(op.get_bind())

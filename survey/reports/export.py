@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Response
+from ..themes import redact
 from .filters import ReportFilters
 from .queries import MONTH, recruiter_names, report_items
 from .report import Report, known_names
-from .themes import redact
 
 FORMATS = ("csv", "xlsx", "json")
 MEDIA_TYPES = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
 
 from ..models import Interview, Position
+from ..months import month_start, next_month
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,3 @@ def month_words(month: str) -> str:
         return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
     except (TypeError, ValueError):
         return str(month)
-
-
-def month_start(month: str) -> datetime:
-    """Midnight UTC on the first day of a "YYYY-MM" month."""
-    return datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-
-
-def next_month(month: str) -> str:
-    """The "YYYY-MM" after this one."""
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"

@@ -33,6 +33,7 @@ import numpy as np
 from flask import current_app
 
 from ..questions import SCALE_PAIRS
+from ..themes import cluster_themes, redact
 from . import queries
 from .stats import (
     ALPHA,
@@ -44,7 +45,6 @@ from .stats import (
     sign_test,
     stratified_differences,
 )
-from .themes import cluster_themes, redact
 
 MIN_EFFECT_SIZE = 0.15  # Cliff's δ below this is negligible by the usual convention
 MIN_GAP = 0.5

@@ -24,12 +24,11 @@ import numpy as np
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Debrief, Interview, Position, User, utcnow
+from ..models import DECIDED_OUTCOMES, POSITIVE_OUTCOMES, Debrief, Interview, Position, User, utcnow
 from ..questions import DETRACTOR_MAX, PROMOTER_MIN
-from . import facts
-from .facts import DECIDED, POSITIVE
+from ..small_groups import hidden_keys, min_group_size, too_small
+from . import fact_sums
 from .filters import ReportFilters
-from .privacy import hidden_keys, min_group_size, too_small
 from .queries import ReportItem, report_items
 from .stats import CONFIDENCE, Summary
 
@@ -153,7 +152,7 @@ class OutcomesReport:
 def _decided_debriefs(filters: ReportFilters | None):
     """Debriefs with an expectation whose interview has a decided outcome, counted per recruiter,
     expectation and outcome (one grouped query)."""
-    positive = Interview.outcome.in_(POSITIVE)
+    positive = Interview.outcome.in_(POSITIVE_OUTCOMES)
     stmt = (
         select(
             Interview.recruiter_id,
@@ -165,7 +164,7 @@ def _decided_debriefs(filters: ReportFilters | None):
         .join(Debrief, Debrief.interview_id == Interview.id)
         .join(User, User.id == Interview.recruiter_id)
         .join(Position, Position.id == Interview.position_id)
-        .where(Interview.outcome.in_(DECIDED), Debrief.expected_outcome.in_(tuple(PROBABILITY)))
+        .where(Interview.outcome.in_(DECIDED_OUTCOMES), Debrief.expected_outcome.in_(tuple(PROBABILITY)))
         .group_by(Interview.recruiter_id, User.name, Debrief.expected_outcome, positive)
     )
     if filters is not None:
@@ -197,12 +196,12 @@ def recruiter_calibration(user: User, now: datetime | None = None) -> Calibratio
 
 def _decided_debriefs_in(filters: ReportFilters) -> list[tuple[int, str, str, bool, int]]:
     """_decided_debriefs' counts over the interviews the filters select, read from the report
-    facts (facts.py) rather than from every debrief."""
+    facts (fact_sums.py) rather than from every debrief."""
     names = dict(db.session.execute(select(User.id, User.name)).all())
     return [
         (recruiter_id, names[recruiter_id], expected, positive == "1", n)
-        for recruiter_id, _, _, expected, positive, n in facts.fact_rows(
-            filters, ("calibration",), facts.SCOPES.recruiter_id
+        for recruiter_id, _, _, expected, positive, n in fact_sums.fact_rows(
+            filters, ("calibration",), fact_sums.SCOPES.recruiter_id
         )
     ]
 
@@ -214,7 +213,7 @@ def _answers_by_outcome(
     many gave it, over the interviews the filters select (from the report facts)."""
     responses: dict[str, int] = {}
     answers: dict[str, dict[str, dict[int, int]]] = {}
-    for kind, item, outcome, value, n in facts.fact_rows(filters, ("outcome_n", "outcome")):
+    for kind, item, outcome, value, n in fact_sums.fact_rows(filters, ("outcome_n", "outcome")):
         if kind == "outcome_n":
             responses[outcome] = responses.get(outcome, 0) + n
         else:
@@ -252,8 +251,8 @@ def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest
     for key in SELF_READ:
         # Answer value -> how many, per side (went on: True; rejected: False).
         counts: dict[bool, dict[int, int]] = {True: {}, False: {}}
-        for outcome in DECIDED:
-            side = counts[outcome in POSITIVE]
+        for outcome in DECIDED_OUTCOMES:
+            side = counts[outcome in POSITIVE_OUTCOMES]
             for answer, n in answers.get(outcome, {}).get(key, {}).items():
                 side[answer] = side.get(answer, 0) + n
         summaries = {side: _summary(by_value) for side, by_value in counts.items()}
@@ -304,7 +303,8 @@ def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None 
     hidden_or_small = set(hidden_outcomes)
     for test in tests:
         # A side is one outcome group (or two): hidden with them, or when it is small itself.
-        test.positive_hidden = bool(hidden_or_small & set(POSITIVE)) or too_small(test.positive.n, threshold)
+        positive_hidden = bool(hidden_or_small & set(POSITIVE_OUTCOMES))
+        test.positive_hidden = positive_hidden or too_small(test.positive.n, threshold)
         test.rejected_hidden = "rejected" in hidden_or_small or too_small(test.rejected.n, threshold)
         if test.positive_hidden or test.rejected_hidden:
             test.p_value = None

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from ..extensions import db
 from ..models import (
     CELL_KEYS,
+    GAP_FACT_KINDS,
     Debrief,
     Interview,
     Position,
@@ -41,7 +42,7 @@ from ..models import (
     report_tallies,
 )
 from ..questions import DETRACTOR_MAX, GAP_THRESHOLD, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS, SCALE_VALUES
-from . import facts
+from . import fact_sums
 from .filters import ReportFilters, month_words
 from .stats import Summary, nps_interval, nps_score
 
@@ -434,7 +435,7 @@ def _scoped_to_interviews(statement: Any, filters: ReportFilters) -> Any:
 
 def invitations_sent(filters: ReportFilters) -> int:
     """Invitations emailed for the interviews the filters select (from the report facts)."""
-    return sum(row[-1] for row in facts.fact_rows(filters, ("sent",)))
+    return sum(row[-1] for row in fact_sums.fact_rows(filters, ("sent",)))
 
 
 def recruiter_names() -> dict[int, str]:
@@ -493,9 +494,9 @@ def gaps_by_group(filters: ReportFilters) -> dict[str, list[GapFigures]]:
     from the perception-gap facts (each pair's differences counted per value)."""
     names = recruiter_names()
     result: dict[str, list[GapFigures]] = {}
-    for grouping, column in (("stage", facts.SCOPES.stage), ("recruiter", facts.SCOPES.recruiter_id)):
+    for grouping, column in (("stage", fact_sums.SCOPES.stage), ("recruiter", fact_sums.SCOPES.recruiter_id)):
         counted: dict[Any, list[Any]] = defaultdict(list)
-        for row in facts.fact_rows(filters, facts.GAP_KINDS, column):
+        for row in fact_sums.fact_rows(filters, GAP_FACT_KINDS, column):
             counted[row[0]].append(row[1:])
         groups = []
         for key, rows in counted.items():

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User, report_cells
+from ..small_groups import hidden_keys, min_group_size, too_small
 from . import queries, sources
 from .filters import ReportFilters
-from .privacy import hidden_keys, min_group_size, too_small
 from .queries import DIMENSIONS, MONTH, Dimension, GapFigures, GroupFigures, ReportItem
 
 EMPTY = sources.Split()

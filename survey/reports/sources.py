@@ -21,9 +21,9 @@ from sqlalchemy import ColumnElement, func, select
 
 from ..extensions import db
 from ..models import RESPONSES_ITEM, AnonymousCell
+from ..small_groups import safe_difference
 from . import queries
 from .filters import ReportFilters, month_words
-from .privacy import safe_difference
 from .queries import MONTH, Dimension, GroupFigures, ReportItem, figures_from_counts
 from .stats import Summary
 

@@ -10,6 +10,7 @@ from ..errors import cut_off_on_outage
 from ..models import utcnow
 from ..questions import SCALE_PAIRS
 from ..services.audit import record_report_export
+from ..small_groups import min_group_size
 from . import bp, queries
 from .charts import bar_chart, interval_rows, likert_rows
 from .export import (
@@ -23,7 +24,6 @@ from .export import (
 from .findings import q_text
 from .forms import ReportFilterForm
 from .outcomes import build_outcomes
-from .privacy import min_group_size
 from .report import Report, build_report, month_bounds
 
 # The page lists the strongest findings; the downloads carry all of them.

@@ -40,12 +40,12 @@ from ..models import (
     random_id,
     utcnow,
 )
+from ..months import month_start, next_month
 from ..questions import QuestionSet
-from ..reports.cells import tallied_answers
-from ..reports.filters import month_start, next_month
-from ..reports.privacy import min_group_size
 from ..sealing import Unsealable, unseal
+from ..small_groups import min_group_size
 from .question_sets import questions_for
+from .tallies import tallied_answers
 
 
 @dataclass(frozen=True)

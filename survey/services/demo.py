@@ -30,12 +30,12 @@ from ..models import (
     random_id,
     utcnow,
 )
-from ..reports.cells import rebuild_cells
 from ..sealing import seal
 from .accounts import create_user
 from .anonymity import cohort_payload, release_cohorts
 from .question_sets import questions_for, seed_default_set
 from .responses import named_response_row, start_of_day
+from .tallies import rebuild_cells
 
 DEMO_PASSWORD = "debrief-demo"
 DEMO_STAFF = (

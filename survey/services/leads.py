@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Candidate, Debrief, Interview, Invitation, Position, Response, User, utcnow
 from ..questions import PROMOTER_MIN
-from ..reports.themes import cluster_themes
+from ..themes import cluster_themes
 from .audit import record_event
 from .errors import DomainError
 from .interviews import scoped

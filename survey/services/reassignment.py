@@ -6,10 +6,10 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Interview, User
-from ..reports.facts import kept_across
 from .accounts import AccountError, set_active
 from .audit import record_event
 from .errors import DomainError
+from .report_facts import kept_across
 
 # Interviews still in play: the outcome is not known yet, so someone must follow them up.
 OPEN_OUTCOME = "pending"

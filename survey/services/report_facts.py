@@ -21,6 +21,9 @@ all; a change recounts only the interviews it touches, before and after the writ
 difference (`install_fact_keeper`, hooked to the session's flushes); a new response adds its own facts
 (`record_response_facts`, called where the response is tallied). So the incremental counts are,
 by construction, what a recount gives.
+
+These are writes, kept in the transaction of the write that moves them, so they live among the
+services; the reports read the facts through survey/reports/fact_sums.py.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     String,
     and_,
     bindparam,
@@ -53,7 +55,10 @@ from sqlalchemy.orm import Session
 
 from ..extensions import db
 from ..models import (
+    DECIDED_OUTCOMES,
     EXPECTED_OUTCOMES,
+    GAP_FACT_KINDS,
+    POSITIVE_OUTCOMES,
     SCOPE_KEYS,
     Debrief,
     Interview,
@@ -69,11 +74,8 @@ from ..questions import DETRACTOR_MAX, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS
 
 SCOPES = report_scopes.c
 FACTS = report_facts.c
-POSITIVE = ("advanced", "hired")
-DECIDED = ("advanced", "hired", "rejected")
 INTERVIEW_KINDS = frozenset({"sent", "calibration", "outcome_n", "outcome"})
 RESPONSE_KINDS = frozenset({"outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"})
-GAP_KINDS = frozenset({"gap_pairs", "gap", "gap_rule"})
 # Which facts a change to each kind of row can move.
 INTERVIEW_FIELDS = (
     "ends_at",
@@ -84,7 +86,7 @@ INTERVIEW_FIELDS = (
     "recruiter_id",
     "recruiter",
 )
-DEBRIEF_KINDS = frozenset({"calibration"}) | GAP_KINDS
+DEBRIEF_KINDS = frozenset({"calibration"}) | GAP_FACT_KINDS
 Key = tuple[Any, ...]  # (*scope, kind, item, label, value)
 
 
@@ -153,14 +155,14 @@ def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], ids:
         )
         parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
     if "calibration" in kinds:
-        positive = case((Interview.outcome.in_(POSITIVE), "1"), else_="0")
+        positive = case((Interview.outcome.in_(POSITIVE_OUTCOMES), "1"), else_="0")
         statement, grouping = _part(scope, "calibration", label=Debrief.expected_outcome, value=positive)
         statement = (
             statement.select_from(Interview)
             .join(Debrief, Debrief.interview_id == Interview.id)
             .join(User, User.id == Interview.recruiter_id)
             .join(Position, Position.id == Interview.position_id)
-            .where(Interview.outcome.in_(DECIDED), Debrief.expected_outcome.in_(EXPECTED_OUTCOMES))
+            .where(Interview.outcome.in_(DECIDED_OUTCOMES), Debrief.expected_outcome.in_(EXPECTED_OUTCOMES))
         )
         parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
     return parts
@@ -358,7 +360,9 @@ def _add_facts_statement(dialect: str) -> Any:
 
 @cache
 def _drop_zero_facts_statement() -> Any:
-    return delete(report_facts).where(FACTS.scope_id.in_(bindparam("ids", expanding=True)), FACTS["count"] == 0)
+    return delete(report_facts).where(
+        FACTS.scope_id.in_(bindparam("ids", expanding=True)), FACTS["count"] == 0
+    )
 
 
 CHUNK = 10_000  # ids per statement: PostgreSQL takes at most 65,535 parameters
@@ -405,7 +409,7 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     if found is None:
         return
     kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
-        GAP_KINDS if found.id is not None else frozenset()
+        GAP_FACT_KINDS if found.id is not None else frozenset()
     )
     if kinds:
         apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
@@ -546,34 +550,3 @@ def install_fact_keeper() -> None:
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
         event.listen(Session, "after_flush", _after_flush)
-
-
-# --- Reading them -------------------------------------------------------------------------------
-
-
-def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
-    """(*grouping, kind, item, label, value, count) of the facts of these kinds in the scopes the
-    filters select, summed over those scopes: a few hundred rows whatever the data's size."""
-    names = [FACTS.kind, FACTS.item, FACTS.label, FACTS.value]
-    active = filters.active()
-    # The widest level that still tells the filters and groupings apart.
-    level = 2 if not active and not grouping else 1 if not {"month_from", "month_to"} & set(active) else 0
-    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
-    statement = (
-        select(*grouping, *names, cast(func.sum(FACTS["count"]), BigInteger))
-        .select_from(report_facts)
-        .join(report_scopes, SCOPES.id == FACTS.scope_id)
-        .where(FACTS.kind.in_(list(kinds)), FACTS.scope_id.in_(scopes))
-        .group_by(*grouping, *names)
-        .order_by(*grouping, *names)
-    )
-    return list(db.session.execute(statement))
-
-
-def scope_keys(connection: Any) -> dict[Key, int]:
-    """Every fact by scope attributes rather than scope id (what a recount is compared on)."""
-    keys = [SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS)]
-    statement = select(*keys, FACTS.kind, FACTS.item, FACTS.label, FACTS.value, FACTS["count"]).join(
-        report_scopes, SCOPES.id == FACTS.scope_id
-    )
-    return {tuple(row[:-1]): row[-1] for row in connection.execute(statement)}

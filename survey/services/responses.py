@@ -27,7 +27,6 @@ from ..models import (
     utcnow,
 )
 from ..questions import CONSENT_CHOICES, TEXT_MAX_CHARS, QuestionSet
-from ..reports.cells import record_response
 from ..sealing import seal
 from ..tokens import InvalidToken, TokenClaims
 from .alerts import queue_alert, survey_alert_reasons
@@ -35,6 +34,7 @@ from .anonymity import cohort_payload
 from .errors import DomainError
 from .invitations import candidate_language, fix_question_set
 from .question_sets import published_questions, questions_for
+from .tallies import record_response
 from .webhooks import emit, iso
 
 

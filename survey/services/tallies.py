@@ -27,7 +27,7 @@ from ..models import (
     report_tallies,
 )
 from ..questions import QuestionSet
-from .facts import rebuild_facts, record_response_facts
+from .report_facts import rebuild_facts, record_response_facts
 
 TALLY_KEYS = (*CELL_KEYS, "item", "value")
 # Each tally table and the keys it counts by: per cell, over all months, per month.
@@ -136,7 +136,7 @@ def roll_up_tallies(connection: Any) -> None:
 
 
 def rebuild_cells() -> int:
-    """Recount every cell and tally from the responses, and every report fact (facts.py), in SQL;
+    """Recount every cell and tally from the responses, and every report fact (report_facts.py), in SQL;
     returns the number of cells. Commits."""
     db.session.execute(delete(report_cells))
     for table, _ in TALLY_TABLES:
