@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from helpers import csrf_token
 from survey.extensions import db
@@ -74,3 +75,20 @@ def test_details_are_escaped(app, client, admin):
     sign_in_as(client, "ada.admin@example.com")
     html = client.get("/admin/audit").get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+def test_an_event_recorded_during_a_request_carries_the_clients_address(app, client, admin):
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    client.post(
+        "/login",
+        data={"csrf_token": token, "email": "ada.admin@example.com", "password": "password-123"},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "sign_in"))
+    assert event.ip_address == "203.0.113.9" and event.actor_id == admin.id
+
+
+def test_an_event_recorded_outside_a_request_has_no_address_and_is_the_commands(app, admin):
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.created"))
+    assert event.ip_address is None
+    assert event.actor_id is None and event.actor_label == "cli"
