@@ -3,6 +3,7 @@
 from functools import lru_cache
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -104,6 +105,13 @@ def blank_page_html(company: str, questions: QuestionSet) -> str:
     )
 
 
+@lru_cache(maxsize=16)
+def _lead_message(locale) -> str:
+    # Looked up once per language (the request already speaks `locale`): a catalog lookup
+    # through the request's translations costs more than the rest of the line.
+    return _("Your %(stage)s interview for %(position)s on %(date)s.")
+
+
 def interview_lead_html(target: LinkTarget) -> Markup:
     """The line naming the link's interview: stage, position and day, in the candidate's language
     and time zone (the request already speaks them), stage and position escaped.
@@ -111,10 +119,11 @@ def interview_lead_html(target: LinkTarget) -> Markup:
     Built here rather than by a template: it is the only per-link text of the cached page, and
     a template's render costs several times as much on the page every candidate opens.
     """
+    locale = get_locale()
     when = Markup('<time datetime="{}">{}</time>').format(
-        format_iso(target.ends_at), local_day_month(target.ends_at)
+        format_iso(target.ends_at), local_day_month(target.ends_at, locale)
     )
-    line = Markup(_("Your %(stage)s interview for %(position)s on %(date)s.")) % {
+    line = Markup(_lead_message(locale)) % {
         "stage": target.stage,
         "position": target.position_title,
         "date": when,

@@ -394,14 +394,7 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     if invitation_id is None:
         return
     connection = db.session.connection()
-    statement = (
-        select(Interview.outcome, Debrief.id)
-        .select_from(Invitation)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
-        .where(Invitation.id == invitation_id)
-    )
-    found = connection.execute(statement).first()
+    found = connection.execute(_outcome_and_debrief_statement(), {"invitation_id": invitation_id}).first()
     if found is None:
         return
     kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
@@ -409,6 +402,17 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     )
     if kinds:
         apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
+
+
+@cache
+def _outcome_and_debrief_statement() -> Any:
+    return (
+        select(Interview.outcome, Debrief.id)
+        .select_from(Invitation)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
+        .where(Invitation.id == bindparam("invitation_id"))
+    )
 
 
 def rebuild_facts(connection: Any) -> int:
