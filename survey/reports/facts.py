@@ -358,7 +358,9 @@ def _add_facts_statement(dialect: str) -> Any:
 
 @cache
 def _drop_zero_facts_statement() -> Any:
-    return delete(report_facts).where(FACTS.scope_id.in_(bindparam("ids", expanding=True)), FACTS["count"] == 0)
+    return delete(report_facts).where(
+        FACTS.scope_id.in_(bindparam("ids", expanding=True)), FACTS["count"] == 0
+    )
 
 
 CHUNK = 10_000  # ids per statement: PostgreSQL takes at most 65,535 parameters
