@@ -1,13 +1,33 @@
 """Who is signed in: Flask-Login's user loader, attached by `init_auth`."""
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from .extensions import db, login_manager
 from .models import User
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, without building its signer for a request that carries no
+    session cookie and leaves the session empty: every candidate's survey page, which has no
+    session at all (its form token is signed with the link)."""
+
+    def open_session(self, app, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()  # what the parent returns for no cookie, minus the signer
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
 def init_auth(app: Flask) -> None:
     """Tell Flask-Login how to find the signed-in user and where to send someone who is not."""
+    app.session_interface = CookieSessionInterface()
     login_manager.login_view = "recruiter.login"
     login_manager.login_message = "Please sign in to see this page."
     login_manager.user_loader(load_user)

@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -57,7 +58,9 @@ def compile_catalogs(source: Path, target: Path) -> list[str]:
     return compiled
 
 
-def _select_locale() -> str:
+def request_locale() -> str:
+    """The catalog this request speaks: the candidate's (`use_candidate_locale`), else English.
+    Flask-Babel's locale selector, and cheaper than asking Flask-Babel for its parsed locale."""
     return g.get("candidate_locale") or "en" if has_request_context() else "en"
 
 
@@ -128,9 +131,9 @@ def local_datetime(moment: datetime | None) -> str:
     return text.replace("'", "")
 
 
-def _date_locale() -> str:
+def _date_locale(locale: Locale | str | None = None) -> str:
     # English dates are written day first ("4 December 2026"), as on the staff pages.
-    locale = str(get_locale() or "en")
+    locale = str(locale or get_locale() or "en")
     return "en_GB" if locale == "en" else locale
 
 
@@ -141,11 +144,12 @@ def local_date(moment: datetime | None) -> str:
     return format_date(moment.astimezone(_zone()), format="long", locale=_date_locale())
 
 
-def local_day_month(moment: datetime | None) -> str:
-    """Day and month as the candidate reads them, in their language and time zone: "29 November"."""
+def local_day_month(moment: datetime | None, locale: Locale | str | None = None) -> str:
+    """Day and month as the candidate reads them, in their language (the request's, unless the
+    caller has it at hand) and time zone: "29 November"."""
     if not isinstance(moment, datetime):
         return ""
-    return _day_month(moment.astimezone(_zone()).date(), _date_locale())
+    return _day_month(moment.astimezone(_zone()).date(), _date_locale(locale))
 
 
 @lru_cache(maxsize=1024)
@@ -171,7 +175,7 @@ def init_i18n(app: Flask) -> None:
     compile_catalogs(SOURCE_DIR, target)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
-    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    babel.init_app(app, locale_selector=request_locale, timezone_selector=_select_timezone)
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(local_day_month, "local_day_month")

@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import csrf, db
-from ..i18n import local_day_month, use_candidate_locale
+from ..i18n import local_day_month, request_locale, use_candidate_locale
 from ..mailing import reply_to_address
 from ..questions import QuestionSet
 from ..services.errors import DomainError
@@ -104,6 +104,13 @@ def blank_page_html(company: str, questions: QuestionSet) -> str:
     )
 
 
+@lru_cache(maxsize=16)
+def _lead_message(locale: str) -> str:
+    # Looked up once per language (the request already speaks `locale`): a catalog lookup
+    # through the request's translations costs more than the rest of the line.
+    return _("Your %(stage)s interview for %(position)s on %(date)s.")
+
+
 def interview_lead_html(target: LinkTarget) -> Markup:
     """The line naming the link's interview: stage, position and day, in the candidate's language
     and time zone (the request already speaks them), stage and position escaped.
@@ -111,15 +118,16 @@ def interview_lead_html(target: LinkTarget) -> Markup:
     Built here rather than by a template: it is the only per-link text of the cached page, and
     a template's render costs several times as much on the page every candidate opens.
     """
-    when = Markup('<time datetime="{}">{}</time>').format(
-        format_iso(target.ends_at), local_day_month(target.ends_at)
-    )
-    line = Markup(_("Your %(stage)s interview for %(position)s on %(date)s.")) % {
-        "stage": target.stage,
-        "position": target.position_title,
+    locale = request_locale()
+    day = escape(local_day_month(target.ends_at, locale))
+    when = f'<time datetime="{format_iso(target.ends_at)}">{day}</time>'
+    # The message is the catalogs' own text; what fills it is escaped, as Markup's % would.
+    line = _lead_message(locale) % {
+        "stage": escape(target.stage),
+        "position": escape(target.position_title),
         "date": when,
     }
-    return Markup('<p class="lead">{}</p>').format(line)
+    return Markup(f'<p class="lead">{line}</p>')
 
 
 def render_blank_survey(token: str, questions: QuestionSet, target: LinkTarget) -> str:

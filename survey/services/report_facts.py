@@ -48,6 +48,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -308,24 +309,27 @@ def _levels(scope: Key) -> list[tuple[int, Key]]:
 
 
 @cache
-def _scope_id_statement() -> Any:
-    return select(SCOPES.id).where(
-        SCOPES.level == bindparam("level"), *(SCOPES[name] == bindparam(name) for name in SCOPE_KEYS)
-    )
+def _scope_ids_statement() -> Any:
+    keys = (SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS))
+    return select(SCOPES.id, *keys).where(tuple_(*keys).in_(bindparam("scopes", expanding=True)))
 
 
 def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
-    """Each scope's id, created first where it is new (most changes land in existing scopes)."""
-    dialect = connection.dialect.name
-    ids = {}
-    for level, scope in scopes:
-        values = {"level": level, **dict(zip(SCOPE_KEYS, scope, strict=True))}
-        found = connection.scalar(_scope_id_statement(), values)
-        if found is None:
-            connection.execute(_insert(dialect, report_scopes).on_conflict_do_nothing(), values)
-            found = connection.scalar(_scope_id_statement(), values)
-        ids[(level, scope)] = found
-    return ids
+    """Each scope's id, read at once, and created first where it is new (most changes land in
+    existing scopes)."""
+    wanted = {(level, *scope): (level, scope) for level, scope in scopes}
+    found = {
+        tuple(row[1:]): row[0] for row in connection.execute(_scope_ids_statement(), {"scopes": list(wanted)})
+    }
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        rows = [dict(zip(("level", *SCOPE_KEYS), key, strict=True)) for key in missing]
+        connection.execute(_insert(connection.dialect.name, report_scopes).on_conflict_do_nothing(), rows)
+        found.update(
+            (tuple(row[1:]), row[0])
+            for row in connection.execute(_scope_ids_statement(), {"scopes": missing})
+        )
+    return {scope: found[key] for key, scope in wanted.items()}
 
 
 def apply_changes(connection: Any, changes: Counter[Key]) -> None:
@@ -346,7 +350,8 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
         for (scope, names), n in leveled.items()
     ]
     connection.execute(_add_facts_statement(connection.dialect.name), rows)
-    connection.execute(_drop_zero_facts_statement(), {"ids": sorted(set(ids.values()))})
+    if any(n < 0 for n in leveled.values()):  # only a decrease can bring a fact to zero
+        connection.execute(_drop_zero_facts_statement(), {"ids": sorted(set(ids.values()))})
 
 
 @lru_cache(maxsize=2)
@@ -398,14 +403,7 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     if invitation_id is None:
         return
     connection = db.session.connection()
-    statement = (
-        select(Interview.outcome, Debrief.id)
-        .select_from(Invitation)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
-        .where(Invitation.id == invitation_id)
-    )
-    found = connection.execute(statement).first()
+    found = connection.execute(_outcome_and_debrief_statement(), {"invitation_id": invitation_id}).first()
     if found is None:
         return
     kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
@@ -413,6 +411,17 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     )
     if kinds:
         apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
+
+
+@cache
+def _outcome_and_debrief_statement() -> Any:
+    return (
+        select(Interview.outcome, Debrief.id)
+        .select_from(Invitation)
+        .join(Interview, Interview.id == Invitation.interview_id)
+        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
+        .where(Invitation.id == bindparam("invitation_id"))
+    )
 
 
 def rebuild_facts(connection: Any) -> int:

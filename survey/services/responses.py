@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Connection, Engine, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -113,10 +113,10 @@ def _link_target_statement() -> Select:
     )
 
 
-def load_link_target(invitation_id: int) -> LinkTarget | None:
-    """The invitation behind a link, with what its pages need, in one query."""
-    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
-    connection = db.session.connection()
+def load_link_target(invitation_id: int, connection: Connection | None = None) -> LinkTarget | None:
+    """The invitation behind a link, with what its pages need, in one query (on the session's
+    connection unless given one: a plain Core statement needs none of the ORM's execute path)."""
+    connection = connection or db.session.connection()
     row = connection.execute(_link_target_statement(), {"invitation_id": invitation_id}).one_or_none()
     return LinkTarget(*row) if row is not None else None
 
@@ -157,13 +157,15 @@ class SurveyLink:
         return self.invitation.expires_at if self.invitation else None
 
 
-def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
+def resolve_link(
+    load_token: Any, token: str, now: datetime | None = None, connection: Connection | None = None
+) -> SurveyLink:
     """Check a token and say what state its invitation is in. Never spends the link."""
     try:
         claims: TokenClaims = load_token(token)
     except InvalidToken:
         return SurveyLink("invalid")
-    target = load_link_target(claims.invitation_id)
+    target = load_link_target(claims.invitation_id, connection)
     if target is None or target.version != claims.version:
         return SurveyLink("invalid")
     return SurveyLink(
@@ -174,13 +176,27 @@ def resolve_link(load_token: Any, token: str, now: datetime | None = None) -> Su
 def read_survey_link(load_token: Any, token: str, now: datetime | None = None) -> SurveyLink:
     """Resolve a link for showing its survey (then `mark_opened`). Never spends it.
 
-    The read, and the conditional first-open UPDATE after it, each stand alone, so when the
-    request has no transaction yet they run in autocommit mode: no BEGIN and ROLLBACK round
-    trips to the database for the page every candidate opens.
+    The read stands alone, so it runs on a pooled connection of its own in autocommit mode, not
+    in the ORM session: no BEGIN and ROLLBACK round trips on PostgreSQL (SQLite's driver begins
+    no transaction for a read anyway), and a repeat open, the common case, never creates a
+    session at all. The first-open UPDATE, when there is one, goes through the session.
     """
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return resolve_link(load_token, token, now)
+    with _reading_engine().connect() as connection:
+        return resolve_link(load_token, token, now, connection)
+
+
+def _reading_engine() -> Engine:
+    """The app's engine for single reads: autocommit where the driver would otherwise open a
+    transaction (same pool; SQLite's isolation level is left alone, switching it costs PRAGMAs)."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        return engine
+    return _autocommit_engine(engine)
+
+
+@cache
+def _autocommit_engine(engine: Engine) -> Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def mark_opened(target: LinkTarget, now: datetime | None = None) -> None:

@@ -89,10 +89,10 @@ def _tally_upsert(dialect: str, table_index: int) -> Insert:
 
 def record_response(response: Response, questions: QuestionSet) -> None:
     """Count a new response in its cell and tallies (same transaction as the response; caller commits)."""
-    dialect = db.session.get_bind().dialect.name
     key = cell_key(response)
     # On the session's connection: a plain Core statement needs none of the ORM's execute path.
     connection = db.session.connection()
+    dialect = connection.dialect.name
     connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
     record_response_facts(response.id, response.invitation_id)
