@@ -113,3 +113,31 @@ def test_only_services_commit():
         for line in _commits(path)
     ]
     assert offenders == []
+
+
+REQUEST_STATE = {"request", "session", "g", "flash"}
+
+
+def _request_readers(path: Path) -> list[str]:
+    """What a module imports that reads the request or the signed-in user."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "flask":
+            found += [f"flask.{a.name}" for a in node.names if a.name in REQUEST_STATE]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flask_login"):
+            found += [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("flask_login")]
+    return found
+
+
+def test_services_never_read_the_request_or_the_signed_in_user():
+    """The actor and what a request carries are a service's arguments, so it runs the same from a
+    view, a command or a worker."""
+    offenders = [
+        f"{module}: {name}"
+        for module, path in _modules().items()
+        if _within(module, "survey.services")
+        for name in _request_readers(path)
+    ]
+    assert offenders == []
