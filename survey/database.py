@@ -2,6 +2,8 @@
 
 import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -47,6 +49,25 @@ def begin_claim(session: Session) -> None:
         return
     if not connection.connection.dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# SQLite lets one connection write at a time; the others poll with growing sleeps (1, 2, 5, 10 …
+# 100 ms: its busy handler), so under load a waiting writer sleeps long after the lock is free.
+# Threads of one process queue on this lock instead and start the moment the writer before them
+# commits; only other processes still meet SQLite's busy handler. Re-entrant: a service holding it
+# may call another that takes it.
+_SQLITE_WRITER = threading.RLock()
+
+
+@contextlib.contextmanager
+def one_writer_at_a_time(session: Session | scoped_session) -> Iterator[None]:
+    """Around a short write transaction (begin to commit): on SQLite, this process's threads take
+    turns; on PostgreSQL, which locks rows, nothing."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield
 
 
 def database_unavailable(exc: BaseException | None) -> bool:

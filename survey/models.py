@@ -989,3 +989,26 @@ report_facts = Table(
     # Reports read one kind at a time over the scopes a filter selects.
     Index("ix_report_facts_kind", "kind", "scope_id", "item", "label", "value", "count"),
 )
+
+# The free texts the findings' themes read, counted per scope and trimmed text: debrief process
+# issues ("issues", "" for a debrief that mentions none) by their interview's scope, candidates'
+# `improve` answers ("improve", label "named" or "anonymous") by their response's. The text is
+# kept whole, so uniqueness is on its SHA-256 (long texts exceed an index entry). Erasing a
+# candidate scrubs their texts here as it does in the responses (the same flush recounts them).
+TEXT_FACT_KEYS = ("scope_id", "kind", "label", "text_hash")
+# The kinds of text fact: debrief process issues, and `improve` answers.
+ISSUES_TEXT, IMPROVE_TEXT = "issues", "improve"
+
+report_text_facts = Table(
+    "report_text_facts",
+    db.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope_id", Integer, ForeignKey("report_scopes.id"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("label", String(20), nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint(*TEXT_FACT_KEYS, name="uq_report_text_facts_key"),
+    Index("ix_report_text_facts_kind", "kind", "scope_id"),
+)

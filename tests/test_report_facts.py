@@ -9,11 +9,14 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import (
+    SCOPE_KEYS,
     Interview,
     report_cells,
     report_group_tallies,
     report_month_tallies,
+    report_scopes,
     report_tallies,
+    report_text_facts,
 )
 from survey.reports.fact_sums import scope_keys
 from survey.reports.filters import ReportFilters
@@ -28,7 +31,15 @@ from survey.services.responses import submit_response
 from survey.services.retention import erase_candidate
 from survey.services.tallies import rebuild_cells
 
-ANSWERS = {"nps": 9, "on_time": 4, "prepared": 3, "role_clarity": 2, "interest": 4, "self_assessment": 2}
+ANSWERS = {
+    "nps": 9,
+    "on_time": 4,
+    "prepared": 3,
+    "role_clarity": 2,
+    "interest": 4,
+    "self_assessment": 2,
+    "improve": "Shorter take-home task",
+}
 READ = {
     "interest": 2,
     "self_assessment": 4,
@@ -40,9 +51,19 @@ READ = {
 }
 
 
+def text_facts() -> list[tuple]:
+    """The themes' text facts by scope attributes (level and keys), kind, label and text."""
+    keys = [report_scopes.c.level, *(report_scopes.c[name] for name in SCOPE_KEYS)]
+    columns = report_text_facts.c
+    statement = select(
+        *keys, columns.kind, columns.label, columns.text, columns.text_hash, columns["count"]
+    ).join(report_scopes, report_scopes.c.id == columns.scope_id)
+    return sorted(tuple(row) for row in db.session.execute(statement))
+
+
 def every_count() -> dict:
     """The facts by scope attributes, and the cells and every tally table without their ids."""
-    counts = {"facts": scope_keys(db.session.connection())}
+    counts = {"facts": scope_keys(db.session.connection()), "texts": text_facts()}
     for table in (report_cells, report_tallies, report_group_tallies, report_month_tallies):
         counts[table.name] = sorted(tuple(row)[1:] for row in db.session.execute(select(table)))
     return counts
@@ -82,11 +103,27 @@ def test_facts_kept_through_submits_debriefs_outcomes_moves_and_an_erasure_equal
     # Moved to another recruiter: one by hand, the rest of the leaver's open ones at once.
     reassign_interview(interviews[3], other.id, admin)
     deactivate_and_reassign(recruiter, other.id, admin)
-    # An erasure unlinks a named response: it leaves the outcome and gap facts.
+    # Debrief process issues: written, reworded with spaces around, and taken back.
+    save_debrief(interviews[3], {**READ, "process_issues": "Panel started late"}, recruiter)
+    save_debrief(interviews[4], {**READ, "process_issues": "  Panel started late "}, recruiter)
+    save_debrief(interviews[5], {**READ, "process_issues": "No parking"}, recruiter)
+    save_debrief(interviews[5], {**READ, "process_issues": ""}, recruiter)
+    # An erasure unlinks a named response: it leaves the outcome and gap facts, and the
+    # candidate's name leaves the text facts with their answer (scrubbed there as in the row).
+    name = interviews[1].candidate.name
+    assert submit_response(interviews[7].invitation, {**ANSWERS, "improve": f"Ask {name} less"}, "named")
+    erase_candidate(interviews[7].candidate.email)
     erase_candidate(interviews[1].candidate.email)
     kept = every_count()
     kinds = {"sent", "calibration", "outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"}
     assert {key[7] for key in kept["facts"]} == kinds, "the mix produced facts of every kind"
+    texts = {(row[7], row[8], row[9]): row[11] for row in kept["texts"] if row[0] == 2}
+    assert texts[("improve", "named", "Shorter take-home task")] == 5
+    # The erased candidate's answer is no longer named; an anonymous answer is held, not counted.
+    assert texts[("improve", "anonymous", "Shorter take-home task")] == 1
+    assert texts[("issues", "", "Panel started late")] == 2
+    assert ("issues", "", "No parking") not in texts
+    assert not any(name in text or interviews[7].candidate.name in text for _, _, text in texts)
     rebuild_cells()
     assert every_count() == kept
 

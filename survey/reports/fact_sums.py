@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, func, select
 
 from ..extensions import db
-from ..models import SCOPE_KEYS, report_facts, report_scopes
+from ..models import SCOPE_KEYS, report_facts, report_scopes, report_text_facts
 
 SCOPES = report_scopes.c
 FACTS = report_facts.c
+TEXT_FACTS = report_text_facts.c
 
 
 def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
@@ -37,6 +38,24 @@ def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
         .order_by(*grouping, *names)
     )
     return list(db.session.execute(statement))
+
+
+def text_fact_rows(filters: Any, kind: str) -> list[tuple[str, str, str, int]]:
+    """(stage, label, text, count) of one kind of text fact in the scopes the filters select,
+    summed over those scopes."""
+    active = filters.active()
+    level = 1 if not {"month_from", "month_to"} & set(active) else 0  # stage is always grouped by
+    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
+    statement = (
+        select(
+            SCOPES.stage, TEXT_FACTS.label, TEXT_FACTS.text, cast(func.sum(TEXT_FACTS["count"]), BigInteger)
+        )
+        .select_from(report_text_facts)
+        .join(report_scopes, SCOPES.id == TEXT_FACTS.scope_id)
+        .where(TEXT_FACTS.kind == kind, TEXT_FACTS.scope_id.in_(scopes))
+        .group_by(SCOPES.stage, TEXT_FACTS.label, TEXT_FACTS.text)
+    )
+    return [tuple(row) for row in db.session.execute(statement)]
 
 
 def scope_keys(connection: Any) -> dict[tuple[Any, ...], int]:

@@ -451,7 +451,6 @@ def _plain(text: str) -> str:
 
 def themes(report: Any, known_names: list[str]) -> list[Finding]:
     """Recurring themes in `improve` answers and debrief process issues, per stage shown."""
-    stage = queries.DIMENSIONS_BY_NAME["stage"]
     hidden = report.breakdown("stage").hidden_keys
     # Debrief notes are staff's own words: every one of them may be quoted (names masked).
     issues = [(key, text, count, count) for key, text, count in queries.process_issue_texts(report.filters)]
@@ -464,7 +463,7 @@ def themes(report: Any, known_names: list[str]) -> list[Finding]:
             "improve",
             "candidates ask us to improve",
             "answers",
-            queries.improve_texts(report.filters, stage),
+            queries.improve_texts(report.filters),
             hidden,
         ),
         ("process_issues", "debrief calls mention", "debriefs", issues, small | hidden),

@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import (
     BigInteger,
     String,
-    case,
     cast,
     func,
     literal,
@@ -29,12 +28,12 @@ from ..extensions import db
 from ..models import (
     CELL_KEYS,
     GAP_FACT_KINDS,
-    Debrief,
+    IMPROVE_TEXT,
+    ISSUES_TEXT,
     Interview,
     Position,
     QuestionSet,
     QuestionSetVersion,
-    Response,
     User,
     report_cells,
     report_group_tallies,
@@ -555,46 +554,25 @@ def _gap_figures(key: Any, label: str, rows: list[Any]) -> GapFigures:
 # --- Free text ---------------------------------------------------------------------------------
 
 
-def improve_texts(filters: ReportFilters, dimension: Dimension) -> list[tuple[Any, str, int, int]]:
-    """(group, `improve` answer, how many gave it, how many of those were named), grouped in SQL.
+def improve_texts(filters: ReportFilters) -> list[tuple[Any, str, int, int]]:
+    """(stage, `improve` answer, how many gave it, how many of those were named), from the report's
+    text facts (trimmed texts counted per scope as answers arrive).
 
     The named count decides whether an answer may be quoted: hr can read named answers on the
     interview pages anyway, while an anonymous wording is quoted only when enough answers share it.
     """
-    text = func.trim(Response.improve_text)
-    named = case((Response.consent == "named", 1), else_=0)
-    inner = select(
-        getattr(Response, dimension.key).label("group_key"), text.label("text"), named.label("named")
-    ).where(Response.improve_text.is_not(None), *filters.on_columns(Response))
-    inner = inner.subquery()
-    statement = (
-        select(inner.c.group_key, inner.c.text, func.count(), cast(func.sum(inner.c.named), BigInteger))
-        .where(inner.c.text.is_not(None), inner.c.text != "")
-        .group_by(inner.c.group_key, inner.c.text)
-    )
-    return [tuple(row) for row in db.session.execute(statement)]
+    answers: dict[tuple[Any, str], list[int]] = {}
+    for stage, label, text, count in fact_sums.text_fact_rows(filters, IMPROVE_TEXT):
+        given = answers.setdefault((stage, text), [0, 0])
+        given[0] += count
+        given[1] += count if label == "named" else 0
+    return [(stage, text, total, named) for (stage, text), (total, named) in answers.items()]
 
 
 def process_issue_texts(filters: ReportFilters) -> list[tuple[str, str, int]]:
-    """(stage, debrief process issues or "", how many) over the debriefs the filters select.
-
-    Counted per stored text first, then per trimmed text: most debriefs share a few texts (most
-    often none), so the trimming and the second grouping run over a handful of rows.
-    """
-    per_text = (
-        select(
-            Interview.stage.label("stage"), Debrief.process_issues.label("issues"), func.count().label("n")
-        )
-        .select_from(Debrief)
-        .join(Interview, Interview.id == Debrief.interview_id)
-        .group_by(Interview.stage, Debrief.process_issues)
-    )
-    per_text = _scoped_to_interviews(per_text, filters).subquery()
-    text = func.trim(func.coalesce(per_text.c.issues, ""))
-    statement = select(per_text.c.stage, text, cast(func.sum(per_text.c.n), BigInteger)).group_by(
-        per_text.c.stage, text
-    )
-    return [tuple(row) for row in db.session.execute(statement)]
+    """(stage, debrief process issues or "", how many) over the debriefs the filters select, from
+    the report's text facts (trimmed texts counted per interview scope as debriefs change)."""
+    return [(stage, text, count) for stage, _, text, count in fact_sums.text_fact_rows(filters, ISSUES_TEXT)]
 
 
 def response_count(filters: ReportFilters) -> int:

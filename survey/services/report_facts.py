@@ -28,9 +28,11 @@ services; the reports read the facts through survey/reports/fact_sums.py.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
@@ -59,8 +61,11 @@ from ..models import (
     DECIDED_OUTCOMES,
     EXPECTED_OUTCOMES,
     GAP_FACT_KINDS,
+    IMPROVE_TEXT,
+    ISSUES_TEXT,
     POSITIVE_OUTCOMES,
     SCOPE_KEYS,
+    TEXT_FACT_KEYS,
     Debrief,
     Interview,
     Invitation,
@@ -70,13 +75,16 @@ from ..models import (
     User,
     report_facts,
     report_scopes,
+    report_text_facts,
 )
 from ..questions import DETRACTOR_MAX, NUMERIC_TYPES, PROMOTER_MIN, SCALE_PAIRS
 
 SCOPES = report_scopes.c
 FACTS = report_facts.c
+TEXT_FACTS = report_text_facts.c
 INTERVIEW_KINDS = frozenset({"sent", "calibration", "outcome_n", "outcome"})
 RESPONSE_KINDS = frozenset({"outcome_n", "outcome", "gap_pairs", "gap", "gap_rule"})
+TEXT_KINDS = frozenset({ISSUES_TEXT, IMPROVE_TEXT})
 # Which facts a change to each kind of row can move.
 INTERVIEW_FIELDS = (
     "ends_at",
@@ -87,7 +95,7 @@ INTERVIEW_FIELDS = (
     "recruiter_id",
     "recruiter",
 )
-DEBRIEF_KINDS = frozenset({"calibration"}) | GAP_FACT_KINDS
+DEBRIEF_KINDS = frozenset({"calibration", ISSUES_TEXT}) | GAP_FACT_KINDS
 Key = tuple[Any, ...]  # (*scope, kind, item, label, value)
 
 
@@ -248,6 +256,30 @@ def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
 SOME = "some"
 
 
+def _text_parts(dialect: str, kinds: frozenset[str], of: str | None) -> list[Any]:
+    """Debriefs per process-issues text (interview scope; "" when none is mentioned) and
+    `improve` answers per text, named or not (response scope), trimmed as the themes read them."""
+    ids = None if of is None else SOME
+    parts = []
+    if ISSUES_TEXT in kinds and of != "responses":
+        issues = func.trim(func.coalesce(Debrief.process_issues, ""))
+        statement, grouping = _part(_interview_scope(dialect), ISSUES_TEXT, value=issues)
+        statement = (
+            statement.select_from(Debrief)
+            .join(Interview, Interview.id == Debrief.interview_id)
+            .join(Position, Position.id == Interview.position_id)
+        )
+        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+    if IMPROVE_TEXT in kinds and of != "interviews":
+        # Answers no longer tied to an interview (an erased candidate's) still count: by response.
+        text = func.trim(Response.improve_text)
+        named = case((Response.consent == "named", "named"), else_="anonymous")
+        statement, grouping = _part(_response_scope(), IMPROVE_TEXT, label=named, value=text)
+        statement = statement.select_from(Response).where(Response.improve_text.is_not(None), text != "")
+        parts.append(_restricted(statement, Response.id, ids).group_by(*grouping))
+    return parts
+
+
 def _restricted(statement: Any, column: Any, ids: Any) -> Any:
     return statement if ids is None else statement.where(column.in_(bindparam("ids", expanding=True)))
 
@@ -270,6 +302,7 @@ def fact_statement(dialect: str, kinds: frozenset[str], items: tuple[str, ...], 
         parts += _interview_parts(dialect, kinds, list(items), ids)
         parts += _outcome_parts(dialect, kinds, list(items), Interview.id, ids)
         parts += _gap_parts(kinds, Debrief.interview_id, ids)
+    parts += _text_parts(dialect, kinds, of)
     return union_all(*parts) if parts else None
 
 
@@ -314,22 +347,28 @@ def _scope_ids_statement() -> Any:
     return select(SCOPES.id, *keys).where(tuple_(*keys).in_(bindparam("scopes", expanding=True)))
 
 
+SCOPES_PER_STATEMENT = 1_000  # seven parameters each: well inside every database's limit
+
+
 def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
     """Each scope's id, read at once, and created first where it is new (most changes land in
     existing scopes)."""
     wanted = {(level, *scope): (level, scope) for level, scope in scopes}
-    found = {
-        tuple(row[1:]): row[0] for row in connection.execute(_scope_ids_statement(), {"scopes": list(wanted)})
-    }
+    found = _found_scopes(connection, list(wanted))
     missing = [key for key in wanted if key not in found]
     if missing:
         rows = [dict(zip(("level", *SCOPE_KEYS), key, strict=True)) for key in missing]
         connection.execute(_insert(connection.dialect.name, report_scopes).on_conflict_do_nothing(), rows)
-        found.update(
-            (tuple(row[1:]), row[0])
-            for row in connection.execute(_scope_ids_statement(), {"scopes": missing})
-        )
+        found.update(_found_scopes(connection, missing))
     return {scope: found[key] for key, scope in wanted.items()}
+
+
+def _found_scopes(connection: Any, keys: list[Key]) -> dict[Key, int]:
+    found = {}
+    for start in range(0, len(keys), SCOPES_PER_STATEMENT):
+        chunk = {"scopes": keys[start : start + SCOPES_PER_STATEMENT]}
+        found.update((tuple(row[1:]), row[0]) for row in connection.execute(_scope_ids_statement(), chunk))
+    return found
 
 
 def apply_changes(connection: Any, changes: Counter[Key]) -> None:
@@ -344,14 +383,60 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
     if not leveled:
         return
     ids = _scope_ids(connection, {scope for scope, _ in leveled})
-    rows = [
-        dict(zip(("kind", "item", "label", "value"), names, strict=True))
-        | {"scope_id": ids[scope], "count": n}
-        for (scope, names), n in leveled.items()
-    ]
-    connection.execute(_add_facts_statement(connection.dialect.name), rows)
-    if any(n < 0 for n in leveled.values()):  # only a decrease can bring a fact to zero
-        connection.execute(_drop_zero_facts_statement(), {"ids": sorted(set(ids.values()))})
+    rows, text_rows = [], []
+    for (scope, (kind, item, label, value)), n in leveled.items():
+        if kind in TEXT_KINDS:
+            text_rows.append(
+                {
+                    "scope_id": ids[scope],
+                    "kind": kind,
+                    "label": label,
+                    "text_hash": text_hash(value),
+                    "text": value,
+                }
+                | {"count": n}
+            )
+        else:
+            rows.append(
+                {
+                    "scope_id": ids[scope],
+                    "kind": kind,
+                    "item": item,
+                    "label": label,
+                    "value": value,
+                    "count": n,
+                }
+            )
+    dialect = connection.dialect.name
+    for statement, batch, sweep in (
+        (_add_facts_statement(dialect), rows, _drop_zero_facts_statement()),
+        (_add_text_facts_statement(dialect), text_rows, _drop_zero_text_facts_statement()),
+    ):
+        if not batch:
+            continue
+        connection.execute(statement, batch)
+        if any(row["count"] < 0 for row in batch):  # only a decrease can bring a fact to zero
+            connection.execute(sweep, {"ids": sorted({row["scope_id"] for row in batch})})
+
+
+def text_hash(text: str) -> str:
+    """What a text fact is unique by: its SHA-256 (a whole text may exceed an index entry)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=2)
+def _add_text_facts_statement(dialect: str) -> Any:
+    statement = _insert(dialect, report_text_facts)
+    return statement.on_conflict_do_update(
+        index_elements=list(TEXT_FACT_KEYS),
+        set_={"count": TEXT_FACTS["count"] + statement.excluded["count"]},
+    )
+
+
+@cache
+def _drop_zero_text_facts_statement() -> Any:
+    in_scopes = TEXT_FACTS.scope_id.in_(bindparam("ids", expanding=True))
+    return delete(report_text_facts).where(in_scopes, TEXT_FACTS["count"] == 0)
 
 
 @lru_cache(maxsize=2)
@@ -381,7 +466,9 @@ def _counted_in_chunks(connection: Any, kinds: frozenset[str], interview_ids: li
 
 
 @contextmanager
-def kept_across(interview_ids: Iterable[int], kinds: frozenset[str] = INTERVIEW_KINDS) -> Iterator[None]:
+def kept_across(
+    interview_ids: Iterable[int], kinds: frozenset[str] = INTERVIEW_KINDS | {ISSUES_TEXT}
+) -> Iterator[None]:
     """Keep the facts of these interviews across a write the session's flush does not see (a Core
     UPDATE): counted before and after it, the difference added, in the same transaction."""
     ids = sorted(set(interview_ids))
@@ -411,6 +498,28 @@ def record_response_facts(response_id: str, invitation_id: int | None) -> None:
     )
     if kinds:
         apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
+
+
+def record_improve_text(scope: dict[str, Any], consent: str, text: str | None) -> None:
+    """Count a new response's `improve` answer in the themes' text facts (caller commits, with
+    the response): its scope and text are at hand, so nothing is read back."""
+    text = (text or "").strip(" ")  # as SQL's trim() has it, so a recount agrees
+    if not text:
+        return
+    label = "named" if consent == "named" else "anonymous"
+    key = (*(scope[name] for name in SCOPE_KEYS), IMPROVE_TEXT, "", label, text)
+    apply_changes(db.session.connection(), Counter({key: 1}))
+
+
+def fill_text_facts(connection: Any) -> int:
+    """Recount the themes' text facts from the source rows (`reports rebuild-cells` runs it after
+    rebuild_facts); returns how many there are."""
+    connection.execute(delete(report_text_facts))
+    statement = fact_statement(connection.dialect.name, TEXT_KINDS, ())
+    apply_changes(
+        connection, Counter({tuple(row[:-1]): int(row[-1]) for row in connection.execute(statement)})
+    )
+    return connection.scalar(select(func.count()).select_from(report_text_facts)) or 0
 
 
 @cache
@@ -488,50 +597,76 @@ def _changed(obj: Any, fields: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in fields)
 
 
-def _touched(session: Session) -> tuple[set[int], set[int], frozenset[str]]:
-    """(interview ids, invitation ids, kinds) a flush's pending changes can move. A new response is
-    left out: its submit adds its own facts (record_response_facts)."""
-    interviews: set[int] = set()
-    invitations: set[int] = set()
-    kinds: set[str] = set()
+@dataclass
+class Touched:
+    """What a flush's pending changes can move: facts of some interviews (and of the interviews of
+    some invitations), and the `improve` text facts of some responses."""
+
+    interviews: set[int] = field(default_factory=set)
+    invitations: set[int] = field(default_factory=set)
+    responses: set[str] = field(default_factory=set)
+    kinds: set[str] = field(default_factory=set)
+
+
+def _touched(session: Session) -> Touched:
+    """What a flush's pending changes can move. A new response is left out: its submit adds its
+    own facts (record_response_facts)."""
+    touched = Touched()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Interview):
-            if obj in session.new or obj in session.deleted or _changed(obj, INTERVIEW_FIELDS):
-                if obj.id:
-                    interviews.add(obj.id)
-                kinds |= INTERVIEW_KINDS
-            elif _changed(obj, ("outcome",)):
-                interviews.add(obj.id)
-                kinds |= {"calibration", "outcome_n", "outcome"}
+            _touched_interview(session, obj, touched)
         elif isinstance(obj, Debrief):
             interview_id = obj.interview_id or (obj.interview.id if obj.interview else None)
             if interview_id:
-                interviews.add(interview_id)
-            kinds |= DEBRIEF_KINDS
+                touched.interviews.add(interview_id)
+            touched.kinds |= DEBRIEF_KINDS
         elif isinstance(obj, Invitation):
             if obj in session.new or obj in session.deleted or _changed(obj, ("sent_at", "interview_id")):
                 interview_id = obj.interview_id or (obj.interview.id if obj.interview else None)
                 if interview_id:
-                    interviews.add(interview_id)
-                kinds.add("sent")
+                    touched.interviews.add(interview_id)
+                touched.kinds.add("sent")
         elif isinstance(obj, Response) and obj not in session.new:
             history = inspect(obj).attrs.invitation_id.history
-            invitations |= {i for i in (*history.deleted, *history.unchanged, *history.added) if i}
-            kinds |= RESPONSE_KINDS
-    return interviews, invitations, frozenset(kinds)
+            touched.invitations |= {i for i in (*history.deleted, *history.unchanged, *history.added) if i}
+            touched.responses.add(obj.id)
+            touched.kinds |= RESPONSE_KINDS
+    return touched
+
+
+def _touched_interview(session: Session, interview: Interview, touched: Touched) -> None:
+    if interview in session.new or interview in session.deleted or _changed(interview, INTERVIEW_FIELDS):
+        if interview.id:
+            touched.interviews.add(interview.id)
+        touched.kinds |= INTERVIEW_KINDS | {ISSUES_TEXT}
+    elif _changed(interview, ("outcome",)):
+        touched.interviews.add(interview.id)
+        touched.kinds |= {"calibration", "outcome_n", "outcome"}
+
+
+def _counted_now(
+    connection: Any, interviews: set[int], responses: set[str], kinds: frozenset[str]
+) -> Counter[Key]:
+    """The facts of the touched interviews and the `improve` texts of the touched responses."""
+    now = counted(connection, kinds, interview_ids=interviews) if interviews else Counter()
+    if responses and IMPROVE_TEXT in kinds:
+        now.update(counted(connection, frozenset({IMPROVE_TEXT}), response_ids=responses))
+    return now
 
 
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Count the touched interviews' facts as they stand before the write."""
-    interviews, invitations, kinds = _touched(session)
-    if not kinds:
+    touched = _touched(session)
+    if not touched.kinds:
         return
     connection = session.connection()
-    if invitations:
-        statement = select(Invitation.interview_id).where(Invitation.id.in_(invitations))
+    interviews = touched.interviews
+    if touched.invitations:
+        statement = select(Invitation.interview_id).where(Invitation.id.in_(touched.invitations))
         interviews |= set(connection.scalars(statement))
-    before = counted(connection, kinds, interview_ids=interviews) if interviews else Counter()
-    session.info[PENDING] = (interviews, kinds, before)
+    kinds = frozenset(touched.kinds | ({IMPROVE_TEXT} if touched.responses else set()))
+    before = _counted_now(connection, interviews, touched.responses, kinds)
+    session.info[PENDING] = (interviews, touched.responses, kinds, before)
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
@@ -539,12 +674,12 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     pending = session.info.pop(PENDING, None)
     if pending is None:
         return
-    interviews, kinds, before = pending
-    interviews = interviews | _touched(session)[0]
-    if not interviews:
+    interviews, responses, kinds, before = pending
+    interviews = interviews | _touched(session).interviews
+    if not interviews and not responses:
         return
     connection = session.connection()
-    changes = counted(connection, kinds, interview_ids=interviews)
+    changes = _counted_now(connection, interviews, responses, kinds)
     changes.subtract(before)
     apply_changes(connection, changes)
 

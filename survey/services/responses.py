@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from ..database import one_writer_at_a_time
 from ..extensions import db
 from ..models import (
     Candidate,
@@ -268,6 +269,14 @@ def submit_response(
     questions = questions or link_questions(target)
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
+    with one_writer_at_a_time(db.session):
+        return _complete(target, answers, consent, questions, now)
+
+
+def _complete(
+    target: LinkTarget, answers: dict[str, Any], consent: str, questions: QuestionSet, now: datetime
+) -> bool:
+    """Spend the link and store the answers in one transaction; False if it was already spent."""
     named = consent == "named"
     if not _spend(target, now, completed_at=now if named else start_of_day(now)):
         db.session.rollback()

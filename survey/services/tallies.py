@@ -25,9 +25,10 @@ from ..models import (
     report_group_tallies,
     report_month_tallies,
     report_tallies,
+    report_text_facts,
 )
 from ..questions import QuestionSet
-from .report_facts import rebuild_facts, record_response_facts
+from .report_facts import fill_text_facts, rebuild_facts, record_improve_text, record_response_facts
 
 TALLY_KEYS = (*CELL_KEYS, "item", "value")
 # Each tally table and the keys it counts by: per cell, over all months, per month.
@@ -94,8 +95,10 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     connection = db.session.connection()
     dialect = connection.dialect.name
     connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
-    # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief.
+    # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief,
+    # and its `improve` answer among the themes' texts.
     record_response_facts(response.id, response.invitation_id)
+    record_improve_text(key, response.consent, response.improve_text)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
         return
@@ -160,6 +163,8 @@ def rebuild_cells() -> int:
     if parts:
         db.session.execute(insert(report_tallies).from_select([*TALLY_KEYS, "count"], union_all(*parts)))
     roll_up_tallies(db.session.connection())
+    db.session.execute(delete(report_text_facts))  # they point at the scopes rebuild_facts renews
     rebuild_facts(db.session.connection())
+    fill_text_facts(db.session.connection())
     db.session.commit()
     return db.session.scalar(select(func.count()).select_from(report_cells)) or 0
