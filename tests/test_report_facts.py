@@ -12,11 +12,11 @@ from survey.models import (
     SCOPE_KEYS,
     Interview,
     report_cells,
-    report_scopes,
-    report_text_facts,
     report_group_tallies,
     report_month_tallies,
+    report_scopes,
     report_tallies,
+    report_text_facts,
 )
 from survey.reports.cells import rebuild_cells
 from survey.reports.facts import scope_keys
@@ -55,9 +55,9 @@ def text_facts() -> list[tuple]:
     """The themes' text facts by scope attributes (level and keys), kind, label and text."""
     keys = [report_scopes.c.level, *(report_scopes.c[name] for name in SCOPE_KEYS)]
     columns = report_text_facts.c
-    statement = select(*keys, columns.kind, columns.label, columns.text, columns.text_hash, columns["count"]).join(
-        report_scopes, report_scopes.c.id == columns.scope_id
-    )
+    statement = select(
+        *keys, columns.kind, columns.label, columns.text, columns.text_hash, columns["count"]
+    ).join(report_scopes, report_scopes.c.id == columns.scope_id)
     return sorted(tuple(row) for row in db.session.execute(statement))
 
 
