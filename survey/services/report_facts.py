@@ -481,23 +481,43 @@ def kept_across(
     apply_changes(connection, changes)
 
 
-def record_response_facts(response_id: str, invitation_id: int | None) -> None:
+def record_response_facts(response_id: str, invitation_id: int | None, standing: Any = None) -> None:
     """Add a new response's own facts (caller commits, with the response).
 
-    Most answers arrive while the outcome is pending, often before the debrief: one lookup by
-    primary key says which of its facts can exist, so the submit runs no more than it needs.
+    Most answers arrive while the outcome is pending, often before the debrief: whether its
+    interview has an outcome and a debrief (`standing`, as the link's spend returned them, or one
+    lookup by primary key) says which of its facts can exist, so the submit runs no more than it
+    needs.
     """
     if invitation_id is None:
         return
     connection = db.session.connection()
-    found = connection.execute(_outcome_and_debrief_statement(), {"invitation_id": invitation_id}).first()
-    if found is None:
+    if standing is None:
+        standing = connection.execute(
+            _interview_standing_statement(), {"invitation_id": invitation_id}
+        ).first()
+    if standing is None:
         return
-    kinds = (frozenset({"outcome_n", "outcome"}) if found.outcome != "pending" else frozenset()) | (
-        GAP_FACT_KINDS if found.id is not None else frozenset()
+    kinds = (frozenset({"outcome_n", "outcome"}) if standing.outcome != "pending" else frozenset()) | (
+        GAP_FACT_KINDS if standing.debriefed else frozenset()
     )
     if kinds:
         apply_changes(connection, counted(connection, kinds, response_ids=[response_id]))
+
+
+def interview_standing(invitations: Any) -> tuple[Any, Any]:
+    """(outcome, debriefed) of an invitation's interview, as columns correlated to `invitations`
+    (an invitations table or alias): what a new response's facts depend on."""
+    outcome = (
+        select(Interview.outcome).where(Interview.id == invitations.c.interview_id).correlate(invitations)
+    )
+    debriefed = (
+        select(Debrief.id)
+        .where(Debrief.interview_id == invitations.c.interview_id)
+        .correlate(invitations)
+        .exists()
+    )
+    return outcome.scalar_subquery().label("outcome"), debriefed.label("debriefed")
 
 
 def record_improve_text(scope: dict[str, Any], consent: str, text: str | None) -> None:
@@ -523,14 +543,9 @@ def fill_text_facts(connection: Any) -> int:
 
 
 @cache
-def _outcome_and_debrief_statement() -> Any:
-    return (
-        select(Interview.outcome, Debrief.id)
-        .select_from(Invitation)
-        .join(Interview, Interview.id == Invitation.interview_id)
-        .outerjoin(Debrief, Debrief.interview_id == Interview.id)
-        .where(Invitation.id == bindparam("invitation_id"))
-    )
+def _interview_standing_statement() -> Any:
+    invitations = Invitation.__table__
+    return select(*interview_standing(invitations)).where(invitations.c.id == bindparam("invitation_id"))
 
 
 def rebuild_facts(connection: Any) -> int:

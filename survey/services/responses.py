@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, Engine, Select, bindparam, insert, select
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..database import one_writer_at_a_time
@@ -35,6 +35,7 @@ from .anonymity import cohort_payload
 from .errors import DomainError
 from .invitations import candidate_language, fix_question_set
 from .question_sets import published_questions, questions_for
+from .report_facts import interview_standing
 from .tallies import record_response
 from .webhooks import emit, iso
 
@@ -278,11 +279,12 @@ def _complete(
 ) -> bool:
     """Spend the link and store the answers in one transaction; False if it was already spent."""
     named = consent == "named"
-    if not _spend(target, now, completed_at=now if named else start_of_day(now)):
+    standing = _spend(target, now, completed_at=now if named else start_of_day(now))
+    if standing is None:
         db.session.rollback()
         return False
     if named:
-        _store_named(target, answers, questions, now)
+        _store_named(target, answers, questions, now, standing)
     else:
         # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
         # would tie the answers to the one candidate whose survey just closed.
@@ -295,11 +297,13 @@ def _complete(
     return True
 
 
-def _store_named(target: LinkTarget, answers: dict[str, Any], questions: QuestionSet, now: datetime) -> None:
+def _store_named(
+    target: LinkTarget, answers: dict[str, Any], questions: QuestionSet, now: datetime, standing: Row
+) -> None:
     """The response, its tallies, any alert and the survey.completed event (the caller commits)."""
     values = _response_values(target, answers, questions.version, now)
     db.session.connection().execute(_insert_response_statement(), values)
-    record_response(Response(**values), questions)
+    record_response(Response(**values), questions, standing)
     _alert_on(target, answers)
     if target.has_webhooks:
         emit("survey.completed", completed_event(target, answers, now), now)
@@ -336,18 +340,20 @@ def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) 
 
 @cache
 def _spend_statement():
-    return Invitation.completion()
+    # What the answer's report facts depend on comes back with the spend, read in its transaction.
+    return Invitation.completion().returning(*interview_standing(Invitation.__table__))
 
 
-def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> bool:
-    """Move the invitation from open to completed; False if another request got there first."""
+def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> Row | None:
+    """Move the invitation from open to completed; None if another request got there first, else
+    its interview's outcome and whether it has a debrief (`interview_standing`)."""
     params = {
         "b_invitation_id": target.invitation_id,
         "b_version": target.version,
         "b_now": now,
         "b_completed_at": completed_at,
     }
-    return db.session.connection().execute(_spend_statement(), params).rowcount == 1
+    return db.session.connection().execute(_spend_statement(), params).first()
 
 
 @cache

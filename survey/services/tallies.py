@@ -88,8 +88,9 @@ def _tally_upsert(dialect: str, table_index: int) -> Insert:
     )
 
 
-def record_response(response: Response, questions: QuestionSet) -> None:
-    """Count a new response in its cell and tallies (same transaction as the response; caller commits)."""
+def record_response(response: Response, questions: QuestionSet, standing: Any = None) -> None:
+    """Count a new response in its cell and tallies (same transaction as the response; caller
+    commits); `standing`: its interview's outcome and whether it has a debrief, if already read."""
     key = cell_key(response)
     # On the session's connection: a plain Core statement needs none of the ORM's execute path.
     connection = db.session.connection()
@@ -97,7 +98,7 @@ def record_response(response: Response, questions: QuestionSet) -> None:
     connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief,
     # and its `improve` answer among the themes' texts.
-    record_response_facts(response.id, response.invitation_id)
+    record_response_facts(response.id, response.invitation_id, standing)
     record_improve_text(key, response.consent, response.improve_text)
     tallied = tallied_answers(response.answers, questions)
     if not tallied:
