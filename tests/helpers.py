@@ -60,6 +60,18 @@ def interview_payload(**overrides) -> dict:
     return payload
 
 
+def new_interview_form(page: str, **fields: str) -> dict[str, str]:
+    """The recruiter's new-interview form as a browser posts it from `page`, with `fields` set."""
+    return {
+        "csrf_token": csrf_token(page),
+        "candidate_name": "Greta",
+        "candidate_email": "greta@example.org",
+        "position_title": "Backend Engineer",
+        "stage": "Onsite",
+        **fields,
+    }
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token in a rendered form."""
     match = CSRF_PATTERN.search(html)

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from helpers import csrf_token, interview_payload, sign_in
+from helpers import interview_payload, new_interview_form, sign_in
 from survey.recruiter.forms import NewInterviewForm
 from survey.services.imports import import_interviews
 from survey.services.intake import OFFSET_MESSAGE, validate_api_interview, validate_interview
@@ -61,16 +61,9 @@ def _field_block(html: str, name: str) -> str:
 def test_the_forms_errors_show_beside_the_field_they_are_about(client, recruiter):
     sign_in(client, recruiter.email)
     page = client.get("/interviews/new").get_data(as_text=True)
-    form = {
-        "csrf_token": csrf_token(page),
-        "candidate_name": "Greta",
-        "candidate_email": "greta@example.org",
-        "position_title": "Backend Engineer",
-        "stage": "Onsite",
-        "starts_at": "2026-11-20T11:00",
-        "ends_at": "2026-11-20T10:00",
-        "timezone": "Nowhere",
-    }
+    form = new_interview_form(
+        page, starts_at="2026-11-20T11:00", ends_at="2026-11-20T10:00", timezone="Nowhere"
+    )
     html = client.post("/interviews/new", data=form).get_data(as_text=True)
     assert "Must not be before starts_at." in _field_block(html, "ends_at")
     assert "IANA time zone" in _field_block(html, "timezone")

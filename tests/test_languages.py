@@ -14,7 +14,7 @@ from babel.messages.extract import extract_from_dir
 from flask import g
 from sqlalchemy import select
 
-from helpers import csrf_token, interview_payload, sign_in, survey_link, text_part
+from helpers import csrf_token, interview_payload, new_interview_form, sign_in, survey_link, text_part
 from survey.extensions import db
 from survey.i18n import SHIPPED_LANGUAGES, SOURCE_DIR, compile_catalogs
 from survey.models import Interview, Invitation
@@ -237,16 +237,7 @@ def test_the_recruiters_form_offers_the_shipped_languages_and_stores_the_choice(
     page = client.get("/interviews/new").get_data(as_text=True)
     for code, name in (("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")):
         assert f'<option value="{code}"' in page or f'value="{code}">{name}' in page
-    form = {
-        "csrf_token": csrf_token(page),
-        "candidate_name": "Greta",
-        "candidate_email": "greta@example.org",
-        "position_title": "Backend Engineer",
-        "stage": "Onsite",
-        "ends_at": "2026-11-20T10:00",
-        "language": "de",
-        "timezone": "Europe/Berlin",
-    }
+    form = new_interview_form(page, ends_at="2026-11-20T10:00", language="de", timezone="Europe/Berlin")
     assert client.post("/interviews/new", data=form).status_code == 302
     interview = db.session.scalar(select(Interview))
     assert (interview.language, interview.timezone) == ("de", "Europe/Berlin")

@@ -5,7 +5,6 @@ transaction (held back sealed when anonymous)."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from sqlalchemy.engine.interfaces import CacheStats
 from werkzeug.datastructures import MultiDict
 
 from helpers import csrf_token, survey_link
+from helpers import recorded_statements as statements
 from survey.candidate.forms import answers_from, quick_answers, survey_form_class
 from survey.extensions import db
 from survey.models import HeldAnswer, Invitation, Response, report_cells, utcnow
@@ -23,22 +23,6 @@ from survey.questions import TEXT_MAX_CHARS, localize
 from survey.services.invitations import send_due
 from survey.services.question_sets import DEFAULT_DOCUMENT
 from survey.tokens import make_answered_mark, make_survey_form_token
-
-
-@contextmanager
-def statements():
-    """Every SQL statement the app sends while the block runs (transaction control included)."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        sent.append(" ".join(statement.split()).upper())
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_opening_the_page_is_one_query_and_a_repeat_open_writes_nothing(client, make_interview, smtp_server):
@@ -128,8 +112,8 @@ def test_a_named_answer_is_stored_with_seven_statements_in_one_transaction(clien
     # yet (the report facts the answer joins); store the response, count it in its report cell,
     # and count its answers in the three tally tables (by cell, over all months, by month).
     assert verbs == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT", "INSERT"], sent
-    assert "RETURNING" in sent[1] and "DEBRIEFS" in sent[1]
-    assert all("ON CONFLICT" in statement for statement in (sent[3], *sent[-3:]))
+    assert "RETURNING" in sent[1].upper() and "DEBRIEFS" in sent[1].upper()
+    assert all("ON CONFLICT" in statement.upper() for statement in (sent[3], *sent[-3:]))
     assert db.session.scalar(select(func.count()).select_from(Response)) == 1
     assert "Thank you" in client.get(page.location).get_data(as_text=True)
 
@@ -166,7 +150,7 @@ def test_an_anonymous_answer_is_three_statements_and_only_a_sealed_row(client, s
     assert page.status_code == 303
     # Read the link, spend it, hold the sealed answer: no response, no tally, no alert.
     assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE", "INSERT"], sent
-    assert "HELD_ANSWERS" in sent[-1]
+    assert "HELD_ANSWERS" in sent[-1].upper()
     assert db.session.scalar(select(func.count()).select_from(HeldAnswer)) == 1
     for table in (Response, report_cells):
         assert db.session.scalar(select(func.count()).select_from(table)) == 0
