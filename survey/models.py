@@ -102,9 +102,22 @@ INVITATION_STATUSES = tuple(InvitationStatus)
 OPEN_STATUSES = (InvitationStatus.SCHEDULED, InvitationStatus.SENT, InvitationStatus.OPENED)
 # Delivered and not yet answered: the states a reminder may go out in.
 DELIVERED_OPEN_STATUSES = (InvitationStatus.SENT, InvitationStatus.OPENED)
-# An outbox row: pending (never tried), sent, failed (a temporary failure: due again at
-# next_attempt_at) or dead (given up). Not the invitation's "failed", which is final.
-OUTBOX_STATUSES = ("pending", "sent", "failed", "dead")
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is; the values are the strings stored in `outbox_messages.status`."""
+
+    PENDING = "pending"  # never tried yet
+    SENT = "sent"
+    # Failed once, due again at next_attempt_at. Stored as "failed" (older rows say so); not the
+    # invitation's "failed" (InvitationStatus.UNDELIVERABLE), which is final.
+    RETRYING = "failed"
+    DEAD = "dead"  # given up
+
+
+# Still to be tried: never tried, or due again.
+OUTBOX_DUE_STATUSES = (OutboxStatus.PENDING, OutboxStatus.RETRYING)
+OUTBOX_STATUSES = tuple(OutboxStatus)
 # What an API key may do; a key gets write and read unless told otherwise.
 API_SCOPES = ("interviews:write", "interviews:read", "interviews:read-all")
 DEFAULT_API_SCOPES = ("interviews:write", "interviews:read")
@@ -628,7 +641,18 @@ class ApiKey(db.Model):
 
 
 WEBHOOK_EVENTS = ("survey.completed", "alert.raised", "debrief.recorded", "interview.outcome")
-WEBHOOK_DELIVERY_STATUSES = ("pending", "failed", "delivered", "dead")
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """Where one event's delivery to one endpoint is (`webhook_deliveries.status`)."""
+
+    PENDING = "pending"
+    RETRYING = "failed"  # refused or unreachable once, due again later (stored as "failed")
+    DELIVERED = "delivered"
+    DEAD = "dead"  # given up
+
+
+WEBHOOK_DELIVERY_STATUSES = tuple(WebhookDeliveryStatus)
 
 
 class WebhookEndpoint(db.Model):

@@ -46,7 +46,15 @@ from sqlalchemy.orm import joinedload
 from ..database import begin_claim
 from ..extensions import db
 from ..mailing import company_sender, sender_address
-from ..models import Candidate, Interview, Invitation, OutboxMessage, utcnow
+from ..models import (
+    OUTBOX_DUE_STATUSES,
+    Candidate,
+    Interview,
+    Invitation,
+    OutboxMessage,
+    OutboxStatus,
+    utcnow,
+)
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
@@ -88,7 +96,7 @@ def enqueue(
         message_id=make_msgid(domain=_sender_domain()),
         invitation=invitation,
         invitation_version=invitation.version if invitation else None,
-        status="pending",
+        status=OutboxStatus.PENDING,
         next_attempt_at=now or utcnow(),
     )
     db.session.add(message)
@@ -216,7 +224,7 @@ def claim_batch(lease: Lease) -> list[OutboxMessage]:
     stmt = (
         select(OutboxMessage)
         .where(
-            OutboxMessage.status.in_(("pending", "failed")),
+            OutboxMessage.status.in_(OUTBOX_DUE_STATUSES),
             OutboxMessage.next_attempt_at <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
         )
@@ -401,7 +409,7 @@ def _skip_if_stale(message: OutboxMessage, report: DeliverySummary, lease: Lease
     """Give up (and commit) a message that must no longer go out; whether it was."""
     reason = _stale_reason(message)
     if reason:
-        _finish(message, "dead", reason)
+        _finish(message, OutboxStatus.DEAD, reason)
         _commit_outcome(message, "skipped", report, lease)
     return reason is not None
 
@@ -426,7 +434,7 @@ def _record_outcome(
     if isinstance(error, BadHeaderError | ValueError):
         # The message itself can never be sent (e.g. a newline in a header): give it up at once,
         # so one bad row cannot stop every message queued behind it.
-        _finish(message, "dead", f"unsendable: {error.__class__.__name__}: {error}"[:500])
+        _finish(message, OutboxStatus.DEAD, f"unsendable: {error.__class__.__name__}: {error}"[:500])
         _after_giving_up(message, lease.clock(), bounced=False)
         outcome = "dead"
     elif isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -436,7 +444,7 @@ def _record_outcome(
         outcome = _record_failure(message, error.smtp_code, error.smtp_error, lease.clock())
     else:
         sent_at = lease.clock()  # when the server took it: never before the message was written
-        _finish(message, "sent", None)
+        _finish(message, OutboxStatus.SENT, None)
         message.sent_at = sent_at
         _after_delivery(message, sent_at)
         outcome = "sent"
@@ -554,18 +562,18 @@ def _record_failure(
     message.attempts += 1
     permanent = 500 <= code < 600
     if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        _finish(message, "dead", error)
+        _finish(message, OutboxStatus.DEAD, error)
         _after_giving_up(message, now, bounced=permanent and recipient_refused)
         return "dead"
     backoff = min(FIRST_BACKOFF * 2 ** (message.attempts - 1), MAX_BACKOFF)
-    message.status = "failed"
+    message.status = OutboxStatus.RETRYING
     message.last_error = error
     message.next_attempt_at = now + backoff
     message.claimed_until = None
     return "retrying"
 
 
-def _finish(message: OutboxMessage, status: str, error: str | None) -> None:
+def _finish(message: OutboxMessage, status: OutboxStatus, error: str | None) -> None:
     message.status = status
     message.last_error = error
     message.claimed_until = None

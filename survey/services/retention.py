@@ -22,6 +22,7 @@ from sqlalchemy import Text, cast, exists, func, or_, select, update
 from ..extensions import db
 from ..models import (
     DEBRIEF_TEXT_FIELDS,
+    OUTBOX_DUE_STATUSES,
     AnonymousAnswer,
     AuditEvent,
     Candidate,
@@ -30,6 +31,7 @@ from ..models import (
     Interview,
     Invitation,
     OutboxMessage,
+    OutboxStatus,
     Response,
     utcnow,
 )
@@ -275,8 +277,8 @@ def _scrub_outbox(email: str, name: str, invitation_ids: list[int], scrub: Scrub
             message.to_address = f"{ERASED_MARK}@{ERASED_DOMAIN}"
             message.body_text = message.body_html = ""
             message.headers = {}
-            if message.status in ("pending", "failed"):
-                message.status = "dead"
+            if message.status in OUTBOX_DUE_STATUSES:
+                message.status = OutboxStatus.DEAD
         message.subject = scrub.text(message.subject) or ""
         message.body_text = scrub.text(message.body_text) or ""
         message.body_html = scrub.text(message.body_html) or ""

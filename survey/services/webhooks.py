@@ -37,7 +37,15 @@ from sqlalchemy import delete, func, or_, select
 
 from ..database import begin_claim
 from ..extensions import db
-from ..models import WEBHOOK_EVENTS, User, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+from ..models import (
+    WEBHOOK_EVENTS,
+    User,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEvent,
+    utcnow,
+)
 from .audit import record_event
 from .errors import DomainError
 
@@ -152,7 +160,7 @@ def send_again(delivery_id: int, now: datetime | None = None) -> WebhookDelivery
     now = now or utcnow()
     if delivery.claimed_until is not None and delivery.claimed_until > now:
         raise WebhookError("This delivery is being sent right now.")
-    delivery.status = "pending"
+    delivery.status = WebhookDeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = now
     db.session.commit()
@@ -378,7 +386,8 @@ def prune_history(now: datetime) -> int:
     cutoff = now - timedelta(days=current_app.config["WEBHOOK_HISTORY_DAYS"])
     result = db.session.execute(
         delete(WebhookDelivery).where(
-            WebhookDelivery.status.in_(("delivered", "dead")), WebhookDelivery.created_at < cutoff
+            WebhookDelivery.status.in_((WebhookDeliveryStatus.DELIVERED, WebhookDeliveryStatus.DEAD)),
+            WebhookDelivery.created_at < cutoff,
         )
     )
     db.session.execute(
@@ -401,7 +410,7 @@ def claim_deliveries(now: datetime) -> list[WebhookDelivery]:
     stmt = (
         select(WebhookDelivery)
         .where(
-            WebhookDelivery.status.in_(("pending", "failed")),
+            WebhookDelivery.status.in_((WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.RETRYING)),
             WebhookDelivery.next_attempt_at <= now,
             or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
         )
@@ -426,17 +435,17 @@ def _attempt(delivery: WebhookDelivery, report: WebhookSummary, now: datetime) -
     delivery.last_status_code = result.status_code
     delivery.claimed_until = None
     if result.ok:
-        delivery.status = "delivered"
+        delivery.status = WebhookDeliveryStatus.DELIVERED
         delivery.delivered_at = now
         delivery.last_error = None
         report.delivered += 1
         report.delivered_ids.append(delivery.id)
     elif delivery.attempts >= current_app.config["WEBHOOK_MAX_ATTEMPTS"]:
-        delivery.status = "dead"
+        delivery.status = WebhookDeliveryStatus.DEAD
         delivery.last_error = result.error
         report.dead += 1
     else:
-        delivery.status = "failed"
+        delivery.status = WebhookDeliveryStatus.RETRYING
         delivery.last_error = result.error
         delivery.next_attempt_at = now + min(FIRST_BACKOFF * 2 ** (delivery.attempts - 1), MAX_BACKOFF)
         report.retrying += 1
