@@ -292,6 +292,13 @@ class Invitation(db.Model):
         return self.status in OPEN_STATUSES
 
     @property
+    def cancellable(self) -> bool:
+        """Whether cancelling would still stop something: not answered, and not already closed by
+        a cancellation, the candidate's opt-out or the link running out."""
+        closed = (InvitationStatus.CANCELLED, InvitationStatus.OPTED_OUT, InvitationStatus.EXPIRED)
+        return not self.answered and self.status not in closed
+
+    @property
     def answered(self) -> bool:
         """Whether the candidate has answered: nothing may change the survey any more."""
         return self.status == InvitationStatus.COMPLETED

@@ -6,10 +6,17 @@ from datetime import timedelta
 
 from sqlalchemy import CheckConstraint
 
-from helpers import utc
+from helpers import sign_in, utc
 from survey.api.openapi import SURVEY_STATUSES
 from survey.extensions import db
-from survey.models import OPEN_STATUSES, OUTBOX_STATUSES, Invitation, InvitationStatus
+from survey.models import (
+    OPEN_STATUSES,
+    OUTBOX_DUE_STATUSES,
+    OUTBOX_STATUSES,
+    Invitation,
+    InvitationStatus,
+    OutboxStatus,
+)
 from survey.services.responses import load_link_target, mark_opened, submit_response
 
 
@@ -34,6 +41,31 @@ def test_failed_is_final_for_an_invitation_and_named_so_unlike_the_outboxs_retry
     delivered = Invitation(status=InvitationStatus.SENT)
     delivered.give_up()  # a reminder that could not be delivered leaves the delivered link alone
     assert delivered.status == "sent"
+
+
+def test_outbox_rows_say_retrying_for_the_stored_failed_which_is_not_the_invitations_final_failed():
+    assert OutboxStatus.RETRYING == "failed" and OutboxStatus.RETRYING in OUTBOX_DUE_STATUSES
+    assert OutboxStatus.DEAD not in OUTBOX_DUE_STATUSES and OutboxStatus.SENT not in OUTBOX_DUE_STATUSES
+
+
+def test_only_a_survey_that_something_would_still_stop_offers_to_be_cancelled(
+    app, client, make_interview, recruiter
+):
+    interview = make_interview()
+    page = f"/interviews/{interview.id}"
+    sign_in(client, recruiter.email)
+    closed = (
+        InvitationStatus.CANCELLED,
+        InvitationStatus.OPTED_OUT,
+        InvitationStatus.EXPIRED,
+        InvitationStatus.COMPLETED,
+    )
+    for status in InvitationStatus:
+        interview.invitation.status = status
+        db.session.commit()
+        assert interview.invitation.cancellable == (status not in closed), status
+        offered = "Cancel survey" in client.get(page).get_data(as_text=True)
+        assert offered == interview.invitation.cancellable, status
 
 
 def test_a_given_up_invitations_link_is_invalid(app, make_interview):
