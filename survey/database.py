@@ -1,7 +1,10 @@
 """Per-database engine settings, and how a lost database connection is recognised and let go."""
 
 import contextlib
+import contextvars
+import fcntl
 import logging
+import os
 import threading
 from collections.abc import Iterator
 
@@ -53,21 +56,46 @@ def begin_claim(session: Session) -> None:
 
 # SQLite lets one connection write at a time; the others poll with growing sleeps (1, 2, 5, 10 …
 # 100 ms: its busy handler), so under load a waiting writer sleeps long after the lock is free.
-# Threads of one process queue on this lock instead and start the moment the writer before them
-# commits; only other processes still meet SQLite's busy handler. Re-entrant: a service holding it
-# may call another that takes it.
-_SQLITE_WRITER = threading.RLock()
+# The survey's answers instead queue: the threads of a process on a lock, the processes on an
+# exclusive lock of a file beside the database (the kernel wakes the next one the moment the
+# writer before it commits). Other writers are not queued and still meet the busy handler.
+# Re-entrant: a service holding the turn may call another that takes it.
+_THREADS = threading.RLock()
+_lock_files: dict[tuple[int, str], int] = {}
 
 
 @contextlib.contextmanager
 def one_writer_at_a_time(session: Session | scoped_session) -> Iterator[None]:
-    """Around a short write transaction (begin to commit): on SQLite, this process's threads take
-    turns; on PostgreSQL, which locks rows, nothing."""
-    if session.get_bind().dialect.name != "sqlite":
+    """Around a short write transaction (begin to commit): on a SQLite file, writers take turns;
+    on PostgreSQL, which locks rows, and an in-memory SQLite, nothing."""
+    url = session.get_bind().url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         yield
         return
-    with _SQLITE_WRITER:
-        yield
+    with _THREADS:
+        descriptor = _lock_file(url.database)
+        held = _holding.get(False)
+        if not held:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
+            if not held:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_write_turn")
+
+
+def _lock_file(database: str) -> int:
+    """This process's descriptor of the database's lock file (`<database>.write-lock`), opened by
+    this process itself: a descriptor inherited across a fork would share the parent's lock."""
+    key = (os.getpid(), database)
+    if key not in _lock_files:
+        _lock_files[key] = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    return _lock_files[key]
 
 
 def database_unavailable(exc: BaseException | None) -> bool:

@@ -51,3 +51,44 @@ def test_200_candidates_and_50_double_submits_at_once_store_one_response_per_lin
     assert db.session.scalar(select(func.count(func.distinct(Response.invitation_id)))) == 250
     completed = select(func.count()).where(Invitation.status == "completed", Invitation.id.in_(ids))
     assert db.session.scalar(completed) == 250
+
+
+def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(app, make_interview):
+    """While an answer is being written, the lock file every process queues on is held (a lock
+    taken through another open file, as another process's would be, is refused), and after the
+    commit it is free again."""
+    import fcntl
+    import os
+
+    from sqlalchemy import event
+
+    from survey.services.responses import submit_response
+
+    database = db.engine.url.database
+    if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        pytest.skip("the write turn is for a SQLite file")
+    invitation = make_interview().invitation
+    other = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT)
+    seen = []
+
+    def try_lock(conn, cursor, statement, *args):
+        if (
+            statement.lstrip().upper().startswith("UPDATE INVITATIONS")
+            and "COMPLETED_AT" in statement.upper()
+        ):
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append("held")
+            else:
+                fcntl.flock(other, fcntl.LOCK_UN)
+                seen.append("free")
+
+    event.listen(db.engine, "before_cursor_execute", try_lock)
+    try:
+        assert submit_response(invitation, {"nps": 9}, "named")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", try_lock)
+    assert seen == ["held"]
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the answer is committed
+    os.close(other)
