@@ -4,7 +4,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from helpers import csrf_token, recorded_statements, session_csrf, sign_in, survey_link, table_rows
+from helpers import (
+    csrf_token,
+    new_interview_form,
+    recorded_statements,
+    session_csrf,
+    sign_in,
+    survey_link,
+    table_rows,
+)
 from survey.extensions import db
 from survey.models import Debrief, Interview
 from survey.services.invitations import send_due
@@ -137,16 +145,15 @@ def test_without_answers_the_combined_view_shows_survey_status_and_timeline(clie
 def test_new_interview_form_creates_interview_and_schedules_its_survey(client, staff, app):
     sign_in(client, staff["owner"].email)
     page = client.get("/interviews/new")
-    data = {
-        "csrf_token": csrf_token(page.get_data(as_text=True)),
-        "candidate_name": "Nia Newcomer",
-        "candidate_email": "nia@example.org",
-        "position_title": "Data Scientist",
-        "department": "Engineering",
-        "stage": "Onsite",
-        "interviewers": "Ann, Ben",
-        "ends_at": "2026-11-24T15:00",
-    }
+    data = new_interview_form(
+        page.get_data(as_text=True),
+        candidate_name="Nia Newcomer",
+        candidate_email="nia@example.org",
+        position_title="Data Scientist",
+        department="Engineering",
+        interviewers="Ann, Ben",
+        ends_at="2026-11-24T15:00",
+    )
     created = client.post("/interviews/new", data=data)
     assert created.status_code == 302
     interview = db.session.scalar(select(Interview).order_by(Interview.id.desc()))
@@ -160,14 +167,13 @@ def test_new_interview_form_creates_interview_and_schedules_its_survey(client, s
 def test_new_interview_with_bad_input_says_why_and_keeps_what_was_typed(client, staff):
     sign_in(client, staff["owner"].email)
     page = client.get("/interviews/new")
-    data = {
-        "csrf_token": csrf_token(page.get_data(as_text=True)),
-        "candidate_name": "Kept Name",
-        "candidate_email": "not-an-email",
-        "position_title": "Designer",
-        "stage": "Onsite",
-        "ends_at": "yesterday",
-    }
+    data = new_interview_form(
+        page.get_data(as_text=True),
+        candidate_name="Kept Name",
+        candidate_email="not-an-email",
+        position_title="Designer",
+        ends_at="yesterday",
+    )
     response = client.post("/interviews/new", data=data)
     assert response.status_code == 400
     text = response.get_data(as_text=True)
