@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, scoped_session
@@ -69,7 +69,7 @@ def one_writer_at_a_time(session: Session | scoped_session) -> Iterator[None]:
     """Around a short write transaction (begin to commit): on a SQLite file, writers take turns;
     on PostgreSQL, which locks rows, and an in-memory SQLite, nothing."""
     url = session.get_bind().url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if url.get_backend_name() != "sqlite" or not _plain_file(url):
         yield
         return
     with _THREADS:
@@ -84,6 +84,14 @@ def one_writer_at_a_time(session: Session | scoped_session) -> Iterator[None]:
             _holding.reset(token)
             if not held:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+def _plain_file(url: URL) -> bool:
+    """Whether a SQLite URL names a database file by path (not in memory, not a `file:` URI,
+    whose lock file could not be put beside it by name)."""
+    database = url.database or ""
+    uri = str(url.query.get("uri", "")).lower() in ("true", "1")
+    return database not in ("", ":memory:") and not uri and not database.startswith("file:")
 
 
 _holding: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_write_turn")

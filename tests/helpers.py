@@ -122,12 +122,13 @@ def without_csrf_tokens(body: bytes) -> bytes:
 
 
 @contextmanager
-def recorded_statements() -> Iterator[list[str]]:
-    """The SQL statements the database runs inside the block, in order (to count a page's queries)."""
-    statements: list[str] = []
+def recorded_statements(parameters: bool = False) -> Iterator[list]:
+    """The SQL statements the database runs inside the block, in order (to count a page's queries);
+    with `parameters`, each as (statement, its parameters: a list of them for an executemany)."""
+    statements: list = []
 
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
+    def record(conn, cursor, statement, params, context, executemany):
+        statements.append((statement, params) if parameters else statement)
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:

@@ -92,3 +92,36 @@ def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(
     assert seen == ["held"]
     fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the answer is committed
     os.close(other)
+
+
+def test_an_answer_that_fails_midway_leaves_neither_the_turn_nor_sqlites_write_lock_held(app, make_interview):
+    """A database error after the spend (here a trigger refusing the report cell) rolls the answer
+    back before the next writer's turn: the next one neither queues behind it nor waits in SQLite's
+    busy handler."""
+    import sqlite3
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from survey.services.responses import submit_response
+
+    database = db.engine.url.database
+    if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        pytest.skip("the write turn is for a SQLite file")
+    invitation = make_interview().invitation
+    db.session.execute(
+        text("CREATE TRIGGER refuse_cells BEFORE INSERT ON report_cells BEGIN SELECT RAISE(ABORT, 'no'); END")
+    )
+    db.session.commit()
+    try:
+        with pytest.raises(IntegrityError):
+            submit_response(invitation, {"nps": 9}, "named")
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # would say "database is locked" with the answer still open
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        db.session.rollback()
+        db.session.execute(text("DROP TRIGGER refuse_cells"))
+        db.session.commit()
+    assert db.session.get(Invitation, invitation.id).status == "scheduled"  # the spend rolled back too

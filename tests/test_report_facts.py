@@ -147,3 +147,33 @@ def test_report_reads_the_same_outcome_and_gap_figures_as_the_rows_give(app, mak
     assert outcomes.overall.decided == 6
     assert invitations_sent(ReportFilters(stage="Technical")) == 0
     assert db.session.scalar(select(Interview.id).where(Interview.stage == "Onsite")) is None
+
+
+def test_fact_rows_are_written_in_one_fixed_order_whatever_order_the_changes_came_in(app):
+    """Two transactions moving the same facts lock their rows in the same order, so on PostgreSQL
+    they wait for each other instead of deadlocking (e.g. one debrief's text going "" → "X" while
+    another's goes "X" → "")."""
+    from collections import Counter
+
+    from helpers import recorded_statements
+    from survey.models import ISSUES_TEXT
+    from survey.services.report_facts import apply_changes
+
+    onsite, technical = ("2026-01", 1, "", "Onsite", "", 1), ("2026-01", 1, "", "Technical", "", 1)
+    keys = [
+        (*onsite, ISSUES_TEXT, "", "", "X"),
+        (*onsite, ISSUES_TEXT, "", "", ""),
+        (*technical, ISSUES_TEXT, "", "", "X"),
+        (*technical, "sent", "", "", ""),
+    ]
+    for sign, order in ((1, keys), (-1, keys[::-1])):  # the same rows, in opposite orders
+        with recorded_statements(parameters=True) as statements:
+            apply_changes(db.session.connection(), Counter({key: sign for key in order}))
+        batches = [
+            params for statement, params in statements if statement.lstrip().upper().startswith("INSERT")
+        ]
+        assert len(batches) >= 2, "the facts and the text facts (and the first time, their scopes)"
+        for batch in batches:
+            # Each table's rows in order of their leading key columns (scope, kind, item/label, …).
+            rows = [tuple(row.values() if isinstance(row, dict) else row)[:4] for row in batch]
+            assert rows == sorted(rows)

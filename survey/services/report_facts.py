@@ -355,7 +355,9 @@ def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int,
     existing scopes)."""
     wanted = {(level, *scope): (level, scope) for level, scope in scopes}
     found = _found_scopes(connection, list(wanted))
-    missing = [key for key in wanted if key not in found]
+    # In one fixed order, as every row below: two transactions touching the same rows then lock
+    # them in the same order and wait for each other instead of deadlocking (PostgreSQL).
+    missing = sorted(key for key in wanted if key not in found)
     if missing:
         rows = [dict(zip(("level", *SCOPE_KEYS), key, strict=True)) for key in missing]
         connection.execute(_insert(connection.dialect.name, report_scopes).on_conflict_do_nothing(), rows)
@@ -407,6 +409,8 @@ def apply_changes(connection: Any, changes: Counter[Key]) -> None:
                     "count": n,
                 }
             )
+    rows.sort(key=lambda row: (row["scope_id"], row["kind"], row["item"], row["label"], row["value"]))
+    text_rows.sort(key=lambda row: (row["scope_id"], row["kind"], row["label"], row["text_hash"]))
     dialect = connection.dialect.name
     for statement, batch, sweep in (
         (_add_facts_statement(dialect), rows, _drop_zero_facts_statement()),

@@ -271,7 +271,13 @@ def submit_response(
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
     with one_writer_at_a_time(db.session):
-        return _complete(target, answers, consent, questions, now)
+        try:
+            return _complete(target, answers, consent, questions, now)
+        except BaseException:
+            # Ended before the turn passes on: an open transaction would keep SQLite's write lock
+            # and leave the next writer waiting in its busy handler.
+            db.session.rollback()
+            raise
 
 
 def _complete(
