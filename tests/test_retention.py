@@ -114,6 +114,34 @@ def test_erased_candidates_pending_mail_is_never_sent(app, runner, answered_cand
     assert len(smtp_server.messages) == delivered
 
 
+def test_erase_takes_the_name_out_of_other_candidates_answers_other_debriefs_and_the_report_texts(
+    app, runner, answered_candidate, make_interview, recruiter
+):
+    """Someone else's named answer or another interview's call notes may name her: they lose the
+    mention too, and so do the texts the report's themes read (report_text_facts)."""
+    from survey.models import report_text_facts
+    from survey.services.debriefs import save_debrief
+    from survey.services.responses import submit_response
+
+    other = make_interview(candidate={"name": "Bram Otherperson", "email": "bram@example.org"})
+    said = "Ask Zoë O'Quennell-Ashworth how she found the panel; Quennell was kind"
+    assert submit_response(other.invitation, {"nps": 8, "improve": said}, "named")
+    save_debrief(
+        other, {"interest": 3, "process_issues": "Zoë O'Quennell-Ashworth arrived late too"}, recruiter
+    )
+    texts = db.session.scalars(select(report_text_facts.c.text)).all()
+    assert any("Quennell" in text for text in texts)
+    result = runner.invoke(args=["data", "erase", EMAIL])
+    assert result.exit_code == 0 and "1 named answers scrubbed" in result.output
+    assert_gone(database_text())
+    kept = db.session.scalar(select(Response).where(Response.invitation_id == other.invitation.id))
+    assert kept.improve_text == "Ask [erased] how she found the panel; [erased] was kind"
+    assert not any(
+        "quennell" in text.lower() for text in db.session.scalars(select(report_text_facts.c.text))
+    )
+    assert db.session.get(Candidate, other.candidate_id).name == "Bram Otherperson"  # untouched
+
+
 def test_erase_of_an_unknown_email_says_so(runner, app):
     result = runner.invoke(args=["data", "erase", "nobody@example.org"])
     assert result.exit_code == 1

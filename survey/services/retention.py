@@ -57,6 +57,8 @@ class ErasureSummary:
     invitations_revoked: int = 0
     responses_deidentified: int = 0
     anonymous_answers_scrubbed: int = 0
+    # Other candidates' named answers that mentioned the person.
+    named_answers_scrubbed: int = 0
     debriefs_scrubbed: int = 0
     outbox_scrubbed: int = 0
     audit_scrubbed: int = 0
@@ -172,6 +174,7 @@ def deidentify(candidate: Candidate, now: datetime) -> ErasureSummary:
         invitations_revoked=_revoke_links(invitation_ids, now),
         responses_deidentified=_unlink_responses(invitation_ids, scrub),
         anonymous_answers_scrubbed=_scrub_anonymous_answers(scrub),
+        named_answers_scrubbed=_scrub_named_answers(scrub),
         debriefs_scrubbed=_scrub_debriefs(candidate.id, scrub),
         outbox_scrubbed=_scrub_outbox(candidate.email, candidate.name, invitation_ids, scrub),
         audit_scrubbed=_scrub_audit(candidate.email, candidate.name, scrub),
@@ -243,10 +246,36 @@ def _json_needles(needles: Iterable[str]) -> list[str]:
     return [spelling for needle in needles for spelling in {needle, json.dumps(needle)[1:-1]}]
 
 
+def _scrub_named_answers(scrub: Scrubber) -> int:
+    """Other candidates' answers that mention the person lose the mention (their own were scrubbed
+    as they were unlinked); the flush then recounts the report text facts of each. A short name
+    part matches many texts in SQL (the search is by substring; the scrub then by whole word), so
+    the candidates are loaded a chunk at a time."""
+    needles = _json_needles(scrub.needles)
+    mentioning = or_(_mentions(Response.answers, needles), _mentions(Response.improve_text, scrub.needles))
+    ids = list(db.session.scalars(select(Response.id).where(mentioning)))
+    changed = 0
+    for start in range(0, len(ids), SCRUB_CHUNK):
+        for response in db.session.scalars(
+            select(Response).where(Response.id.in_(ids[start : start + SCRUB_CHUNK]))
+        ):
+            answers = scrub.json(response.answers)
+            if answers != response.answers:
+                response.answers = answers
+                response.improve_text = answers.get("improve")
+                changed += 1
+        db.session.flush()
+    return changed
+
+
+SCRUB_CHUNK = 500
+
+
 def _scrub_debriefs(candidate_id: int, scrub: Scrubber) -> int:
-    debriefs = db.session.scalars(
-        select(Debrief).join(Interview).where(Interview.candidate_id == candidate_id)
-    ).all()
+    """The person's own debriefs, and any other debrief whose notes mention them."""
+    own = select(Interview.id).where(Interview.candidate_id == candidate_id)
+    mentioning = or_(*(_mentions(getattr(Debrief, field), scrub.needles) for field in DEBRIEF_TEXT_FIELDS))
+    debriefs = db.session.scalars(select(Debrief).where(or_(Debrief.interview_id.in_(own), mentioning))).all()
     for debrief in debriefs:
         for field in DEBRIEF_TEXT_FIELDS:
             setattr(debrief, field, scrub.text(getattr(debrief, field)) or "")
