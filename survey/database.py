@@ -1,7 +1,6 @@
 """Per-database engine settings, and how a lost database connection is recognised and let go."""
 
 import contextlib
-import contextvars
 import fcntl
 import logging
 import os
@@ -59,8 +58,8 @@ def begin_claim(session: Session) -> None:
 # The survey's answers instead queue: the threads of a process on a lock, the processes on an
 # exclusive lock of a file beside the database (the kernel wakes the next one the moment the
 # writer before it commits). Other writers are not queued and still meet the busy handler.
-# Re-entrant: a service holding the turn may call another that takes it.
-_THREADS = threading.RLock()
+# One turn per transaction: a service holding it must not ask for it again.
+_THREADS = threading.Lock()
 _lock_files: dict[tuple[int, str], int] = {}
 
 
@@ -74,16 +73,11 @@ def one_writer_at_a_time(session: Session | scoped_session) -> Iterator[None]:
         return
     with _THREADS:
         descriptor = _lock_file(url.database)
-        held = _holding.get(False)
-        if not held:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-        token = _holding.set(True)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            _holding.reset(token)
-            if not held:
-                fcntl.flock(descriptor, fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
 
 
 def _plain_file(url: URL) -> bool:
@@ -92,9 +86,6 @@ def _plain_file(url: URL) -> bool:
     database = url.database or ""
     uri = str(url.query.get("uri", "")).lower() in ("true", "1")
     return database not in ("", ":memory:") and not uri and not database.startswith("file:")
-
-
-_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_write_turn")
 
 
 def _lock_file(database: str) -> int:

@@ -53,7 +53,18 @@ def test_200_candidates_and_50_double_submits_at_once_store_one_response_per_lin
     assert db.session.scalar(completed) == 250
 
 
-def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(app, make_interview):
+@pytest.fixture
+def database_file(app) -> str:
+    """The path of the SQLite database file the app writes to (the write turn is for one)."""
+    database = db.engine.url.database
+    if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        pytest.skip("the write turn is for a SQLite file")
+    return database
+
+
+def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(
+    database_file, make_interview
+):
     """While an answer is being written, the lock file every process queues on is held (a lock
     taken through another open file, as another process's would be, is refused), and after the
     commit it is free again."""
@@ -64,11 +75,8 @@ def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(
 
     from survey.services.responses import submit_response
 
-    database = db.engine.url.database
-    if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        pytest.skip("the write turn is for a SQLite file")
     invitation = make_interview().invitation
-    other = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT)
+    other = os.open(f"{database_file}.write-lock", os.O_RDWR | os.O_CREAT)
     seen = []
 
     def try_lock(conn, cursor, statement, *args):
@@ -94,7 +102,9 @@ def test_on_sqlite_an_answer_takes_the_write_turn_that_other_processes_queue_on(
     os.close(other)
 
 
-def test_an_answer_that_fails_midway_leaves_neither_the_turn_nor_sqlites_write_lock_held(app, make_interview):
+def test_an_answer_that_fails_midway_leaves_neither_the_turn_nor_sqlites_write_lock_held(
+    database_file, make_interview
+):
     """A database error after the spend (here a trigger refusing the report cell) rolls the answer
     back before the next writer's turn: the next one neither queues behind it nor waits in SQLite's
     busy handler."""
@@ -105,9 +115,6 @@ def test_an_answer_that_fails_midway_leaves_neither_the_turn_nor_sqlites_write_l
 
     from survey.services.responses import submit_response
 
-    database = db.engine.url.database
-    if db.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-        pytest.skip("the write turn is for a SQLite file")
     invitation = make_interview().invitation
     db.session.execute(
         text("CREATE TRIGGER refuse_cells BEFORE INSERT ON report_cells BEGIN SELECT RAISE(ABORT, 'no'); END")
@@ -116,7 +123,7 @@ def test_an_answer_that_fails_midway_leaves_neither_the_turn_nor_sqlites_write_l
     try:
         with pytest.raises(IntegrityError):
             submit_response(invitation, {"nps": 9}, "named")
-        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        other = sqlite3.connect(database_file, timeout=0, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # would say "database is locked" with the answer still open
         other.execute("ROLLBACK")
         other.close()

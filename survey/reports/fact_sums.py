@@ -21,14 +21,20 @@ FACTS = report_facts.c
 TEXT_FACTS = report_text_facts.c
 
 
+def selected_scopes(filters: Any, grouped: bool) -> Any:
+    """The ids of the scopes the filters select, at the widest level that still tells the filters
+    (and a grouping by scope attributes, if `grouped`) apart: everything, over all months, or per
+    month."""
+    active = filters.active()
+    level = 2 if not active and not grouped else 1 if not {"month_from", "month_to"} & set(active) else 0
+    return select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
+
+
 def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
     """(*grouping, kind, item, label, value, count) of the facts of these kinds in the scopes the
     filters select, summed over those scopes: a few hundred rows whatever the data's size."""
     names = [FACTS.kind, FACTS.item, FACTS.label, FACTS.value]
-    active = filters.active()
-    # The widest level that still tells the filters and groupings apart.
-    level = 2 if not active and not grouping else 1 if not {"month_from", "month_to"} & set(active) else 0
-    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
+    scopes = selected_scopes(filters, grouped=bool(grouping))
     statement = (
         select(*grouping, *names, cast(func.sum(FACTS["count"]), BigInteger))
         .select_from(report_facts)
@@ -43,9 +49,7 @@ def fact_rows(filters: Any, kinds: Iterable[str], *grouping: Any) -> list[Any]:
 def text_fact_rows(filters: Any, kind: str) -> list[tuple[str, str, str, int]]:
     """(stage, label, text, count) of one kind of text fact in the scopes the filters select,
     summed over those scopes."""
-    active = filters.active()
-    level = 1 if not {"month_from", "month_to"} & set(active) else 0  # stage is always grouped by
-    scopes = select(SCOPES.id).where(SCOPES.level == level, *filters.on_columns(SCOPES))
+    scopes = selected_scopes(filters, grouped=True)  # by stage
     statement = (
         select(
             SCOPES.stage, TEXT_FACTS.label, TEXT_FACTS.text, cast(func.sum(TEXT_FACTS["count"]), BigInteger)

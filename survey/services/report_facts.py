@@ -151,7 +151,7 @@ def _answer(key: str) -> Any:
     return Response.answers[key].as_integer()
 
 
-def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], ids: Any) -> list[Any]:
+def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], restricted: bool) -> list[Any]:
     scope = _interview_scope(dialect)
     parts = []
     if "sent" in kinds:
@@ -162,7 +162,7 @@ def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], ids:
             .join(Position, Position.id == Interview.position_id)
             .where(Invitation.sent_at.is_not(None))
         )
-        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+        parts.append(_restricted(statement, Interview.id, restricted).group_by(*grouping))
     if "calibration" in kinds:
         positive = case((Interview.outcome.in_(POSITIVE_OUTCOMES), "1"), else_="0")
         statement, grouping = _part(scope, "calibration", label=Debrief.expected_outcome, value=positive)
@@ -173,7 +173,7 @@ def _interview_parts(dialect: str, kinds: frozenset[str], items: list[str], ids:
             .join(Position, Position.id == Interview.position_id)
             .where(Interview.outcome.in_(DECIDED_OUTCOMES), Debrief.expected_outcome.in_(EXPECTED_OUTCOMES))
         )
-        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+        parts.append(_restricted(statement, Interview.id, restricted).group_by(*grouping))
     return parts
 
 
@@ -187,18 +187,20 @@ def _named_with_outcome(statement: Any) -> Any:
     )
 
 
-def _outcome_parts(dialect: str, kinds: frozenset[str], items: list[str], column: Any, ids: Any) -> list[Any]:
+def _outcome_parts(
+    dialect: str, kinds: frozenset[str], items: list[str], column: Any, restricted: bool
+) -> list[Any]:
     scope = _interview_scope(dialect)
     parts = []
     if "outcome_n" in kinds:
         statement, grouping = _part(scope, "outcome_n", label=Interview.outcome)
-        parts.append(_restricted(_named_with_outcome(statement), column, ids).group_by(*grouping))
+        parts.append(_restricted(_named_with_outcome(statement), column, restricted).group_by(*grouping))
     if "outcome" in kinds:
         for key in items:
             value = cast(_answer(key), String)
             statement, grouping = _part(scope, "outcome", key, Interview.outcome, value)
             statement = _named_with_outcome(statement).where(_answer(key).is_not(None))
-            parts.append(_restricted(statement, column, ids).group_by(*grouping))
+            parts.append(_restricted(statement, column, restricted).group_by(*grouping))
     return parts
 
 
@@ -223,7 +225,7 @@ def _gap_rules() -> dict[str, tuple[Any, Any]]:
     }
 
 
-def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
+def _gap_parts(kinds: frozenset[str], column: Any, restricted: bool) -> list[Any]:
     scope = _response_scope()
 
     def paired(statement: Any) -> Any:
@@ -233,7 +235,7 @@ def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
             .join(Invitation, Invitation.interview_id == Debrief.interview_id)
             .join(Response, Response.invitation_id == Invitation.id)
         )
-        return _restricted(joined, column, ids)
+        return _restricted(joined, column, restricted)
 
     parts = []
     if "gap_pairs" in kinds:
@@ -252,14 +254,10 @@ def _gap_parts(kinds: frozenset[str], column: Any, ids: Any) -> list[Any]:
     return parts
 
 
-# Restrict a fact to some rows: the ids are bound when the statement runs (see fact_statement).
-SOME = "some"
-
-
 def _text_parts(dialect: str, kinds: frozenset[str], of: str | None) -> list[Any]:
     """Debriefs per process-issues text (interview scope; "" when none is mentioned) and
     `improve` answers per text, named or not (response scope), trimmed as the themes read them."""
-    ids = None if of is None else SOME
+    restricted = of is not None  # to the ids bound when the statement runs
     parts = []
     if ISSUES_TEXT in kinds and of != "responses":
         issues = func.trim(func.coalesce(Debrief.process_issues, ""))
@@ -269,19 +267,20 @@ def _text_parts(dialect: str, kinds: frozenset[str], of: str | None) -> list[Any
             .join(Interview, Interview.id == Debrief.interview_id)
             .join(Position, Position.id == Interview.position_id)
         )
-        parts.append(_restricted(statement, Interview.id, ids).group_by(*grouping))
+        parts.append(_restricted(statement, Interview.id, restricted).group_by(*grouping))
     if IMPROVE_TEXT in kinds and of != "interviews":
         # Answers no longer tied to an interview (an erased candidate's) still count: by response.
         text = func.trim(Response.improve_text)
         named = case((Response.consent == "named", "named"), else_="anonymous")
         statement, grouping = _part(_response_scope(), IMPROVE_TEXT, label=named, value=text)
         statement = statement.select_from(Response).where(Response.improve_text.is_not(None), text != "")
-        parts.append(_restricted(statement, Response.id, ids).group_by(*grouping))
+        parts.append(_restricted(statement, Response.id, restricted).group_by(*grouping))
     return parts
 
 
-def _restricted(statement: Any, column: Any, ids: Any) -> Any:
-    return statement if ids is None else statement.where(column.in_(bindparam("ids", expanding=True)))
+def _restricted(statement: Any, column: Any, restricted: bool) -> Any:
+    """The statement, or (restricted) only its rows whose column is in the expanding `ids` parameter."""
+    return statement.where(column.in_(bindparam("ids", expanding=True))) if restricted else statement
 
 
 @lru_cache(maxsize=128)
@@ -293,15 +292,15 @@ def fact_statement(dialect: str, kinds: frozenset[str], items: tuple[str, ...], 
     Built once per shape: every flush that touches an interview counts its facts twice, and
     building the union costs several times what running it does.
     """
-    ids = None if of is None else SOME
+    restricted = of is not None  # to the ids bound when the statement runs
     parts = []
     if of == "responses":
-        parts += _outcome_parts(dialect, kinds, list(items), Response.id, ids)
-        parts += _gap_parts(kinds, Response.id, ids)
+        parts += _outcome_parts(dialect, kinds, list(items), Response.id, restricted)
+        parts += _gap_parts(kinds, Response.id, restricted)
     else:
-        parts += _interview_parts(dialect, kinds, list(items), ids)
-        parts += _outcome_parts(dialect, kinds, list(items), Interview.id, ids)
-        parts += _gap_parts(kinds, Debrief.interview_id, ids)
+        parts += _interview_parts(dialect, kinds, list(items), restricted)
+        parts += _outcome_parts(dialect, kinds, list(items), Interview.id, restricted)
+        parts += _gap_parts(kinds, Debrief.interview_id, restricted)
     parts += _text_parts(dialect, kinds, of)
     return union_all(*parts) if parts else None
 

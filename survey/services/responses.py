@@ -309,7 +309,7 @@ def _store_named(
     """The response, its tallies, any alert and the survey.completed event (the caller commits)."""
     values = _response_values(target, answers, questions.version, now)
     db.session.connection().execute(_insert_response_statement(), values)
-    record_response(Response(**values), questions, standing)
+    record_response(values, questions, standing)
     _alert_on(target, answers)
     if target.has_webhooks:
         emit("survey.completed", completed_event(target, answers, now), now)

@@ -8,6 +8,7 @@ type everywhere, so answers to one key pool across versions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -39,16 +40,16 @@ TALLY_TABLES = (
 )
 
 
-def cell_key(response: Response) -> dict[str, Any]:
-    """The grouping attributes of a response, as report_cells stores them."""
+def cell_key(response: Mapping[str, Any]) -> dict[str, Any]:
+    """The grouping attributes of a response row (column → value), as report_cells stores them."""
     return {
-        "month": response.month,
-        "position_id": response.position_id or 0,
-        "position_title": response.position_title,
-        "department": response.department or "",
-        "stage": response.stage,
-        "hiring_manager": response.hiring_manager or "",
-        "recruiter_id": response.recruiter_id or 0,
+        "month": response["month"],
+        "position_id": response["position_id"] or 0,
+        "position_title": response["position_title"],
+        "department": response["department"] or "",
+        "stage": response["stage"],
+        "hiring_manager": response["hiring_manager"] or "",
+        "recruiter_id": response["recruiter_id"] or 0,
     }
 
 
@@ -88,9 +89,10 @@ def _tally_upsert(dialect: str, table_index: int) -> Insert:
     )
 
 
-def record_response(response: Response, questions: QuestionSet, standing: Any = None) -> None:
-    """Count a new response in its cell and tallies (same transaction as the response; caller
-    commits); `standing`: its interview's outcome and whether it has a debrief, if already read."""
+def record_response(response: Mapping[str, Any], questions: QuestionSet, standing: Any = None) -> None:
+    """Count a new response (the row just inserted, column → value) in its cell and tallies (same
+    transaction as the response; caller commits); `standing`: its interview's outcome and whether
+    it has a debrief, if already read. A row, not an ORM object: the answer's hot path builds none."""
     key = cell_key(response)
     # On the session's connection: a plain Core statement needs none of the ORM's execute path.
     connection = db.session.connection()
@@ -98,9 +100,9 @@ def record_response(response: Response, questions: QuestionSet, standing: Any = 
     connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief,
     # and its `improve` answer among the themes' texts.
-    record_response_facts(response.id, response.invitation_id, standing)
-    record_improve_text(key, response.consent, response.improve_text)
-    tallied = tallied_answers(response.answers, questions)
+    record_response_facts(response["id"], response["invitation_id"], standing)
+    record_improve_text(key, response["consent"], response.get("improve_text"))
+    tallied = tallied_answers(response["answers"], questions)
     if not tallied:
         return
     for table_index, (_, keys) in enumerate(TALLY_TABLES):
