@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, scoped_session
@@ -18,6 +18,18 @@ logger = logging.getLogger(__name__)
 # What a database that is down, restarting or out of connections raises. Other errors
 # (an integrity violation, a bad query) are bugs or input problems, not an outage.
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def engine_options(url: str, options: dict) -> dict:
+    """The engine options for a database: no ping before each checkout on SQLite.
+
+    The ping (a `SELECT 1` on every checkout) lets a request survive a database server that
+    restarted since the connection was pooled; a SQLite file has no server to lose, so there it
+    is one statement per request for nothing.
+    """
+    if make_url(url).get_backend_name() == "sqlite":
+        return {**options, "pool_pre_ping": False}
+    return options
 
 
 def configure_engine(engine: Engine) -> None:

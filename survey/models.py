@@ -26,6 +26,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     case,
+    literal,
     or_,
     text,
     update,
@@ -405,7 +406,9 @@ class Invitation(db.Model):
             .where(
                 table.c.id == bindparam("b_invitation_id"),
                 table.c.version == bindparam("b_version"),
-                table.c.status.in_([status.value for status in OPEN_STATUSES]),
+                # Each status its own bound literal, not an expanding list: the statement's SQL is
+                # then fixed, and the answer can run it as the driver's own (driver_sql.py).
+                table.c.status.in_([literal(status.value) for status in OPEN_STATUSES]),
                 or_(table.c.expires_at.is_(None), table.c.expires_at > now),
             )
             .values(

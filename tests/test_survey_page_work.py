@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 from sqlalchemy.engine.interfaces import CacheStats
+from sqlalchemy.sql import ClauseElement
 from werkzeug.datastructures import MultiDict
 
 from helpers import csrf_token, survey_link
@@ -20,8 +21,10 @@ from survey.candidate.forms import answers_from, quick_answers, survey_form_clas
 from survey.extensions import db
 from survey.models import HeldAnswer, Invitation, Response, report_cells, utcnow
 from survey.questions import TEXT_MAX_CHARS, localize
+from survey.services.debriefs import save_debrief
 from survey.services.invitations import send_due
 from survey.services.question_sets import DEFAULT_DOCUMENT
+from survey.services.report_facts import interview_standing
 from survey.tokens import make_answered_mark, make_survey_form_token
 
 
@@ -118,27 +121,74 @@ def test_a_named_answer_is_stored_with_seven_statements_in_one_transaction(clien
     assert "Thank you" in client.get(page.location).get_data(as_text=True)
 
 
-def test_after_the_first_answer_every_statement_of_an_answer_comes_compiled_from_the_cache(
-    client, make_interview, smtp_server
+def test_after_the_first_answer_nothing_of_an_answer_is_compiled_again(
+    client, make_interview, smtp_server, monkeypatch
 ):
-    """A statement SQLAlchemy cannot cache (a multi-row VALUES, say) is compiled on every answer."""
+    """A statement SQLAlchemy cannot cache (a multi-row VALUES, say) is compiled on every answer; the
+    write turn's statements run as SQL prepared once per database (survey/driver_sql.py)."""
     interviews = [make_interview() for _ in range(2)]
     send_due(now=interviews[-1].ends_at + timedelta(hours=3))
-    misses = []
+    misses, driver_sql, compiled = [], [], []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if context.cache_hit is not CacheStats.CACHE_HIT:
+        if context.compiled is None:
+            driver_sql.append(statement)
+        elif context.cache_hit is not CacheStats.CACHE_HIT:
             misses.append(statement)
+
+    compile_statement = ClauseElement.compile
+
+    def counting_compile(self, *args, **kwargs):
+        compiled.append(self)
+        return compile_statement(self, *args, **kwargs)
 
     for number, interview in enumerate(interviews):
         path = survey_link(smtp_server.handler.to(interview.candidate.email)[-1])
         token = csrf_token(client.get(path).get_data(as_text=True))
         if number:
             event.listen(db.engine, "before_cursor_execute", record)
+            monkeypatch.setattr(ClauseElement, "compile", counting_compile)
         data = {"csrf_token": token, "nps": "9", "fair": "5", "went_well": "Clear", "consent": "named"}
         assert client.post(path, data=data).status_code == 303
+    monkeypatch.undo()
     event.remove(db.engine, "before_cursor_execute", record)
-    assert misses == []
+    assert misses == [] and compiled == []
+    # The spend, the response, its cell and its three tallies: the write turn, all prepared SQL.
+    assert [statement.split()[0] for statement in driver_sql] == ["UPDATE", *["INSERT"] * 5], driver_sql
+
+
+def test_a_debrief_of_another_interview_is_not_taken_for_this_answers_debrief(
+    client, make_interview, smtp_server, staff
+):
+    """The spend returns whether the answer's own interview has a debrief; a bare column name in
+    its RETURNING subquery once matched any debrief at all, and every answer then recounted facts."""
+    debriefed, answered = make_interview(), make_interview()
+    save_debrief(debriefed, {"culture_score": 4}, staff["owner"])
+    send_due(now=answered.ends_at + timedelta(hours=3))
+    path = survey_link(smtp_server.handler.to(answered.candidate.email)[-1])
+    token = csrf_token(client.get(path).get_data(as_text=True))
+    with statements() as sent:
+        assert (
+            client.post(path, data={"csrf_token": token, "nps": "9", "consent": "named"}).status_code == 303
+        )
+    # Nothing beyond the seven statements: no gap facts looked for (this interview has no debrief).
+    assert [s.split()[0] for s in sent] == [
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+        "INSERT",
+    ]
+    spend = Invitation.completion().returning(*interview_standing(Invitation.__table__))
+    for interview, has_debrief in ((answered, False), (debriefed, True)):
+        # The spend's RETURNING columns, read as a SELECT of the same expressions.
+        standing = db.session.execute(
+            select(*interview_standing(Invitation.__table__)).where(Invitation.id == interview.invitation.id)
+        ).one()
+        assert bool(standing.debriefed) is has_debrief
+    assert "invitations.interview_id" in str(spend.compile(dialect=db.engine.dialect))
 
 
 def test_an_anonymous_answer_is_three_statements_and_only_a_sealed_row(client, sent_invitation):

@@ -37,6 +37,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     String,
     and_,
     bindparam,
@@ -48,6 +49,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -484,7 +486,9 @@ def kept_across(
     apply_changes(connection, changes)
 
 
-def record_response_facts(response_id: str, invitation_id: int | None, standing: Any = None) -> None:
+def record_response_facts(
+    connection: Connection, response_id: str, invitation_id: int | None, standing: Any = None
+) -> None:
     """Add a new response's own facts (caller commits, with the response).
 
     Most answers arrive while the outcome is pending, often before the debrief: whether its
@@ -494,7 +498,6 @@ def record_response_facts(response_id: str, invitation_id: int | None, standing:
     """
     if invitation_id is None:
         return
-    connection = db.session.connection()
     if standing is None:
         standing = connection.execute(
             _interview_standing_statement(), {"invitation_id": invitation_id}
@@ -511,19 +514,18 @@ def record_response_facts(response_id: str, invitation_id: int | None, standing:
 def interview_standing(invitations: Any) -> tuple[Any, Any]:
     """(outcome, debriefed) of an invitation's interview, as columns correlated to `invitations`
     (an invitations table or alias): what a new response's facts depend on."""
-    outcome = (
-        select(Interview.outcome).where(Interview.id == invitations.c.interview_id).correlate(invitations)
-    )
-    debriefed = (
-        select(Debrief.id)
-        .where(Debrief.interview_id == invitations.c.interview_id)
-        .correlate(invitations)
-        .exists()
-    )
+    # Named with its table: in an UPDATE's RETURNING, SQLite is given bare column names, and a bare
+    # `interview_id` inside the debriefs subquery would mean the debrief's own column (true as soon
+    # as any interview has a debrief).
+    interview_id = literal_column(f"{invitations.name}.interview_id")
+    outcome = select(Interview.outcome).where(Interview.id == interview_id)
+    debriefed = select(Debrief.id).where(Debrief.interview_id == interview_id).exists()
     return outcome.scalar_subquery().label("outcome"), debriefed.label("debriefed")
 
 
-def record_improve_text(scope: dict[str, Any], consent: str, text: str | None) -> None:
+def record_improve_text(
+    connection: Connection, scope: dict[str, Any], consent: str, text: str | None
+) -> None:
     """Count a new response's `improve` answer in the themes' text facts (caller commits, with
     the response): its scope and text are at hand, so nothing is read back."""
     text = (text or "").strip(" ")  # as SQL's trim() has it, so a recount agrees
@@ -531,7 +533,7 @@ def record_improve_text(scope: dict[str, Any], consent: str, text: str | None) -
         return
     label = "named" if consent == "named" else "anonymous"
     key = (*(scope[name] for name in SCOPE_KEYS), IMPROVE_TEXT, "", label, text)
-    apply_changes(db.session.connection(), Counter({key: 1}))
+    apply_changes(connection, Counter({key: 1}))
 
 
 def fill_text_facts(connection: Any) -> int:

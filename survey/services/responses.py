@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Connection, Engine, Row, Select, bindparam, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from ..database import one_writer_at_a_time
+from ..driver_sql import DriverStatement, per_database, prepare
 from ..extensions import db
 from ..models import (
     Candidate,
@@ -36,7 +39,7 @@ from .errors import DomainError
 from .invitations import candidate_language, fix_question_set
 from .question_sets import published_questions, questions_for
 from .report_facts import interview_standing
-from .tallies import record_response
+from .tallies import ResponseCounts, record_response, response_counts
 from .webhooks import emit, iso
 
 
@@ -257,10 +260,12 @@ def submit_response(
     The conditional UPDATE is the gate: only one request can move the invitation out of
     an open state; the unique invitation_id on responses backs it for named answers. A named
     answer, its report tally, any alert and any webhook event are written in the same
-    transaction, with Core statements compiled once (three statements, then the commit, when
-    nothing alerts and no webhook endpoint exists). Anonymous answers are held back sealed
-    (services/anonymity.py): they touch no response, no report tally, no alert and no webhook,
-    and the completion time is kept to the day.
+    transaction (seven statements, then the commit, when nothing alerts and no webhook endpoint
+    exists). Anonymous answers are held back sealed (services/anonymity.py): they touch no
+    response, no report tally, no alert and no webhook, and the completion time is kept to the day.
+
+    Everything the answer writes is worked out before its write turn (on SQLite no other answer
+    writes meanwhile): inside it only the statements run, compiled once as the driver's own SQL.
     """
     if consent not in CONSENT_CHOICES:
         raise AnswerError("consent: choose named or anonymous")
@@ -270,9 +275,18 @@ def submit_response(
     questions = questions or link_questions(target)
     answers = clean_answers(raw_answers, questions)
     now = now or utcnow()
+    named = consent == "named"
+    spend = _spend_values(target, now, completed_at=now if named else start_of_day(now))
+    if named:
+        response = _response_values(target, answers, questions.version, now)
+        store = partial(_store_named, target, answers, now, response, response_counts(response, questions))
+    else:
+        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
+        # would tie the answers to the one candidate whose survey just closed.
+        store = partial(_hold, _held_values(target, answers, questions.version))
     with one_writer_at_a_time(db.session):
         try:
-            return _complete(target, answers, consent, questions, now)
+            return _complete(spend, store)
         except BaseException:
             # Ended before the turn passes on: an open transaction would keep SQLite's write lock
             # and leave the next writer waiting in its busy handler.
@@ -280,21 +294,14 @@ def submit_response(
             raise
 
 
-def _complete(
-    target: LinkTarget, answers: dict[str, Any], consent: str, questions: QuestionSet, now: datetime
-) -> bool:
+def _complete(spend: dict[str, Any], store: Callable[[Connection, Row], None]) -> bool:
     """Spend the link and store the answers in one transaction; False if it was already spent."""
-    named = consent == "named"
-    standing = _spend(target, now, completed_at=now if named else start_of_day(now))
+    connection = db.session.connection()
+    standing = _spend_statement(connection.dialect).execute(connection, spend).first()
     if standing is None:
         db.session.rollback()
         return False
-    if named:
-        _store_named(target, answers, questions, now, standing)
-    else:
-        # Held back sealed: no alert, no webhook, no tally — an event minutes after the submit
-        # would tie the answers to the one candidate whose survey just closed.
-        _hold(target, answers, questions.version)
+    store(connection, standing)
     try:
         db.session.commit()
     except IntegrityError:
@@ -304,21 +311,31 @@ def _complete(
 
 
 def _store_named(
-    target: LinkTarget, answers: dict[str, Any], questions: QuestionSet, now: datetime, standing: Row
+    target: LinkTarget,
+    answers: dict[str, Any],
+    now: datetime,
+    response: dict[str, Any],
+    counts: ResponseCounts,
+    connection: Connection,
+    standing: Row,
 ) -> None:
     """The response, its tallies, any alert and the survey.completed event (the caller commits)."""
-    values = _response_values(target, answers, questions.version, now)
-    db.session.connection().execute(_insert_response_statement(), values)
-    record_response(values, questions, standing)
+    _insert_response_statement(connection.dialect, tuple(response)).execute(connection, response)
+    record_response(connection, response, counts, standing)
     _alert_on(target, answers)
     if target.has_webhooks:
         emit("survey.completed", completed_event(target, answers, now), now)
 
 
-def _hold(target: LinkTarget, answers: dict[str, Any], version: int) -> None:
-    """One INSERT of the sealed answer under a random id (the caller commits)."""
+def _held_values(target: LinkTarget, answers: dict[str, Any], version: int) -> dict[str, Any]:
+    """The sealed answer's row under a random id."""
     payload = cohort_payload(target.ends_at, target.department, answers, version)
-    db.session.connection().execute(_insert_held_statement(), {"id": random_id(), "sealed": seal(payload)})
+    return {"id": random_id(), "sealed": seal(payload)}
+
+
+def _hold(values: dict[str, Any], connection: Connection, standing: Row) -> None:
+    """One INSERT of the sealed answer (the caller commits)."""
+    connection.execute(_insert_held_statement(), values)
 
 
 def start_of_day(moment: datetime) -> datetime:
@@ -344,27 +361,31 @@ def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) 
     }
 
 
-@cache
-def _spend_statement():
+@per_database
+def _spend_statement(dialect: Dialect) -> DriverStatement:
     # What the answer's report facts depend on comes back with the spend, read in its transaction.
-    return Invitation.completion().returning(*interview_standing(Invitation.__table__))
+    statement = Invitation.completion().returning(*interview_standing(Invitation.__table__))
+    return prepare(statement, dialect, SPEND_PARAMETERS)
 
 
-def _spend(target: LinkTarget, now: datetime, completed_at: datetime) -> Row | None:
-    """Move the invitation from open to completed; None if another request got there first, else
-    its interview's outcome and whether it has a debrief (`interview_standing`)."""
-    params = {
+SPEND_PARAMETERS = ("b_invitation_id", "b_version", "b_now", "b_completed_at")
+
+
+def _spend_values(target: LinkTarget, now: datetime, completed_at: datetime) -> dict[str, Any]:
+    """The spend's parameters: it moves the invitation from open to completed, or finds nothing if
+    another request got there first; it returns the interview's outcome and whether it has a
+    debrief (`interview_standing`)."""
+    return {
         "b_invitation_id": target.invitation_id,
         "b_version": target.version,
         "b_now": now,
         "b_completed_at": completed_at,
     }
-    return db.session.connection().execute(_spend_statement(), params).first()
 
 
-@cache
-def _insert_response_statement():
-    return insert(Response.__table__)
+@per_database
+def _insert_response_statement(dialect: Dialect, columns: tuple[str, ...]) -> DriverStatement:
+    return prepare(insert(Response.__table__), dialect, columns)
 
 
 @cache

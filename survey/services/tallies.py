@@ -9,13 +9,14 @@ type everywhere, so answers to one key pool across versions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import Connection, String, cast, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.engine import Dialect
 
+from ..driver_sql import DriverStatement, per_database, prepare
 from ..extensions import db
 from ..models import (
     CELL_KEYS,
@@ -66,49 +67,66 @@ def _insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-@lru_cache(maxsize=4)
-def _cell_upsert(dialect: str) -> Insert:
-    """One fixed-shape upsert per database, so SQLAlchemy compiles it once, not per response."""
-    statement = _insert(dialect, report_cells)
-    return statement.on_conflict_do_update(
+@per_database
+def _cell_upsert(dialect: Dialect) -> DriverStatement:
+    """The cell's upsert, compiled once per database (see driver_sql.py)."""
+    statement = _insert(dialect.name, report_cells)
+    statement = statement.on_conflict_do_update(
         index_elements=list(CELL_KEYS),
         set_={"responses": report_cells.c.responses + statement.excluded.responses},
     )
+    return prepare(statement, dialect, (*CELL_KEYS, "responses"))
 
 
-@lru_cache(maxsize=12)
-def _tally_upsert(dialect: str, table_index: int) -> Insert:
+@per_database
+def _tally_upsert(dialect: Dialect, table_index: int) -> DriverStatement:
     """One single-row upsert per database and tally table, run once for all of a response's
-    answers (executemany): SQLAlchemy caches its compiled form. A multi-row VALUES statement would
-    be compiled again on every response, since SQLAlchemy does not cache those."""
+    answers (executemany), compiled once per database (see driver_sql.py)."""
     table, keys = TALLY_TABLES[table_index]
-    statement = _insert(dialect, table)
-    return statement.on_conflict_do_update(
+    statement = _insert(dialect.name, table)
+    statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={"count": table.c["count"] + statement.excluded["count"]},
     )
+    return prepare(statement, dialect, (*keys, "count"))
 
 
-def record_response(response: Mapping[str, Any], questions: QuestionSet, standing: Any = None) -> None:
+@dataclass(frozen=True)
+class ResponseCounts:
+    """What a new response adds to the report tallies: its cell, and per tally table (in the
+    order of TALLY_TABLES) a row for each counted answer. Worked out before the answer's write
+    turn, so that inside it only the statements run."""
+
+    cell: dict[str, Any]
+    tallies: tuple[list[dict[str, Any]], ...]
+
+
+def response_counts(response: Mapping[str, Any], questions: QuestionSet) -> ResponseCounts:
+    """The counts of a new response (its row, column → value)."""
+    key = cell_key(response)
+    tallied = tallied_answers(response["answers"], questions)
+    tallies = []
+    for _, keys in TALLY_TABLES:
+        grouping = {column: key[column] for column in keys if column in key}
+        tallies.append([{**grouping, "item": item, "value": value, "count": 1} for item, value in tallied])
+    return ResponseCounts({**key, "responses": 1}, tuple(tallies))
+
+
+def record_response(
+    connection: Connection, response: Mapping[str, Any], counts: ResponseCounts, standing: Any = None
+) -> None:
     """Count a new response (the row just inserted, column → value) in its cell and tallies (same
     transaction as the response; caller commits); `standing`: its interview's outcome and whether
     it has a debrief, if already read. A row, not an ORM object: the answer's hot path builds none."""
-    key = cell_key(response)
-    # On the session's connection: a plain Core statement needs none of the ORM's execute path.
-    connection = db.session.connection()
-    dialect = connection.dialect.name
-    connection.execute(_cell_upsert(dialect), {**key, "responses": 1})
+    dialect = connection.dialect
+    _cell_upsert(dialect).execute(connection, counts.cell)
     # Its outcome and perception-gap facts, when its interview already has an outcome or a debrief,
     # and its `improve` answer among the themes' texts.
-    record_response_facts(response["id"], response["invitation_id"], standing)
-    record_improve_text(key, response["consent"], response.get("improve_text"))
-    tallied = tallied_answers(response["answers"], questions)
-    if not tallied:
-        return
-    for table_index, (_, keys) in enumerate(TALLY_TABLES):
-        grouping = {column: key[column] for column in keys if column in key}
-        rows = [{**grouping, "item": item, "value": value, "count": 1} for item, value in tallied]
-        connection.execute(_tally_upsert(dialect, table_index), rows)
+    record_response_facts(connection, response["id"], response["invitation_id"], standing)
+    record_improve_text(connection, counts.cell, response["consent"], response.get("improve_text"))
+    for table_index, rows in enumerate(counts.tallies):
+        if rows:
+            _tally_upsert(dialect, table_index).execute_many(connection, rows)
 
 
 def counted_items() -> dict[str, str]:
