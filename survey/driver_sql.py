@@ -62,10 +62,10 @@ def prepare(statement: ClauseElement, dialect: Dialect, keys: Iterable[str]) -> 
     if "POSTCOMPILE" in compiled.string:
         raise ValueError("a statement with an expanding IN list cannot run as driver SQL")
     slots = []
+    rendered = {name: bind for bind, name in compiled.bind_names.items()}
     # Positional styles list a bind once per place it appears; named ones once.
-    names = compiled.positiontup if compiled.positional else list(compiled.binds)
-    for name in names:
-        bind = compiled.binds[name]
+    for name in compiled.positiontup if compiled.positional else rendered:
+        bind = rendered[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         fixed = not bind.required and bind.value is not None
         value = (process(bind.value) if process else bind.value) if fixed else None

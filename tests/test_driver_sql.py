@@ -3,6 +3,7 @@ SQLAlchemy's own execution of the same statement writes, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -51,18 +52,20 @@ def test_a_prepared_insert_stores_what_sqlalchemy_stores(app):
     assert [tuple(found[1:]) for found in stored] == [(ANSWERS, submitted_at.astimezone(UTC), None)] * 2
 
 
-def test_a_prepared_upsert_counts_once_per_row_and_adds_on_conflict(app):
+def test_a_responses_answers_are_counted_in_each_tally_table_by_one_statement_and_add_up(app):
     connection = db.session.connection()
     upsert = _tally_upsert(connection.dialect, 2)  # the per-month tallies: month, item, value
-    rows = [{"month": "2026-11", "item": "nps", "value": value, "count": 1} for value in ("9", "9", "3")]
-    upsert.execute_many(connection, rows)
+    # A choice option may hold any text: quotes, backslashes, accents reach the table as they are.
+    for values in (("9", "3", 'Très "bien" \\ ok'), ("9",), ()):
+        answers = json.dumps([{"item": "nps", "value": value} for value in values])
+        upsert.execute(connection, {"month": "2026-11", "answers": answers})
     db.session.commit()
     counts = db.session.execute(
         select(report_month_tallies.c.value, report_month_tallies.c["count"]).order_by(
             report_month_tallies.c.value
         )
     ).all()
-    assert [tuple(found) for found in counts] == [("3", 1), ("9", 2)]
+    assert [tuple(found) for found in counts] == [("3", 1), ("9", 2), ('Très "bien" \\ ok', 1)]
 
 
 def test_prepared_statements_are_kept_per_kind_of_database_not_per_engine(app):

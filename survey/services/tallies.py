@@ -8,11 +8,27 @@ type everywhere, so answers to one key pool across versions.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, delete, func, insert, literal, select, union_all
+from sqlalchemy import (
+    JSON,
+    Connection,
+    String,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -80,36 +96,58 @@ def _cell_upsert(dialect: Dialect) -> DriverStatement:
 
 @per_database
 def _tally_upsert(dialect: Dialect, table_index: int) -> DriverStatement:
-    """One single-row upsert per database and tally table, run once for all of a response's
-    answers (executemany), compiled once per database (see driver_sql.py)."""
+    """Count all of a response's answers in one tally table with one statement: the answers come
+    as one JSON array of {"item", "value"} pairs, unnested by the database, each pair upserted.
+
+    One statement rather than an executemany of a row per answer: under several threads every
+    call into the database driver hands the interpreter to another thread and waits to get it
+    back, and an executemany makes that call once per row. Compiled once per database."""
     table, keys = TALLY_TABLES[table_index]
-    statement = _insert(dialect.name, table)
+    grouping = [key for key in keys if key not in ("item", "value")]
+    if dialect.name == "postgresql":
+        answers = (
+            func.json_to_recordset(cast(bindparam("answers", type_=String), JSON))
+            .table_valued(column("item", String), column("value", String))
+            .render_derived(name="answers", with_types=True)
+        )
+        item, value = answers.c.item, answers.c.value
+    else:
+        answers = func.json_each(bindparam("answers", type_=String)).table_valued("value").alias("answers")
+        item, value = (
+            func.json_extract(answers.c.value, "$.item"),
+            func.json_extract(answers.c.value, "$.value"),
+        )
+    counted = select(
+        *(bindparam(key, type_=table.c[key].type) for key in grouping), item, value, literal_column("1")
+    ).select_from(answers)
+    # `WHERE true`: without a WHERE, SQLite would read the upsert's ON CONFLICT as a join clause.
+    statement = _insert(dialect.name, table).from_select(
+        [*grouping, "item", "value", "count"], counted.where(true())
+    )
     statement = statement.on_conflict_do_update(
         index_elements=list(keys),
         set_={"count": table.c["count"] + statement.excluded["count"]},
     )
-    return prepare(statement, dialect, (*keys, "count"))
+    return prepare(statement, dialect, ())
 
 
 @dataclass(frozen=True)
 class ResponseCounts:
-    """What a new response adds to the report tallies: its cell, and per tally table (in the
-    order of TALLY_TABLES) a row for each counted answer. Worked out before the answer's write
-    turn, so that inside it only the statements run."""
+    """What a new response adds to the report tallies: its cell (the grouping values and its one
+    response), and its counted answers as the JSON array the tally upserts unnest (empty: none).
+    Worked out before the answer's write turn, so that inside it only the statements run."""
 
     cell: dict[str, Any]
-    tallies: tuple[list[dict[str, Any]], ...]
+    answers: str | None
 
 
 def response_counts(response: Mapping[str, Any], questions: QuestionSet) -> ResponseCounts:
     """The counts of a new response (its row, column → value)."""
-    key = cell_key(response)
-    tallied = tallied_answers(response["answers"], questions)
-    tallies = []
-    for _, keys in TALLY_TABLES:
-        grouping = {column: key[column] for column in keys if column in key}
-        tallies.append([{**grouping, "item": item, "value": value, "count": 1} for item, value in tallied])
-    return ResponseCounts({**key, "responses": 1}, tuple(tallies))
+    # In one order, whoever answers: two transactions updating the same tally rows then take
+    # their row locks in the same order (PostgreSQL), and cannot deadlock on them.
+    tallied = sorted(tallied_answers(response["answers"], questions))
+    answers = json.dumps([{"item": item, "value": value} for item, value in tallied]) if tallied else None
+    return ResponseCounts({**cell_key(response), "responses": 1}, answers)
 
 
 def record_response(
@@ -124,9 +162,11 @@ def record_response(
     # and its `improve` answer among the themes' texts.
     record_response_facts(connection, response["id"], response["invitation_id"], standing)
     record_improve_text(connection, counts.cell, response["consent"], response.get("improve_text"))
-    for table_index, rows in enumerate(counts.tallies):
-        if rows:
-            _tally_upsert(dialect, table_index).execute_many(connection, rows)
+    if counts.answers is None:
+        return
+    for table_index, (_, keys) in enumerate(TALLY_TABLES):
+        values = {key: counts.cell[key] for key in keys if key in counts.cell}
+        _tally_upsert(dialect, table_index).execute(connection, {**values, "answers": counts.answers})
 
 
 def counted_items() -> dict[str, str]:
