@@ -49,14 +49,11 @@ class DriverStatement:
     def execute(self, connection: Connection, values: Mapping[str, Any]) -> CursorResult:
         return connection.exec_driver_sql(self.sql, self.parameters(values))
 
-    def execute_many(self, connection: Connection, rows: Iterable[Mapping[str, Any]]) -> CursorResult:
-        return connection.exec_driver_sql(self.sql, [self.parameters(row) for row in rows])
 
-
-def prepare(statement: ClauseElement, dialect: Dialect, keys: Iterable[str]) -> DriverStatement:
-    """Compile `statement` for `dialect` with the given value names (columns of an INSERT, binds of
-    an UPDATE); cache the result per statement and dialect, as the callers do."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+def prepare(statement: ClauseElement, dialect: Dialect, columns: Iterable[str] = ()) -> DriverStatement:
+    """Compile `statement` for `dialect`; `columns`: those an INSERT without values of its own is
+    given at each execution. The callers keep the result (per_database)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
         raise ValueError("a statement with Python-side column defaults cannot run as driver SQL")
     if "POSTCOMPILE" in compiled.string:

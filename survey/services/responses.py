@@ -364,11 +364,7 @@ def completed_event(target: LinkTarget, answers: dict[str, Any], now: datetime) 
 @per_database
 def _spend_statement(dialect: Dialect) -> DriverStatement:
     # What the answer's report facts depend on comes back with the spend, read in its transaction.
-    statement = Invitation.completion().returning(*interview_standing(Invitation.__table__))
-    return prepare(statement, dialect, SPEND_PARAMETERS)
-
-
-SPEND_PARAMETERS = ("b_invitation_id", "b_version", "b_now", "b_completed_at")
+    return prepare(Invitation.completion().returning(*interview_standing(Invitation.__table__)), dialect)
 
 
 def _spend_values(target: LinkTarget, now: datetime, completed_at: datetime) -> dict[str, Any]:

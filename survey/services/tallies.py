@@ -128,13 +128,13 @@ def _tally_upsert(dialect: Dialect, table_index: int) -> DriverStatement:
         index_elements=list(keys),
         set_={"count": table.c["count"] + statement.excluded["count"]},
     )
-    return prepare(statement, dialect, ())
+    return prepare(statement, dialect)
 
 
 @dataclass(frozen=True)
 class ResponseCounts:
     """What a new response adds to the report tallies: its cell (the grouping values and its one
-    response), and its counted answers as the JSON array the tally upserts unnest (empty: none).
+    response), and its counted answers as the JSON array the tally upserts unnest (None: none).
     Worked out before the answer's write turn, so that inside it only the statements run."""
 
     cell: dict[str, Any]
