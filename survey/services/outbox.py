@@ -25,10 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
 
@@ -462,21 +459,6 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummar
     db.session.commit()
 
 
-class _HeadersAsWritten(policy.Compat32):
-    """compat32 with SMTP line endings that writes each header value as it is given.
-
-    Every value OutboxMail sets is already encoded for the wire (by Flask-Mail's sanitizers,
-    or plain ASCII) and free of line breaks but the folding those sanitizers add, so folding
-    it again through a Header object per header is wasted work.
-    """
-
-    def _fold(self, name, value, sanitize):
-        return f"{name}: {str(value).replace(chr(10), self.linesep)}{self.linesep}"
-
-
-AS_WRITTEN = _HeadersAsWritten(linesep="\r\n")
-
-
 @lru_cache(maxsize=8)
 def _sanitized_sender(sender: str) -> str:
     # company_sender() is formataddr's output: already encoded for the wire (RFC 2047) when the
@@ -494,15 +476,17 @@ def _sanitized_recipient(address: str) -> str:
 
 
 class OutboxMail(Message):
-    """Flask-Mail's Message for one outbox row, turned into bytes in one pass.
+    """Flask-Mail's Message for one outbox row, written out as bytes directly.
 
     Flask-Mail wraps the text/HTML alternative in a second multipart, switches the finished
     tree to the SMTP policy (which parses every header again while writing it), and searches
     both bodies with a freshly compiled pattern to pick a MIME boundary; its constructor also
     looks up the host name for a Message-ID we replace. Here: one multipart/alternative of the
-    two rendered parts, headers encoded once and written as they are, and a random boundary
-    that cannot occur in the text. Flask-Mail still checks the headers (BadHeaderError) and
-    sends the bytes.
+    two rendered parts, written as the `email` package writes it (compat32, SMTP line endings,
+    the bodies as 7bit or 8bit UTF-8 as Flask-Mail's charset setting has them), but in one pass
+    over plain strings instead of building and generating a tree of MIME objects per message;
+    headers encoded once by Flask-Mail's sanitizers, and a random boundary that cannot occur in
+    the text. Flask-Mail still checks the headers (BadHeaderError) and sends the bytes.
     """
 
     def __init__(self, message: OutboxMessage):
@@ -524,18 +508,48 @@ class OutboxMail(Message):
 
     def as_bytes(self) -> bytes:
         encoding = self.charset or "utf-8"
-        mime = MIMEMultipart("alternative", boundary=f"=_debrief_{secrets.token_hex(16)}")
-        mime.attach(MIMEText(self.body, "plain", encoding))
-        for subtype, content in self.alts.items():
-            mime.attach(MIMEText(content, subtype, encoding))
-        mime["Subject"] = sanitize_subject(self.subject, encoding)
-        mime["From"] = _sanitized_sender(self.sender)
-        mime["To"] = ", ".join(_sanitized_recipient(address) for address in self.recipients)
-        mime["Date"] = formatdate(self.date, localtime=True)
-        mime["Message-ID"] = self.msgId
-        for name, value in (self.extra_headers or {}).items():
-            mime[name] = _extra_header(value)
-        return mime.as_bytes(policy=AS_WRITTEN)
+        boundary = f"=_debrief_{secrets.token_hex(16)}"
+        headers = [
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+            ("MIME-Version", "1.0"),
+            ("Subject", sanitize_subject(self.subject, encoding)),
+            ("From", _sanitized_sender(self.sender)),
+            ("To", ", ".join(_sanitized_recipient(address) for address in self.recipients)),
+            ("Date", formatdate(self.date, localtime=True)),
+            ("Message-ID", self.msgId),
+            *((name, _extra_header(value)) for name, value in (self.extra_headers or {}).items()),
+        ]
+        parts = [("plain", self.body), *self.alts.items()]
+        return write_alternative(headers, parts, boundary, encoding)
+
+
+CRLF = "\r\n"
+
+
+def write_alternative(
+    headers: list[tuple[str, str]], parts: list[tuple[str, str]], boundary: str, encoding: str = "utf-8"
+) -> bytes:
+    """A multipart/alternative email, byte for byte as the `email` package writes it (compat32,
+    SMTP line endings, each text part 7bit or 8bit): the headers (encoded for the wire already;
+    their only line breaks are the sanitizers' folding), then each (subtype, text) part."""
+    lines = [f"{name}: {value}".replace("\n", CRLF) for name, value in headers]
+    lines.append("")  # the blank line that ends the headers
+    for subtype, text in parts:
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="{encoding}"',
+            "MIME-Version: 1.0",
+            f"Content-Transfer-Encoding: {'7bit' if text.isascii() else '8bit'}",
+            "",
+            _with_smtp_line_endings(text),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return CRLF.join(lines).encode(encoding)
+
+
+def _with_smtp_line_endings(text: str) -> str:
+    """Every line break (CRLF, CR or LF) written as CRLF, as the email package's generator does."""
+    return text.replace(CRLF, "\n").replace("\r", "\n").replace("\n", CRLF)
 
 
 def _extra_header(value: str) -> str:
