@@ -79,6 +79,37 @@ def test_each_shipped_language_translates_every_candidate_facing_string(app, lan
         assert len(translated) > 0.9 * len(wanted)
 
 
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+def test_an_email_rendered_with_its_bound_catalog_reads_as_flask_babel_renders_it(app, language):
+    """The outbox renders an email's templates with `gettext` bound to the candidate's catalog
+    once (i18n.bound_gettext): the same text, translated, escaped and formatted alike."""
+    from datetime import UTC, datetime
+
+    from flask import render_template
+
+    from survey.i18n import bound_gettext, candidate_locale
+
+    context = {
+        "company": "A & B <Co>",
+        "first_name": "Zoë <b>",
+        "position_title": "Dev & Ops",
+        "stage": "Tech'n",
+        "interview_at": datetime(2026, 1, 2, 10, tzinfo=UTC),
+        "survey_url": "http://x/s/a?b=1&c=2",
+        "opt_out_url": "http://x/o",
+        "valid_until": datetime(2026, 2, 2, tzinfo=UTC),
+        "subject": "S & <t>",
+        "language": language,
+    }
+    with candidate_locale(language, "Europe/Berlin"):
+        for reminder in (False, True):
+            for template in ("email/survey_invitation.txt", "email/survey_invitation.html"):
+                babel = render_template(template, **context, is_reminder=reminder)
+                bound = render_template(template, **context, is_reminder=reminder, gettext=bound_gettext())
+                assert bound == babel
+    assert "Zoë &lt;b&gt;" in babel and "A &amp; B &lt;Co&gt;" in babel  # escaped in the HTML
+
+
 def test_catalogs_compile_when_a_po_file_is_newer_and_not_otherwise(tmp_path):
     assert sorted(compile_catalogs(SOURCE_DIR, tmp_path)) == sorted(SHIPPED_LANGUAGES)
     assert compile_catalogs(SOURCE_DIR, tmp_path) == []

@@ -42,6 +42,7 @@ from sqlalchemy.orm import joinedload
 
 from ..database import begin_claim
 from ..extensions import db
+from ..i18n import bound_gettext
 from ..mailing import company_sender, sender_address
 from ..models import (
     OUTBOX_DUE_STATUSES,
@@ -82,7 +83,7 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage:
     """Render an email (text and HTML) into an outbox row; the caller commits."""
-    context = {"company": current_app.config["COMPANY_NAME"], **context}
+    context = {"company": current_app.config["COMPANY_NAME"], "gettext": bound_gettext(), **context}
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
