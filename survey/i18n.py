@@ -136,7 +136,7 @@ def valid_timezone(name: str | None) -> str | None:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(g.get("candidate_timezone") or current_app.config["DEFAULT_TIMEZONE"])
+    return ZoneInfo(_zone_name())
 
 
 def local_datetime(moment: datetime | None) -> str:
@@ -144,8 +144,25 @@ def local_datetime(moment: datetime | None) -> str:
     date and short time with the zone's name ("30. November 2026 um 15:00 MEZ")."""
     if not isinstance(moment, datetime):  # None, or a template's undefined value
         return ""
-    locale = get_locale() or "en"
-    zone = _zone()
+    return _local_datetime(moment, str(get_locale() or "en"), _zone_name())
+
+
+def local_date(moment: datetime | None) -> str:
+    """A date as the candidate reads it, in their language and time zone: "4 December 2026"."""
+    if not isinstance(moment, datetime):  # None, or a template's undefined value
+        return ""
+    return _local_date(moment, _date_locale(), _zone_name())
+
+
+def _zone_name() -> str:
+    return g.get("candidate_timezone") or current_app.config["DEFAULT_TIMEZONE"]
+
+
+# Formatted once per moment, language and zone: an email's text and HTML parts both show its
+# interview's time and its link's last day, and Babel parses its patterns on every call.
+@lru_cache(maxsize=1024)
+def _local_datetime(moment: datetime, locale: str, zone_name: str) -> str:
+    zone = ZoneInfo(zone_name)
     local = moment.astimezone(zone)
     clock = format_time(local, "short", tzinfo=zone, locale=locale)
     time_part = f"{clock} {format_time(local, 'zzz', tzinfo=zone, locale=locale)}"
@@ -160,11 +177,9 @@ def _date_locale(locale: Locale | str | None = None) -> str:
     return "en_GB" if locale == "en" else locale
 
 
-def local_date(moment: datetime | None) -> str:
-    """A date as the candidate reads it, in their language and time zone: "4 December 2026"."""
-    if not isinstance(moment, datetime):  # None, or a template's undefined value
-        return ""
-    return format_date(moment.astimezone(_zone()), format="long", locale=_date_locale())
+@lru_cache(maxsize=1024)
+def _local_date(moment: datetime, locale: str, zone_name: str) -> str:
+    return format_date(moment.astimezone(ZoneInfo(zone_name)), format="long", locale=locale)
 
 
 def local_day_month(moment: datetime | None, locale: Locale | str | None = None) -> str:

@@ -55,6 +55,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from ..extensions import db
 from ..models import (
@@ -671,8 +672,9 @@ def _touched_invitation(session: Session, invitation: Invitation, touched: Touch
     if invitation in session.new or invitation in session.deleted:
         changed = True
     else:
-        state = inspect(invitation)
-        sent, moved = state.attrs.sent_at.history, state.attrs.interview_id.history
+        # As the flush sees them, loading nothing (an unloaded value has no history).
+        sent = get_history(invitation, "sent_at", passive=PASSIVE_NO_INITIALIZE)
+        moved = get_history(invitation, "interview_id", passive=PASSIVE_NO_INITIALIZE)
         if not moved.has_changes() and sent.deleted == [None] and sent.added and sent.added[0] is not None:
             touched.first_sends.append(invitation.interview_id)  # sent_at was loaded, and None
             return
