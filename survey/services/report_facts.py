@@ -728,8 +728,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     """Count them again after the write (new interviews now have ids) and add the difference."""
     first_sends = session.info.pop(FIRST_SENDS, None)
     if first_sends:
-        connection = session.connection()
-        apply_changes(connection, _sent_once_more(connection, first_sends))
+        _add_first_sends(session.connection(), first_sends)
         return
     pending = session.info.pop(PENDING, None)
     if pending is None:
@@ -758,16 +757,54 @@ def _interview_scope_statement(dialect: str) -> Any:
     )
 
 
-def _sent_once_more(connection: Any, interview_ids: list[int]) -> Counter[Key]:
-    """One more `sent` per invitation emailed for the first time, in its interview's scope (read
-    with the columns the counted `sent` facts are grouped by): what a recount would add."""
-    changes: Counter[Key] = Counter()
-    statement = _interview_scope_statement(connection.dialect.name)
-    for interview_id, n in Counter(interview_ids).items():
-        scope = connection.execute(statement, {"interview_id": interview_id}).first()
+@cache
+def _sent_added_statement(dialect: str) -> Any:
+    """`n` more `sent` at each level of an interview's scope that exists, in one statement: the
+    scope's columns as the counted facts group them, its three levels' ids, the facts upserted
+    in order of scope id (as apply_changes writes them)."""
+    scope = [column.element for column in _interview_scope(dialect)]  # unlabelled, to compare
+    over_months = [SCOPES[name] == column for name, column in zip(SCOPE_KEYS[1:], scope[1:], strict=True)]
+    everything = [SCOPES[name] == blank for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)]
+    levels = or_(
+        and_(SCOPES.level == 0, SCOPES.month == scope[0], *over_months),
+        and_(SCOPES.level == 1, SCOPES.month == "", *over_months),
+        and_(SCOPES.level == 2, *everything),
+    )
+    blank = literal("", String)
+    rows = (
+        select(SCOPES.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+        .select_from(report_scopes)
+        .join(Interview, Interview.id == bindparam("interview_id"))
+        .join(Position, Position.id == Interview.position_id)
+        .where(levels)
+        .order_by(SCOPES.id)
+    )
+    statement = _insert(dialect, report_facts).from_select([*FACT_COLUMNS, "count"], rows)
+    return statement.on_conflict_do_update(
+        index_elements=list(FACT_COLUMNS), set_={"count": FACTS["count"] + statement.excluded["count"]}
+    )
+
+
+FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
+
+
+def _add_first_sends(connection: Any, interview_ids: list[int]) -> None:
+    """One more `sent` per invitation emailed for the first time, in its interview's scope: what
+    a recount would add. Most land in scopes that exist: one statement adds them at all three
+    levels. Where a level's scope is new, that is taken back and the change goes the long way
+    (the scope read, created, and the facts added by apply_changes)."""
+    statement = _sent_added_statement(connection.dialect.name)
+    for interview_id, n in sorted(Counter(interview_ids).items()):
+        added = connection.execute(statement, {"interview_id": interview_id, "n": n}).rowcount
+        if added == len(LEVELS):
+            continue
+        if added:
+            connection.execute(statement, {"interview_id": interview_id, "n": -n})  # back to before
+        scope = connection.execute(
+            _interview_scope_statement(connection.dialect.name), {"interview_id": interview_id}
+        ).first()
         if scope is not None:
-            changes[(*scope, "sent", "", "", "")] += n
-    return changes
+            apply_changes(connection, Counter({(*scope, "sent", "", "", ""): n}))
 
 
 def install_fact_keeper() -> None:
