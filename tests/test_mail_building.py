@@ -209,3 +209,31 @@ def test_an_email_is_written_byte_for_byte_as_the_email_package_writes_it(text, 
         ("To", "zoe@example.org"),
     ]
     assert write_alternative(headers, [("plain", text), ("html", html)], "=_b") == expected
+
+
+def test_a_delivered_invitation_is_written_once_and_its_loaded_rows_read_as_stored(
+    app, make_interview, smtp_server
+):
+    """A delivery writes its invitation's and message's rows itself (one UPDATE each, in the
+    flush's order) and keeps the loaded objects in step: the commit writes nothing again."""
+    from helpers import recorded_statements
+
+    interviews = [make_interview() for _ in range(3)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+    with recorded_statements() as statements:
+        assert deliver_outbox().sent == 3
+    updates = [" ".join(s.split()[:2]) for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert updates.count("UPDATE invitations") == 3
+    outcomes = [s for s in statements if s.startswith("UPDATE outbox_messages SET status")]
+    assert len(outcomes) == 3
+    assert updates.index("UPDATE invitations") < updates.index("UPDATE outbox_messages", 1)
+    loaded = {
+        row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))
+    }
+    db.session.expire_all()
+    stored = {
+        row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))
+    }
+    assert loaded == stored and {status for status, _, _ in stored.values()} == {"sent"}
+    messages = db.session.scalars(select(OutboxMessage)).all()
+    assert {(m.status, m.claimed_until, m.last_error) for m in messages} == {("sent", None, None)}

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app, render_template
 from flask_mail import (
@@ -37,8 +38,9 @@ from flask_mail import (
     sanitize_address,
     sanitize_subject,
 )
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import begin_claim
 from ..extensions import db
@@ -53,6 +55,7 @@ from ..models import (
     OutboxStatus,
     utcnow,
 )
+from .report_facts import add_first_sends
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
@@ -441,12 +444,50 @@ def _record_outcome(
     elif isinstance(error, smtplib.SMTPResponseException):
         outcome = _record_failure(message, error.smtp_code, error.smtp_error, lease.clock())
     else:
-        sent_at = lease.clock()  # when the server took it: never before the message was written
-        _finish(message, OutboxStatus.SENT, None)
-        message.sent_at = sent_at
-        _after_delivery(message, sent_at)
+        _record_sent(message, lease.clock())  # when the server took it: never before it was written
         outcome = "sent"
     _commit_outcome(message, outcome, report, lease)
+
+
+def _record_sent(message: OutboxMessage, sent_at: datetime) -> None:
+    """Write a delivered message's row and its invitation's (sent or reminded) in the outcome's
+    transaction, with one cached UPDATE each, and the facts a first delivery adds.
+
+    The rows' new values are what the models' own transitions give (Invitation.delivered …);
+    they are written directly rather than through the session's flush, whose bookkeeping for
+    two changed objects cost more than the rest of the outcome, and the loaded objects are kept
+    in step (as committed), so the commit after this writes nothing more.
+    """
+    connection = db.session.connection()
+    # The invitation's row first, then the message's, as the flush orders them: a transaction
+    # that changes both (a resend) locks them in the same order and waits instead of deadlocking.
+    invitation, first_send = message.invitation, False
+    if invitation is not None and message.kind == "invitation":
+        first_send = invitation.sent_at is None
+        valid_for = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+        _write_through(connection, invitation, invitation.delivered(sent_at, valid_for))
+    elif invitation is not None and message.kind == "reminder":
+        _write_through(connection, invitation, invitation.reminder_delivered(sent_at))
+    changes = {"status": OutboxStatus.SENT, "last_error": None, "claimed_until": None, "sent_at": sent_at}
+    _write_through(connection, message, changes)
+    if first_send:
+        add_first_sends(connection, [invitation.interview_id])
+
+
+def _write_through(connection: Any, row: Any, changes: dict[str, Any]) -> None:
+    """UPDATE one loaded row's columns by its id, and keep the object in step as committed."""
+    connection.execute(_update_statement(type(row).__table__, tuple(changes)), {"row_id": row.id, **changes})
+    for name, value in changes.items():
+        set_committed_value(row, name, value)
+
+
+@lru_cache(maxsize=16)
+def _update_statement(table: Any, columns: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
 
 
 def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummary, lease: Lease) -> None:
@@ -606,16 +647,6 @@ def _stale_reason(message: OutboxMessage) -> str | None:
     if not invitation.interview.candidate.reachable:
         return "candidate opted out or bounced"
     return None
-
-
-def _after_delivery(message: OutboxMessage, now: datetime) -> None:
-    invitation = message.invitation
-    if invitation is None:
-        return
-    if message.kind == "invitation":
-        invitation.deliver(now, timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"]))
-    elif message.kind == "reminder":
-        invitation.deliver_reminder(now)
 
 
 def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:

@@ -728,7 +728,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     """Count them again after the write (new interviews now have ids) and add the difference."""
     first_sends = session.info.pop(FIRST_SENDS, None)
     if first_sends:
-        _add_first_sends(session.connection(), first_sends)
+        add_first_sends(session.connection(), first_sends)
         return
     pending = session.info.pop(PENDING, None)
     if pending is None:
@@ -788,11 +788,12 @@ def _sent_added_statement(dialect: str) -> Any:
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
 
 
-def _add_first_sends(connection: Any, interview_ids: list[int]) -> None:
+def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     """One more `sent` per invitation emailed for the first time, in its interview's scope: what
-    a recount would add. Most land in scopes that exist: one statement adds them at all three
-    levels. Where a level's scope is new, that is taken back and the change goes the long way
-    (the scope read, created, and the facts added by apply_changes)."""
+    a recount would add (in the caller's transaction: the flush calls it, and so does a delivery
+    that writes its rows without the flush). Most land in scopes that exist: one statement adds
+    them at all three levels. Where a level's scope is new, that is taken back and the change
+    goes the long way (the scope read, created, and the facts added by apply_changes)."""
     statement = _sent_added_statement(connection.dialect.name)
     for interview_id, n in sorted(Counter(interview_ids).items()):
         added = connection.execute(statement, {"interview_id": interview_id, "n": n}).rowcount
