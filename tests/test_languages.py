@@ -80,34 +80,27 @@ def test_each_shipped_language_translates_every_candidate_facing_string(app, lan
 
 
 @pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
-def test_an_email_rendered_with_its_bound_catalog_reads_as_flask_babel_renders_it(app, language):
-    """The outbox renders an email's templates with `gettext` bound to the candidate's catalog
-    once (i18n.bound_gettext): the same text, translated, escaped and formatted alike."""
-    from datetime import UTC, datetime
-
+def test_an_invitation_filled_into_its_stencil_reads_as_the_templates_render_it(app, language):
+    """Each invitation email is its language's stencil (rendered once, `gettext` bound to the
+    catalog) with the email's own values put in: the same text as Flask-Babel rendering the
+    templates with those values, escaped alike in the HTML, a value that reads like a slot kept."""
     from flask import render_template
+    from markupsafe import escape
 
-    from survey.i18n import bound_gettext, candidate_locale
+    from survey.i18n import candidate_locale
+    from survey.services.invitations import EMAIL_VALUES, email_stencils, fill_stencil
 
-    context = {
-        "company": "A & B <Co>",
-        "first_name": "Zoë <b>",
-        "position_title": "Dev & Ops",
-        "stage": "Tech'n",
-        "interview_at": datetime(2026, 1, 2, 10, tzinfo=UTC),
-        "survey_url": "http://x/s/a?b=1&c=2",
-        "opt_out_url": "http://x/o",
-        "valid_until": datetime(2026, 2, 2, tzinfo=UTC),
-        "subject": "S & <t>",
-        "language": language,
-    }
+    values = dict.fromkeys(EMAIL_VALUES, "A & B <i>\x00subject\x00'\"")
+    values |= {"first_name": "Zoë <b>", "survey_url": "http://x/s/a?b=1&c=2", "interview_when": "2. Januar"}
     with candidate_locale(language, "Europe/Berlin"):
         for reminder in (False, True):
-            for template in ("email/survey_invitation.txt", "email/survey_invitation.html"):
-                babel = render_template(template, **context, is_reminder=reminder)
-                bound = render_template(template, **context, is_reminder=reminder, gettext=bound_gettext())
-                assert bound == babel
-    assert "Zoë &lt;b&gt;" in babel and "A &amp; B &lt;Co&gt;" in babel  # escaped in the HTML
+            text, html = email_stencils("A & B <Co>", language, reminder)
+            context = values | {"company": "A & B <Co>", "language": language, "is_reminder": reminder}
+            assert fill_stencil(text, values) == render_template("email/survey_invitation.txt", **context)
+            escaped = {key: str(escape(value)) for key, value in values.items()}
+            rendered = render_template("email/survey_invitation.html", **context)
+            assert fill_stencil(html, escaped) == rendered
+    assert "Zoë &lt;b&gt;" in rendered and "A &amp; B &lt;Co&gt;" in rendered and "\x00subject" in rendered
 
 
 def test_catalogs_compile_when_a_po_file_is_newer_and_not_otherwise(tmp_path):

@@ -87,12 +87,36 @@ def enqueue(
 ) -> OutboxMessage:
     """Render an email (text and HTML) into an outbox row; the caller commits."""
     context = {"company": current_app.config["COMPANY_NAME"], "gettext": bound_gettext(), **context}
+    return enqueue_rendered(
+        kind,
+        to_address,
+        subject,
+        render_template(f"email/{template}.txt", **context),
+        render_template(f"email/{template}.html", **context),
+        invitation=invitation,
+        headers=headers,
+        now=now,
+    )
+
+
+def enqueue_rendered(
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    *,
+    invitation: Invitation | None = None,
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Write an email already rendered (text and HTML) into an outbox row; the caller commits."""
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
         subject=subject,
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
+        body_text=body_text,
+        body_html=body_html,
         headers=headers or {},
         message_id=make_msgid(domain=_sender_domain()),
         invitation=invitation,
