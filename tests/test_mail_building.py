@@ -215,7 +215,8 @@ def test_a_delivered_invitation_is_written_once_and_its_loaded_rows_read_as_stor
     app, make_interview, smtp_server
 ):
     """A delivery writes its invitation's and message's rows itself (one UPDATE each, in the
-    flush's order) and keeps the loaded objects in step: the commit writes nothing again."""
+    flush's order) and its fact in one more statement, and keeps the loaded objects in step: the
+    commit writes nothing again."""
     from helpers import recorded_statements
 
     interviews = [make_interview() for _ in range(3)]
@@ -227,6 +228,10 @@ def test_a_delivered_invitation_is_written_once_and_its_loaded_rows_read_as_stor
     outcomes = [s for s in statements if s.startswith("UPDATE outbox_messages SET status")]
     assert len(outcomes) == 3
     assert updates.index("UPDATE invitations") < updates.index("UPDATE outbox_messages", 1)
+    # Their facts: the first email creates its scope (read before and after); the next two, in
+    # the same scope, add theirs in one statement each without reading it.
+    scope_reads = [s for s in statements if s.startswith("SELECT") and "FROM report_scopes" in s]
+    assert len(scope_reads) == 2
     loaded = {
         row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))
     }

@@ -780,9 +780,12 @@ def _sent_added_statement(dialect: str) -> Any:
         .order_by(SCOPES.id)
     )
     statement = _insert(dialect, report_facts).from_select([*FACT_COLUMNS, "count"], rows)
-    return statement.on_conflict_do_update(
+    statement = statement.on_conflict_do_update(
         index_elements=list(FACT_COLUMNS), set_={"count": FACTS["count"] + statement.excluded["count"]}
     )
+    # The rows it wrote, counted from RETURNING: a driver's rowcount for INSERT … SELECT is not
+    # to be relied on (psycopg reports -1).
+    return statement.returning(FACTS.scope_id)
 
 
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
@@ -796,7 +799,7 @@ def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     goes the long way (the scope read, created, and the facts added by apply_changes)."""
     statement = _sent_added_statement(connection.dialect.name)
     for interview_id, n in sorted(Counter(interview_ids).items()):
-        added = connection.execute(statement, {"interview_id": interview_id, "n": n}).rowcount
+        added = len(connection.execute(statement, {"interview_id": interview_id, "n": n}).all())
         if added == len(LEVELS):
             continue
         if added:
