@@ -1,6 +1,7 @@
 """A local SMTP server for the mail benchmark: accepts and counts, then reports on SIGTERM."""
 
 import json
+import resource
 import signal
 import sys
 import threading
@@ -34,7 +35,9 @@ def main(port: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     controller.stop()
-    print(json.dumps({"connections": sink.connections, "messages": sink.messages}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report = {"connections": sink.connections, "messages": sink.messages}
+    print(json.dumps(report | {"cpu_seconds": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 if __name__ == "__main__":

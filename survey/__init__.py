@@ -12,7 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import Config, ProductionConfig, config_from_env
 
-from .extensions import compress, csrf, db, login_manager, mail, migrate
+from .extensions import compress, csrf, db, login_manager, mail
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -87,12 +87,14 @@ def trust_proxies(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Attach the extensions created in extensions.py."""
     from .database import configure_engine, engine_options
+    from .migrating import init_migrations
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
     )
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    # Flask-Migrate (and Alembic) imported only when `flask db` or a migration run needs them.
+    init_migrations(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)

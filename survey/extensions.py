@@ -5,7 +5,6 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy as BaseSQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -37,7 +36,6 @@ class SQLAlchemy(BaseSQLAlchemy):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True)
 mail = Mail()
 csrf = CSRFProtect()
 # Compresses text responses (HTML, CSS, JSON, CSV, SVG) for clients that accept it; see config.py.

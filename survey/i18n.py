@@ -24,7 +24,9 @@ from babel.dates import format_date, format_skeleton, format_time, get_datetime_
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, has_request_context
-from flask_babel import Babel, force_locale, get_locale, refresh
+from flask_babel import Babel, force_locale, get_locale, get_translations, refresh
+from jinja2 import pass_context
+from markupsafe import Markup
 
 # The languages whose catalogs ship (the recruiter's form offers these).
 SHIPPED_LANGUAGES = ("en", "de", "fr", "es")
@@ -96,6 +98,27 @@ def candidate_locale(language: str, timezone: str) -> Iterator[None]:
         g.candidate_timezone = previous
 
 
+def bound_gettext():
+    """The current locale's `gettext` for the templates of one email, in the render's context.
+
+    Jinja's i18n extension looks `gettext` up in the render's context before the app's globals,
+    where Flask-Babel's looks up the locale and its catalog on every string (an invitation has
+    fourteen). This one is bound to the catalog once and behaves as the extension's own:
+    the message translated, marked safe where the template autoescapes, and always formatted
+    with its (escaped) variables.
+    """
+    translations = get_translations()
+
+    @pass_context
+    def gettext(context, message: str, **variables):
+        text = translations.ugettext(message)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return gettext
+
+
 @cache
 def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
@@ -113,7 +136,7 @@ def valid_timezone(name: str | None) -> str | None:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(g.get("candidate_timezone") or current_app.config["DEFAULT_TIMEZONE"])
+    return ZoneInfo(_zone_name())
 
 
 def local_datetime(moment: datetime | None) -> str:
@@ -121,8 +144,25 @@ def local_datetime(moment: datetime | None) -> str:
     date and short time with the zone's name ("30. November 2026 um 15:00 MEZ")."""
     if not isinstance(moment, datetime):  # None, or a template's undefined value
         return ""
-    locale = get_locale() or "en"
-    zone = _zone()
+    return _local_datetime(moment, str(get_locale() or "en"), _zone_name())
+
+
+def local_date(moment: datetime | None) -> str:
+    """A date as the candidate reads it, in their language and time zone: "4 December 2026"."""
+    if not isinstance(moment, datetime):  # None, or a template's undefined value
+        return ""
+    return _local_date(moment, _date_locale(), _zone_name())
+
+
+def _zone_name() -> str:
+    return g.get("candidate_timezone") or current_app.config["DEFAULT_TIMEZONE"]
+
+
+# Formatted once per moment, language and zone: an email's text and HTML parts both show its
+# interview's time and its link's last day, and Babel parses its patterns on every call.
+@lru_cache(maxsize=1024)
+def _local_datetime(moment: datetime, locale: str, zone_name: str) -> str:
+    zone = ZoneInfo(zone_name)
     local = moment.astimezone(zone)
     clock = format_time(local, "short", tzinfo=zone, locale=locale)
     time_part = f"{clock} {format_time(local, 'zzz', tzinfo=zone, locale=locale)}"
@@ -137,11 +177,9 @@ def _date_locale(locale: Locale | str | None = None) -> str:
     return "en_GB" if locale == "en" else locale
 
 
-def local_date(moment: datetime | None) -> str:
-    """A date as the candidate reads it, in their language and time zone: "4 December 2026"."""
-    if not isinstance(moment, datetime):  # None, or a template's undefined value
-        return ""
-    return format_date(moment.astimezone(_zone()), format="long", locale=_date_locale())
+@lru_cache(maxsize=1024)
+def _local_date(moment: datetime, locale: str, zone_name: str) -> str:
+    return format_date(moment.astimezone(ZoneInfo(zone_name)), format="long", locale=locale)
 
 
 def local_day_month(moment: datetime | None, locale: Locale | str | None = None) -> str:

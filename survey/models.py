@@ -327,14 +327,24 @@ class Invitation(db.Model):
 
     def deliver(self, now: datetime, valid_for: timedelta) -> None:
         """The invitation email was delivered: the link runs from now, for `valid_for`."""
-        self.sent_at = now
-        self.expires_at = now + valid_for
+        for name, value in self.delivered(now, valid_for).items():
+            setattr(self, name, value)
+
+    def delivered(self, now: datetime, valid_for: timedelta) -> dict[str, Any]:
+        """What `deliver` changes, by column, without changing it (for a writer of its own)."""
+        changes: dict[str, Any] = {"sent_at": now, "expires_at": now + valid_for}
         if self.status == InvitationStatus.SCHEDULED:
-            self.status = InvitationStatus.SENT
+            changes["status"] = InvitationStatus.SENT
+        return changes
 
     def deliver_reminder(self, now: datetime) -> None:
         """The reminder email was delivered."""
-        self.reminded_at = now
+        for name, value in self.reminder_delivered(now).items():
+            setattr(self, name, value)
+
+    def reminder_delivered(self, now: datetime) -> dict[str, Any]:
+        """What `deliver_reminder` changes, by column, without changing it."""
+        return {"reminded_at": now}
 
     def give_up(self) -> None:
         """The invitation email will never be delivered: a survey not yet sent becomes undeliverable."""

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, url_for
-from joserfc.errors import JoseError
 
 from .models import ROLES
+
+# Authlib, requests and joserfc are imported where single sign-on is configured or used: they
+# cost every process start (a web worker, `surveys send-due`) a fifth of a second otherwise.
 
 CLIENT_NAME = "sso"
 EXTENSION_KEY = "debrief.sso"
@@ -43,6 +42,8 @@ def init_sso(app: Flask) -> None:
         return
     if not app.config.get("OIDC_CLIENT_ID"):
         raise RuntimeError("OIDC_ISSUER is set but OIDC_CLIENT_ID is not.")
+    from authlib.integrations.flask_client import OAuth
+
     # One OAuth registry per app: tests and tools may build several apps with different providers.
     oauth = OAuth(app)
     oauth.register(
@@ -71,6 +72,8 @@ def callback_url() -> str:
 
 def begin_sign_in():
     """A redirect to the provider's sign-in page, with fresh state, nonce and PKCE challenge."""
+    import requests
+
     try:
         return _client().authorize_redirect(callback_url())
     except (requests.RequestException, ValueError, RuntimeError) as exc:
@@ -82,6 +85,10 @@ def begin_sign_in():
 
 def finish_sign_in() -> dict[str, Any]:
     """The validated ID token's claims for the provider's answer on the callback URL."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+    from joserfc.errors import JoseError
+
     issuer = current_app.config["OIDC_ISSUER"]
     try:
         token = _client().authorize_access_token(

@@ -68,6 +68,51 @@ def test_migrations_have_one_head_and_build_the_models_schema(tmp_path):
     assert differences == []
 
 
+# Loaded only by the commands and pages that use them (`flask db`, reports, demo data, single
+# sign-on): a web worker or `surveys send-due` starts without them.
+NOT_AT_START = (
+    "alembic",
+    "flask_migrate",
+    "numpy",
+    "scipy",
+    "faker",
+    "authlib",
+    "requests",
+    "openpyxl",
+    "email_validator",
+)
+
+
+def test_starting_the_app_imports_none_of_the_libraries_only_some_commands_need(tmp_path):
+    code = f"import sys, wsgi; print(*[name for name in {NOT_AT_START!r} if name in sys.modules])"
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'start.sqlite'}", "SURVEY_CONFIG": "development"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env | {"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
+
+
+def test_flask_db_attaches_flask_migrate_when_first_run(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "SURVEY_CONFIG": "development"}
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    run = {"cwd": ROOT, "env": env | {"PATH": "/usr/bin:/bin"}, "capture_output": True, "text": True}
+    listed = subprocess.run([*flask, "--help"], **run)
+    assert "Perform database migrations." in listed.stdout
+    commands = subprocess.run([*flask, "db", "--help"], **run)
+    assert {"upgrade", "downgrade", "heads", "current"} <= set(commands.stdout.split())
+    upgraded = subprocess.run([*flask, "db", "upgrade"], **run)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "setup plugin" not in upgraded.stdout + upgraded.stderr  # no import-time noise
+    current = subprocess.run([*flask, "db", "current"], **run)
+    heads = subprocess.run([*flask, "db", "heads"], **run)
+    assert current.stdout.split()[-2:] == heads.stdout.split()[-2:] and "(head)" in current.stdout
+
+
 def test_demo_seed_runs_once_with_realistic_data(runner):
     first = runner.invoke(args=["demo", "seed", "--interviews", "300"])
     assert first.exit_code == 0 and "Seeded 300 interviews" in first.output

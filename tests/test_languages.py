@@ -79,6 +79,30 @@ def test_each_shipped_language_translates_every_candidate_facing_string(app, lan
         assert len(translated) > 0.9 * len(wanted)
 
 
+@pytest.mark.parametrize("language", SHIPPED_LANGUAGES)
+def test_an_invitation_filled_into_its_stencil_reads_as_the_templates_render_it(app, language):
+    """Each invitation email is its language's stencil (rendered once, `gettext` bound to the
+    catalog) with the email's own values put in: the same text as Flask-Babel rendering the
+    templates with those values, escaped alike in the HTML, a value that reads like a slot kept."""
+    from flask import render_template
+    from markupsafe import escape
+
+    from survey.i18n import candidate_locale
+    from survey.services.invitations import EMAIL_VALUES, email_stencils, fill_stencil
+
+    values = dict.fromkeys(EMAIL_VALUES, "A & B <i>\x00subject\x00'\"")
+    values |= {"first_name": "Zoë <b>", "survey_url": "http://x/s/a?b=1&c=2", "interview_when": "2. Januar"}
+    with candidate_locale(language, "Europe/Berlin"):
+        for reminder in (False, True):
+            text, html = email_stencils("A & B <Co>", language, reminder)
+            context = values | {"company": "A & B <Co>", "language": language, "is_reminder": reminder}
+            assert fill_stencil(text, values) == render_template("email/survey_invitation.txt", **context)
+            escaped = {key: str(escape(value)) for key, value in values.items()}
+            rendered = render_template("email/survey_invitation.html", **context)
+            assert fill_stencil(html, escaped) == rendered
+    assert "Zoë &lt;b&gt;" in rendered and "A &amp; B &lt;Co&gt;" in rendered and "\x00subject" in rendered
+
+
 def test_catalogs_compile_when_a_po_file_is_newer_and_not_otherwise(tmp_path):
     assert sorted(compile_catalogs(SOURCE_DIR, tmp_path)) == sorted(SHIPPED_LANGUAGES)
     assert compile_catalogs(SOURCE_DIR, tmp_path) == []

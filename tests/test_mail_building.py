@@ -4,7 +4,10 @@ MAIL_CONNECTIONS parallel SMTP connections with every outcome recorded once."""
 from collections import Counter
 from datetime import timedelta
 from email import message_from_bytes
+from email import policy as email_policy
 from email.header import decode_header, make_header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 from flask_mail import sanitize_address
 from hypothesis import given, settings
@@ -15,7 +18,13 @@ from helpers import CollectingHandler, text_part
 from survey.extensions import db
 from survey.models import Candidate, Invitation, OutboxMessage, utcnow
 from survey.services.invitations import issue_due_invitations, send_due
-from survey.services.outbox import _sanitized_recipient, clock_from, deliver_outbox, enqueue
+from survey.services.outbox import (
+    _sanitized_recipient,
+    clock_from,
+    deliver_outbox,
+    enqueue,
+    write_alternative,
+)
 
 CONTEXT = {
     "candidate_name": "x",
@@ -176,3 +185,60 @@ def delivered(smtp_server) -> Counter:
 def test_a_plain_address_is_written_exactly_as_flask_mail_would(local, domain):
     address = f"{local}@{domain}"
     assert _sanitized_recipient(address) == sanitize_address(address)
+
+
+@settings(max_examples=300)
+@given(
+    text=st.text(alphabet=st.sampled_from("ab .=-\r\n\tÄé€😀"), max_size=40),
+    html=st.text(alphabet=st.sampled_from("<p>&\r\n Zoë"), max_size=40),
+    subject=st.sampled_from(["Hello", "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "a\n b"]),
+)
+def test_an_email_is_written_byte_for_byte_as_the_email_package_writes_it(text, html, subject):
+    """The outbox writes each email out directly; the email package (compat32, SMTP line endings,
+    Flask-Mail's UTF-8 charset setting) is the reference it must match, line breaks and all."""
+    reference = MIMEMultipart("alternative", boundary="=_b")
+    reference.attach(MIMEText(text, "plain", "utf-8"))
+    reference.attach(MIMEText(html, "html", "utf-8"))
+    reference["Subject"] = subject
+    reference["To"] = "zoe@example.org"
+    expected = reference.as_bytes(policy=email_policy.compat32.clone(linesep="\r\n"))
+    headers = [
+        ("Content-Type", 'multipart/alternative; boundary="=_b"'),
+        ("MIME-Version", "1.0"),
+        ("Subject", subject),
+        ("To", "zoe@example.org"),
+    ]
+    assert write_alternative(headers, [("plain", text), ("html", html)], "=_b") == expected
+
+
+def test_a_delivered_invitation_is_written_once_and_its_loaded_rows_read_as_stored(
+    app, make_interview, smtp_server
+):
+    """A delivery writes its invitation's and message's rows itself (one UPDATE each, in the
+    flush's order) and its fact in one more statement, and keeps the loaded objects in step: the
+    commit writes nothing again."""
+    from helpers import recorded_statements
+
+    interviews = [make_interview() for _ in range(3)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+    with recorded_statements() as statements:
+        assert deliver_outbox().sent == 3
+    updates = [" ".join(s.split()[:2]) for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert updates.count("UPDATE invitations") == 3
+    outcomes = [s for s in statements if s.startswith("UPDATE outbox_messages SET status")]
+    assert len(outcomes) == 3
+    assert updates.index("UPDATE invitations") < updates.index("UPDATE outbox_messages", 1)
+    # Their facts: the first email creates its scope (read before and after); the next two, in
+    # the same scope, add theirs in one statement each without reading it.
+    scope_reads = [s for s in statements if s.startswith("SELECT") and "FROM report_scopes" in s]
+    assert len(scope_reads) == 2
+    loaded = {
+        row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))
+    }
+    db.session.expire_all()
+    stored = {
+        row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))
+    }
+    assert loaded == stored and {status for status, _, _ in stored.values()} == {"sent"}
+    messages = db.session.scalars(select(OutboxMessage)).all()
+    assert {(m.status, m.claimed_until, m.last_error) for m in messages} == {("sent", None, None)}

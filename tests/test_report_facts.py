@@ -177,3 +177,33 @@ def test_fact_rows_are_written_in_one_fixed_order_whatever_order_the_changes_cam
             # Each table's rows in order of their leading key columns (scope, kind, item/label, …).
             rows = [tuple(row.values() if isinstance(row, dict) else row)[:4] for row in batch]
             assert rows == sorted(rows)
+
+
+def test_each_delivered_email_adds_one_sent_fact_in_its_scope_without_recounting_its_interview(
+    app, make_interview, smtp_server
+):
+    """A delivered invitation's flush moves one known fact (one more `sent` in its interview's
+    scope); its facts equal a recount, across scopes and months, and a second delivery of the same
+    link (resent) counts once, as a recount does."""
+    from helpers import recorded_statements
+    from survey.services.invitations import resend_invitation
+
+    interviews = [
+        make_interview(stage=("Technical", "Onsite")[i % 2], hiring_manager=f"Manager {i % 2}")
+        for i in range(4)
+    ]
+    interviews[3].ends_at -= timedelta(days=40)  # another month
+    db.session.commit()
+    with recorded_statements() as statements:
+        summary = send_due(now=interviews[0].ends_at + timedelta(hours=3))
+    assert summary.delivery.sent == 4
+    # The facts' reads: each email's scope and scope ids, but no count of what its interview had.
+    assert not [statement for statement in statements if "count(*)" in statement.lower()]
+    resend_invitation(interviews[0].invitation)
+    again = send_due()  # the resent link, and the others' reminders, which move no fact
+    assert (again.issued, again.reminders, again.delivery.sent) == (1, 3, 4)
+    kept = scope_keys(db.session.connection())
+    sent = {key[:7]: n for key, n in kept.items() if key[7] == "sent"}
+    assert sent[(2, "", 0, "", "", "", 0)] == 4  # over everything: every interview's one invitation
+    rebuild_cells()
+    assert scope_keys(db.session.connection()) == kept

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from flask import current_app
 
 from ..questions import SCALE_PAIRS
@@ -77,6 +76,9 @@ FAMILY_OF = {
     "recruiter": "people",
 }
 GROUPING_FILTERS = ("department", "position_id", "stage", "hiring_manager", "recruiter_id")
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: only a reports page needs it
+    import numpy as np
 
 
 @dataclass
@@ -226,6 +228,8 @@ def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
 
 def _tables(counts: queries.CellCounts, group_of: list[Any], stratum_of: list[Any], groups: list[Any]):
     """Every item's counts summed into a groups × strata × values array, in one pass over the cells."""
+    import numpy as np
+
     strata = {key: index for index, key in enumerate(dict.fromkeys(stratum_of))}
     group_index = {key: index for index, key in enumerate(groups)}
     rows = np.array([i for i, key in enumerate(group_of) if key in group_index], dtype=np.intp)

@@ -18,9 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -37,6 +36,9 @@ PROBABILITY = {"likely": 0.75, "unsure": 0.5, "unlikely": 0.25}
 OUTCOME_ORDER = ("advanced", "hired", "rejected", "withdrawn")
 SELF_READ = ("self_assessment", "interest")
 CALIBRATION_DAYS = 90
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: only a reports page needs it
+    import numpy as np
 
 
 @dataclass
@@ -280,6 +282,8 @@ def _summary(by_value: dict[int, int]) -> Summary:
 
 
 def _sample(by_value: dict[int, int]) -> np.ndarray:
+    import numpy as np
+
     values = sorted(by_value)
     return np.repeat(np.array(values, dtype=np.int64), [by_value[value] for value in values])
 

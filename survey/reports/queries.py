@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import (
     BigInteger,
     String,
@@ -49,6 +48,9 @@ CELLS = report_cells.c
 TALLIES = report_tallies.c
 GROUP_TALLIES = report_group_tallies.c
 MONTH_TALLIES = report_month_tallies.c
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: only a reports page needs it
+    import numpy as np
 
 
 def _over_all_months(filters: ReportFilters) -> bool:
@@ -302,6 +304,8 @@ class CellCounts:
 def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCounts:
     """Per-value answer counts of the numeric `items` in every cell the filters select, summed over
     months, in one query over the tallies (every version's answers to a key pooled)."""
+    import numpy as np
+
     numeric = {item.key: item for item in items if item.numeric}
     # Without a month filter the tallies rolled up over months hold exactly these rows.
     source = GROUP_TALLIES if _over_all_months(filters) else TALLIES

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-# scipy.special is imported inside the functions that need it: importing it costs every process
-# (web worker, send-due run) about 0.4 s of CPU at start, and only a reports page uses it.
+# numpy and scipy.special are imported inside the functions that need them: importing them costs
+# every process (web worker, send-due run) about 0.6 s of CPU at start, and only a reports page
+# uses them.
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -99,12 +102,15 @@ def _shared(groups: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.
 
 def _as_batch(counts: Sequence[Sequence[int]]) -> np.ndarray:
     """One group's strata × values counts as a batch of one."""
+    import numpy as np
+
     array = np.asarray(counts, dtype=float)
     return array.reshape(1, len(counts), -1)
 
 
 def rank_tests(groups: np.ndarray, references: np.ndarray) -> list[RankTest | None]:
     """`rank_test` for many groups at once: arrays of groups × strata × values counts."""
+    import numpy as np
     from scipy.special import ndtr
 
     group, reference = _shared(np.asarray(groups, dtype=float), np.asarray(references, dtype=float))
@@ -166,6 +172,8 @@ def stratified_differences(
     values: Sequence[int], groups: np.ndarray, references: np.ndarray
 ) -> list[Difference | None]:
     """`stratified_difference` for many groups at once: arrays of groups × strata × values."""
+    import numpy as np
+
     group, reference = _shared(np.asarray(groups, dtype=float), np.asarray(references, dtype=float))
     scale = np.asarray(values, dtype=float)
     n1, n2 = group.sum(axis=2), reference.sum(axis=2)
@@ -220,6 +228,8 @@ def stratified_difference(
 
 def q_values(p_values: Sequence[float]) -> list[float]:
     """Benjamini–Hochberg adjusted p-values (q): a comparison is a finding when q ≤ 5%."""
+    import numpy as np
+
     if not len(p_values):
         return []
     # Imported here: scipy.stats takes seconds to import, and every worker and command loads this

@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import available_timezones
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
@@ -45,6 +44,8 @@ def create_user(
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    from email_validator import EmailNotValidError, validate_email  # here: only accounts made need it
+
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -212,6 +213,8 @@ def sign_in_with_sso(claims: dict, create_role: str | None) -> User:
 
 def _create_sso_user(email: str, name: str, role: str) -> User:
     """A new account for a colleague the provider vouches for; its password is random and never shown."""
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:

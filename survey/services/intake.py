@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -171,6 +170,10 @@ def _check_names(names: list[str] | None) -> list[str]:
 
 
 def _check_email(value: str | None) -> str | None:
+    # Imported where an address is checked: a process that checks none (`surveys send-due`, a
+    # survey worker) starts without it.
+    from email_validator import EmailNotValidError, validate_email
+
     value = clean_text(value, 254)
     if value is None:
         return None

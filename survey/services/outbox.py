@@ -25,12 +25,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app, render_template
 from flask_mail import (
@@ -40,11 +38,13 @@ from flask_mail import (
     sanitize_address,
     sanitize_subject,
 )
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import begin_claim
 from ..extensions import db
+from ..i18n import bound_gettext
 from ..mailing import company_sender, sender_address
 from ..models import (
     OUTBOX_DUE_STATUSES,
@@ -55,6 +55,7 @@ from ..models import (
     OutboxStatus,
     utcnow,
 )
+from .report_facts import add_first_sends
 
 MAX_BACKOFF = timedelta(hours=6)
 FIRST_BACKOFF = timedelta(minutes=1)
@@ -85,13 +86,37 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage:
     """Render an email (text and HTML) into an outbox row; the caller commits."""
-    context = {"company": current_app.config["COMPANY_NAME"], **context}
+    context = {"company": current_app.config["COMPANY_NAME"], "gettext": bound_gettext(), **context}
+    return enqueue_rendered(
+        kind,
+        to_address,
+        subject,
+        render_template(f"email/{template}.txt", **context),
+        render_template(f"email/{template}.html", **context),
+        invitation=invitation,
+        headers=headers,
+        now=now,
+    )
+
+
+def enqueue_rendered(
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    *,
+    invitation: Invitation | None = None,
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Write an email already rendered (text and HTML) into an outbox row; the caller commits."""
     message = OutboxMessage(
         kind=kind,
         to_address=to_address,
         subject=subject,
-        body_text=render_template(f"email/{template}.txt", **context),
-        body_html=render_template(f"email/{template}.html", **context),
+        body_text=body_text,
+        body_html=body_html,
         headers=headers or {},
         message_id=make_msgid(domain=_sender_domain()),
         invitation=invitation,
@@ -443,12 +468,50 @@ def _record_outcome(
     elif isinstance(error, smtplib.SMTPResponseException):
         outcome = _record_failure(message, error.smtp_code, error.smtp_error, lease.clock())
     else:
-        sent_at = lease.clock()  # when the server took it: never before the message was written
-        _finish(message, OutboxStatus.SENT, None)
-        message.sent_at = sent_at
-        _after_delivery(message, sent_at)
+        _record_sent(message, lease.clock())  # when the server took it: never before it was written
         outcome = "sent"
     _commit_outcome(message, outcome, report, lease)
+
+
+def _record_sent(message: OutboxMessage, sent_at: datetime) -> None:
+    """Write a delivered message's row and its invitation's (sent or reminded) in the outcome's
+    transaction, with one cached UPDATE each, and the facts a first delivery adds.
+
+    The rows' new values are what the models' own transitions give (Invitation.delivered …);
+    they are written directly rather than through the session's flush, whose bookkeeping for
+    two changed objects cost more than the rest of the outcome, and the loaded objects are kept
+    in step (as committed), so the commit after this writes nothing more.
+    """
+    connection = db.session.connection()
+    # The invitation's row first, then the message's, as the flush orders them: a transaction
+    # that changes both (a resend) locks them in the same order and waits instead of deadlocking.
+    invitation, first_send = message.invitation, False
+    if invitation is not None and message.kind == "invitation":
+        first_send = invitation.sent_at is None
+        valid_for = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
+        _write_through(connection, invitation, invitation.delivered(sent_at, valid_for))
+    elif invitation is not None and message.kind == "reminder":
+        _write_through(connection, invitation, invitation.reminder_delivered(sent_at))
+    changes = {"status": OutboxStatus.SENT, "last_error": None, "claimed_until": None, "sent_at": sent_at}
+    _write_through(connection, message, changes)
+    if first_send:
+        add_first_sends(connection, [invitation.interview_id])
+
+
+def _write_through(connection: Any, row: Any, changes: dict[str, Any]) -> None:
+    """UPDATE one loaded row's columns by its id, and keep the object in step as committed."""
+    connection.execute(_update_statement(type(row).__table__, tuple(changes)), {"row_id": row.id, **changes})
+    for name, value in changes.items():
+        set_committed_value(row, name, value)
+
+
+@lru_cache(maxsize=16)
+def _update_statement(table: Any, columns: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
 
 
 def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummary, lease: Lease) -> None:
@@ -460,21 +523,6 @@ def _commit_outcome(message: OutboxMessage, outcome: str, report: DeliverySummar
         return
     setattr(report, outcome, getattr(report, outcome) + 1)
     db.session.commit()
-
-
-class _HeadersAsWritten(policy.Compat32):
-    """compat32 with SMTP line endings that writes each header value as it is given.
-
-    Every value OutboxMail sets is already encoded for the wire (by Flask-Mail's sanitizers,
-    or plain ASCII) and free of line breaks but the folding those sanitizers add, so folding
-    it again through a Header object per header is wasted work.
-    """
-
-    def _fold(self, name, value, sanitize):
-        return f"{name}: {str(value).replace(chr(10), self.linesep)}{self.linesep}"
-
-
-AS_WRITTEN = _HeadersAsWritten(linesep="\r\n")
 
 
 @lru_cache(maxsize=8)
@@ -494,15 +542,17 @@ def _sanitized_recipient(address: str) -> str:
 
 
 class OutboxMail(Message):
-    """Flask-Mail's Message for one outbox row, turned into bytes in one pass.
+    """Flask-Mail's Message for one outbox row, written out as bytes directly.
 
     Flask-Mail wraps the text/HTML alternative in a second multipart, switches the finished
     tree to the SMTP policy (which parses every header again while writing it), and searches
     both bodies with a freshly compiled pattern to pick a MIME boundary; its constructor also
     looks up the host name for a Message-ID we replace. Here: one multipart/alternative of the
-    two rendered parts, headers encoded once and written as they are, and a random boundary
-    that cannot occur in the text. Flask-Mail still checks the headers (BadHeaderError) and
-    sends the bytes.
+    two rendered parts, written as the `email` package writes it (compat32, SMTP line endings,
+    the bodies as 7bit or 8bit UTF-8 as Flask-Mail's charset setting has them), but in one pass
+    over plain strings instead of building and generating a tree of MIME objects per message;
+    headers encoded once by Flask-Mail's sanitizers, and a random boundary that cannot occur in
+    the text. Flask-Mail still checks the headers (BadHeaderError) and sends the bytes.
     """
 
     def __init__(self, message: OutboxMessage):
@@ -524,18 +574,48 @@ class OutboxMail(Message):
 
     def as_bytes(self) -> bytes:
         encoding = self.charset or "utf-8"
-        mime = MIMEMultipart("alternative", boundary=f"=_debrief_{secrets.token_hex(16)}")
-        mime.attach(MIMEText(self.body, "plain", encoding))
-        for subtype, content in self.alts.items():
-            mime.attach(MIMEText(content, subtype, encoding))
-        mime["Subject"] = sanitize_subject(self.subject, encoding)
-        mime["From"] = _sanitized_sender(self.sender)
-        mime["To"] = ", ".join(_sanitized_recipient(address) for address in self.recipients)
-        mime["Date"] = formatdate(self.date, localtime=True)
-        mime["Message-ID"] = self.msgId
-        for name, value in (self.extra_headers or {}).items():
-            mime[name] = _extra_header(value)
-        return mime.as_bytes(policy=AS_WRITTEN)
+        boundary = f"=_debrief_{secrets.token_hex(16)}"
+        headers = [
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+            ("MIME-Version", "1.0"),
+            ("Subject", sanitize_subject(self.subject, encoding)),
+            ("From", _sanitized_sender(self.sender)),
+            ("To", ", ".join(_sanitized_recipient(address) for address in self.recipients)),
+            ("Date", formatdate(self.date, localtime=True)),
+            ("Message-ID", self.msgId),
+            *((name, _extra_header(value)) for name, value in (self.extra_headers or {}).items()),
+        ]
+        parts = [("plain", self.body), *self.alts.items()]
+        return write_alternative(headers, parts, boundary, encoding)
+
+
+CRLF = "\r\n"
+
+
+def write_alternative(
+    headers: list[tuple[str, str]], parts: list[tuple[str, str]], boundary: str, encoding: str = "utf-8"
+) -> bytes:
+    """A multipart/alternative email, byte for byte as the `email` package writes it (compat32,
+    SMTP line endings, each text part 7bit or 8bit): the headers (encoded for the wire already;
+    their only line breaks are the sanitizers' folding), then each (subtype, text) part."""
+    lines = [f"{name}: {value}".replace("\n", CRLF) for name, value in headers]
+    lines.append("")  # the blank line that ends the headers
+    for subtype, text in parts:
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="{encoding}"',
+            "MIME-Version: 1.0",
+            f"Content-Transfer-Encoding: {'7bit' if text.isascii() else '8bit'}",
+            "",
+            _with_smtp_line_endings(text),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return CRLF.join(lines).encode(encoding)
+
+
+def _with_smtp_line_endings(text: str) -> str:
+    """Every line break (CRLF, CR or LF) written as CRLF, as the email package's generator does."""
+    return text.replace(CRLF, "\n").replace("\r", "\n").replace("\n", CRLF)
 
 
 def _extra_header(value: str) -> str:
@@ -591,16 +671,6 @@ def _stale_reason(message: OutboxMessage) -> str | None:
     if not invitation.interview.candidate.reachable:
         return "candidate opted out or bounced"
     return None
-
-
-def _after_delivery(message: OutboxMessage, now: datetime) -> None:
-    invitation = message.invitation
-    if invitation is None:
-        return
-    if message.kind == "invitation":
-        invitation.deliver(now, timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"]))
-    elif message.kind == "reminder":
-        invitation.deliver_reminder(now)
 
 
 def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:

@@ -57,6 +57,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from ..extensions import db
 from ..models import (
@@ -342,13 +343,20 @@ def _levels(scope: Key) -> list[tuple[int, Key]]:
     return [(0, scope), (1, ("", *scope[1:])), (2, EVERYTHING)]
 
 
-@cache
-def _scope_ids_statement() -> Any:
-    keys = (SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS))
-    return select(SCOPES.id, *keys).where(tuple_(*keys).in_(bindparam("scopes", expanding=True)))
+SCOPE_COLUMNS = (SCOPES.level, *(SCOPES[name] for name in SCOPE_KEYS))
+SCOPES_PER_STATEMENT = 1_024  # seven parameters each: well inside every database's limit
 
 
-SCOPES_PER_STATEMENT = 1_000  # seven parameters each: well inside every database's limit
+@lru_cache(maxsize=16)
+def _scope_ids_statement(size: int) -> Any:
+    """The ids of `size` scopes, each bound as its own row of parameters (s0_0, s0_1 …): compiled
+    once per size. An expanding parameter would be rendered into the SQL anew at every execution,
+    which cost more than the rest of a delivered email's facts."""
+    rows = [
+        tuple_(*(bindparam(f"s{row}_{i}", type_=column.type) for i, column in enumerate(SCOPE_COLUMNS)))
+        for row in range(size)
+    ]
+    return select(SCOPES.id, *SCOPE_COLUMNS).where(tuple_(*SCOPE_COLUMNS).in_(rows))
 
 
 def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int, Key], int]:
@@ -369,8 +377,12 @@ def _scope_ids(connection: Any, scopes: set[tuple[int, Key]]) -> dict[tuple[int,
 def _found_scopes(connection: Any, keys: list[Key]) -> dict[Key, int]:
     found = {}
     for start in range(0, len(keys), SCOPES_PER_STATEMENT):
-        chunk = {"scopes": keys[start : start + SCOPES_PER_STATEMENT]}
-        found.update((tuple(row[1:]), row[0]) for row in connection.execute(_scope_ids_statement(), chunk))
+        chunk = keys[start : start + SCOPES_PER_STATEMENT]
+        size = 1 << (len(chunk) - 1).bit_length()  # a few sizes, each compiled once
+        chunk += chunk[-1:] * (size - len(chunk))  # padded with a repeat, which IN ignores
+        parameters = {f"s{row}_{i}": value for row, key in enumerate(chunk) for i, value in enumerate(key)}
+        statement = _scope_ids_statement(size)
+        found.update((tuple(row[1:]), row[0]) for row in connection.execute(statement, parameters))
     return found
 
 
@@ -626,6 +638,9 @@ class Touched:
     invitations: set[int] = field(default_factory=set)
     responses: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
+    # Interviews of invitations emailed for the first time (an email delivered): each moves
+    # exactly one fact, one more `sent` in its interview's scope, so it is not counted twice.
+    first_sends: list[int] = field(default_factory=list)
 
 
 def _touched(session: Session) -> Touched:
@@ -641,17 +656,36 @@ def _touched(session: Session) -> Touched:
                 touched.interviews.add(interview_id)
             touched.kinds |= DEBRIEF_KINDS
         elif isinstance(obj, Invitation):
-            if obj in session.new or obj in session.deleted or _changed(obj, ("sent_at", "interview_id")):
-                interview_id = obj.interview_id or (obj.interview.id if obj.interview else None)
-                if interview_id:
-                    touched.interviews.add(interview_id)
-                touched.kinds.add("sent")
+            _touched_invitation(session, obj, touched)
         elif isinstance(obj, Response) and obj not in session.new:
             history = inspect(obj).attrs.invitation_id.history
             touched.invitations |= {i for i in (*history.deleted, *history.unchanged, *history.added) if i}
             touched.responses.add(obj.id)
             touched.kinds |= RESPONSE_KINDS
+    if touched.first_sends and touched.kinds:
+        # Other facts of the same interviews may move in this flush: count them all as usual.
+        touched.interviews.update(touched.first_sends)
+        touched.kinds.add("sent")
+        touched.first_sends.clear()
     return touched
+
+
+def _touched_invitation(session: Session, invitation: Invitation, touched: Touched) -> None:
+    if invitation in session.new or invitation in session.deleted:
+        changed = True
+    else:
+        # As the flush sees them, loading nothing (an unloaded value has no history).
+        sent = get_history(invitation, "sent_at", passive=PASSIVE_NO_INITIALIZE)
+        moved = get_history(invitation, "interview_id", passive=PASSIVE_NO_INITIALIZE)
+        if not moved.has_changes() and sent.deleted == [None] and sent.added and sent.added[0] is not None:
+            touched.first_sends.append(invitation.interview_id)  # sent_at was loaded, and None
+            return
+        changed = sent.has_changes() or moved.has_changes()
+    if changed:
+        interview_id = invitation.interview_id or (invitation.interview.id if invitation.interview else None)
+        if interview_id:
+            touched.interviews.add(interview_id)
+        touched.kinds.add("sent")
 
 
 def _touched_interview(session: Session, interview: Interview, touched: Touched) -> None:
@@ -677,6 +711,9 @@ def _counted_now(
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Count the touched interviews' facts as they stand before the write."""
     touched = _touched(session)
+    if touched.first_sends:  # and nothing else: a delivered email's own flush
+        session.info[FIRST_SENDS] = touched.first_sends
+        return
     if not touched.kinds:
         return
     connection = session.connection()
@@ -691,6 +728,10 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 def _after_flush(session: Session, flush_context: Any) -> None:
     """Count them again after the write (new interviews now have ids) and add the difference."""
+    first_sends = session.info.pop(FIRST_SENDS, None)
+    if first_sends:
+        add_first_sends(session.connection(), first_sends)
+        return
     pending = session.info.pop(PENDING, None)
     if pending is None:
         return
@@ -705,6 +746,71 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 
 
 PENDING = "report_facts_before"
+FIRST_SENDS = "report_facts_first_sends"
+
+
+@cache
+def _interview_scope_statement(dialect: str) -> Any:
+    return (
+        select(*_interview_scope(dialect))
+        .select_from(Interview)
+        .join(Position, Position.id == Interview.position_id)
+        .where(Interview.id == bindparam("interview_id"))
+    )
+
+
+@cache
+def _sent_added_statement(dialect: str) -> Any:
+    """`n` more `sent` at each level of an interview's scope that exists, in one statement: the
+    scope's columns as the counted facts group them, its three levels' ids, the facts upserted
+    in order of scope id (as apply_changes writes them)."""
+    scope = [column.element for column in _interview_scope(dialect)]  # unlabelled, to compare
+    over_months = [SCOPES[name] == column for name, column in zip(SCOPE_KEYS[1:], scope[1:], strict=True)]
+    everything = [SCOPES[name] == blank for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)]
+    levels = or_(
+        and_(SCOPES.level == 0, SCOPES.month == scope[0], *over_months),
+        and_(SCOPES.level == 1, SCOPES.month == "", *over_months),
+        and_(SCOPES.level == 2, *everything),
+    )
+    blank = literal("", String)
+    rows = (
+        select(SCOPES.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+        .select_from(report_scopes)
+        .join(Interview, Interview.id == bindparam("interview_id"))
+        .join(Position, Position.id == Interview.position_id)
+        .where(levels)
+        .order_by(SCOPES.id)
+    )
+    statement = _insert(dialect, report_facts).from_select([*FACT_COLUMNS, "count"], rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(FACT_COLUMNS), set_={"count": FACTS["count"] + statement.excluded["count"]}
+    )
+    # The rows it wrote, counted from RETURNING: a driver's rowcount for INSERT … SELECT is not
+    # to be relied on (psycopg reports -1).
+    return statement.returning(FACTS.scope_id)
+
+
+FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
+
+
+def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
+    """One more `sent` per invitation emailed for the first time, in its interview's scope: what
+    a recount would add (in the caller's transaction: the flush calls it, and so does a delivery
+    that writes its rows without the flush). Most land in scopes that exist: one statement adds
+    them at all three levels. Where a level's scope is new, that is taken back and the change
+    goes the long way (the scope read, created, and the facts added by apply_changes)."""
+    statement = _sent_added_statement(connection.dialect.name)
+    for interview_id, n in sorted(Counter(interview_ids).items()):
+        added = len(connection.execute(statement, {"interview_id": interview_id, "n": n}).all())
+        if added == len(LEVELS):
+            continue
+        if added:
+            connection.execute(statement, {"interview_id": interview_id, "n": -n})  # back to before
+        scope = connection.execute(
+            _interview_scope_statement(connection.dialect.name), {"interview_id": interview_id}
+        ).first()
+        if scope is not None:
+            apply_changes(connection, Counter({(*scope, "sent", "", "", ""): n}))
 
 
 def install_fact_keeper() -> None:
