@@ -1,4 +1,4 @@
-"""Who the company's emails come from, and where replies go."""
+"""Who the company's emails come from, where replies go, and what counts as an address."""
 
 from __future__ import annotations
 
@@ -34,3 +34,19 @@ def _bare_address(sender: str | tuple[str, str]) -> str:
 @lru_cache(maxsize=16)
 def _named(company: str, sender: str | tuple[str, str]) -> str:
     return formataddr((company, _bare_address(sender)))
+
+
+class InvalidAddress(ValueError):
+    """An email address that cannot be used; the message says why."""
+
+
+def normalized_address(value: str) -> str:
+    """An email address as it is stored: checked (not for deliverability) and lower-cased; raises
+    InvalidAddress. email_validator is imported on first use: a process that checks no address
+    (a survey worker, `surveys send-due`) starts without it."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"Not a valid email address: {exc}") from exc

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
+from ..mailing import InvalidAddress, normalized_address
 from ..models import API_SCOPES, DEFAULT_API_SCOPES, ROLES, ApiKey, User, utcnow
 from .audit import record_event
 from .errors import DomainError
@@ -44,12 +45,10 @@ def create_user(
         raise AccountError(f"Role must be one of {', '.join(ROLES)}.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    from email_validator import EmailNotValidError, validate_email  # here: only accounts made need it
-
     try:
-        email = validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(f"Not a valid email address: {exc}") from exc
+        email = normalized_address(email)
+    except InvalidAddress as exc:
+        raise AccountError(str(exc)) from exc
     if find_user(email) is not None:
         raise AccountError(f"A user with email {email} already exists.")
     user = User(email=email, name=name.strip() or email, role=role, timezone=timezone)
@@ -213,12 +212,10 @@ def sign_in_with_sso(claims: dict, create_role: str | None) -> User:
 
 def _create_sso_user(email: str, name: str, role: str) -> User:
     """A new account for a colleague the provider vouches for; its password is random and never shown."""
-    from email_validator import EmailNotValidError, validate_email
-
     try:
-        email = validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise _refuse_sso("invalid_email", email, f"Not a valid email address: {exc}") from exc
+        email = normalized_address(email)
+    except InvalidAddress as exc:
+        raise _refuse_sso("invalid_email", email, str(exc)) from exc
     user = User(email=email, name=name.strip()[:200] or email, role=role)
     user.set_password(secrets.token_urlsafe(32))
     db.session.add(user)

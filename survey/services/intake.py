@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..i18n import valid_timezone
+from ..mailing import InvalidAddress, normalized_address
 from ..models import Candidate, Interview, Position, User
 from .invitations import schedule_invitation
 from .question_sets import language_warning, normalize_language, version_for_stage
@@ -170,17 +171,13 @@ def _check_names(names: list[str] | None) -> list[str]:
 
 
 def _check_email(value: str | None) -> str | None:
-    # Imported where an address is checked: a process that checks none (`surveys send-due`, a
-    # survey worker) starts without it.
-    from email_validator import EmailNotValidError, validate_email
-
     value = clean_text(value, 254)
     if value is None:
         return None
     try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise FieldError(f"Not a valid email address: {exc}") from None
+        return normalized_address(value)
+    except InvalidAddress as exc:
+        raise FieldError(str(exc)) from None
 
 
 # Fields holding a code: (longest text, the setting a blank falls back to, the function that
