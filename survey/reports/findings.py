@@ -209,9 +209,10 @@ def build_findings(report: Any, known_names: list[str]) -> list[Finding]:
     """Every finding of a report: group findings by effect size, gaps, then themes."""
     min_responses = max(int(current_app.config["FINDINGS_MIN_RESPONSES"]), 1)
     report.family = Family(min_responses=min_responses)
-    comparisons = _all_comparisons(
-        report, queries.cell_counts(report.filters, report.numeric_items), min_responses
-    )
+    counts = report.cell_counts
+    if counts is None:
+        counts = queries.cell_counts(report.filters, report.numeric_items)
+    comparisons = _all_comparisons(report, counts, min_responses)
     gap_tests = _gap_tests(report, min_responses)
     families = {family: [] for family in ("organisation", "people")}
     for breakdown, _, result in comparisons:

@@ -15,18 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
-    String,
     cast,
     func,
-    literal,
     select,
-    union_all,
 )
 
 from ..extensions import db
 from ..models import (
-    CELL_KEYS,
     GAP_FACT_KINDS,
+    GROUP_KEYS,
     IMPROVE_TEXT,
     ISSUES_TEXT,
     Interview,
@@ -215,6 +212,13 @@ def figures_from_counts(
     for item in items:
         given = tallies.get(item.key, {})
         counts[item.key] = {value: given.get(str(value), 0) for value in item.values}
+    return _figures(key, label, responses, counts, items)
+
+
+def _figures(
+    key: Any, label: str, responses: int, counts: dict[str, dict[Any, int]], items: tuple[ReportItem, ...]
+) -> GroupFigures:
+    """A group's figures from how many gave each value of each item (every value of every item)."""
     summaries = {item.key: summary_of(counts[item.key]) for item in items if item.numeric}
     nps = counts.get("nps", {})
     return GroupFigures(
@@ -269,142 +273,182 @@ def _overall_figures(
     return figures, figures.counts
 
 
-NUMERIC_KEYS = ("position_id", "recruiter_id")
-
-
-def _tallies_over_months(filters: ReportFilters) -> Any:
-    """The selected tallies summed over their months: far fewer rows for the groupings other than
-    the month to sort and add up."""
-    if _over_all_months(filters):
-        keys = [GROUP_TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
-        statement = select(*keys, GROUP_TALLIES["count"].label("n")).where(*filters.on_columns(GROUP_TALLIES))
-        return statement.cte("tallies_over_months")
-    keys = [TALLIES[key] for key in (*CELL_KEYS, "item", "value") if key != MONTH.key]
-    statement = (
-        select(*keys, func.sum(TALLIES["count"]).label("n"))
-        .where(*filters.on_columns(TALLIES))
-        .group_by(*keys)
-    )
-    return statement.cte("tallies_over_months").prefix_with("MATERIALIZED")
-
-
 @dataclass
 class CellCounts:
     """How many gave each answer value, per combination of grouping attributes (months summed).
 
     `cells[i]` holds the grouping attributes of row i; `counts[item]` is a cells × values matrix
-    over the item's values in order. This is everything the findings read from the tallies: how
-    tallies are stored stays here.
+    over the item's values in order. This is everything the findings and the breakdowns read from
+    the tallies: how tallies are stored stays here.
     """
 
     cells: list[dict[str, Any]]
     counts: dict[str, np.ndarray]
+    # Every item's matrix side by side (`counts` holds views of it): one sum per grouping.
+    table: np.ndarray | None = None
+
+    def numeric(self, items: tuple[ReportItem, ...]) -> CellCounts:
+        """The same cells with the numeric items' counts only (what a rank test can read)."""
+        keys = {item.key for item in items if item.numeric}
+        return CellCounts(self.cells, {key: m for key, m in self.counts.items() if key in keys})
 
 
 def cell_counts(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCounts:
     """Per-value answer counts of the numeric `items` in every cell the filters select, summed over
-    months, in one query over the tallies (every version's answers to a key pooled)."""
+    months (every version's answers to a key pooled)."""
+    return cell_tallies(filters, tuple(item for item in items if item.numeric))
+
+
+def cell_tallies(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellCounts:
+    """Per-value answer counts of `items` in every cell (combination of the grouping attributes
+    other than the month) the filters select, summed over months, in one query over the tallies.
+
+    Without a month filter the tallies rolled up over months hold exactly these rows, one per cell,
+    item and value, so they are read as stored: no grouping to sort. One read serves the findings
+    (their rank tests) and every breakdown but the month's (`by_groups` adds up its rows per group).
+    """
     import numpy as np
 
-    numeric = {item.key: item for item in items if item.numeric}
-    # Without a month filter the tallies rolled up over months hold exactly these rows.
-    source = GROUP_TALLIES if _over_all_months(filters) else TALLIES
-    keys = [source[key] for key in CELL_KEYS if key != MONTH.key]
-    statement = (
-        select(
-            *keys,
-            source["item"],
-            source["value"],
+    if _over_all_months(filters):
+        keys = [GROUP_TALLIES[key] for key in GROUP_KEYS]
+        statement = select(*keys, GROUP_TALLIES.item, GROUP_TALLIES.value, GROUP_TALLIES["count"]).where(
+            *filters.on_columns(GROUP_TALLIES)
+        )
+    else:
+        keys = [TALLIES[key] for key in GROUP_KEYS]
+        statement = (
             # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
-            cast(func.sum(source["count"]), BigInteger).label("n"),
+            select(*keys, TALLIES.item, TALLIES.value, cast(func.sum(TALLIES["count"]), BigInteger))
+            .where(*filters.on_columns(TALLIES))
+            .group_by(*keys, TALLIES.item, TALLIES.value)
         )
-        .where(*filters.on_columns(source), source["item"].in_(list(numeric)))
-        .group_by(*keys, source["item"], source["value"])
-    )
-    names = [key.name for key in keys]
-    # Where each tallied (item, value text) goes: looked up once per row, not parsed per row.
-    slots = {
-        (key, str(value)): position
-        for key, item in numeric.items()
-        for position, value in enumerate(item.values)
-    }
-    width = len(keys)
+    # Where each tallied (item, value text) goes in a row of the table: looked up once per row,
+    # not parsed per row.
+    offsets, slots, width = {}, {}, 0
+    for item in items:
+        offsets[item.key] = width
+        for position, value in enumerate(item.values):
+            slots[(item.key, str(value))] = width + position
+        width += len(item.values)
+    size = len(keys)
     cell_index: dict[tuple, int] = {}
-    entries: list[tuple[int, str, int, int]] = []
-    for row in db.session.execute(statement).all():
-        index = cell_index.setdefault(tuple(row[:width]), len(cell_index))
-        position = slots.get((row[width], row[width + 1]))
-        if position is not None:
-            entries.append((index, row[width], position, int(row[-1] or 0)))
-    cells = [dict(zip(names, attributes, strict=True)) for attributes in cell_index]
-    counts = {key: np.zeros((len(cells), len(item.values)), dtype=np.int64) for key, item in numeric.items()}
-    for index, key, position, n in entries:
-        counts[key][index, position] += n
-    return CellCounts(cells, counts)
+    rows, columns, numbers = [], [], []
+    for row in db.session.execute(statement):
+        column = slots.get((row[size], row[size + 1]))
+        if column is not None:
+            rows.append(cell_index.setdefault(tuple(row[:size]), len(cell_index)))
+            columns.append(column)
+            numbers.append(row[-1] or 0)
+    table = np.zeros((len(cell_index), width), dtype=np.int64)
+    np.add.at(table, (np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)), numbers)
+    cells = [dict(zip(GROUP_KEYS, attributes, strict=True)) for attributes in cell_index]
+    counts = {item.key: table[:, offsets[item.key] : offsets[item.key] + len(item.values)] for item in items}
+    return CellCounts(cells, counts, table)
 
 
-def _group_parts(
-    source: Any, dimensions: tuple[Dimension, ...], measure: Any, extra: tuple = ()
-) -> list[Any]:
-    parts = []
-    for dimension in dimensions:
-        column = source[dimension.key]
-        parts.append(
-            select(
-                literal(dimension.name).label("dimension"),
-                cast(column, String).label("group_key"),
-                # Cast: a UNION's columns need one type, and some titles are ids (PostgreSQL insists).
-                cast(func.max(source[dimension.title]), String).label("group_title"),
-                *(source[name] for name in extra),
-                cast(func.sum(measure(source)), BigInteger).label("n"),
-            ).group_by(column, *(source[name] for name in extra))
-        )
-    return parts
+def _responses_by_cell(filters: ReportFilters) -> list[Any]:
+    """(grouping attributes other than the month..., responses) of the cells the filters select,
+    summed over months: what each breakdown but the month's adds up per group."""
+    keys = [CELLS[key] for key in GROUP_KEYS]
+    statement = (
+        select(*keys, cast(func.sum(CELLS.responses), BigInteger))
+        .where(*filters.on_columns(CELLS))
+        .group_by(*keys)
+    )
+    return db.session.execute(statement).all()
+
+
+def _by_month(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[GroupFigures]:
+    """Figures per month: responses from the cells, answers from the tallies (their key starts
+    with the month, or the tallies per month when only months are filtered)."""
+    responses = counts_by(filters, MONTH)
+    source = MONTH_TALLIES if _only_months(filters) else TALLIES
+    statement = (
+        select(source.month, source.item, source.value, cast(func.sum(source["count"]), BigInteger))
+        .where(*filters.on_columns(source))
+        .group_by(source.month, source.item, source.value)
+    )
+    tallies: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for month, item, value, n in db.session.execute(statement):
+        tallies[month][item][value] = int(n)
+    figures = [
+        figures_from_counts(month, month_words(month), int(n or 0), tallies.get(month, {}), items)
+        for month, n in responses.items()
+    ]
+    return sorted(figures, key=lambda group: group.key)
+
+
+def _by_dimension(
+    dimension: Dimension,
+    responses: list[Any],
+    cells: CellCounts,
+    items: tuple[ReportItem, ...],
+    names: dict[int, str],
+) -> list[GroupFigures]:
+    """Figures per group of one dimension other than the month: the cells' responses and answer
+    counts added up per group (a group is one with responses; answers follow the cells)."""
+    import numpy as np
+
+    column = GROUP_KEYS.index(dimension.key)
+    title_column = GROUP_KEYS.index(dimension.title)
+    totals: dict[Any, int] = {}
+    titles: dict[Any, Any] = {}
+    for row in responses:
+        key = row[column]
+        totals[key] = totals.get(key, 0) + int(row[-1] or 0)
+        titles[key] = max(titles[key], row[title_column]) if key in titles else row[title_column]
+    index = {key: position for position, key in enumerate(totals)}
+    table = cells.table
+    summed = np.zeros((len(index), table.shape[1]), dtype=np.int64)
+    wanted = [
+        (i, index[cell[dimension.key]]) for i, cell in enumerate(cells.cells) if cell[dimension.key] in index
+    ]
+    if wanted:
+        rows, groups = (np.array(part, dtype=np.intp) for part in zip(*wanted, strict=True))
+        np.add.at(summed, groups, table[rows])
+    counted = summed.tolist()
+    figures = []
+    for key, position in index.items():
+        label = _label(dimension, key, titles[key], names)
+        figures.append(_figures(key, label, totals[key], _counts_of(counted[position], items), items))
+    figures.sort(key=lambda group: (-group.responses, group.label))
+    return figures
+
+
+def _counts_of(row: list[int], items: tuple[ReportItem, ...]) -> dict[str, dict[Any, int]]:
+    """One row of a tallies table (every item's values side by side) as counts per item and value."""
+    counts, start = {}, 0
+    for item in items:
+        width = len(item.values)
+        counts[item.key] = dict(zip(item.values, row[start : start + width], strict=True))
+        start += width
+    return counts
 
 
 def by_groups(
-    filters: ReportFilters, dimensions: tuple[Dimension, ...], items: tuple[ReportItem, ...] | None = None
+    filters: ReportFilters,
+    dimensions: tuple[Dimension, ...],
+    items: tuple[ReportItem, ...] | None = None,
+    cells: CellCounts | None = None,
 ) -> dict[str, list[GroupFigures]]:
-    """Figures per group of each dimension (two statements); largest groups first, months in order."""
+    """Figures per group of each dimension; largest groups first, months in order.
+
+    `cells` are the counts per cell of every item (`cell_tallies`), read once for the findings
+    too; the breakdowns other than the month's are sums of them.
+    """
     items = items if items is not None else report_items()
-    by_month = tuple(d for d in dimensions if d.key == MONTH.key)
-    others = tuple(d for d in dimensions if d.key != MONTH.key)
-    # Responses per group, from the cells.
-    response_parts = [
-        part.where(*filters.on_columns(CELLS))
-        for part in _group_parts(CELLS, dimensions, lambda c: c.responses)
-    ]
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in db.session.execute(union_all(*response_parts)):
-        groups[(row.dimension, row.group_key)] = {
-            "title": row.group_title,
-            "responses": row.n,
-            "tallies": defaultdict(dict),
-        }
-    # Answers per group, item and value: the month grouping reads the tallies (their key starts
-    # with the month); the others add up the tallies summed over months.
-    rolled = _tallies_over_months(filters).c
-    monthly = MONTH_TALLIES if _only_months(filters) else TALLIES
-    tally_parts = [
-        part.where(*filters.on_columns(monthly))
-        for part in _group_parts(monthly, by_month, lambda t: t["count"], ("item", "value"))
-    ] + _group_parts(rolled, others, lambda t: t.n, ("item", "value"))
-    for row in db.session.execute(union_all(*tally_parts)):
-        group = groups.get((row.dimension, row.group_key))
-        if group is not None:
-            group["tallies"][row.item][row.value] = int(row.n)
-    names = recruiter_names()
-    result: dict[str, list[GroupFigures]] = {dimension.name: [] for dimension in dimensions}
-    for (name, raw_key), group in groups.items():
-        dimension = DIMENSIONS_BY_NAME[name]
-        key = int(raw_key) if dimension.key in NUMERIC_KEYS else raw_key
-        label = _label(dimension, key, group["title"], names)
-        result[name].append(figures_from_counts(key, label, int(group["responses"]), group["tallies"], items))
-    for name, figures in result.items():
-        if name == MONTH.name:
-            figures.sort(key=lambda group: group.key)
+    result: dict[str, list[GroupFigures]] = {}
+    others = [dimension for dimension in dimensions if dimension.key != MONTH.key]
+    if others:
+        if cells is None or cells.table is None:
+            cells = cell_tallies(filters, items)
+        responses = _responses_by_cell(filters)
+        names = recruiter_names()
+    for dimension in dimensions:
+        if dimension.key == MONTH.key:
+            result[dimension.name] = _by_month(filters, items)
         else:
-            figures.sort(key=lambda group: (-group.responses, group.label))
+            result[dimension.name] = _by_dimension(dimension, responses, cells, items, names)
     return result
 
 

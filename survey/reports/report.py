@@ -58,6 +58,8 @@ class Report:
     gaps: dict[str, list[GapFigures]] = field(default_factory=dict)
     findings: list[Any] = field(default_factory=list)
     family: Any = None  # the comparisons the findings were adjusted over (findings.Family)
+    # The numeric items' answer counts per cell, read once for the breakdowns and the findings.
+    cell_counts: queries.CellCounts | None = None
     # Whether the headline (and so the response rate) includes released anonymous answers.
     anonymous_included: bool = False
 
@@ -92,7 +94,9 @@ def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
         item.key for item in report.items if too_small(report.overall.answered(item.key), report.threshold)
     }
     report.invitations_sent = queries.invitations_sent(filters)
-    groups = sources.by_groups(filters, (MONTH, *DIMENSIONS), report.items)
+    counted = queries.cell_tallies(filters, report.items)
+    report.cell_counts = counted.numeric(report.items)
+    groups = sources.by_groups(filters, (MONTH, *DIMENSIONS), report.items, counted)
     report.trend = protected_breakdown(filters, MONTH, groups[MONTH.name], report.threshold, report.items)
     report.breakdowns = [
         protected_breakdown(filters, d, groups[d.name], report.threshold, report.items) for d in DIMENSIONS

@@ -142,10 +142,13 @@ def overall(
 
 
 def by_groups(
-    filters: ReportFilters, dimensions: tuple[Dimension, ...], items: tuple[ReportItem, ...]
+    filters: ReportFilters,
+    dimensions: tuple[Dimension, ...],
+    items: tuple[ReportItem, ...],
+    cells: queries.CellCounts | None = None,
 ) -> dict[str, list[GroupFigures]]:
     """Figures per group of each dimension; the cohort-grain ones include anonymous answers."""
-    result = queries.by_groups(filters, dimensions, items)
+    result = queries.by_groups(filters, dimensions, items, cells)
     for dimension in dimensions:
         if includes_anonymous(filters, dimension):
             result[dimension.name] = _merge_groups(filters, dimension, result[dimension.name], items)
