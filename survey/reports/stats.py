@@ -127,18 +127,22 @@ def rank_tests(groups: np.ndarray, references: np.ndarray) -> list[RankTest | No
     spread = (weight * weight * variance).sum(axis=1)
     shift = (weight * (u - n1 * n2 / 2)).sum(axis=1)
     pairs = (weight * n1 * n2).sum(axis=1)
+    # Each group's own figures, reduced over its strata in one pass (a row's sums are the same
+    # whichever rows share its array); Python then only assembles the results.
+    effects = ((weight * u).sum(axis=1) / np.where(pairs == 0, 1, pairs)).tolist()
+    u_sums, n1_sums, n2_sums = u.sum(axis=1).tolist(), n1.sum(axis=1).tolist(), n2.sum(axis=1).tolist()
     results: list[RankTest | None] = []
-    for index in range(len(group)):
-        if pairs[index] == 0:
+    for index, (pair, spread_, shift_) in enumerate(
+        zip(pairs.tolist(), spread.tolist(), shift.tolist(), strict=True)
+    ):
+        if pair == 0:
             results.append(None)  # no stratum holds both sides
             continue
         # Every answer tied everywhere: nothing tells the group from the reference.
-        z = float(shift[index] / math.sqrt(spread[index])) if spread[index] > 0 else 0.0
-        p_value = min(float(2 * ndtr(-abs(z))), 1.0) if spread[index] > 0 else 1.0
-        effect = 2 * float((weight[index] * u[index]).sum() / pairs[index]) - 1
-        results.append(
-            RankTest(float(u[index].sum()), z, p_value, effect, int(n1[index].sum()), int(n2[index].sum()))
-        )
+        z = shift_ / math.sqrt(spread_) if spread_ > 0 else 0.0
+        p_value = min(float(2 * ndtr(-abs(z))), 1.0) if spread_ > 0 else 1.0
+        effect = 2 * effects[index] - 1
+        results.append(RankTest(u_sums[index], z, p_value, effect, int(n1_sums[index]), int(n2_sums[index])))
     return results
 
 
@@ -189,23 +193,29 @@ def stratified_differences(
         axis=1
     )
     strata = (weight > 0).sum(axis=1)
+    # Each group's own figures, reduced over its strata in one pass (see rank_tests).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimates = (weight * difference).sum(axis=1) / total_weight
+        strays = (weight * (difference - estimates[:, None]) ** 2).sum(axis=1)
+        group_means = sum1.sum(axis=1) / n1.sum(axis=1)
+        reference_means = sum2.sum(axis=1) / n2.sum(axis=1)
+    answers = (n1 + n2).sum(axis=1).tolist()
     results: list[Difference | None] = []
-    for index in range(len(group)):
-        if total_weight[index] == 0:
+    for index, (weight_, estimate, stray, within_) in enumerate(
+        zip(total_weight.tolist(), estimates.tolist(), strays.tolist(), within.tolist(), strict=True)
+    ):
+        if weight_ == 0:
             results.append(None)
             continue
-        estimate = float((weight[index] * difference[index]).sum() / total_weight[index])
         # Plus how far each stratum's own difference strays from the common one.
-        strays = (weight[index] * (difference[index] - estimate) ** 2).sum()
-        residual = max(float(within[index] + strays), 0.0)
-        df = int((n1[index] + n2[index]).sum()) - int(strata[index]) - 1
+        residual = max(within_ + stray, 0.0)
+        df = int(answers[index]) - int(strata[index]) - 1
         low = high = None
         if df > 0:
-            margin = t_quantile(df) * math.sqrt(residual / df / float(total_weight[index]))
+            margin = t_quantile(df) * math.sqrt(residual / df / weight_)
             low, high = estimate - margin, estimate + margin
-        group_mean = float(sum1[index].sum() / n1[index].sum())
         results.append(
-            Difference(estimate, low, high, group_mean, float(sum2[index].sum() / n2[index].sum()))
+            Difference(estimate, low, high, float(group_means[index]), float(reference_means[index]))
         )
     return results
 
