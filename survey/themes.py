@@ -48,7 +48,18 @@ def _names_pattern(known_names: tuple[str, ...]) -> re.Pattern | None:
 
 def mask_names(text: str, known_names: Iterable[str] = ()) -> str:
     """The text with known names and capitalised mid-sentence words replaced by a mask."""
-    pattern = _names_pattern(tuple(known_names))
+    return _masked(text, tuple(known_names))
+
+
+# The reports page masks and splits the same answers on every request (each filter shows a part of
+# them): the work is a pure function of the text and the names, so a process keeps its results
+# for the texts it saw last. A text and its phrases are what the page shows anyway.
+TEXTS_REMEMBERED = 4096
+
+
+@lru_cache(maxsize=TEXTS_REMEMBERED)
+def _masked(text: str, known_names: tuple[str, ...]) -> str:
+    pattern = _names_pattern(known_names)
     if pattern is not None:
         text = pattern.sub(MASK, text)
     masked = "".join(_mask_capitalised(sentence) for sentence in SENTENCE.split(text))
@@ -134,14 +145,15 @@ class Theme:
     members: list[int] = field(default_factory=list)  # indices into the entries given
 
 
-def _answer_phrases(text: str, names: Sequence[str]) -> set[str]:
+@lru_cache(maxsize=TEXTS_REMEMBERED)
+def _answer_phrases(text: str, names: tuple[str, ...]) -> frozenset[str]:
     """Phrases of one answer; a short answer with none keeps its words, so "Salary" still counts."""
-    masked = mask_names(text, names)
+    masked = _masked(text, names)
     found = phrases(masked)
     if not found:
         words = [w.strip("'’-").lower() for w in WORD.findall(masked.replace(MASK, " | "))]
         found = {w for w in words if len(w) > 2 and w not in STOP_WORDS}
-    return found
+    return frozenset(found)
 
 
 def _weight(members: set[int], weights: Sequence[int]) -> int:
@@ -163,15 +175,16 @@ def cluster_themes(
     labelled with a sentence of its most common answer only where `quotable` allows that answer
     to be shown; otherwise with the stretch its phrases cover.
     """
-    names = list(known_names)
+    names = tuple(known_names)
     weights = [count for _, count in entries]
     users: dict[str, set[int]] = {}
     for index, (text, _) in enumerate(entries):
         for phrase in _answer_phrases(text, names):
             users.setdefault(phrase, set()).add(index)
+    used = {phrase: _weight(members, weights) for phrase, members in users.items()}
     ranked = sorted(
-        ((phrase, members) for phrase, members in users.items() if _weight(members, weights) >= minimum),
-        key=lambda pair: (-_weight(pair[1], weights), -len(pair[0].split()), pair[0]),
+        ((phrase, members) for phrase, members in users.items() if used[phrase] >= minimum),
+        key=lambda pair: (-used[pair[0]], -len(pair[0].split()), pair[0]),
     )
     themes: list[tuple[list[str], set[int]]] = []
     for phrase, members in ranked:
@@ -187,7 +200,7 @@ def cluster_themes(
     for theme_phrases, members in themes:
         typical = max(sorted(members), key=lambda i: weights[i])
         shown = quotable is None or quotable[typical]
-        label = _span_label(theme_phrases, entries[typical][0], names, whole_sentence=shown)
+        label = _span_label(tuple(theme_phrases), entries[typical][0], names, whole_sentence=shown)
         found.append(Theme(label, _weight(members, weights), theme_phrases, sorted(members)))
     found.sort(key=lambda theme: (-theme.count, theme.label))
     return [theme for theme in found if theme.count >= minimum][:limit]
@@ -196,14 +209,15 @@ def cluster_themes(
 LABEL_MAX_CHARS = 90
 
 
+@lru_cache(maxsize=TEXTS_REMEMBERED)
 def _span_label(
-    theme_phrases: list[str], text: str, names: Sequence[str], whole_sentence: bool = True
+    theme_phrases: tuple[str, ...], text: str, names: tuple[str, ...], whole_sentence: bool = True
 ) -> str:
     """What a theme is called: the sentence of its most common answer that holds its phrases
     ("The take-home assignment took far longer than the stated two hours"), or, in a long
     sentence or an answer that may not be shown, just the stretch its phrases cover (their words,
     which enough answers share, and the stop words or masked names between them)."""
-    masked = mask_names(text, names).replace(MASK, "[name]")
+    masked = _masked(text, names).replace(MASK, "[name]")
     lowered = masked.lower()
     starts, ends = [], []
     for phrase in theme_phrases:
