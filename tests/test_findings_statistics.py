@@ -12,7 +12,14 @@ from survey.reports.filters import ReportFilters
 from survey.reports.findings import ItemResult, adjust, compare_within_strata
 from survey.reports.findings import counts as counts_as_finding
 from survey.reports.report import build_report
-from survey.reports.stats import nps_interval, q_values, rank_test, sign_test, stratified_difference
+from survey.reports.stats import (
+    nps_interval,
+    q_values,
+    rank_test,
+    sign_test,
+    stratified_difference,
+    wilson_interval,
+)
 from survey.services.demo import seed_demo
 from survey.themes import cluster_themes
 
@@ -130,6 +137,13 @@ def test_sign_test_matches_scipy_binomtest_and_a_constant_gap_is_a_result():
     constant = sign_test(25, 0)
     assert constant.p_value == pytest.approx(2 * 0.5**25) and constant.p_value > 1e-10
     assert sign_test(0, 0) is None
+
+
+@pytest.mark.parametrize("trials", [1, 2, 7, 8, 50, 1234, 98765])
+def test_wilson_interval_is_scipys_to_the_last_bit_edges_included(trials):
+    for successes in sorted({0, 1, trials // 3, trials // 2, trials - 1, trials}):
+        interval = scipy_stats.binomtest(successes, trials).proportion_ci(0.95, method="wilson")
+        assert wilson_interval(successes, trials) == (float(interval.low), float(interval.high))
 
 
 def test_cnps_interval_is_the_multinomial_interval_with_one_answer_of_each_kind_added():

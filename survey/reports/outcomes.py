@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -29,7 +30,7 @@ from ..small_groups import hidden_keys, min_group_size, too_small
 from . import fact_sums
 from .filters import ReportFilters
 from .queries import ReportItem, report_items
-from .stats import CONFIDENCE, Summary
+from .stats import Summary, wilson_interval
 
 PROBABILITY = {"likely": 0.75, "unsure": 0.5, "unlikely": 0.25}
 # The order outcome groups are shown in.
@@ -71,17 +72,12 @@ class Calibration:
         """Hits per call."""
         return self.hits / self.calls if self.calls else None
 
-    @property
+    @cached_property
     def hit_interval(self) -> tuple[float, float] | None:
         """Wilson 95% interval of the hit rate."""
         if not self.calls:
             return None
-        # scipy.stats is imported when a page first needs it: at start-up it would cost every web
-        # worker and send-due run a second or more of CPU.
-        from scipy.stats import binomtest
-
-        interval = binomtest(self.hits, self.calls).proportion_ci(CONFIDENCE, method="wilson")
-        return float(interval.low), float(interval.high)
+        return wilson_interval(self.hits, self.calls)
 
     @property
     def brier(self) -> Summary:
@@ -263,7 +259,9 @@ def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest
             all(summary.n >= threshold for summary in summaries.values())
             and len(set(counts[True]) | set(counts[False])) > 1
         ):
-            from scipy.stats import mannwhitneyu  # on first use (see hit_interval)
+            # scipy.stats is imported when a page first needs it: at start-up it would cost every
+            # web worker and send-due run a second or more of CPU.
+            from scipy.stats import mannwhitneyu
 
             # The samples as arrays made from the counts: the same test, without a Python list
             # of every answer (hundreds of thousands at scale).

@@ -273,6 +273,25 @@ def sign_test(lower: int, higher: int) -> SignTest | None:
     return SignTest(lower, higher, p_value)
 
 
+def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
+    """Wilson 95% score interval of a proportion, without continuity correction.
+
+    The computation of scipy's `binomtest(successes, trials).proportion_ci(method="wilson")`, step
+    for step (so the same floats), without the exact p-value that `binomtest` works out first:
+    that cost a report page milliseconds per recruiter row.
+    """
+    from scipy.special import ndtri
+
+    p = successes / trials
+    z = ndtri(0.5 + 0.5 * CONFIDENCE)
+    denominator = 2 * (trials + z**2)
+    centre = (2 * trials * p + z**2) / denominator
+    delta = z / denominator * math.sqrt(4 * trials * p * (1 - p) + z**2)
+    low = 0.0 if successes == 0 else centre - delta
+    high = 1.0 if successes == trials else centre + delta
+    return float(low), float(high)
+
+
 def nps_score(promoters: int, detractors: int, answered: int) -> float | None:
     """cNPS: percentage of promoters minus percentage of detractors."""
     if not answered:

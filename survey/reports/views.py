@@ -12,7 +12,7 @@ from ..questions import SCALE_PAIRS
 from ..services.audit import record_report_export
 from ..small_groups import min_group_size
 from . import bp, queries
-from .charts import bar_chart, interval_rows, likert_rows
+from .charts import bar_chart, interval_rows, likert_rows, mean_ci, nps_ci
 from .export import (
     CSV_PARTS,
     MEDIA_TYPES,
@@ -28,6 +28,8 @@ from .report import Report, build_report, month_bounds
 
 # The page lists the strongest findings; the downloads carry all of them.
 PAGE_FINDINGS = 15
+bp.add_app_template_global(mean_ci, "mean_ci")
+bp.add_app_template_global(nps_ci, "nps_ci")
 
 
 def _filters_from_request() -> tuple[ReportFilterForm, Report]:
