@@ -220,9 +220,12 @@ def _answers_by_outcome(
     return responses, answers
 
 
-def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[OutcomeGroup]:
-    """cNPS and every numeric item's mean by outcome, from the counts of each answer value."""
-    responses, answers = _answers_by_outcome(filters)
+def outcome_groups(
+    filters: ReportFilters, items: tuple[ReportItem, ...], counted: tuple[dict, dict] | None = None
+) -> list[OutcomeGroup]:
+    """cNPS and every numeric item's mean by outcome, from the counts of each answer value
+    (`counted`: `_answers_by_outcome`'s, when already read)."""
+    responses, answers = counted or _answers_by_outcome(filters)
     groups = []
     for outcome, count in responses.items():
         given = answers.get(outcome, {})
@@ -241,10 +244,12 @@ def outcome_groups(filters: ReportFilters, items: tuple[ReportItem, ...]) -> lis
     return sorted(groups, key=lambda g: OUTCOME_ORDER.index(g.outcome))
 
 
-def self_read_tests(filters: ReportFilters, threshold: int) -> list[SelfReadTest]:
+def self_read_tests(
+    filters: ReportFilters, threshold: int, counted: tuple[dict, dict] | None = None
+) -> list[SelfReadTest]:
     """The candidate's own read among those who went on against those rejected: a Mann–Whitney
     test on the answer counts (ordinal 1–5 answers call for a rank test), None below k per side."""
-    _, answers = _answers_by_outcome(filters)
+    _, answers = counted or _answers_by_outcome(filters)
     tests = []
     for key in SELF_READ:
         # Answer value -> how many, per side (went on: True; rejected: False).
@@ -296,12 +301,13 @@ def build_outcomes(filters: ReportFilters, items: tuple[ReportItem, ...] | None 
     for calibration in recruiters:
         calibration.hidden = calibration.key in hidden
     overall.hidden = too_small(overall.decided, threshold)
-    groups = outcome_groups(filters, items)
+    counted = _answers_by_outcome(filters)  # read once for both
+    groups = outcome_groups(filters, items, counted)
     hidden_outcomes = hidden_keys({g.outcome: g.responses for g in groups}, threshold)
     for group in groups:
         group.hidden = group.outcome in hidden_outcomes
         group.hidden_items = {q.key for q in items if too_small(group.items[q.key].n, threshold)}
-    tests = self_read_tests(filters, threshold)
+    tests = self_read_tests(filters, threshold, counted)
     hidden_or_small = set(hidden_outcomes)
     for test in tests:
         # A side is one outcome group (or two): hidden with them, or when it is small itself.

@@ -14,6 +14,9 @@ figure here, and any difference between two of them, moves by whole cohorts of a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,23 +72,50 @@ def _conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# While a report is built, the released answers of each filter are read once (`one_read_per_view`).
+_READ: ContextVar[dict | None] = ContextVar("anonymous_cohort_rows", default=None)
+
+
+@contextmanager
+def one_read_per_view() -> Iterator[None]:
+    """Within this block, the released answers of each view are read once: a report asks for the
+    total, the months and the departments of the same view (and of the broader views)."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
+def _cohort_rows(filters: ReportFilters) -> list[Any]:
+    """(month, department, item, value, count) of the released answers the filters select, summed
+    over cohorts: a few rows per released cohort."""
+    remembered = _READ.get()
+    if remembered is not None and filters in remembered:
+        return remembered[filters]
+    keys = (TALLY.month, TALLY.department, TALLY.item, TALLY.value)
+    statement = select(*keys, func.sum(TALLY.count)).where(*_conditions(filters)).group_by(*keys)
+    rows = db.session.execute(statement).all()
+    if remembered is not None:
+        remembered[filters] = rows
+    return rows
+
+
 def _tallies(
     filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False
 ) -> dict[Any, dict[str, dict[str, int]]]:
     """Per group (or None for all): per item, how many released answers gave each value (as text;
     item RESPONSES_ITEM, value "0": how many answers).
 
-    Summed in SQL over the cohort tally (anonymous_cells): a few rows per released cohort.
+    Summed from the cohort tally (anonymous_cells) as read by `_cohort_rows`.
     """
-    grouping = [] if key is None else [key]
-    statement = select(*grouping, TALLY.item, TALLY.value, func.sum(TALLY.count)).where(*_conditions(filters))
-    if only_responses:
-        statement = statement.where(TALLY.item == RESPONSES_ITEM)
-    statement = statement.group_by(*grouping, TALLY.item, TALLY.value)
+    position = None if key is None else 0 if key is TALLY.month else 1
     result: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for row in db.session.execute(statement):
-        group = row[0] if key is not None else None
-        result[group][row[-3]][str(row[-2])] = int(row[-1])
+    for row in _cohort_rows(filters):
+        if only_responses and row[2] != RESPONSES_ITEM:
+            continue
+        values = result[None if position is None else row[position]][row[2]]
+        values[str(row[3])] = values.get(str(row[3]), 0) + int(row[4])
     return result
 
 
