@@ -363,10 +363,16 @@ def _by_month(filters: ReportFilters, items: tuple[ReportItem, ...]) -> list[Gro
     with the month, or the tallies per month when only months are filtered)."""
     responses = counts_by(filters, MONTH)
     source = MONTH_TALLIES if _only_months(filters) else TALLIES
+    month = source.month
+    if source is TALLIES and _over_all_months(filters) and db.session.get_bind().dialect.name == "sqlite":
+        # Filtered by other attributes over every month, SQLite would walk the month index in
+        # order and look up each of its rows in the table (35 ms at 100,000 interviews); grouped
+        # by an expression it reads the table once and sorts the few rows that match (14 ms).
+        month = (source.month + "").label("month")
     statement = (
-        select(source.month, source.item, source.value, cast(func.sum(source["count"]), BigInteger))
+        select(month, source.item, source.value, cast(func.sum(source["count"]), BigInteger))
         .where(*filters.on_columns(source))
-        .group_by(source.month, source.item, source.value)
+        .group_by(month, source.item, source.value)
     )
     tallies: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for month, item, value, n in db.session.execute(statement):
