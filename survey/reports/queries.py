@@ -273,6 +273,11 @@ def _overall_figures(
     return figures, figures.counts
 
 
+# What tells the cells apart: the grouping attributes other than the month and the position's title
+# (the position's id tells positions apart; a renamed position's two titles are one cell here).
+CELL_ATTRIBUTES = tuple(key for key in GROUP_KEYS if key != "position_title")
+
+
 @dataclass
 class CellCounts:
     """How many gave each answer value, per combination of grouping attributes (months summed).
@@ -310,12 +315,12 @@ def cell_tallies(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellC
     import numpy as np
 
     if _over_all_months(filters):
-        keys = [GROUP_TALLIES[key] for key in GROUP_KEYS]
+        keys = [GROUP_TALLIES[key] for key in CELL_ATTRIBUTES]
         statement = select(*keys, GROUP_TALLIES.item, GROUP_TALLIES.value, GROUP_TALLIES["count"]).where(
             *filters.on_columns(GROUP_TALLIES)
         )
     else:
-        keys = [TALLIES[key] for key in GROUP_KEYS]
+        keys = [TALLIES[key] for key in CELL_ATTRIBUTES]
         statement = (
             # Cast: PostgreSQL sums integers to bigint/numeric; keep plain integers on every database.
             select(*keys, TALLIES.item, TALLIES.value, cast(func.sum(TALLIES["count"]), BigInteger))
@@ -341,7 +346,7 @@ def cell_tallies(filters: ReportFilters, items: tuple[ReportItem, ...]) -> CellC
             numbers.append(row[-1] or 0)
     table = np.zeros((len(cell_index), width), dtype=np.int64)
     np.add.at(table, (np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)), numbers)
-    cells = [dict(zip(GROUP_KEYS, attributes, strict=True)) for attributes in cell_index]
+    cells = [dict(zip(CELL_ATTRIBUTES, attributes, strict=True)) for attributes in cell_index]
     counts = {item.key: table[:, offsets[item.key] : offsets[item.key] + len(item.values)] for item in items}
     return CellCounts(cells, counts, table)
 
