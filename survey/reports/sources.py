@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from ..extensions import db
 from ..models import RESPONSES_ITEM, AnonymousCell
@@ -88,15 +88,14 @@ def one_read_per_view() -> Iterator[None]:
 
 
 def _cohort_rows(filters: ReportFilters) -> list[Any]:
-    """(month, department, item, value, count) of the released answers the filters select: a few
-    rows per released cohort."""
+    """(month, department, item, value, count) of the released answers the filters select, summed
+    over cohorts: a few rows per released cohort."""
     remembered = _READ.get()
     if remembered is not None and filters in remembered:
         return remembered[filters]
-    # As stored (a row per cohort, item and value): a grouping here would sort every row to merge
-    # few of them; `_tallies` adds them up anyway.
-    statement = select(TALLY.month, TALLY.department, TALLY.item, TALLY.value, TALLY.count)
-    rows = db.session.execute(statement.where(*_conditions(filters))).all()
+    keys = (TALLY.month, TALLY.department, TALLY.item, TALLY.value)
+    statement = select(*keys, func.sum(TALLY.count)).where(*_conditions(filters)).group_by(*keys)
+    rows = db.session.execute(statement).all()
     if remembered is not None:
         remembered[filters] = rows
     return rows
