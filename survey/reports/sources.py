@@ -73,13 +73,16 @@ def _conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
 
 
 # While a report is built, the released answers of each filter are read once (`one_read_per_view`).
-_READ: ContextVar[dict | None] = ContextVar("anonymous_cohort_rows", default=None)
+_READ: ContextVar[dict | None] = ContextVar("anonymous_cohort_tallies", default=None)
+# The groupings released answers are summed by: everything, a month, a department.
+_GROUPINGS = ("all", "month", "department")
 
 
 @contextmanager
 def one_read_per_view() -> Iterator[None]:
-    """Within this block, the released answers of each view are read once: a report asks for the
-    total, the months and the departments of the same view (and of the broader views)."""
+    """Within this block, the released answers of each view are read and summed once: a report
+    asks for the total, the months and the departments of the same view (and of the broader
+    views)."""
     token = _READ.set({})
     try:
         yield
@@ -87,36 +90,44 @@ def one_read_per_view() -> Iterator[None]:
         _READ.reset(token)
 
 
-def _cohort_rows(filters: ReportFilters) -> list[Any]:
-    """(month, department, item, value, count) of the released answers the filters select, summed
-    over cohorts: a few rows per released cohort."""
+Tallies = dict[Any, dict[str, dict[str, int]]]
+
+
+def _cohort_tallies(filters: ReportFilters) -> dict[str, Tallies]:
+    """The released answers the filters select, summed per grouping (`_GROUPINGS`): per group
+    (None for all), per item, how many gave each value. One statement (a few rows per released
+    month and department) and one pass over its rows."""
     remembered = _READ.get()
     if remembered is not None and filters in remembered:
         return remembered[filters]
     keys = (TALLY.month, TALLY.department, TALLY.item, TALLY.value)
     statement = select(*keys, func.sum(TALLY.count)).where(*_conditions(filters)).group_by(*keys)
-    rows = db.session.execute(statement).all()
+    summed: dict[str, Tallies] = {name: defaultdict(lambda: defaultdict(dict)) for name in _GROUPINGS}
+    every, months, departments = (summed[name] for name in _GROUPINGS)
+    for month, department, item, value, count in db.session.execute(statement):
+        value, count = str(value), int(count)
+        for values in (every[None][item], months[month][item], departments[department][item]):
+            values[value] = values.get(value, 0) + count
     if remembered is not None:
-        remembered[filters] = rows
-    return rows
+        remembered[filters] = summed
+    return summed
 
 
-def _tallies(
-    filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False
-) -> dict[Any, dict[str, dict[str, int]]]:
+def _tallies(filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False) -> Tallies:
     """Per group (or None for all): per item, how many released answers gave each value (as text;
-    item RESPONSES_ITEM, value "0": how many answers).
+    item RESPONSES_ITEM, value "0": how many answers); with `only_responses`, that item alone.
 
-    Summed from the cohort tally (anonymous_cells) as read by `_cohort_rows`.
+    Summed from the cohort tally (anonymous_cells): a few rows per released cohort.
     """
-    position = None if key is None else 0 if key is TALLY.month else 1
-    result: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for row in _cohort_rows(filters):
-        if only_responses and row[2] != RESPONSES_ITEM:
-            continue
-        values = result[None if position is None else row[position]][row[2]]
-        values[str(row[3])] = values.get(str(row[3]), 0) + int(row[4])
-    return result
+    grouping = "all" if key is None else "month" if key is TALLY.month else "department"
+    tallies = _cohort_tallies(filters)[grouping]
+    if not only_responses:
+        return tallies
+    return {
+        group: {RESPONSES_ITEM: tally[RESPONSES_ITEM]}
+        for group, tally in tallies.items()
+        if RESPONSES_ITEM in tally
+    }
 
 
 def _responses(tally: dict[str, dict[str, int]]) -> int:
