@@ -386,9 +386,7 @@ def test_page_query_count_does_not_grow_with_the_data(client, hr_user, respond):
     assert queries_for_page() == small
 
 
-def test_the_page_reads_the_cell_tallies_the_released_answers_and_the_outcome_facts_once(
-    client, hr_user, respond
-):
+def test_the_page_reads_the_tallies_per_cell_and_the_outcome_facts_once(client, hr_user, respond):
     sign_in(client, hr_user.email)
     for department in ("Engineering", "Sales"):
         for _ in range(6):
@@ -396,33 +394,10 @@ def test_the_page_reads_the_cell_tallies_the_released_answers_and_the_outcome_fa
     with recorded_statements(parameters=True) as statements:
         assert client.get("/reports").status_code == 200
     texts = [(" ".join(statement.split()), params) for statement, params in statements]
-    # The breakdowns and the findings share one read of the tallies per cell; the headline, the
-    # months and the departments share one read of the released anonymous answers; both outcome
-    # tables share one read of their facts.
+    # The breakdowns and the findings share one read of the tallies per cell; both outcome tables
+    # share one read of their facts.
     assert sum("FROM report_group_tallies" in text for text, _ in texts) == 1
-    assert sum("FROM anonymous_cells" in text for text, _ in texts) == 1
     assert sum("outcome_n" in str(params) for _, params in texts) == 1
-
-
-def test_released_answers_are_read_once_only_within_one_report_build(app, respond):
-    from survey.reports import sources
-    from survey.reports.queries import DIMENSIONS_BY_NAME
-
-    def reads(count) -> int:
-        with recorded_statements() as statements:
-            count()
-        return sum("FROM anonymous_cells" in statement for statement in statements)
-
-    def twice():
-        sources.counts(ReportFilters(), None)
-        sources.counts(ReportFilters(), DIMENSIONS_BY_NAME["month"])
-
-    def within_a_build():
-        with sources.one_read_per_view():
-            twice()
-
-    assert reads(twice) == 2  # nothing is remembered outside a build: a later read sees new data
-    assert reads(within_a_build) == 1
 
 
 def test_control_characters_in_answers_do_not_break_the_xlsx_export(client, hr_user, respond):

@@ -82,11 +82,6 @@ class Report:
 
 def build_report(filters: ReportFilters, with_findings: bool = True) -> Report:
     """Compute the report, withholding it or its groups wherever they would expose a few people."""
-    with sources.one_read_per_view():
-        return _build_report(filters, with_findings)
-
-
-def _build_report(filters: ReportFilters, with_findings: bool) -> Report:
     from .findings import build_findings
 
     report = Report(filters, min_group_size(), queries.report_items())

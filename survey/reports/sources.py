@@ -14,9 +14,6 @@ figure here, and any difference between two of them, moves by whole cohorts of a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,62 +69,24 @@ def _conditions(filters: ReportFilters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-# While a report is built, the released answers of each filter are read once (`one_read_per_view`).
-_READ: ContextVar[dict | None] = ContextVar("anonymous_cohort_tallies", default=None)
-# The groupings released answers are summed by: everything, a month, a department.
-_GROUPINGS = ("all", "month", "department")
-
-
-@contextmanager
-def one_read_per_view() -> Iterator[None]:
-    """Within this block, the released answers of each view are read and summed once: a report
-    asks for the total, the months and the departments of the same view (and of the broader
-    views)."""
-    token = _READ.set({})
-    try:
-        yield
-    finally:
-        _READ.reset(token)
-
-
-Tallies = dict[Any, dict[str, dict[str, int]]]
-
-
-def _cohort_tallies(filters: ReportFilters) -> dict[str, Tallies]:
-    """The released answers the filters select, summed per grouping (`_GROUPINGS`): per group
-    (None for all), per item, how many gave each value. One statement (a few rows per released
-    month and department) and one pass over its rows."""
-    remembered = _READ.get()
-    if remembered is not None and filters in remembered:
-        return remembered[filters]
-    keys = (TALLY.month, TALLY.department, TALLY.item, TALLY.value)
-    statement = select(*keys, func.sum(TALLY.count)).where(*_conditions(filters)).group_by(*keys)
-    summed: dict[str, Tallies] = {name: defaultdict(lambda: defaultdict(dict)) for name in _GROUPINGS}
-    every, months, departments = (summed[name] for name in _GROUPINGS)
-    for month, department, item, value, count in db.session.execute(statement):
-        value, count = str(value), int(count)
-        for values in (every[None][item], months[month][item], departments[department][item]):
-            values[value] = values.get(value, 0) + count
-    if remembered is not None:
-        remembered[filters] = summed
-    return summed
-
-
-def _tallies(filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False) -> Tallies:
+def _tallies(
+    filters: ReportFilters, key: ColumnElement | None, only_responses: bool = False
+) -> dict[Any, dict[str, dict[str, int]]]:
     """Per group (or None for all): per item, how many released answers gave each value (as text;
-    item RESPONSES_ITEM, value "0": how many answers); with `only_responses`, that item alone.
+    item RESPONSES_ITEM, value "0": how many answers).
 
-    Summed from the cohort tally (anonymous_cells): a few rows per released cohort.
+    Summed in SQL over the cohort tally (anonymous_cells): a few rows per released cohort.
     """
-    grouping = "all" if key is None else "month" if key is TALLY.month else "department"
-    tallies = _cohort_tallies(filters)[grouping]
-    if not only_responses:
-        return tallies
-    return {
-        group: {RESPONSES_ITEM: tally[RESPONSES_ITEM]}
-        for group, tally in tallies.items()
-        if RESPONSES_ITEM in tally
-    }
+    grouping = [] if key is None else [key]
+    statement = select(*grouping, TALLY.item, TALLY.value, func.sum(TALLY.count)).where(*_conditions(filters))
+    if only_responses:
+        statement = statement.where(TALLY.item == RESPONSES_ITEM)
+    statement = statement.group_by(*grouping, TALLY.item, TALLY.value)
+    result: dict[Any, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for row in db.session.execute(statement):
+        group = row[0] if key is not None else None
+        result[group][row[-3]][str(row[-2])] = int(row[-1])
+    return result
 
 
 def _responses(tally: dict[str, dict[str, int]]) -> int:
