@@ -166,8 +166,8 @@ def interval_rows(
 
 
 # The two figures every report table repeats in each cell (hundreds per page): formatted here
-# rather than by a template macro, whose call costs twenty times as much. Numbers only, so
-# nothing needs escaping.
+# rather than by a Jinja macro per cell, whose calls were a noticeable part of the page's
+# rendering. Numbers only, so nothing needs escaping.
 
 
 def mean_ci(summary: Any) -> Markup:
