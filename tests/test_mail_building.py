@@ -187,6 +187,29 @@ def test_a_plain_address_is_written_exactly_as_flask_mail_would(local, domain):
     assert _sanitized_recipient(address) == sanitize_address(address)
 
 
+def test_the_envelope_names_the_sender_and_recipient_as_flask_mail_would(app, smtp_server):
+    """The outbox's connection encodes the envelope's addresses itself (once per sender setting);
+    the server must see exactly what Flask-Mail's own send gives: a non-ASCII company name, a
+    recipient with a display name and an international domain."""
+    from flask_mail import Connection, Message
+
+    from survey.mailing import company_sender
+
+    app.config["COMPANY_NAME"] = "Ünïcode Größe GmbH"
+    recipients = ("zoe@example.org", "Zoë Ölmann <zoe@bücher.example>", "Al <al@example.org>")
+    for address in recipients:
+        enqueue("notice", address, "Hello", "survey_invitation", CONTEXT)
+    db.session.commit()
+    assert deliver_outbox().sent == len(recipients)
+    ours = [(e.mail_from, e.rcpt_tos) for e in smtp_server.handler.envelopes]
+    smtp_server.handler.envelopes.clear()
+    with Connection(app.extensions["mail"]) as connection:  # Flask-Mail's own, unchanged
+        for address in recipients:
+            connection.send(Message("Hello", sender=company_sender(), recipients=[address], body="x"))
+    assert ours == [(e.mail_from, e.rcpt_tos) for e in smtp_server.handler.envelopes]
+    assert ours[1][1] == ["zoe@xn--bcher-kva.example"]
+
+
 @settings(max_examples=300)
 @given(
     text=st.text(alphabet=st.sampled_from("ab .=-\r\n\tÄé€😀"), max_size=40),

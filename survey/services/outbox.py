@@ -18,6 +18,7 @@ import queue
 import re
 import secrets
 import smtplib
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from flask_mail import (
     BadHeaderError,
     Connection,
     Message,
+    email_dispatched,
     sanitize_address,
     sanitize_subject,
 )
@@ -161,6 +163,33 @@ class TimeoutConnection(Connection):
         if self.mail.username and self.mail.password:
             host.login(self.mail.username, self.mail.password)
         return host
+
+    def send(self, message: Message, envelope_from: str | None = None) -> None:
+        """Flask-Mail's `Connection.send`, step for step, with the envelope's addresses encoded as
+        an outbox email's headers are: the sender once per setting, a plain recipient address as it
+        stands. Flask-Mail parses and encodes both again for every message (its sanitize_address),
+        which was a tenth of a delivery's CPU; the addresses it would give are the same."""
+        assert message.send_to, "No recipients have been added"
+        assert message.sender, "The message does not specify a sender"
+        if message.has_bad_headers():
+            raise BadHeaderError
+        if message.date is None:
+            message.date = time.time()
+        if self.host is not None:
+            self.host.sendmail(
+                _sanitized_envelope_sender(envelope_from or message.sender),
+                [_sanitized_recipient(address) for address in message.send_to],
+                message.as_bytes(),
+                message.mail_options,
+                message.rcpt_options,
+            )
+        email_dispatched.send(current_app._get_current_object(), message=message)
+        self.num_emails += 1
+        if self.num_emails == self.mail.max_emails:
+            self.num_emails = 0
+            if self.host:
+                self.host.quit()
+                self.host = self.configure_host()
 
 
 def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> DeliverySummary:
@@ -532,13 +561,21 @@ def _sanitized_sender(sender: str) -> str:
     return sender if sender.isascii() else sanitize_address(sender)
 
 
+@lru_cache(maxsize=8)
+def _sanitized_envelope_sender(sender: str) -> str:
+    return sanitize_address(sender)
+
+
 # A bare address of these characters is what Flask-Mail's sanitize_address returns unchanged.
 PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
-def _sanitized_recipient(address: str) -> str:
-    """The To header's value; a plain address (the usual case) needs no parsing or encoding."""
-    return address if PLAIN_ADDRESS.fullmatch(address) else sanitize_address(address)
+def _sanitized_recipient(address: str | tuple[str, str]) -> str:
+    """A recipient as Flask-Mail's sanitize_address writes it; a plain address (the usual case)
+    needs no parsing or encoding."""
+    if isinstance(address, str) and PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return sanitize_address(address)
 
 
 class OutboxMail(Message):
