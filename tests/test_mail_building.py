@@ -247,13 +247,27 @@ def test_a_delivered_invitation_is_written_once_and_its_loaded_rows_read_as_stor
     with recorded_statements() as statements:
         assert deliver_outbox().sent == 3
     updates = [" ".join(s.split()[:2]) for s in statements if s.lstrip().upper().startswith("UPDATE")]
-    assert updates.count("UPDATE invitations") == 3
-    outcomes = [s for s in statements if s.startswith("UPDATE outbox_messages SET status")]
-    assert len(outcomes) == 3
-    assert updates.index("UPDATE invitations") < updates.index("UPDATE outbox_messages", 1)
+    scope_reads = [s for s in statements if s.startswith("SELECT") and "FROM report_scopes" in s]
+    if db.engine.dialect.name == "postgresql":
+        # Each outcome is one statement in autocommit (invitation, message, facts: in that order
+        # in it). The first email's scope does not exist yet: its statement writes nothing, and
+        # it goes the long way (which creates the scope, read before and after).
+        at_once = [s for s in statements if s.startswith("WITH first_send_scopes")]
+        assert len(at_once) == 3
+        assert all(
+            s.index("UPDATE invitations")
+            < s.index("UPDATE outbox_messages")
+            < s.index("INSERT INTO report_facts")
+            for s in at_once
+        )
+        assert updates == ["UPDATE outbox_messages", "UPDATE invitations", "UPDATE outbox_messages"]
+    else:
+        assert updates.count("UPDATE invitations") == 3
+        outcomes = [s for s in statements if s.startswith("UPDATE outbox_messages SET status")]
+        assert len(outcomes) == 3
+        assert updates.index("UPDATE invitations") < updates.index("UPDATE outbox_messages", 1)
     # Their facts: the first email creates its scope (read before and after); the next two, in
     # the same scope, add theirs in one statement each without reading it.
-    scope_reads = [s for s in statements if s.startswith("SELECT") and "FROM report_scopes" in s]
     assert len(scope_reads) == 2
     loaded = {
         row.id: (row.status, row.sent_at, row.expires_at) for row in db.session.scalars(select(Invitation))

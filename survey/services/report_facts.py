@@ -759,11 +759,10 @@ def _interview_scope_statement(dialect: str) -> Any:
     )
 
 
-@cache
-def _sent_added_statement(dialect: str) -> Any:
-    """`n` more `sent` at each level of an interview's scope that exists, in one statement: the
-    scope's columns as the counted facts group them, its three levels' ids, the facts upserted
-    in order of scope id (as apply_changes writes them)."""
+def interview_scope_ids(dialect: str, interview_id: Any = None) -> Any:
+    """The ids of an interview's (`interview_id`: a bind, `interview_id` by default) scope at each
+    of its three levels that exists: its columns as the counted facts group them."""
+    interview_id = bindparam("interview_id") if interview_id is None else interview_id
     scope = [column.element for column in _interview_scope(dialect)]  # unlabelled, to compare
     over_months = [SCOPES[name] == column for name, column in zip(SCOPE_KEYS[1:], scope[1:], strict=True)]
     everything = [SCOPES[name] == blank for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)]
@@ -772,22 +771,37 @@ def _sent_added_statement(dialect: str) -> Any:
         and_(SCOPES.level == 1, SCOPES.month == "", *over_months),
         and_(SCOPES.level == 2, *everything),
     )
-    blank = literal("", String)
-    rows = (
-        select(SCOPES.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+    return (
+        select(SCOPES.id)
         .select_from(report_scopes)
-        .join(Interview, Interview.id == bindparam("interview_id"))
+        .join(Interview, Interview.id == interview_id)
         .join(Position, Position.id == Interview.position_id)
         .where(levels)
-        .order_by(SCOPES.id)
+    )
+
+
+def sent_added_to(dialect: str, scope_ids: Any, *conditions: Any) -> Any:
+    """`n` (bindparam) more `sent` facts in each scope of `scope_ids` (a subquery or CTE of scope
+    ids; where `conditions` hold), upserted in order of scope id as apply_changes writes them; it
+    returns the scope id of each fact it wrote (a driver's rowcount for INSERT … SELECT is not
+    to be relied on: psycopg reports -1)."""
+    blank = literal("", String)
+    rows = (
+        select(scope_ids.c.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+        .where(*conditions)
+        .order_by(scope_ids.c.id)
     )
     statement = _insert(dialect, report_facts).from_select([*FACT_COLUMNS, "count"], rows)
     statement = statement.on_conflict_do_update(
         index_elements=list(FACT_COLUMNS), set_={"count": FACTS["count"] + statement.excluded["count"]}
     )
-    # The rows it wrote, counted from RETURNING: a driver's rowcount for INSERT … SELECT is not
-    # to be relied on (psycopg reports -1).
     return statement.returning(FACTS.scope_id)
+
+
+@cache
+def _sent_added_statement(dialect: str) -> Any:
+    """`n` more `sent` at each level of an interview's scope that exists, in one statement."""
+    return sent_added_to(dialect, interview_scope_ids(dialect).subquery())
 
 
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
