@@ -45,6 +45,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import begin_claim
+from ..driver_sql import DriverStatement, per_database, prepare
 from ..extensions import db
 from ..i18n import bound_gettext
 from ..mailing import company_sender, sender_address
@@ -657,9 +658,16 @@ def _record_sent(message: OutboxMessage, sent_at: datetime) -> None:
 
 def _write_through(connection: Any, row: Any, changes: dict[str, Any]) -> None:
     """UPDATE one loaded row's columns by its id, and keep the object in step as committed."""
-    connection.execute(_update_statement(type(row).__table__, tuple(changes)), {"row_id": row.id, **changes})
-    for name, value in changes.items():
-        set_committed_value(row, name, value)
+    statement = _prepared_update(connection.dialect, type(row).__table__, tuple(changes))
+    statement.execute(connection, {"row_id": row.id, **changes})
+    _keep_in_step(row, changes)
+
+
+@per_database
+def _prepared_update(dialect: Any, table: Any, columns: tuple[str, ...]) -> DriverStatement:
+    """The UPDATE as the driver's own SQL, prepared once per database (see driver_sql.py): a
+    delivery runs two per email, and SQLAlchemy's per-execution work cost more than each."""
+    return prepare(_update_statement(table, columns), dialect)
 
 
 @lru_cache(maxsize=16)

@@ -56,9 +56,11 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
+from ..driver_sql import DriverStatement, per_database, prepare
 from ..extensions import db
 from ..models import (
     DECIDED_OUTCOMES,
@@ -798,10 +800,12 @@ def sent_added_to(dialect: str, scope_ids: Any, *conditions: Any) -> Any:
     return statement.returning(FACTS.scope_id)
 
 
-@cache
-def _sent_added_statement(dialect: str) -> Any:
-    """`n` more `sent` at each level of an interview's scope that exists, in one statement."""
-    return sent_added_to(dialect, interview_scope_ids(dialect).subquery())
+@per_database
+def _sent_added_statement(dialect: Dialect) -> DriverStatement:
+    """`n` more `sent` at each level of an interview's scope that exists, in one statement,
+    prepared once per database as the driver's own SQL (see driver_sql.py): a delivery runs it
+    for every first send."""
+    return prepare(sent_added_to(dialect.name, interview_scope_ids(dialect.name).subquery()), dialect)
 
 
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
@@ -813,13 +817,13 @@ def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     that writes its rows without the flush). Most land in scopes that exist: one statement adds
     them at all three levels. Where a level's scope is new, that is taken back and the change
     goes the long way (the scope read, created, and the facts added by apply_changes)."""
-    statement = _sent_added_statement(connection.dialect.name)
+    statement = _sent_added_statement(connection.dialect)
     for interview_id, n in sorted(Counter(interview_ids).items()):
-        added = len(connection.execute(statement, {"interview_id": interview_id, "n": n}).all())
+        added = len(statement.execute(connection, {"interview_id": interview_id, "n": n}).all())
         if added == len(LEVELS):
             continue
         if added:
-            connection.execute(statement, {"interview_id": interview_id, "n": -n})  # back to before
+            statement.execute(connection, {"interview_id": interview_id, "n": -n})  # back to before
         scope = connection.execute(
             _interview_scope_statement(connection.dialect.name), {"interview_id": interview_id}
         ).first()
