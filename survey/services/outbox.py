@@ -40,7 +40,7 @@ from flask_mail import (
     sanitize_address,
     sanitize_subject,
 )
-from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -129,6 +129,41 @@ def enqueue_rendered(
     )
     db.session.add(message)
     return message
+
+
+def outbox_row(
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    *,
+    invitation: Invitation,
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The outbox row of an email already rendered for a stored invitation, by column, as
+    enqueue_rendered would write it: for enqueue_rows to write with others."""
+    return {
+        "kind": kind,
+        "to_address": to_address,
+        "subject": subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "headers": headers or {},
+        "message_id": make_msgid(domain=_sender_domain()),
+        "invitation_id": invitation.id,
+        "invitation_version": invitation.version,
+        "status": OutboxStatus.PENDING,
+        "next_attempt_at": now or utcnow(),
+    }
+
+
+def enqueue_rows(rows: list[dict[str, Any]]) -> None:
+    """Write emails (outbox_row's) with one INSERT, without an object per email; the caller commits.
+    A sending pass writes a batch's hundred emails so."""
+    if rows:
+        db.session.execute(insert(OutboxMessage), rows)
 
 
 def _sender_domain() -> str:
