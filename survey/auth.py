@@ -10,7 +10,14 @@ from .models import User
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, without building its signer for a request that carries no
     session cookie and leaves the session empty: every candidate's survey page, which has no
-    session at all (its form token is signed with the link)."""
+    session at all (its form token is signed with the link).
+
+    Flask-Login's remember-cookie step runs here, just before the session is saved, rather than
+    as its own after-request hook: only a request that used the session can have asked for it
+    (signing in asks through the session, signing out too), and here the session can be looked
+    at without counting as used. As a hook it read the session on every response, so even a
+    candidate's page, which has none, said it varied by cookie.
+    """
 
     def open_session(self, app, request):
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
@@ -18,6 +25,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def save_session(self, app, session, response):
+        if session.accessed or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
+            login_manager._update_remember_cookie(response)
         if not session and not session.modified:
             if session.accessed:
                 response.vary.add("Cookie")
@@ -31,6 +40,8 @@ def init_auth(app: Flask) -> None:
     login_manager.login_view = "recruiter.login"
     login_manager.login_message = "Please sign in to see this page."
     login_manager.user_loader(load_user)
+    # Its after-request hook is replaced by the session's own save (CookieSessionInterface).
+    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
 
 
 def load_user(session_id: str) -> User | None:

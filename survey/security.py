@@ -148,7 +148,11 @@ def _input_problem() -> str | None:
     path = request.environ.get("PATH_INFO", "")
     if not _readable(path.encode("latin-1", errors="replace")):
         return BAD_INPUT_MESSAGE
-    if not _urlencoded_readable(request.query_string) or not _body_readable():
+    if request.query_string and not _urlencoded_readable(request.query_string):
+        return BAD_INPUT_MESSAGE
+    if not request.environ.get("CONTENT_TYPE"):
+        return None  # nothing reads an untyped body as a form or JSON (every plain GET)
+    if not _body_readable():
         return BAD_INPUT_MESSAGE
     if request.is_json:
         return _json_body_problem()

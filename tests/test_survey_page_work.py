@@ -15,7 +15,7 @@ from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.sql import ClauseElement
 from werkzeug.datastructures import MultiDict
 
-from helpers import csrf_token, survey_link
+from helpers import csrf_token, sign_in, survey_link
 from helpers import recorded_statements as statements
 from survey.candidate.forms import answers_from, quick_answers, survey_form_class
 from survey.extensions import db
@@ -69,10 +69,15 @@ def test_the_interview_line_gives_the_day_in_the_candidates_time_zone_and_escape
         assert f'<time datetime="{ends.isoformat()}">{local.day} {local:%B}</time>' in html
 
 
-def test_the_survey_page_sets_no_cookie(client, sent_invitation):
+def test_the_survey_page_sets_no_cookie_and_does_not_vary_by_one(client, sent_invitation, recruiter):
+    client.get(survey_link(sent_invitation[1]))  # the blank page is rendered once, then kept
     page = client.get(survey_link(sent_invitation[1]))
     assert page.status_code == 200
     assert "Set-Cookie" not in page.headers
+    # Nothing on the page depends on a cookie; a staff page, which reads the session, says it does.
+    assert "Cookie" not in page.headers.get("Vary", "")
+    sign_in(client, recruiter.email)
+    assert "Cookie" in client.get("/interviews").headers["Vary"]
 
 
 def test_answering_sets_no_session_only_a_mark_for_its_own_thank_you_page(app, client, sent_invitation):
