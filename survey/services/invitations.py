@@ -31,7 +31,7 @@ from ..questions import pick_language
 from ..tokens import make_opt_out_token, make_survey_token
 from .anonymity import ReleaseSummary, release_cohorts
 from .errors import DomainError
-from .outbox import DeliverySummary, clock_from, deliver_outbox, enqueue_rendered
+from .outbox import DeliverySummary, clock_from, deliver_outbox, enqueue_rendered, enqueue_rows, outbox_row
 from .question_sets import version_for_stage
 from .webhooks import WebhookSummary, deliver_webhooks
 
@@ -97,9 +97,15 @@ def link_valid_until(invitation: Invitation, now: datetime) -> datetime:
 
 
 def enqueue_survey_email(
-    invitation: Invitation, kind: str, now: datetime | None = None, memo: dict | None = None
+    invitation: Invitation,
+    kind: str,
+    now: datetime | None = None,
+    memo: dict | None = None,
+    rows: list[dict] | None = None,
 ) -> None:
-    """Write the invitation or reminder email to the outbox, in the candidate's language and zone."""
+    """Write the invitation or reminder email to the outbox, in the candidate's language and zone;
+    with `rows`, add its outbox row there instead, for the caller to write with others
+    (outbox.enqueue_rows)."""
     now = now or utcnow()
     interview = invitation.interview
     unsubscribe = opt_out_url(invitation)
@@ -125,21 +131,23 @@ def enqueue_survey_email(
         }
         company = current_app.config["COMPANY_NAME"]
         text, html = email_stencils(company, language, kind == "reminder")
-        enqueue_rendered(
+        email = (
             kind,
             interview.candidate.email,
             subject,
             fill_stencil(text, values),
             fill_stencil(html, {key: str(escape(value)) for key, value in values.items()}),
-            invitation=invitation,
-            headers={
-                "Reply-To": reply_to_address(),
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "Content-Language": language.replace("_", "-"),
-            },
-            now=now,
         )
+        headers = {
+            "Reply-To": reply_to_address(),
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Content-Language": language.replace("_", "-"),
+        }
+        if rows is None:
+            enqueue_rendered(*email, invitation=invitation, headers=headers, now=now)
+        else:
+            rows.append(outbox_row(*email, invitation=invitation, headers=headers, now=now))
 
 
 # Stand in for each email's own values in the cached stencils; no rendered text contains them.
@@ -205,8 +213,10 @@ def issue_due_invitations(now: datetime) -> dict[str, int]:
     )
     memo: dict = {}
     for batch in _claimed_batches(due):
+        emails: list[dict] = []
         for invitation in batch:
-            counts[_issue_one(invitation, now, expiry, memo)] += 1
+            counts[_issue_one(invitation, now, expiry, memo, emails)] += 1
+        enqueue_rows(emails)  # the batch's emails in one INSERT, committed with the batch
     return counts
 
 
@@ -227,7 +237,9 @@ def _claimed_batches(stmt: Select) -> Iterator[list[Invitation]]:
         db.session.commit()
 
 
-def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta, memo: dict) -> str:
+def _issue_one(
+    invitation: Invitation, now: datetime, expiry: timedelta, memo: dict, emails: list[dict]
+) -> str:
     if not invitation.interview.candidate.reachable:
         invitation.opt_out()
         return "opted_out"
@@ -235,7 +247,7 @@ def _issue_one(invitation: Invitation, now: datetime, expiry: timedelta, memo: d
         invitation.expire(invitation.send_after + expiry)
         return "expired"
     invitation.issue(now)
-    enqueue_survey_email(invitation, "invitation", now, memo)
+    enqueue_survey_email(invitation, "invitation", now, memo, emails)
     return "issued"
 
 
@@ -259,9 +271,11 @@ def queue_reminders(now: datetime) -> int:
     )
     queued = 0
     for batch in _claimed_batches(unreminded):
+        emails: list[dict] = []
         for invitation in batch:
             invitation.issue_reminder(now)
-            enqueue_survey_email(invitation, "reminder", now)
+            enqueue_survey_email(invitation, "reminder", now, rows=emails)
+        enqueue_rows(emails)
         queued += len(batch)
     return queued
 

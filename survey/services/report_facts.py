@@ -56,9 +56,11 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
+from ..driver_sql import DriverStatement, per_database, prepare
 from ..extensions import db
 from ..models import (
     DECIDED_OUTCOMES,
@@ -759,11 +761,10 @@ def _interview_scope_statement(dialect: str) -> Any:
     )
 
 
-@cache
-def _sent_added_statement(dialect: str) -> Any:
-    """`n` more `sent` at each level of an interview's scope that exists, in one statement: the
-    scope's columns as the counted facts group them, its three levels' ids, the facts upserted
-    in order of scope id (as apply_changes writes them)."""
+def interview_scope_ids(dialect: str, interview_id: Any = None) -> Any:
+    """The ids of an interview's (`interview_id`: a bind, `interview_id` by default) scope at each
+    of its three levels that exists: its columns as the counted facts group them."""
+    interview_id = bindparam("interview_id") if interview_id is None else interview_id
     scope = [column.element for column in _interview_scope(dialect)]  # unlabelled, to compare
     over_months = [SCOPES[name] == column for name, column in zip(SCOPE_KEYS[1:], scope[1:], strict=True)]
     everything = [SCOPES[name] == blank for name, blank in zip(SCOPE_KEYS, EVERYTHING, strict=True)]
@@ -772,22 +773,39 @@ def _sent_added_statement(dialect: str) -> Any:
         and_(SCOPES.level == 1, SCOPES.month == "", *over_months),
         and_(SCOPES.level == 2, *everything),
     )
-    blank = literal("", String)
-    rows = (
-        select(SCOPES.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+    return (
+        select(SCOPES.id)
         .select_from(report_scopes)
-        .join(Interview, Interview.id == bindparam("interview_id"))
+        .join(Interview, Interview.id == interview_id)
         .join(Position, Position.id == Interview.position_id)
         .where(levels)
-        .order_by(SCOPES.id)
+    )
+
+
+def sent_added_to(dialect: str, scope_ids: Any, *conditions: Any) -> Any:
+    """`n` (bindparam) more `sent` facts in each scope of `scope_ids` (a subquery or CTE of scope
+    ids; where `conditions` hold), upserted in order of scope id as apply_changes writes them; it
+    returns the scope id of each fact it wrote (a driver's rowcount for INSERT … SELECT is not
+    to be relied on: psycopg reports -1)."""
+    blank = literal("", String)
+    rows = (
+        select(scope_ids.c.id, literal("sent", String), blank, blank, blank, bindparam("n"))
+        .where(*conditions)
+        .order_by(scope_ids.c.id)
     )
     statement = _insert(dialect, report_facts).from_select([*FACT_COLUMNS, "count"], rows)
     statement = statement.on_conflict_do_update(
         index_elements=list(FACT_COLUMNS), set_={"count": FACTS["count"] + statement.excluded["count"]}
     )
-    # The rows it wrote, counted from RETURNING: a driver's rowcount for INSERT … SELECT is not
-    # to be relied on (psycopg reports -1).
     return statement.returning(FACTS.scope_id)
+
+
+@per_database
+def _sent_added_statement(dialect: Dialect) -> DriverStatement:
+    """`n` more `sent` at each level of an interview's scope that exists, in one statement,
+    prepared once per database as the driver's own SQL (see driver_sql.py): a delivery runs it
+    for every first send."""
+    return prepare(sent_added_to(dialect.name, interview_scope_ids(dialect.name).subquery()), dialect)
 
 
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
@@ -799,13 +817,13 @@ def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     that writes its rows without the flush). Most land in scopes that exist: one statement adds
     them at all three levels. Where a level's scope is new, that is taken back and the change
     goes the long way (the scope read, created, and the facts added by apply_changes)."""
-    statement = _sent_added_statement(connection.dialect.name)
+    statement = _sent_added_statement(connection.dialect)
     for interview_id, n in sorted(Counter(interview_ids).items()):
-        added = len(connection.execute(statement, {"interview_id": interview_id, "n": n}).all())
+        added = len(statement.execute(connection, {"interview_id": interview_id, "n": n}).all())
         if added == len(LEVELS):
             continue
         if added:
-            connection.execute(statement, {"interview_id": interview_id, "n": -n})  # back to before
+            statement.execute(connection, {"interview_id": interview_id, "n": -n})  # back to before
         scope = connection.execute(
             _interview_scope_statement(connection.dialect.name), {"interview_id": interview_id}
         ).first()
