@@ -1,6 +1,9 @@
 """How emails are built and delivered: one multipart message per outbox row, and delivery over
 MAIL_CONNECTIONS parallel SMTP connections with every outcome recorded once."""
 
+import asyncio
+import sys
+import threading
 from collections import Counter
 from datetime import timedelta
 from email import message_from_bytes
@@ -12,11 +15,11 @@ from email.mime.text import MIMEText
 from flask_mail import sanitize_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helpers import CollectingHandler, text_part
 from survey.extensions import db
-from survey.models import Candidate, Invitation, OutboxMessage, utcnow
+from survey.models import Candidate, Invitation, OutboxMessage, OutboxStatus, utcnow
 from survey.services.invitations import issue_due_invitations, send_due
 from survey.services.outbox import (
     _sanitized_recipient,
@@ -171,6 +174,69 @@ def test_parallel_delivery_records_nothing_for_messages_another_worker_took_over
     assert len(handler.messages) < 6
     rows = db.session.scalars(select(OutboxMessage)).all()
     assert {(row.status, row.claimed_by) for row in rows} == {("pending", "another-worker")}
+
+
+class HoldFirstMessage(CollectingHandler):
+    """Keeps the first message's DATA unanswered until the delivering thread is waiting for its
+    outcome and no other exchange is under way; then counts the messages the server has taken
+    that the database does not record as sent: what a crash at that moment would send again."""
+
+    def __init__(self, engine, delivering_thread: int):
+        super().__init__()
+        self.engine, self.delivering_thread = engine, delivering_thread
+        self.unrecorded_while_held: int | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.unrecorded_while_held is None:
+            self.unrecorded_while_held = -1  # holding
+            settled = 0
+            for _ in range(2000):  # a bound, so that a fault fails the test rather than hanging it
+                settled = settled + 1 if self._all_else_waits() else 0
+                if settled == 3:
+                    break
+                await asyncio.sleep(0.005)
+            with self.engine.connect() as connection:
+                recorded = connection.scalar(
+                    select(func.count()).where(OutboxMessage.status == OutboxStatus.SENT)
+                )
+            self.unrecorded_while_held = len(self.messages) - recorded
+        return await super().handle_DATA(server, session, envelope)
+
+    def _all_else_waits(self) -> bool:
+        """Whether delivery waits on an outcome and only the held exchange is under way."""
+        stacks = {ident: _functions(frame) for ident, frame in sys._current_frames().items()}
+        exchanging = sum("exchange" in functions for functions in stacks.values())
+        return "_record_exchange" in stacks[self.delivering_thread] and exchanging == 1
+
+
+def _functions(frame) -> set[str]:
+    names = set()
+    while frame is not None:
+        names.add(frame.f_code.co_name)
+        frame = frame.f_back
+    return names
+
+
+def test_parallel_delivery_has_at_most_one_unrecorded_message_per_connection(
+    app, make_interview, smtp_server
+):
+    """Each message handed to a connection is recorded before another is handed over, so that a
+    crash repeats at most one email per connection, while every connection is kept busy."""
+    connections = 3
+    app.config["MAIL_CONNECTIONS"] = connections
+    interviews = [make_interview() for _ in range(9)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+    smtp_server.handler = handler = HoldFirstMessage(db.engine, threading.get_ident())
+    smtp_server.stop()
+    smtp_server.start()
+
+    report = deliver_outbox()
+
+    # Besides the held message, one taken and not yet recorded on each other connection: never
+    # more than one per connection, and every connection kept busy.
+    assert handler.unrecorded_while_held == connections - 1
+    assert report.sent == 9
+    assert delivered(smtp_server) == Counter({interview.candidate.email: 1 for interview in interviews})
 
 
 def delivered(smtp_server) -> Counter:

@@ -457,13 +457,15 @@ def _send_in_parallel(
     lost: Exception | None = None
     with ThreadPoolExecutor(max_workers=len(connections)) as pool:
         for index, message in enumerate(batch):
+            # No more messages out than connections: the oldest is recorded before another is
+            # handed over, so what a crash can repeat is at most one message per connection.
+            while len(in_flight) >= len(connections):
+                lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
             if lost is not None or not lease.fresh():
                 unsent.extend(batch[index:])  # claimed again at once (or after the outage)
                 break
             if not _skip_if_stale(message, report, lease):
                 in_flight.append((message, pool.submit(exchange, _to_mail(message))))
-            while len(in_flight) > 2 * len(connections):
-                lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
         while in_flight:
             lost = _record_exchange(*in_flight.popleft(), report, lease, unsent) or lost
     if unsent:
