@@ -115,17 +115,9 @@ def enqueue_rendered(
 ) -> OutboxMessage:
     """Write an email already rendered (text and HTML) into an outbox row; the caller commits."""
     message = OutboxMessage(
-        kind=kind,
-        to_address=to_address,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        headers=headers or {},
-        message_id=make_msgid(domain=_sender_domain()),
+        **_email_columns(kind, to_address, subject, body_text, body_html, headers, now),
         invitation=invitation,
         invitation_version=invitation.version if invitation else None,
-        status=OutboxStatus.PENDING,
-        next_attempt_at=now or utcnow(),
     )
     db.session.add(message)
     return message
@@ -145,6 +137,23 @@ def outbox_row(
     """The outbox row of an email already rendered for a stored invitation, by column, as
     enqueue_rendered would write it: for enqueue_rows to write with others."""
     return {
+        **_email_columns(kind, to_address, subject, body_text, body_html, headers, now),
+        "invitation_id": invitation.id,
+        "invitation_version": invitation.version,
+    }
+
+
+def _email_columns(
+    kind: str,
+    to_address: str,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    headers: dict[str, str] | None,
+    now: datetime | None,
+) -> dict[str, Any]:
+    """A new pending email's own columns (the invitation's are the caller's)."""
+    return {
         "kind": kind,
         "to_address": to_address,
         "subject": subject,
@@ -152,8 +161,6 @@ def outbox_row(
         "body_html": body_html,
         "headers": headers or {},
         "message_id": make_msgid(domain=_sender_domain()),
-        "invitation_id": invitation.id,
-        "invitation_version": invitation.version,
         "status": OutboxStatus.PENDING,
         "next_attempt_at": now or utcnow(),
     }
