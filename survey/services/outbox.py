@@ -688,14 +688,10 @@ def _record_sent(message: OutboxMessage, sent_at: datetime) -> None:
     # The invitation's row first, then the message's, as the flush orders them: a transaction
     # that changes both (a resend) locks them in the same order and waits instead of deadlocking.
     invitation, first_send = message.invitation, False
-    if invitation is not None and message.kind == "invitation":
-        first_send = invitation.sent_at is None
-        valid_for = timedelta(days=current_app.config["SURVEY_EXPIRES_AFTER_DAYS"])
-        _write_through(connection, invitation, invitation.delivered(sent_at, valid_for))
-    elif invitation is not None and message.kind == "reminder":
-        _write_through(connection, invitation, invitation.reminder_delivered(sent_at))
-    changes = {"status": OutboxStatus.SENT, "last_error": None, "claimed_until": None, "sent_at": sent_at}
-    _write_through(connection, message, changes)
+    if invitation is not None and message.kind in ("invitation", "reminder"):
+        first_send = message.kind == "invitation" and invitation.sent_at is None
+        _write_through(connection, invitation, _invitation_delivered(message, invitation, sent_at))
+    _write_through(connection, message, _sent_changes(sent_at))
     if first_send:
         add_first_sends(connection, [invitation.interview_id])
 
