@@ -802,10 +802,14 @@ def sent_added_to(dialect: str, scope_ids: Any, *conditions: Any) -> Any:
 
 @per_database
 def _sent_added_statement(dialect: Dialect) -> DriverStatement:
-    """`n` more `sent` at each level of an interview's scope that exists, in one statement,
+    """`n` more `sent` at the three levels of an interview's scope, in one statement, or nothing
+    if a level's scope does not exist yet (decided in the statement's own snapshot, so that a
+    scope another transaction creates meanwhile cannot make it write part of the levels);
     prepared once per database as the driver's own SQL (see driver_sql.py): a delivery runs it
     for every first send."""
-    return prepare(sent_added_to(dialect.name, interview_scope_ids(dialect.name).subquery()), dialect)
+    scopes = interview_scope_ids(dialect.name).subquery()
+    every_level = select(func.count(scopes.c.id)).scalar_subquery() == len(LEVELS)
+    return prepare(sent_added_to(dialect.name, scopes, every_level), dialect)
 
 
 FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
@@ -815,15 +819,12 @@ def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     """One more `sent` per invitation emailed for the first time, in its interview's scope: what
     a recount would add (in the caller's transaction: the flush calls it, and so does a delivery
     that writes its rows without the flush). Most land in scopes that exist: one statement adds
-    them at all three levels. Where a level's scope is new, that is taken back and the change
-    goes the long way (the scope read, created, and the facts added by apply_changes)."""
+    them at all three levels. Where a level's scope is new, it writes nothing and the change goes
+    the long way (the scope read, created, and the facts added by apply_changes)."""
     statement = _sent_added_statement(connection.dialect)
     for interview_id, n in sorted(Counter(interview_ids).items()):
-        added = len(statement.execute(connection, {"interview_id": interview_id, "n": n}).all())
-        if added == len(LEVELS):
+        if statement.execute(connection, {"interview_id": interview_id, "n": n}).all():
             continue
-        if added:
-            statement.execute(connection, {"interview_id": interview_id, "n": -n})  # back to before
         scope = connection.execute(
             _interview_scope_statement(connection.dialect.name), {"interview_id": interview_id}
         ).first()
