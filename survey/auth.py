@@ -40,7 +40,9 @@ def init_auth(app: Flask) -> None:
     login_manager.login_view = "recruiter.login"
     login_manager.login_message = "Please sign in to see this page."
     login_manager.user_loader(load_user)
-    # Its after-request hook is replaced by the session's own save (CookieSessionInterface).
+    # Its after-request hook is replaced by the session's own save (CookieSessionInterface), which
+    # calls the same step (Flask-Login's `_update_remember_cookie`, checked with 0.6). create_app
+    # attaches the extensions, and so the hook, before this runs.
     app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
 
 

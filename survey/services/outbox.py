@@ -577,8 +577,9 @@ def _record_outcome(
 def _record_sent_at_once(message: OutboxMessage, sent_at: datetime, lease: Lease) -> bool:
     """PostgreSQL: a delivered message's whole outcome (its row, its invitation's, a first send's
     facts) as one statement in autocommit, which is its own transaction: one round trip instead
-    of five (begin, three statements, commit). Whether it was recorded so; if not, nothing was
-    written, and the caller records it in a transaction of the session's.
+    of five (begin, three statements, commit). Whether it was recorded so; if not, the caller
+    records it in a transaction of the session's (at most the invitation's row was written, with
+    the values the session's way writes again: a message row gone meanwhile).
 
     Only while the lease is certainly this worker's (after that, the outcome is recorded through
     the lease, in the session's transaction). A first send whose interview's scope does not
