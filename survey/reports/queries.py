@@ -451,7 +451,8 @@ def by_groups(
     result: dict[str, list[GroupFigures]] = {}
     others = [dimension for dimension in dimensions if dimension.key != MONTH.key]
     if others:
-        if cells is None or cells.table is None:
+        # The table's columns are the items' values in order: counts read for other items are read again.
+        if cells is None or cells.table is None or list(cells.counts) != [item.key for item in items]:
             cells = cell_tallies(filters, items)
         responses = _responses_by_cell(filters)
         names = recruiter_names()
