@@ -177,9 +177,9 @@ def test_parallel_delivery_records_nothing_for_messages_another_worker_took_over
 
 
 class HoldFirstMessage(CollectingHandler):
-    """Keeps the first message's DATA unanswered until the delivering thread is waiting for its
-    outcome and no other exchange is under way; then counts the messages the server has taken
-    that the database does not record as sent: what a crash at that moment would send again."""
+    """Keeps the first message's DATA unanswered until delivery can go no further without it;
+    then counts the messages the server has taken that the database does not record as sent:
+    what a crash at that moment would send again."""
 
     def __init__(self, engine, delivering_thread: int):
         super().__init__()
@@ -189,10 +189,8 @@ class HoldFirstMessage(CollectingHandler):
     async def handle_DATA(self, server, session, envelope):
         if self.unrecorded_while_held is None:
             self.unrecorded_while_held = -1  # holding
-            settled = 0
             for _ in range(2000):  # a bound, so that a fault fails the test rather than hanging it
-                settled = settled + 1 if self._all_else_waits() else 0
-                if settled == 3:
+                if self._blocked_on_the_held_message():
                     break
                 await asyncio.sleep(0.005)
             with self.engine.connect() as connection:
@@ -202,19 +200,25 @@ class HoldFirstMessage(CollectingHandler):
             self.unrecorded_while_held = len(self.messages) - recorded
         return await super().handle_DATA(server, session, envelope)
 
-    def _all_else_waits(self) -> bool:
-        """Whether delivery waits on an outcome and only the held exchange is under way."""
-        stacks = {ident: _functions(frame) for ident, frame in sys._current_frames().items()}
-        exchanging = sum("exchange" in functions for functions in stacks.values())
-        return "_record_exchange" in stacks[self.delivering_thread] and exchanging == 1
+    def _blocked_on_the_held_message(self) -> bool:
+        """Whether the delivering thread waits on an exchange that has not finished while every
+        other exchange handed over has: then it can only be waiting on the held one.
 
-
-def _functions(frame) -> set[str]:
-    names = set()
-    while frame is not None:
-        names.add(frame.f_code.co_name)
-        frame = frame.f_back
-    return names
+        A state, not a moment: nothing changes until the held message is answered, so the count
+        taken then does not depend on how the threads were scheduled. Read from the delivering
+        thread's frames, because the pool's threads may take a handed-over exchange late.
+        """
+        frame = sys._current_frames().get(self.delivering_thread)
+        waiting_on, in_flight = None, None
+        while frame is not None:
+            if frame.f_code.co_name == "_record_exchange":
+                waiting_on = frame.f_locals["exchange"]
+            elif frame.f_code.co_name == "_send_in_parallel":
+                in_flight = frame.f_locals["in_flight"]
+            frame = frame.f_back
+        if waiting_on is None or in_flight is None or waiting_on.done():
+            return False
+        return all(future.done() for _, future in list(in_flight))
 
 
 def test_parallel_delivery_has_at_most_one_unrecorded_message_per_connection(
