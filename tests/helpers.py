@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 from collections.abc import Iterator
@@ -36,11 +37,41 @@ def empty_tables() -> None:
     db.session.commit()
 
 
+# Ports handed out in this run: a server may bind its port long after it was picked.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A loopback port nobody is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody is listening on right now, never handed out before in this run.
+
+    Picked below the kernel's range for the local ports of outgoing connections: a port picked
+    in that range (what binding port 0 gives) can be taken, before the test's server binds it, by
+    any connection the run opens meanwhile (to PostgreSQL, to the browser), which once failed a
+    CI run with "address already in use".
+    """
+    lowest_outgoing = _outgoing_ports()[0]
+    candidates = random.sample(range(10_000, lowest_outgoing), k=min(200, lowest_outgoing - 10_000))
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port between 10000 and {lowest_outgoing}")
+
+
+def _outgoing_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux's default elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            low, high = (int(value) for value in ports.read().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return (low, high) if low > 11_000 else (32768, 60999)
 
 
 def interview_payload(**overrides) -> dict:
