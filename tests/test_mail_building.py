@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 
 from helpers import CollectingHandler, text_part
 from survey.extensions import db
-from survey.models import Candidate, Invitation, OutboxMessage, OutboxStatus, utcnow
-from survey.services.invitations import issue_due_invitations, send_due
+from survey.models import Candidate, Invitation, InvitationStatus, OutboxMessage, OutboxStatus, utcnow
+from survey.reports.fact_sums import scope_keys
+from survey.services.invitations import cancel_invitation, issue_due_invitations, resend_invitation, send_due
 from survey.services.outbox import (
     _sanitized_recipient,
     clock_from,
@@ -28,6 +29,7 @@ from survey.services.outbox import (
     enqueue,
     write_alternative,
 )
+from survey.services.tallies import rebuild_cells
 
 CONTEXT = {
     "candidate_name": "x",
@@ -241,6 +243,83 @@ def test_parallel_delivery_has_at_most_one_unrecorded_message_per_connection(
     assert handler.unrecorded_while_held == connections - 1
     assert report.sent == 9
     assert delivered(smtp_server) == Counter({interview.candidate.email: 1 for interview in interviews})
+
+
+class WhileTheFirstMessageIsSent(CollectingHandler):
+    """Runs `meanwhile` (what a recruiter or another worker does, in a thread of its own with an
+    app context) while the first message's DATA waits for its answer: between the delivering
+    worker's read of its batch and the outcome it records."""
+
+    def __init__(self, app, meanwhile):
+        super().__init__()
+        self.app, self.meanwhile = app, meanwhile
+
+    async def handle_DATA(self, server, session, envelope):
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            # In another thread, so that this server can take that thread's own email meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, self._in_app, meanwhile)
+        return await super().handle_DATA(server, session, envelope)
+
+    def _in_app(self, meanwhile) -> None:
+        with self.app.app_context():
+            meanwhile()
+
+
+def _deliver_while(app, smtp_server, meanwhile) -> None:
+    smtp_server.handler = WhileTheFirstMessageIsSent(app, meanwhile)
+    smtp_server.stop()
+    smtp_server.start()
+    assert deliver_outbox().sent == 1
+
+
+def _sent_facts() -> dict:
+    return {key: n for key, n in scope_keys(db.session.connection()).items() if key[7] == "sent"}
+
+
+def test_a_link_resent_and_delivered_by_another_worker_meanwhile_is_counted_sent_once(
+    app, make_interview, smtp_server
+):
+    """The first link's email is on the wire when the recruiter resends and another worker
+    delivers the new link (its first send: one `sent` fact). The older email's outcome must not
+    count a first send again: decided from the invitation as it is then, not as the batch read it."""
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+
+    def resent_and_delivered_elsewhere():
+        resend_invitation(db.session.get(Invitation, interview.invitation.id))
+        assert send_due(now=utcnow() + timedelta(minutes=1)).delivery.sent == 1
+
+    _deliver_while(app, smtp_server, resent_and_delivered_elsewhere)
+
+    db.session.expire_all()
+    assert interview.invitation.version == 2
+    assert interview.invitation.status == InvitationStatus.SENT
+    kept = _sent_facts()
+    assert kept and set(kept.values()) == {1}  # one invitation sent, at every level of its scope
+    rebuild_cells()
+    assert _sent_facts() == kept
+
+
+def test_a_survey_cancelled_while_its_email_is_sent_stays_cancelled(app, make_interview, smtp_server):
+    """The recruiter cancels the survey while its email is on the wire: the delivery records the
+    email as sent (it was) but does not turn the cancelled survey back into a sent one, whose
+    link would work again."""
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+
+    def cancelled():
+        cancel_invitation(db.session.get(Invitation, interview.invitation.id))
+
+    _deliver_while(app, smtp_server, cancelled)
+
+    db.session.expire_all()
+    assert interview.invitation.status == InvitationStatus.CANCELLED
+    assert interview.invitation.sent_at is not None
+    kept = _sent_facts()
+    assert kept and set(kept.values()) == {1}
+    rebuild_cells()
+    assert _sent_facts() == kept
 
 
 def delivered(smtp_server) -> Counter:

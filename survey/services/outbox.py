@@ -54,6 +54,7 @@ from ..models import (
     Candidate,
     Interview,
     Invitation,
+    InvitationStatus,
     OutboxMessage,
     OutboxStatus,
     utcnow,
@@ -583,7 +584,9 @@ def _record_sent_at_once(message: OutboxMessage, sent_at: datetime, lease: Lease
 
     Only while the lease is certainly this worker's (after that, the outcome is recorded through
     the lease, in the session's transaction). A first send whose interview's scope does not
-    exist yet at all three levels writes nothing: the long way creates the scope.
+    exist yet at all three levels writes nothing: the long way creates the scope. Nor does a
+    delivery whose invitation changed since the batch was loaded (see _decided_from): the long
+    way decides again from the row as it is.
     """
     connection = lease.autocommit
     if connection is None or not lease.unexpired():
@@ -593,15 +596,15 @@ def _record_sent_at_once(message: OutboxMessage, sent_at: datetime, lease: Lease
     message_changes = _sent_changes(sent_at)
     values |= {f"message_{name}": value for name, value in message_changes.items()}
     invitation_changes: dict[str, Any] = {}
-    first_send = False
+    decided_from: tuple[str, ...] = ()
     if invitation is not None:
-        first_send = message.kind == "invitation" and invitation.sent_at is None
         invitation_changes = _invitation_delivered(message, invitation, sent_at)
+        decided_from = _decided_from(message, invitation, invitation_changes)
         values |= {f"invitation_{name}": value for name, value in invitation_changes.items()}
         values |= {"invitation_row_id": invitation.id, "scope_interview_id": invitation.interview_id, "n": 1}
     columns = tuple(invitation_changes) if invitation is not None else None
-    written = connection.execute(_sent_at_once_statement(columns, first_send), values).all()
-    if len(written) != (len(LEVELS) if first_send else 1):
+    written = connection.execute(_sent_at_once_statement(columns, decided_from), values).all()
+    if len(written) != (len(LEVELS) if "sent_at" in decided_from else 1):
         return False
     if invitation is not None:
         _keep_in_step(invitation, invitation_changes)
@@ -624,13 +627,38 @@ def _invitation_delivered(
     return invitation.delivered(sent_at, valid_for)
 
 
+def _decided_from(message: OutboxMessage, invitation: Invitation, changes: dict[str, Any]) -> tuple[str, ...]:
+    """The invitation's columns whose values, as loaded with the batch, decided what its delivery
+    writes: `sent_at` still empty makes it a first send (one more `sent` fact), `status` still
+    scheduled makes it sent. The UPDATE holds only while both are so: between the batch's read and
+    the outcome, a recruiter may have cancelled the survey, or resent it and another worker
+    delivered the new link (which was then the first send)."""
+    decided_from: tuple[str, ...] = ()
+    if message.kind == "invitation" and invitation.sent_at is None:
+        decided_from += ("sent_at",)
+    if "status" in changes:
+        decided_from += ("status",)
+    return decided_from
+
+
+def _still_as_loaded(invitations: Any, decided_from: tuple[str, ...]) -> list[Any]:
+    """SQL conditions that the columns named by _decided_from still hold the values they had."""
+    conditions = []
+    if "sent_at" in decided_from:
+        conditions.append(invitations.c.sent_at.is_(None))
+    if "status" in decided_from:
+        conditions.append(invitations.c.status == InvitationStatus.SCHEDULED.value)
+    return conditions
+
+
 @lru_cache(maxsize=16)
-def _sent_at_once_statement(invitation_columns: tuple[str, ...] | None, first_send: bool) -> Any:
+def _sent_at_once_statement(invitation_columns: tuple[str, ...] | None, decided_from: tuple[str, ...]) -> Any:
     """PostgreSQL: a delivered message's outcome in one statement. Its invitation's row first,
     then the message's, then a first send's facts (each data-modifying CTE waits for the one
     before through the EXISTS that reads it): the order the flush writes them in, so a
     transaction that changes the same rows locks them in the same order and waits instead of
-    deadlocking. A first send writes nothing unless its scope exists at all three levels.
+    deadlocking. A first send writes nothing unless its scope exists at all three levels, and
+    no delivery writes anything unless its invitation is still as loaded (_decided_from).
     No bind is named as a column of a table it updates (SQLAlchemy would add it to the SET)."""
     outbox, invitations = OutboxMessage.__table__, Invitation.__table__
     message = (
@@ -655,6 +683,8 @@ def _sent_at_once_statement(invitation_columns: tuple[str, ...] | None, first_se
             }
         )
     )
+    invitation = invitation.where(*_still_as_loaded(invitations, decided_from))
+    first_send = "sent_at" in decided_from
     scopes = interview_scope_ids("postgresql", bindparam("scope_interview_id")).cte("first_send_scopes")
     if first_send:
         invitation = invitation.where(select(func.count(scopes.c.id)).scalar_subquery() == len(LEVELS))
@@ -690,32 +720,58 @@ def _record_sent(message: OutboxMessage, sent_at: datetime) -> None:
     # that changes both (a resend) locks them in the same order and waits instead of deadlocking.
     invitation, first_send = message.invitation, False
     if invitation is not None and message.kind in ("invitation", "reminder"):
-        first_send = message.kind == "invitation" and invitation.sent_at is None
-        _write_through(connection, invitation, _invitation_delivered(message, invitation, sent_at))
+        first_send = _write_invitation_delivered(connection, message, invitation, sent_at)
     _write_through(connection, message, _sent_changes(sent_at))
     if first_send:
         add_first_sends(connection, [invitation.interview_id])
 
 
-def _write_through(connection: Any, row: Any, changes: dict[str, Any]) -> None:
-    """UPDATE one loaded row's columns by its id, and keep the object in step as committed."""
-    statement = _prepared_update(connection.dialect, type(row).__table__, tuple(changes))
-    statement.execute(connection, {"row_id": row.id, **changes})
+def _write_invitation_delivered(
+    connection: Any, message: OutboxMessage, invitation: Invitation, sent_at: datetime
+) -> bool:
+    """Write what the delivery changes in its invitation's row; whether it was the first send.
+
+    Decided from the row as loaded with the batch, if it is still so; otherwise (_decided_from)
+    from the row read again, locked: on PostgreSQL FOR UPDATE, on SQLite by the write lock the
+    UPDATE that found it changed already took."""
+    changes = _invitation_delivered(message, invitation, sent_at)
+    decided_from = _decided_from(message, invitation, changes)
+    if _write_through(connection, invitation, changes, decided_from):
+        return "sent_at" in decided_from
+    db.session.refresh(invitation, with_for_update=True)
+    changes = _invitation_delivered(message, invitation, sent_at)
+    first_send = "sent_at" in _decided_from(message, invitation, changes)
+    _write_through(connection, invitation, changes)  # locked till the commit: still as just read
+    return first_send
+
+
+def _write_through(
+    connection: Any, row: Any, changes: dict[str, Any], decided_from: tuple[str, ...] = ()
+) -> bool:
+    """UPDATE one loaded row's columns by its id (if it is still as loaded, for the columns an
+    invitation's delivery was decided from), and keep the object in step as committed; whether
+    the row was written."""
+    statement = _prepared_update(connection.dialect, type(row).__table__, tuple(changes), decided_from)
+    if statement.execute(connection, {"row_id": row.id, **changes}).rowcount != 1:
+        return False
     _keep_in_step(row, changes)
+    return True
 
 
 @per_database
-def _prepared_update(dialect: Any, table: Any, columns: tuple[str, ...]) -> DriverStatement:
+def _prepared_update(
+    dialect: Any, table: Any, columns: tuple[str, ...], decided_from: tuple[str, ...] = ()
+) -> DriverStatement:
     """The UPDATE as the driver's own SQL, prepared once per database (see driver_sql.py): a
     delivery runs two per email, and SQLAlchemy's per-execution work cost more than each."""
-    return prepare(_update_statement(table, columns), dialect)
+    return prepare(_update_statement(table, columns, decided_from), dialect)
 
 
 @lru_cache(maxsize=16)
-def _update_statement(table: Any, columns: tuple[str, ...]) -> Any:
+def _update_statement(table: Any, columns: tuple[str, ...], decided_from: tuple[str, ...] = ()) -> Any:
     return (
         update(table)
-        .where(table.c.id == bindparam("row_id"))
+        .where(table.c.id == bindparam("row_id"), *_still_as_loaded(table, decided_from))
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
     )
 
