@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export SURVEY_CONFIG ?= development
+# The Nu HTML Checker for tests/test_html_validity.py (npm's vnu-jar; it runs with Java). Without
+# npm that one test is skipped with the reason, and make tries again next time.
+VNU_JAR := .cache/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 # The web server's port for `make run` (the mail catcher listens on MAIL_PORT, default 1025).
 RUN_PORT ?= 5000
 
@@ -24,8 +27,13 @@ run: install
 	@echo "Open http://127.0.0.1:$(RUN_PORT)/login — caught mail: http://127.0.0.1:$(RUN_PORT)/dev/mail (Ctrl-C stops everything)"
 	@$(FLASK) dev serve --host 127.0.0.1 --port $(RUN_PORT)
 
-test: install lint
+test: install lint $(VNU_JAR)
 	SURVEY_CONFIG=testing $(BIN)/pytest $(PYTEST_ARGS)
+
+$(VNU_JAR):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix .cache/vnu --ignore-scripts --no-audit --no-fund --silent vnu-jar@26.9.27; \
+	else echo "npm is not installed: the HTML validity test will be skipped"; fi
 
 # Photographs pages built from demo data into docs/screenshots/ (needs /usr/bin/chromium).
 screenshots: install
@@ -54,7 +62,7 @@ translations: install
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-wrap
 
 lint: install
-	$(BIN)/ruff check survey tests bench config.py wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check survey tests bench scripts config.py wsgi.py gunicorn.conf.py
 
 # Benchmarks print their figures; each runs on SQLite, then on a throwaway PostgreSQL
 # (set BENCH_DATABASE_URL to use a running server instead).
@@ -78,4 +86,4 @@ soak: install
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache
