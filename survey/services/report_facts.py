@@ -640,9 +640,6 @@ class Touched:
     invitations: set[int] = field(default_factory=set)
     responses: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
-    # Interviews of invitations emailed for the first time (an email delivered): each moves
-    # exactly one fact, one more `sent` in its interview's scope, so it is not counted twice.
-    first_sends: list[int] = field(default_factory=list)
 
 
 def _touched(session: Session) -> Touched:
@@ -664,11 +661,6 @@ def _touched(session: Session) -> Touched:
             touched.invitations |= {i for i in (*history.deleted, *history.unchanged, *history.added) if i}
             touched.responses.add(obj.id)
             touched.kinds |= RESPONSE_KINDS
-    if touched.first_sends and touched.kinds:
-        # Other facts of the same interviews may move in this flush: count them all as usual.
-        touched.interviews.update(touched.first_sends)
-        touched.kinds.add("sent")
-        touched.first_sends.clear()
     return touched
 
 
@@ -679,9 +671,6 @@ def _touched_invitation(session: Session, invitation: Invitation, touched: Touch
         # As the flush sees them, loading nothing (an unloaded value has no history).
         sent = get_history(invitation, "sent_at", passive=PASSIVE_NO_INITIALIZE)
         moved = get_history(invitation, "interview_id", passive=PASSIVE_NO_INITIALIZE)
-        if not moved.has_changes() and sent.deleted == [None] and sent.added and sent.added[0] is not None:
-            touched.first_sends.append(invitation.interview_id)  # sent_at was loaded, and None
-            return
         changed = sent.has_changes() or moved.has_changes()
     if changed:
         interview_id = invitation.interview_id or (invitation.interview.id if invitation.interview else None)
@@ -713,9 +702,6 @@ def _counted_now(
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Count the touched interviews' facts as they stand before the write."""
     touched = _touched(session)
-    if touched.first_sends:  # and nothing else: a delivered email's own flush
-        session.info[FIRST_SENDS] = touched.first_sends
-        return
     if not touched.kinds:
         return
     connection = session.connection()
@@ -730,10 +716,6 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 def _after_flush(session: Session, flush_context: Any) -> None:
     """Count them again after the write (new interviews now have ids) and add the difference."""
-    first_sends = session.info.pop(FIRST_SENDS, None)
-    if first_sends:
-        add_first_sends(session.connection(), first_sends)
-        return
     pending = session.info.pop(PENDING, None)
     if pending is None:
         return
@@ -748,7 +730,6 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 
 
 PENDING = "report_facts_before"
-FIRST_SENDS = "report_facts_first_sends"
 
 
 @cache
@@ -817,8 +798,8 @@ FACT_COLUMNS = ("scope_id", "kind", "item", "label", "value")
 
 def add_first_sends(connection: Any, interview_ids: list[int]) -> None:
     """One more `sent` per invitation emailed for the first time, in its interview's scope: what
-    a recount would add (in the caller's transaction: the flush calls it, and so does a delivery
-    that writes its rows without the flush). Most land in scopes that exist: one statement adds
+    a recount would add, in the caller's transaction: a delivery writes its rows without the
+    flush, so the flush's recount does not see them. Most land in scopes that exist: one statement adds
     them at all three levels. Where a level's scope is new, it writes nothing and the change goes
     the long way (the scope read, created, and the facts added by apply_changes)."""
     statement = _sent_added_statement(connection.dialect)
