@@ -11,7 +11,9 @@ before phrases are formed, so no phrase names a person.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,13 +50,49 @@ def _names_pattern(known_names: tuple[str, ...]) -> re.Pattern | None:
 
 def mask_names(text: str, known_names: Iterable[str] = ()) -> str:
     """The text with known names and capitalised mid-sentence words replaced by a mask."""
+    _forget_later()
     return _masked(text, tuple(known_names))
 
 
 # The reports page masks and splits the same answers on every request (each filter shows a part of
 # them): the work is a pure function of the text and the names, so a process keeps its results
-# for the texts it saw last. A text and its phrases are what the page shows anyway.
+# for the texts it saw last. A text and its phrases are what the page shows anyway. But the keys
+# are answers as written and the names of people: an answer erased or de-identified in the
+# database, and a name erased, must not stay in a worker's memory for long after. So what a process
+# remembers is forgotten FORGET_AFTER_SECONDS after it was first remembered.
 TEXTS_REMEMBERED = 4096
+FORGET_AFTER_SECONDS = 600
+_forgetting: threading.Timer | None = None
+_forgetting_lock = threading.Lock()
+
+
+def _forget_later() -> None:
+    """Set the clock that empties the caches, unless it is running."""
+    global _forgetting
+    if _forgetting is not None:
+        return
+    with _forgetting_lock:
+        if _forgetting is None:
+            _forgetting = threading.Timer(FORGET_AFTER_SECONDS, forget_answers)
+            _forgetting.daemon = True
+            _forgetting.start()
+
+
+def forget_answers() -> None:
+    """Empty every cache of answer texts and names now (the clock's doing)."""
+    global _forgetting
+    with _forgetting_lock:
+        _forgetting = None
+        for cached in (_masked, _answer_phrases, _span_label, _names_pattern):
+            cached.cache_clear()
+
+
+def _forget_in_a_forked_child() -> None:
+    """A timer thread does not survive a fork, and the child's copy of the parent's caches must not
+    outlive it; nor may the child wait on a lock copied while another thread held it."""
+    global _forgetting, _forgetting_lock
+    _forgetting, _forgetting_lock = None, threading.Lock()
+    forget_answers()
 
 
 @lru_cache(maxsize=TEXTS_REMEMBERED)
@@ -175,6 +213,7 @@ def cluster_themes(
     labelled with a sentence of its most common answer only where `quotable` allows that answer
     to be shown; otherwise with the stretch its phrases cover.
     """
+    _forget_later()
     names = tuple(known_names)
     weights = [count for _, count in entries]
     users: dict[str, set[int]] = {}
@@ -236,3 +275,6 @@ def _span_label(
     if whole_sentence and len(sentence) <= LABEL_MAX_CHARS:
         return sentence[:1].upper() + sentence[1:]
     return lowered[start:end]
+
+
+os.register_at_fork(after_in_child=_forget_in_a_forked_child)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -251,3 +252,46 @@ def test_erase_leaves_no_byte_of_the_email_or_any_name_part_in_the_database_file
         for spelling in {needle, needle.upper(), needle.title()}:
             for encoded in (spelling.encode(), json.dumps(spelling)[1:-1].encode()):
                 assert encoded.lower() not in folded, encoded
+
+
+def _themes_remembered() -> int:
+    from survey import themes
+
+    cached = (themes._masked, themes._answer_phrases, themes._span_label, themes._names_pattern)
+    return sum(function.cache_info().currsize for function in cached)
+
+
+def test_a_worker_forgets_the_answer_texts_and_names_its_themes_were_worked_from(app):
+    """The report's themes remember each answer's masked text and phrases in the process, keyed by
+    the answer as written and the names masked in it. A clock, set when they are first remembered,
+    forgets them all: an answer or a name erased from the database does not stay in a worker."""
+    from survey import themes
+
+    themes.forget_answers()
+    answers = [(f"Zelda Quist said the take-home assignment took far longer {n}", 3) for n in range(3)]
+    assert themes.cluster_themes(answers, minimum=3, known_names=["Zelda Quist"])
+    clock = themes._forgetting
+    assert clock is not None and clock.is_alive() and clock.interval == themes.FORGET_AFTER_SECONDS
+    assert _themes_remembered() > 0
+
+    clock.cancel()
+    clock.function()  # what the clock does when it runs out
+    assert _themes_remembered() == 0
+    themes.redact("Zelda Quist again")
+    assert themes._forgetting is not None and themes._forgetting is not clock  # set again
+    themes._forgetting.cancel()
+
+
+def test_a_forked_worker_starts_with_nothing_its_parent_remembered(app):
+    """gunicorn forks its workers: a timer thread does not survive the fork, so the child's copy of
+    the parent's remembered answers would never be forgotten; the child forgets them at once."""
+    from survey import themes
+
+    themes.redact("Zelda Quist was late", ["Zelda Quist"])
+    assert _themes_remembered() > 0
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if _themes_remembered() == 0 and themes._forgetting is None else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    themes.forget_answers()
