@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from helpers import CollectingHandler, text_part
+from helpers import CollectingHandler, survey_link, text_part
 from survey.extensions import db
 from survey.models import Candidate, Invitation, InvitationStatus, OutboxMessage, OutboxStatus, utcnow
 from survey.reports.fact_sums import scope_keys
@@ -288,7 +288,8 @@ def test_a_link_resent_and_delivered_by_another_worker_meanwhile_is_counted_sent
 
     def resent_and_delivered_elsewhere():
         resend_invitation(db.session.get(Invitation, interview.invitation.id))
-        assert send_due(now=utcnow() + timedelta(minutes=1)).delivery.sent == 1
+        delivery = send_due().delivery  # the first worker's claim on the old email still holds
+        assert (delivery.sent, delivery.skipped, delivery.taken_over) == (1, 0, 0)
 
     _deliver_while(app, smtp_server, resent_and_delivered_elsewhere)
 
@@ -297,6 +298,35 @@ def test_a_link_resent_and_delivered_by_another_worker_meanwhile_is_counted_sent
     assert interview.invitation.status == InvitationStatus.SENT
     kept = _sent_facts()
     assert kept and set(kept.values()) == {1}  # one invitation sent, at every level of its scope
+    rebuild_cells()
+    assert _sent_facts() == kept
+
+
+def test_an_email_of_a_link_resent_meanwhile_leaves_the_new_link_to_be_sent(app, make_interview, smtp_server):
+    """The recruiter resends while the first link's email is on the wire. That email's outcome
+    must not mark the new link sent (it would then never go out, and the candidate would hold
+    only the revoked link) nor count it: the new link is issued and delivered as any other."""
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+
+    def resent():
+        resend_invitation(db.session.get(Invitation, interview.invitation.id))
+
+    _deliver_while(app, smtp_server, resent)
+
+    db.session.expire_all()
+    invitation = interview.invitation
+    assert (invitation.version, invitation.status) == (2, InvitationStatus.SCHEDULED)
+    assert invitation.sent_at is None
+    assert set(_sent_facts().values()) <= {0}
+    summary = send_due()
+    assert (summary.issued, summary.delivery.sent) == (1, 1)
+    db.session.expire_all()
+    assert invitation.status == InvitationStatus.SENT and invitation.sent_at is not None
+    newest = smtp_server.handler.to(interview.candidate.email)[-1]
+    assert app.test_client().get(survey_link(newest)).status_code == 200  # the link that works
+    kept = _sent_facts()
+    assert kept and set(kept.values()) == {1}
     rebuild_cells()
     assert _sent_facts() == kept
 

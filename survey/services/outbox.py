@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.header import Header
 from email.utils import formatdate, make_msgid
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app, render_template
@@ -40,7 +40,7 @@ from flask_mail import (
     sanitize_address,
     sanitize_subject,
 )
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -602,6 +602,7 @@ def _record_sent_at_once(message: OutboxMessage, sent_at: datetime, lease: Lease
         decided_from = _decided_from(message, invitation, invitation_changes)
         values |= {f"invitation_{name}": value for name, value in invitation_changes.items()}
         values |= {"invitation_row_id": invitation.id, "scope_interview_id": invitation.interview_id, "n": 1}
+        values["loaded_version"] = message.invitation_version
     columns = tuple(invitation_changes) if invitation is not None else None
     written = connection.execute(_sent_at_once_statement(columns, decided_from), values).all()
     if len(written) != (len(LEVELS) if "sent_at" in decided_from else 1):
@@ -629,11 +630,12 @@ def _invitation_delivered(
 
 def _decided_from(message: OutboxMessage, invitation: Invitation, changes: dict[str, Any]) -> tuple[str, ...]:
     """The invitation's columns whose values, as loaded with the batch, decided what its delivery
-    writes: `sent_at` still empty makes it a first send (one more `sent` fact), `status` still
-    scheduled makes it sent. The UPDATE holds only while both are so: between the batch's read and
-    the outcome, a recruiter may have cancelled the survey, or resent it and another worker
-    delivered the new link (which was then the first send)."""
-    decided_from: tuple[str, ...] = ()
+    writes: `version` still the email's link (an email of an older link changes nothing of a newer
+    one), `sent_at` still empty makes it a first send (one more `sent` fact), `status` still
+    scheduled makes it sent. The UPDATE holds only while all are so: between the batch's read and
+    the outcome, a recruiter may have cancelled the survey, or resent it (and another worker may
+    have delivered the new link, which was then the first send)."""
+    decided_from: tuple[str, ...] = ("version",)
     if message.kind == "invitation" and invitation.sent_at is None:
         decided_from += ("sent_at",)
     if "status" in changes:
@@ -642,8 +644,11 @@ def _decided_from(message: OutboxMessage, invitation: Invitation, changes: dict[
 
 
 def _still_as_loaded(invitations: Any, decided_from: tuple[str, ...]) -> list[Any]:
-    """SQL conditions that the columns named by _decided_from still hold the values they had."""
+    """SQL conditions that the columns named by _decided_from still hold the values they had (the
+    email's link version is bound as `loaded_version`)."""
     conditions = []
+    if "version" in decided_from:
+        conditions.append(invitations.c.version == bindparam("loaded_version", type_=Integer))
     if "sent_at" in decided_from:
         conditions.append(invitations.c.sent_at.is_(None))
     if "status" in decided_from:
@@ -731,31 +736,43 @@ def _write_invitation_delivered(
 ) -> bool:
     """Write what the delivery changes in its invitation's row; whether it was the first send.
 
-    Decided from the row as loaded with the batch, if it is still so; otherwise (_decided_from)
-    from the row read again, locked: on PostgreSQL FOR UPDATE, on SQLite by the write lock the
-    UPDATE that found it changed already took."""
+    Decided from the row as loaded with the batch, if it is still so (_decided_from); otherwise
+    from the row read again and locked till the commit (on PostgreSQL only this row, as an UPDATE
+    locks it; on SQLite by the write lock the UPDATE that found it changed already took). An
+    email of a link that a resend has replaced changes nothing of the new link's row."""
     changes = _invitation_delivered(message, invitation, sent_at)
     decided_from = _decided_from(message, invitation, changes)
-    if _write_through(connection, invitation, changes, decided_from):
+    statement = _prepared_update(connection.dialect, Invitation.__table__, tuple(changes), decided_from)
+    values = {"row_id": invitation.id, "loaded_version": message.invitation_version, **changes}
+    if statement.execute(connection, values).rowcount == 1:
+        _keep_in_step(invitation, changes)
         return "sent_at" in decided_from
-    db.session.refresh(invitation, with_for_update=True)
+    as_it_is = connection.execute(_locked_decision_statement(), {"row_id": invitation.id}).one()
+    _keep_in_step(invitation, dict(as_it_is._mapping))
+    if invitation.version != message.invitation_version:
+        return False
     changes = _invitation_delivered(message, invitation, sent_at)
     first_send = "sent_at" in _decided_from(message, invitation, changes)
-    _write_through(connection, invitation, changes)  # locked till the commit: still as just read
+    _write_through(connection, invitation, changes)
     return first_send
 
 
-def _write_through(
-    connection: Any, row: Any, changes: dict[str, Any], decided_from: tuple[str, ...] = ()
-) -> bool:
-    """UPDATE one loaded row's columns by its id (if it is still as loaded, for the columns an
-    invitation's delivery was decided from), and keep the object in step as committed; whether
-    the row was written."""
-    statement = _prepared_update(connection.dialect, type(row).__table__, tuple(changes), decided_from)
-    if statement.execute(connection, {"row_id": row.id, **changes}).rowcount != 1:
-        return False
+@cache
+def _locked_decision_statement() -> Any:
+    """The invitation's columns a delivery is decided from, its row locked (FOR NO KEY UPDATE)."""
+    invitations = Invitation.__table__
+    return (
+        select(invitations.c.version, invitations.c.sent_at, invitations.c.status)
+        .where(invitations.c.id == bindparam("row_id"))
+        .with_for_update(key_share=True)
+    )
+
+
+def _write_through(connection: Any, row: Any, changes: dict[str, Any]) -> None:
+    """UPDATE one loaded row's columns by its id, and keep the object in step as committed."""
+    statement = _prepared_update(connection.dialect, type(row).__table__, tuple(changes))
+    statement.execute(connection, {"row_id": row.id, **changes})
     _keep_in_step(row, changes)
-    return True
 
 
 @per_database
