@@ -50,8 +50,10 @@ def _names_pattern(known_names: tuple[str, ...]) -> re.Pattern | None:
 
 def mask_names(text: str, known_names: Iterable[str] = ()) -> str:
     """The text with known names and capitalised mid-sentence words replaced by a mask."""
-    _forget_later()
-    return _masked(text, tuple(known_names))
+    try:
+        return _masked(text, tuple(known_names))
+    finally:
+        _forget_later()
 
 
 # The reports page masks and splits the same answers on every request (each filter shows a part of
@@ -67,7 +69,8 @@ _forgetting_lock = threading.Lock()
 
 
 def _forget_later() -> None:
-    """Set the clock that empties the caches, unless it is running."""
+    """Set the clock that empties the caches, unless it is running. Called when a use of them
+    ends: one the clock interrupted may have filled them again after it emptied them."""
     global _forgetting
     if _forgetting is not None:
         return
@@ -79,9 +82,11 @@ def _forget_later() -> None:
 
 
 def forget_answers() -> None:
-    """Empty every cache of answer texts and names now (the clock's doing)."""
+    """Empty every cache of answer texts and names now (the clock's doing, or a caller's)."""
     global _forgetting
     with _forgetting_lock:
+        if _forgetting is not None:
+            _forgetting.cancel()  # a caller's: the clock has nothing left to forget
         _forgetting = None
         for cached in (_masked, _answer_phrases, _span_label, _names_pattern):
             cached.cache_clear()
@@ -213,8 +218,19 @@ def cluster_themes(
     labelled with a sentence of its most common answer only where `quotable` allows that answer
     to be shown; otherwise with the stretch its phrases cover.
     """
-    _forget_later()
-    names = tuple(known_names)
+    try:
+        return _clustered(entries, minimum, tuple(known_names), limit, quotable)
+    finally:
+        _forget_later()
+
+
+def _clustered(
+    entries: Sequence[tuple[str, int]],
+    minimum: int,
+    names: tuple[str, ...],
+    limit: int,
+    quotable: Sequence[bool] | None,
+) -> list[Theme]:
     weights = [count for _, count in entries]
     users: dict[str, set[int]] = {}
     for index, (text, _) in enumerate(entries):

@@ -279,7 +279,8 @@ def test_a_worker_forgets_the_answer_texts_and_names_its_themes_were_worked_from
     assert _themes_remembered() == 0
     themes.redact("Zelda Quist again")
     assert themes._forgetting is not None and themes._forgetting is not clock  # set again
-    themes._forgetting.cancel()
+    themes.forget_answers()  # which stops that clock too
+    assert themes._forgetting is None and _themes_remembered() == 0
 
 
 def test_a_forked_worker_starts_with_nothing_its_parent_remembered(app):
