@@ -49,9 +49,7 @@ def free_port() -> int:
     any connection the run opens meanwhile (to PostgreSQL, to the browser), which once failed a
     CI run with "address already in use".
     """
-    lowest_outgoing = _outgoing_ports()[0]
-    candidates = random.sample(range(10_000, lowest_outgoing), k=min(200, lowest_outgoing - 10_000))
-    for port in candidates:
+    for port in random.sample(_ports_for_servers(), k=200):
         if port in _handed_out:
             continue
         with socket.socket() as sock:
@@ -61,17 +59,22 @@ def free_port() -> int:
                 continue
         _handed_out.add(port)
         return port
-    raise RuntimeError(f"no free loopback port between 10000 and {lowest_outgoing}")
+    raise RuntimeError("no free loopback port outside the range of outgoing connections")
 
 
-def _outgoing_ports() -> tuple[int, int]:
-    """The kernel's range for outgoing connections' local ports (Linux's default elsewhere)."""
+def _ports_for_servers() -> range:
+    """Unprivileged ports outside the kernel's range for outgoing connections' local ports (Linux's
+    default where it cannot be read): the larger stretch, below it or above it."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
             low, high = (int(value) for value in ports.read().split())
     except (OSError, ValueError):
-        return 32768, 60999
-    return (low, high) if low > 11_000 else (32768, 60999)
+        low, high = 32768, 60999
+    below, above = range(10_000, low), range(high + 1, 65_536)
+    chosen = max(below, above, key=len)
+    if len(chosen) < 1_000:
+        raise RuntimeError(f"the outgoing connections' ports ({low}-{high}) leave no room for test servers")
+    return chosen
 
 
 def interview_payload(**overrides) -> dict:

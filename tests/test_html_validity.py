@@ -4,7 +4,7 @@ Browsers forgive invalid HTML each in their own way, and screen readers and phon
 the least forgiving: a duplicate id breaks a label, a stray end tag moves a field out of its form.
 The pages are rendered from demo data after a real answer (through the survey form) and a real
 debrief, as the candidate and as each staff role sees them, with forms refused for errors too.
-Staff pages are found by following every link from each role's first page, so a page reachable
+Staff pages are found by following every link from each role's first pages, so a page reachable
 from the app is checked without being listed here; a GET route that is not an HTML page is named
 in NOT_PAGES with what it is, and a route neither visited nor named fails the test.
 
@@ -58,6 +58,7 @@ NOT_PAGES = {
     "reports.export": "CSV, XLSX and JSON downloads",
     "recruiter.sso_login": "a redirect to the identity provider (checked in test_sso.py)",
     "recruiter.sso_callback": "the identity provider's redirect back (checked in test_sso.py)",
+    "recruiter.home": "a redirect to each role's first page",
 }
 # Enough of each page to meet its variants (filters, sorting, an interview with and without
 # answers) without checking all of the demo's hundreds of interviews.
@@ -110,7 +111,7 @@ def test_every_page_is_valid_html(app, smtp_server, tmp_path):
     visited: set[str] = set()
     others = [email for email, _, role in demo_logins() if role != "recruiter"]
     for email in [answered.recruiter.email, *others]:
-        start = ["/", f"/interviews/{answered.id}", "/dev/mail"]
+        start = ["/interviews", f"/interviews/{answered.id}", "/dev/mail"]
         found, endpoints = crawl(app, staff_client(app, email), start)
         pages |= {f"{email} {url}": text for url, text in found.items()}
         visited |= endpoints
@@ -209,10 +210,12 @@ def question_set_draft(client) -> dict[str, str]:
 
 def crawl(app, client, start: list[str]) -> tuple[dict[str, str], set[str]]:
     """The HTML pages reachable by links from `start` (up to VISITS_PER_ENDPOINT per endpoint),
-    and the endpoints met. A link to no route, or a page that does not answer 200, fails."""
+    and the endpoints whose pages they are (after any redirect). A link to no route, or a page
+    that does not answer 200, fails."""
     queue, seen = deque(start), set()
     visits: Counter[str] = Counter()
     pages: dict[str, str] = {}
+    met: set[str] = set()
     while queue:
         url = queue.popleft()
         if url in seen:
@@ -222,9 +225,11 @@ def crawl(app, client, start: list[str]) -> tuple[dict[str, str], set[str]]:
         if endpoint in NOT_PAGES or visits[endpoint] >= VISITS_PER_ENDPOINT:
             continue
         visits[endpoint] += 1
-        pages[url] = found = page(client.get(url, follow_redirects=True))
+        response = client.get(url, follow_redirects=True)
+        pages[url] = found = page(response)
+        met.add(endpoint_of(app, response.request.path))  # where a redirect led: that page was checked
         queue.extend(html.unescape(href) for href in re.findall(r'href="(/[^"#]*)', found))
-    return pages, set(visits)
+    return pages, met
 
 
 def endpoint_of(app, url: str) -> str:
