@@ -446,6 +446,17 @@ class Invitation(db.Model):
         )
 
     @classmethod
+    def giving_up(cls, invitation_id: int, version: int | None) -> Update:
+        """`give_up` as an UPDATE for the email of one link version: a resend may have replaced that
+        link since the email's batch was read, and the new link is not the one that failed."""
+        return (
+            update(cls)
+            .where(cls.id == invitation_id, cls.version == version)
+            .where(cls.status == InvitationStatus.SCHEDULED.value)
+            .values(status=InvitationStatus.UNDELIVERABLE.value)
+        )
+
+    @classmethod
     def cancelling(cls, invitation_ids: list[int], now: datetime) -> Update:
         """The UPDATE cancelling these invitations where still open (their candidate was erased)."""
         return (

@@ -250,15 +250,17 @@ class WhileTheFirstMessageIsSent(CollectingHandler):
     app context) while the first message's DATA waits for its answer: between the delivering
     worker's read of its batch and the outcome it records."""
 
-    def __init__(self, app, meanwhile):
+    def __init__(self, app, meanwhile, refusal: str | None = None):
         super().__init__()
-        self.app, self.meanwhile = app, meanwhile
+        self.app, self.meanwhile, self.refusal = app, meanwhile, refusal
 
     async def handle_DATA(self, server, session, envelope):
         meanwhile, self.meanwhile = self.meanwhile, None
         if meanwhile is not None:
             # In another thread, so that this server can take that thread's own email meanwhile.
             await asyncio.get_running_loop().run_in_executor(None, self._in_app, meanwhile)
+            if self.refusal:
+                return self.refusal
         return await super().handle_DATA(server, session, envelope)
 
     def _in_app(self, meanwhile) -> None:
@@ -266,11 +268,12 @@ class WhileTheFirstMessageIsSent(CollectingHandler):
             meanwhile()
 
 
-def _deliver_while(app, smtp_server, meanwhile) -> None:
-    smtp_server.handler = WhileTheFirstMessageIsSent(app, meanwhile)
+def _deliver_while(app, smtp_server, meanwhile, refusal: str | None = None) -> None:
+    smtp_server.handler = WhileTheFirstMessageIsSent(app, meanwhile, refusal)
     smtp_server.stop()
     smtp_server.start()
-    assert deliver_outbox().sent == 1
+    summary = deliver_outbox()
+    assert (summary.sent, summary.dead) == ((0, 1) if refusal else (1, 0))
 
 
 def _sent_facts() -> dict:
@@ -329,6 +332,28 @@ def test_an_email_of_a_link_resent_meanwhile_leaves_the_new_link_to_be_sent(app,
     assert kept and set(kept.values()) == {1}
     rebuild_cells()
     assert _sent_facts() == kept
+
+
+def test_an_email_refused_for_good_after_a_resend_leaves_the_new_link_to_be_sent(
+    app, make_interview, smtp_server
+):
+    """The recruiter resends while the first link's email is on the wire, and the server then
+    refuses that email for good: it is the old link that could not be delivered, not the new one,
+    which must not be marked undeliverable but issued and sent."""
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+
+    def resent():
+        resend_invitation(db.session.get(Invitation, interview.invitation.id))
+
+    _deliver_while(app, smtp_server, resent, refusal="554 5.7.1 Message rejected")
+
+    db.session.expire_all()
+    assert (interview.invitation.version, interview.invitation.status) == (2, InvitationStatus.SCHEDULED)
+    summary = send_due()
+    assert (summary.issued, summary.delivery.sent) == (1, 1)
+    db.session.expire_all()
+    assert interview.invitation.status == InvitationStatus.SENT
 
 
 def test_a_survey_cancelled_while_its_email_is_sent_stays_cancelled(app, make_interview, smtp_server):

@@ -965,4 +965,5 @@ def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> No
     if bounced:
         db.session.execute(Candidate.bouncing(message.to_address, now))
     if invitation is not None and message.kind == "invitation":
-        invitation.give_up()
+        giving_up = Invitation.giving_up(invitation.id, message.invitation_version)
+        db.session.execute(giving_up.execution_options(synchronize_session="fetch"))
