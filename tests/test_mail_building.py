@@ -245,18 +245,19 @@ def test_parallel_delivery_has_at_most_one_unrecorded_message_per_connection(
     assert delivered(smtp_server) == Counter({interview.candidate.email: 1 for interview in interviews})
 
 
-class WhileTheFirstMessageIsSent(CollectingHandler):
+class WhileAMessageIsSent(CollectingHandler):
     """Runs `meanwhile` (what a recruiter or another worker does, in a thread of its own with an
-    app context) while the first message's DATA waits for its answer: between the delivering
-    worker's read of its batch and the outcome it records."""
+    app context) while one message's DATA (the first, or the one numbered `at`) waits for its
+    answer: between the delivering worker's read of its batch and the outcome it records."""
 
-    def __init__(self, app, meanwhile, refusal: str | None = None):
+    def __init__(self, app, meanwhile, refusal: str | None = None, at: int = 0):
         super().__init__()
-        self.app, self.meanwhile, self.refusal = app, meanwhile, refusal
+        self.app, self.meanwhile, self.refusal, self.at = app, meanwhile, refusal, at
 
     async def handle_DATA(self, server, session, envelope):
-        meanwhile, self.meanwhile = self.meanwhile, None
+        meanwhile = self.meanwhile if len(self.messages) == self.at else None
         if meanwhile is not None:
+            self.meanwhile = None
             # In another thread, so that this server can take that thread's own email meanwhile.
             await asyncio.get_running_loop().run_in_executor(None, self._in_app, meanwhile)
             if self.refusal:
@@ -269,7 +270,7 @@ class WhileTheFirstMessageIsSent(CollectingHandler):
 
 
 def _deliver_while(app, smtp_server, meanwhile, refusal: str | None = None) -> None:
-    smtp_server.handler = WhileTheFirstMessageIsSent(app, meanwhile, refusal)
+    smtp_server.handler = WhileAMessageIsSent(app, meanwhile, refusal)
     smtp_server.stop()
     smtp_server.start()
     summary = deliver_outbox()
@@ -354,6 +355,34 @@ def test_an_email_refused_for_good_after_a_resend_leaves_the_new_link_to_be_sent
     assert (summary.issued, summary.delivery.sent) == (1, 1)
     db.session.expire_all()
     assert interview.invitation.status == InvitationStatus.SENT
+
+
+def test_a_link_resent_and_issued_during_a_later_batch_is_sent_by_the_same_delivery_run(
+    app, make_interview, smtp_server
+):
+    """One delivery run takes batch after batch. A link resent (and its email issued by another
+    worker) while a later batch is on the wire is read afresh when its own batch comes: not
+    taken for superseded by the invitation as an earlier batch loaded it."""
+    app.config["OUTBOX_BATCH_SIZE"] = 1
+    interviews = [make_interview() for _ in range(2)]
+    issue_due_invitations(interviews[-1].ends_at + timedelta(hours=3))
+
+    def first_resent_and_issued():
+        first = next(i for i in interviews if i.candidate.email == handler.messages[0]["To"])
+        resend_invitation(db.session.get(Invitation, first.invitation.id))
+        assert issue_due_invitations(utcnow())["issued"] == 1
+
+    smtp_server.handler = handler = WhileAMessageIsSent(app, first_resent_and_issued, at=1)
+    smtp_server.stop()
+    smtp_server.start()
+    summary = deliver_outbox()
+
+    assert (summary.sent, summary.skipped, summary.batches) == (3, 0, 3)
+    first = next(i for i in interviews if i.candidate.email == handler.messages[0]["To"])
+    db.session.expire_all()
+    assert (first.invitation.version, first.invitation.status) == (2, InvitationStatus.SENT)
+    newest = handler.to(first.candidate.email)[-1]
+    assert app.test_client().get(survey_link(newest)).status_code == 200
 
 
 def test_a_survey_cancelled_while_its_email_is_sent_stays_cancelled(app, make_interview, smtp_server):

@@ -241,6 +241,9 @@ def deliver_outbox(clock: Clock = utcnow, max_batches: int | None = None) -> Del
     report = DeliverySummary()
     with _keep_batch_loaded():
         while max_batches is None or report.batches < max_batches:
+            # What an earlier batch loaded may have changed since (a resend issued a newer link,
+            # another worker recorded an outcome): the next batch reads its rows afresh.
+            db.session.expire_all()
             lease = Lease(clock)
             batch = claim_batch(lease)
             if not batch:
@@ -583,16 +586,16 @@ def _record_sent_at_once(message: OutboxMessage, sent_at: datetime, lease: Lease
     the values the session's way writes again: a message row gone meanwhile).
 
     Only while the lease is certainly this worker's (after that, the outcome is recorded through
-    the lease, in the session's transaction). A first send whose interview's scope does not
-    exist yet at all three levels writes nothing: the long way creates the scope. Nor does a
-    delivery whose invitation changed since the batch was loaded (see _decided_from): the long
-    way decides again from the row as it is.
+    the lease, in the session's transaction), and the message row must still name this claim. A
+    first send whose interview's scope does not exist yet at all three levels writes nothing: the
+    long way creates the scope. Nor does a delivery whose invitation changed since the batch was
+    loaded (see _decided_from): the long way decides again from the row as it is.
     """
     connection = lease.autocommit
     if connection is None or not lease.unexpired():
         return False
     invitation = message.invitation if message.kind in ("invitation", "reminder") else None
-    values: dict[str, Any] = {"message_row_id": message.id}
+    values: dict[str, Any] = {"message_row_id": message.id, "lease_token": lease.token}
     message_changes = _sent_changes(sent_at)
     values |= {f"message_{name}": value for name, value in message_changes.items()}
     invitation_changes: dict[str, Any] = {}
@@ -668,7 +671,7 @@ def _sent_at_once_statement(invitation_columns: tuple[str, ...] | None, decided_
     outbox, invitations = OutboxMessage.__table__, Invitation.__table__
     message = (
         update(outbox)
-        .where(outbox.c.id == bindparam("message_row_id"))
+        .where(outbox.c.id == bindparam("message_row_id"), outbox.c.claimed_by == bindparam("lease_token"))
         .values(
             {
                 name: bindparam(f"message_{name}", type_=outbox.c[name].type)
@@ -962,8 +965,11 @@ def _stale_reason(message: OutboxMessage) -> str | None:
 
 def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:
     invitation = message.invitation
-    if bounced:
-        db.session.execute(Candidate.bouncing(message.to_address, now))
-    if invitation is not None and message.kind == "invitation":
-        giving_up = Invitation.giving_up(invitation.id, message.invitation_version)
-        db.session.execute(giving_up.execution_options(synchronize_session="fetch"))
+    # The invitation's row before the message's (flushed at the commit), as every other writer
+    # of both locks them: a concurrent one waits instead of deadlocking.
+    with db.session.no_autoflush:
+        if invitation is not None and message.kind == "invitation":
+            giving_up = Invitation.giving_up(invitation.id, message.invitation_version)
+            db.session.execute(giving_up.execution_options(synchronize_session="fetch"))
+        if bounced:
+            db.session.execute(Candidate.bouncing(message.to_address, now))
