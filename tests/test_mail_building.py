@@ -277,6 +277,22 @@ def _deliver_while(app, smtp_server, meanwhile, refusal: str | None = None) -> N
     assert (summary.sent, summary.dead) == ((0, 1) if refusal else (1, 0))
 
 
+def _one_email_on_the_wire_while(app, smtp_server, make_interview, to_the_invitation, refusal=None):
+    """An interview whose invitation email is delivered (or refused with `refusal`) while
+    `to_the_invitation(invitation)` runs (a recruiter's doing, or another worker's); returns the
+    interview, its rows to be read afresh."""
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+    invitation_id = interview.invitation.id
+
+    def meanwhile():
+        to_the_invitation(db.session.get(Invitation, invitation_id))
+
+    _deliver_while(app, smtp_server, meanwhile, refusal)
+    db.session.expire_all()
+    return interview
+
+
 def _sent_facts() -> dict:
     return {key: n for key, n in scope_keys(db.session.connection()).items() if key[7] == "sent"}
 
@@ -287,17 +303,13 @@ def test_a_link_resent_and_delivered_by_another_worker_meanwhile_is_counted_sent
     """The first link's email is on the wire when the recruiter resends and another worker
     delivers the new link (its first send: one `sent` fact). The older email's outcome must not
     count a first send again: decided from the invitation as it is then, not as the batch read it."""
-    interview = make_interview()
-    issue_due_invitations(interview.ends_at + timedelta(hours=3))
 
-    def resent_and_delivered_elsewhere():
-        resend_invitation(db.session.get(Invitation, interview.invitation.id))
+    def resent_and_delivered_elsewhere(invitation):
+        resend_invitation(invitation)
         delivery = send_due().delivery  # the first worker's claim on the old email still holds
         assert (delivery.sent, delivery.skipped, delivery.taken_over) == (1, 0, 0)
 
-    _deliver_while(app, smtp_server, resent_and_delivered_elsewhere)
-
-    db.session.expire_all()
+    interview = _one_email_on_the_wire_while(app, smtp_server, make_interview, resent_and_delivered_elsewhere)
     assert interview.invitation.version == 2
     assert interview.invitation.status == InvitationStatus.SENT
     kept = _sent_facts()
@@ -310,15 +322,7 @@ def test_an_email_of_a_link_resent_meanwhile_leaves_the_new_link_to_be_sent(app,
     """The recruiter resends while the first link's email is on the wire. That email's outcome
     must not mark the new link sent (it would then never go out, and the candidate would hold
     only the revoked link) nor count it: the new link is issued and delivered as any other."""
-    interview = make_interview()
-    issue_due_invitations(interview.ends_at + timedelta(hours=3))
-
-    def resent():
-        resend_invitation(db.session.get(Invitation, interview.invitation.id))
-
-    _deliver_while(app, smtp_server, resent)
-
-    db.session.expire_all()
+    interview = _one_email_on_the_wire_while(app, smtp_server, make_interview, resend_invitation)
     invitation = interview.invitation
     assert (invitation.version, invitation.status) == (2, InvitationStatus.SCHEDULED)
     assert invitation.sent_at is None
@@ -341,15 +345,8 @@ def test_an_email_refused_for_good_after_a_resend_leaves_the_new_link_to_be_sent
     """The recruiter resends while the first link's email is on the wire, and the server then
     refuses that email for good: it is the old link that could not be delivered, not the new one,
     which must not be marked undeliverable but issued and sent."""
-    interview = make_interview()
-    issue_due_invitations(interview.ends_at + timedelta(hours=3))
-
-    def resent():
-        resend_invitation(db.session.get(Invitation, interview.invitation.id))
-
-    _deliver_while(app, smtp_server, resent, refusal="554 5.7.1 Message rejected")
-
-    db.session.expire_all()
+    refusal = "554 5.7.1 Message rejected"
+    interview = _one_email_on_the_wire_while(app, smtp_server, make_interview, resend_invitation, refusal)
     assert (interview.invitation.version, interview.invitation.status) == (2, InvitationStatus.SCHEDULED)
     summary = send_due()
     assert (summary.issued, summary.delivery.sent) == (1, 1)
@@ -389,15 +386,7 @@ def test_a_survey_cancelled_while_its_email_is_sent_stays_cancelled(app, make_in
     """The recruiter cancels the survey while its email is on the wire: the delivery records the
     email as sent (it was) but does not turn the cancelled survey back into a sent one, whose
     link would work again."""
-    interview = make_interview()
-    issue_due_invitations(interview.ends_at + timedelta(hours=3))
-
-    def cancelled():
-        cancel_invitation(db.session.get(Invitation, interview.invitation.id))
-
-    _deliver_while(app, smtp_server, cancelled)
-
-    db.session.expire_all()
+    interview = _one_email_on_the_wire_while(app, smtp_server, make_interview, cancel_invitation)
     assert interview.invitation.status == InvitationStatus.CANCELLED
     assert interview.invitation.sent_at is not None
     kept = _sent_facts()
