@@ -382,6 +382,25 @@ def test_a_link_resent_and_issued_during_a_later_batch_is_sent_by_the_same_deliv
     assert app.test_client().get(survey_link(newest)).status_code == 200
 
 
+def test_a_bounce_writes_the_invitation_then_the_message_then_the_candidate(app, make_interview, smtp_server):
+    """A bounced invitation email gives up its invitation, its message and its candidate's address
+    in the order an erasure (and a delivery) locks those rows, so that on PostgreSQL one waits
+    for the other instead of the two deadlocking."""
+    from helpers import recorded_statements
+
+    interview = make_interview()
+    issue_due_invitations(interview.ends_at + timedelta(hours=3))
+    smtp_server.handler.refuse[interview.candidate.email] = "550 5.1.1 No such user"
+    with recorded_statements() as statements:
+        assert deliver_outbox().dead == 1
+    tables = [s.split()[1] for s in statements if s.upper().startswith("UPDATE")]
+    giving_up = tables[tables.index("invitations") :]
+    assert giving_up == ["invitations", "outbox_messages", "candidates"]
+    db.session.expire_all()
+    assert interview.invitation.status == InvitationStatus.UNDELIVERABLE
+    assert interview.candidate.bounced_at is not None
+
+
 def test_a_survey_cancelled_while_its_email_is_sent_stays_cancelled(app, make_interview, smtp_server):
     """The recruiter cancels the survey while its email is on the wire: the delivery records the
     email as sent (it was) but does not turn the cancelled survey back into a sent one, whose

@@ -965,11 +965,13 @@ def _stale_reason(message: OutboxMessage) -> str | None:
 
 def _after_giving_up(message: OutboxMessage, now: datetime, bounced: bool) -> None:
     invitation = message.invitation
-    # The invitation's row before the message's (flushed at the commit), as every other writer
-    # of both locks them: a concurrent one waits instead of deadlocking.
+    # The invitation's row, then the message's, then the candidate's: the order every other writer
+    # of them locks them in (a delivery, an erasure), so a concurrent one waits instead of
+    # deadlocking.
     with db.session.no_autoflush:
         if invitation is not None and message.kind == "invitation":
             giving_up = Invitation.giving_up(invitation.id, message.invitation_version)
             db.session.execute(giving_up.execution_options(synchronize_session="fetch"))
-        if bounced:
-            db.session.execute(Candidate.bouncing(message.to_address, now))
+    if bounced:
+        db.session.flush()  # the message's row
+        db.session.execute(Candidate.bouncing(message.to_address, now))
