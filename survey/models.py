@@ -346,11 +346,6 @@ class Invitation(db.Model):
         """What `deliver_reminder` changes, by column, without changing it."""
         return {"reminded_at": now}
 
-    def give_up(self) -> None:
-        """The invitation email will never be delivered: a survey not yet sent becomes undeliverable."""
-        if self.status == InvitationStatus.SCHEDULED:
-            self.status = InvitationStatus.UNDELIVERABLE
-
     def expire(self, at: datetime) -> None:
         """The link ran out (or would have before it could be sent) at `at`."""
         self.status = InvitationStatus.EXPIRED
@@ -447,8 +442,10 @@ class Invitation(db.Model):
 
     @classmethod
     def giving_up(cls, invitation_id: int, version: int | None) -> Update:
-        """`give_up` as an UPDATE for the email of one link version: a resend may have replaced that
-        link since the email's batch was read, and the new link is not the one that failed."""
+        """The UPDATE for an invitation email that will never be delivered: its link, if not yet
+        sent, becomes undeliverable. Only the link version the email carried: a resend may have
+        replaced that link since the email's batch was read, and the new link is not the one that
+        failed."""
         return (
             update(cls)
             .where(cls.id == invitation_id, cls.version == version)

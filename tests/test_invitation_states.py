@@ -32,14 +32,19 @@ def test_the_status_enum_holds_exactly_the_stored_strings_the_check_and_the_api_
     assert set(OPEN_STATUSES) == {"scheduled", "sent", "opened"}
 
 
-def test_failed_is_final_for_an_invitation_and_named_so_unlike_the_outboxs_retrying_failed():
+def test_failed_is_final_for_an_invitation_and_named_so_unlike_the_outboxs_retrying_failed(
+    app, make_interview
+):
     assert InvitationStatus.UNDELIVERABLE == "failed" and "failed" in OUTBOX_STATUSES
     assert InvitationStatus.UNDELIVERABLE not in OPEN_STATUSES
-    given_up = Invitation(status=InvitationStatus.SCHEDULED)
-    given_up.give_up()
+    given_up, delivered = make_interview().invitation, make_interview().invitation
+    delivered.status = InvitationStatus.SENT
+    db.session.commit()
+    for invitation in (given_up, delivered):
+        db.session.execute(Invitation.giving_up(invitation.id, invitation.version))
+    db.session.commit()
     assert given_up.status == "failed" and not given_up.is_open
-    delivered = Invitation(status=InvitationStatus.SENT)
-    delivered.give_up()  # a reminder that could not be delivered leaves the delivered link alone
+    # An email that could not be delivered leaves an already delivered link alone.
     assert delivered.status == "sent"
 
 
@@ -70,7 +75,7 @@ def test_only_a_survey_that_something_would_still_stop_offers_to_be_cancelled(
 
 def test_a_given_up_invitations_link_is_invalid(app, make_interview):
     invitation = make_interview().invitation
-    invitation.give_up()
+    db.session.execute(Invitation.giving_up(invitation.id, invitation.version))
     db.session.commit()
     assert invitation.link_state(utc(2026, 11, 21)) == "invalid"
 

@@ -669,29 +669,11 @@ def _sent_at_once_statement(invitation_columns: tuple[str, ...] | None, decided_
     no delivery writes anything unless its invitation is still as loaded (_decided_from).
     No bind is named as a column of a table it updates (SQLAlchemy would add it to the SET)."""
     outbox, invitations = OutboxMessage.__table__, Invitation.__table__
-    message = (
-        update(outbox)
-        .where(outbox.c.id == bindparam("message_row_id"), outbox.c.claimed_by == bindparam("lease_token"))
-        .values(
-            {
-                name: bindparam(f"message_{name}", type_=outbox.c[name].type)
-                for name in _sent_changes(utcnow())
-            }
-        )
-    )
+    message = _update_statement(outbox, tuple(_sent_changes(utcnow())), prefix="message_")
+    message = message.where(outbox.c.claimed_by == bindparam("lease_token"))
     if invitation_columns is None:
         return message.returning(outbox.c.id)
-    invitation = (
-        update(invitations)
-        .where(invitations.c.id == bindparam("invitation_row_id"))
-        .values(
-            {
-                name: bindparam(f"invitation_{name}", type_=invitations.c[name].type)
-                for name in invitation_columns
-            }
-        )
-    )
-    invitation = invitation.where(*_still_as_loaded(invitations, decided_from))
+    invitation = _update_statement(invitations, invitation_columns, decided_from, prefix="invitation_")
     first_send = "sent_at" in decided_from
     scopes = interview_scope_ids("postgresql", bindparam("scope_interview_id")).cte("first_send_scopes")
     if first_send:
@@ -788,11 +770,16 @@ def _prepared_update(
 
 
 @lru_cache(maxsize=16)
-def _update_statement(table: Any, columns: tuple[str, ...], decided_from: tuple[str, ...] = ()) -> Any:
+def _update_statement(
+    table: Any, columns: tuple[str, ...], decided_from: tuple[str, ...] = (), prefix: str = ""
+) -> Any:
+    """One row's UPDATE by its id (bound as `<prefix>row_id`), each column from the bind
+    `<prefix><column>`: a prefix keeps two UPDATEs of one statement apart. An invitation's holds
+    only while its row is still as loaded (_decided_from)."""
     return (
         update(table)
-        .where(table.c.id == bindparam("row_id"), *_still_as_loaded(table, decided_from))
-        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .where(table.c.id == bindparam(f"{prefix}row_id"), *_still_as_loaded(table, decided_from))
+        .values({name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in columns})
     )
 
 
